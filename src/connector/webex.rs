@@ -1,0 +1,246 @@
+//! Webex Campaign: `POST {base}/campaignapi/resources/v3/delete`.
+//!
+//! Several failures arrive with HTTP 200, so the body decides; codes come as JSON strings
+//! or numbers, and both are accepted.
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use serde_json::Value;
+
+use super::{Answer, Connector, Unit};
+use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
+use crate::retry::retry_after;
+use crate::secret::Token;
+
+pub const DELETE_PATH: &str = "/campaignapi/resources/v3/delete";
+
+pub struct Webex {
+    url: reqwest::Url,
+    authorization: String,
+}
+
+impl Webex {
+    /// `base` may be given with or without the delete path.
+    pub fn new(base: &reqwest::Url, token: &Token) -> crate::error::Result<Self> {
+        let base = base.as_str().trim_end_matches('/');
+        let base = base.strip_suffix(DELETE_PATH).unwrap_or(base);
+        let url = reqwest::Url::parse(&format!("{base}{DELETE_PATH}"))
+            .map_err(|e| crate::error::Error::usage(format!("--base-url {base}: {e}")))?;
+        Ok(Webex {
+            url,
+            authorization: format!("Bearer {}", token.expose()),
+        })
+    }
+
+    pub fn url(&self) -> &reqwest::Url {
+        &self.url
+    }
+}
+
+/// The JSON body: `profile-name` (when there is one), `key`, then the audit fields.
+pub fn body(unit: &Unit) -> Vec<u8> {
+    let mut map = serde_json::Map::with_capacity(2 + unit.exparams.len());
+    if !unit.scope.is_empty() {
+        map.insert("profile-name".into(), Value::String(unit.scope.clone()));
+    }
+    map.insert("key".into(), Value::String(unit.key.clone()));
+    for (name, value) in &unit.exparams {
+        map.insert(name.clone(), Value::String(value.clone()));
+    }
+    serde_json::to_vec(&Value::Object(map)).unwrap_or_default()
+}
+
+impl Connector for Webex {
+    fn name(&self) -> &'static str {
+        "webex"
+    }
+
+    fn request(&self, client: &reqwest::Client, unit: &Unit) -> reqwest::RequestBuilder {
+        client
+            .post(self.url.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .header(AUTHORIZATION, &self.authorization)
+            .body(body(unit))
+    }
+
+    fn classify(&self, answer: &Answer<'_>) -> Verdict {
+        classify(answer)
+    }
+}
+
+/// A code as the API sent it, string or number, as text.
+fn code_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+pub fn classify(answer: &Answer<'_>) -> Verdict {
+    let status = answer.status;
+    let json: Option<serde_json::Map<String, Value>> = serde_json::from_slice(answer.body).ok();
+    let field = |name: &str| json.as_ref().and_then(|m| m.get(name)).and_then(code_text);
+    let code = field("code");
+    let description = field("description").or_else(|| field("message"));
+    let code_num = code.as_deref().and_then(|c| c.parse::<i64>().ok());
+    let with = |kind: VerdictKind| Verdict::new(kind).with_code(code.clone(), description.clone());
+    let retry = |throttled: bool, ambiguous: bool| {
+        with(VerdictKind::Retry {
+            throttled,
+            ambiguous,
+            retry_after: if throttled { retry_after(answer.headers) } else { None },
+        })
+    };
+
+    // Run-stopping answers first: whatever the body says, nothing more should be sent.
+    match status {
+        401 if code_num == Some(498) => return with(VerdictKind::Stop(StopCause::ExpiredToken)),
+        401 => return with(VerdictKind::Stop(StopCause::BadToken)),
+        403 => return with(VerdictKind::Stop(StopCause::Forbidden)),
+        404 | 405 => return with(VerdictKind::Stop(StopCause::WrongUrl)),
+        300..=399 => return with(VerdictKind::Stop(StopCause::WrongUrl)),
+        _ => {}
+    }
+    if status == 429 || code_num == Some(429) {
+        return retry(true, false);
+    }
+    if let Some(id) = field("transaction-id").filter(|id| !id.is_empty()) {
+        let mut v = with(VerdictKind::Final(Outcome::Deleted));
+        v.transaction_id = Some(id);
+        return v;
+    }
+    match code_num {
+        Some(1020) => return with(VerdictKind::Final(Outcome::NotFound)),
+        Some(102) | Some(1001) => return with(VerdictKind::Final(Outcome::Rejected)),
+        Some(1010) | Some(499) | Some(500) => return retry(false, false),
+        Some(430) => return with(VerdictKind::Stop(StopCause::BadToken)),
+        Some(498) => return with(VerdictKind::Stop(StopCause::ExpiredToken)),
+        _ => {}
+    }
+    if status == 499 || status >= 500 {
+        // Server trouble (or a proxy's HTML error page): the request may have been acted on.
+        return retry(false, true);
+    }
+    match json {
+        // A 200 whose body cannot be read may have deleted the key: retry, ambiguously.
+        None => retry(false, true),
+        // Read fine, but says nothing we know: a person must look.
+        Some(_) => {
+            let mut v = with(VerdictKind::Final(Outcome::Rejected));
+            if v.description.is_none() {
+                v.description = Some(format!("unrecognised answer (HTTP {status})"));
+            }
+            v
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+    use std::time::Duration;
+
+    fn verdict(status: u16, body: &str, headers: &HeaderMap) -> Verdict {
+        classify(&Answer {
+            status,
+            headers,
+            body: body.as_bytes(),
+        })
+    }
+
+    fn final_(o: Outcome) -> VerdictKind {
+        VerdictKind::Final(o)
+    }
+
+    fn retry(throttled: bool, ambiguous: bool) -> VerdictKind {
+        VerdictKind::Retry {
+            throttled,
+            ambiguous,
+            retry_after: None,
+        }
+    }
+
+    fn stop(cause: StopCause) -> VerdictKind {
+        VerdictKind::Stop(cause)
+    }
+
+    #[test]
+    fn classification_table() {
+        let none = HeaderMap::new();
+        let case = |status: u16, body: &str, want: VerdictKind| {
+            assert_eq!(verdict(status, body, &none).kind, want, "HTTP {status} {body}");
+        };
+        case(200, r#"{"transaction-id":"t-1"}"#, final_(Outcome::Deleted));
+        case(200, r#"{"transaction-id":12345}"#, final_(Outcome::Deleted));
+        case(200, r#"{"code":"1020","description":"Contact profile not found"}"#, final_(Outcome::NotFound));
+        case(200, r#"{"code":1020}"#, final_(Outcome::NotFound));
+        case(200, r#"{"code":" 1020 "}"#, final_(Outcome::NotFound));
+        case(200, r#"{"code":"102","description":"Invalid profile id"}"#, final_(Outcome::Rejected));
+        case(500, r#"{"code":1001,"description":"Invalid input JSON"}"#, final_(Outcome::Rejected));
+        case(200, r#"{"code":"7777"}"#, final_(Outcome::Rejected));
+        case(200, r#"{}"#, final_(Outcome::Rejected));
+        case(400, r#"{"code":400,"description":"bad"}"#, final_(Outcome::Rejected));
+        case(200, r#"{"code":"1010"}"#, retry(false, false));
+        case(499, r#"{"code":499}"#, retry(false, false));
+        case(500, r#"{"code":500}"#, retry(false, false));
+        case(429, r#"{"code":429}"#, retry(true, false));
+        case(200, r#"{"code":"429"}"#, retry(true, false));
+        case(429, "", retry(true, false));
+        case(500, "", retry(false, true));
+        case(502, "<html><body>502 Bad Gateway</body></html>", retry(false, true));
+        case(503, "Service Unavailable", retry(false, true));
+        case(200, "", retry(false, true));
+        case(200, r#"{"transaction-id":""#, retry(false, true));
+        case(200, "OK", retry(false, true));
+        case(401, r#"{"code":430}"#, stop(StopCause::BadToken));
+        case(401, r#"{"code":"498"}"#, stop(StopCause::ExpiredToken));
+        case(401, "", stop(StopCause::BadToken));
+        case(403, "", stop(StopCause::Forbidden));
+        case(404, "<html>Not Found</html>", stop(StopCause::WrongUrl));
+        case(405, r#"{"code":405}"#, stop(StopCause::WrongUrl));
+        case(302, "", stop(StopCause::WrongUrl));
+        case(200, r#"{"code":498}"#, stop(StopCause::ExpiredToken));
+    }
+
+    #[test]
+    fn codes_and_ids_are_recorded_as_sent() {
+        let none = HeaderMap::new();
+        let v = verdict(200, r#"{"code":102,"description":"Invalid profile id"}"#, &none);
+        assert_eq!(v.code.as_deref(), Some("102"));
+        assert_eq!(v.description.as_deref(), Some("Invalid profile id"));
+        let v = verdict(200, r#"{"transaction-id":"abc-9"}"#, &none);
+        assert_eq!(v.transaction_id.as_deref(), Some("abc-9"));
+    }
+
+    #[test]
+    fn retry_after_is_read_on_429() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("4"));
+        let v = verdict(429, "", &headers);
+        assert_eq!(
+            v.kind,
+            VerdictKind::Retry {
+                throttled: true,
+                ambiguous: false,
+                retry_after: Some(Duration::from_secs(4))
+            }
+        );
+    }
+
+    #[test]
+    fn body_carries_profile_key_and_exparams() -> Result<(), serde_json::Error> {
+        let unit = Unit {
+            id: 1,
+            scope: "customers".into(),
+            key: "+447700900123".into(),
+            exparams: vec![("exparam1".into(), "REQ-1".into())],
+        };
+        let v: Value = serde_json::from_slice(&body(&unit))?;
+        assert_eq!(v, serde_json::json!({"profile-name":"customers","key":"+447700900123","exparam1":"REQ-1"}));
+        let no_profile = Unit { scope: String::new(), ..unit };
+        let v: Value = serde_json::from_slice(&body(&no_profile))?;
+        assert!(v.get("profile-name").is_none());
+        Ok(())
+    }
+}

@@ -1,0 +1,385 @@
+//! The engine: sends units of work through a connector, throttled, retried and classified,
+//! and hands every attempt to the ledger writer.
+//!
+//! It takes its resources — a connector, an HTTP client, a throttle, a source of units, a
+//! writer and a stop signal — and knows nothing of flags or files, so tests drive it directly.
+//!
+//! Shape: one dispatcher pulls units (retries first), waits for a free in-flight slot and the
+//! throttle, and spawns one task per attempt. A unit waiting out a backoff holds no slot. At
+//! most `window` units are in progress at once, so memory stays flat whatever the backlog.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use backon::ExponentialBackoff;
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::connector::{Answer, Connector, Unit};
+use crate::ledger::writer::{AttemptRecord, WriterSender};
+use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
+use crate::retry::RetryPolicy;
+use crate::throttle::{Throttle, Ticket};
+
+/// Answer bodies are read up to this many bytes; the rest is never buffered.
+pub const MAX_BODY: usize = 64 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Per-request timeout, connect to last body byte.
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+/// Why a run stopped before its work was done.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    Api(StopCause),
+    Interrupted,
+    Ledger(String),
+}
+
+/// Shared by everything that can stop a run: the first reason wins.
+#[derive(Default)]
+pub struct Stop {
+    token: CancellationToken,
+    reason: Mutex<Option<StopReason>>,
+}
+
+impl Stop {
+    pub fn new() -> Arc<Stop> {
+        Arc::new(Stop::default())
+    }
+
+    pub fn trigger(&self, reason: StopReason) {
+        let mut slot = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(reason);
+        }
+        self.token.cancel();
+    }
+
+    pub fn reason(&self) -> Option<StopReason> {
+        self.reason.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    pub async fn stopped(&self) {
+        self.token.cancelled().await
+    }
+}
+
+/// Live counts for progress display and the summary.
+#[derive(Default, Debug)]
+pub struct Counters {
+    outcomes: [AtomicU64; 5],
+    pub attempts: AtomicU64,
+    pub retries: AtomicU64,
+    pub throttled: AtomicU64,
+    pub after_ambiguous: AtomicU64,
+}
+
+impl Counters {
+    fn index(outcome: Outcome) -> usize {
+        match outcome {
+            Outcome::Pending => 0,
+            Outcome::Deleted => 1,
+            Outcome::NotFound => 2,
+            Outcome::Rejected => 3,
+            Outcome::Failed => 4,
+        }
+    }
+
+    pub fn finished(&self, outcome: Outcome) -> u64 {
+        self.outcomes[Self::index(outcome)].load(Ordering::Relaxed)
+    }
+
+    pub fn finished_total(&self) -> u64 {
+        Outcome::ALL.iter().map(|o| self.finished(*o)).sum()
+    }
+
+    fn record(&self, outcome: Outcome) {
+        self.outcomes[Self::index(outcome)].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+struct Work {
+    unit: Unit,
+    attempts: u32,
+    ambiguous: bool,
+    backoff: Option<ExponentialBackoff>,
+}
+
+enum Event {
+    Retry(Work),
+    Done,
+}
+
+struct Shared<C> {
+    connector: Arc<C>,
+    client: reqwest::Client,
+    throttle: Arc<Throttle>,
+    config: EngineConfig,
+    writer: WriterSender,
+    stop: Arc<Stop>,
+    counters: Arc<Counters>,
+    events: mpsc::UnboundedSender<Event>,
+}
+
+/// Send every unit from `source` until it is exhausted and each unit has finished, or until
+/// `stop` fires. Returns once every in-flight request has landed and been queued for the
+/// ledger; units not finished stay pending in the ledger.
+pub async fn run<C: Connector>(
+    connector: Arc<C>,
+    client: reqwest::Client,
+    throttle: Arc<Throttle>,
+    config: EngineConfig,
+    mut source: mpsc::Receiver<Unit>,
+    writer: WriterSender,
+    stop: Arc<Stop>,
+    counters: Arc<Counters>,
+) {
+    let concurrency = config.concurrency.max(1);
+    let window = (concurrency * 8).max(256);
+    let inflight = Arc::new(Semaphore::new(concurrency));
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let shared = Arc::new(Shared {
+        connector,
+        client,
+        throttle,
+        config,
+        writer,
+        stop: stop.clone(),
+        counters,
+        events: events_tx,
+    });
+    let mut ready: VecDeque<Work> = VecDeque::new();
+    let mut in_progress = 0usize;
+    let mut source_done = false;
+
+    loop {
+        let work = if let Some(work) = ready.pop_front() {
+            work
+        } else if !source_done && in_progress < window {
+            tokio::select! {
+                biased;
+                _ = stop.stopped() => break,
+                Some(event) = events.recv() => {
+                    on_event(event, &mut ready, &mut in_progress);
+                    continue;
+                }
+                unit = source.recv() => match unit {
+                    Some(unit) => {
+                        in_progress += 1;
+                        Work { unit, attempts: 0, ambiguous: false, backoff: None }
+                    }
+                    None => {
+                        source_done = true;
+                        continue;
+                    }
+                },
+            }
+        } else if in_progress == 0 {
+            break;
+        } else {
+            tokio::select! {
+                biased;
+                _ = stop.stopped() => break,
+                Some(event) = events.recv() => {
+                    on_event(event, &mut ready, &mut in_progress);
+                    continue;
+                }
+            }
+        };
+        let permit = tokio::select! {
+            biased;
+            _ = stop.stopped() => break,
+            permit = inflight.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let ticket = tokio::select! {
+            biased;
+            _ = stop.stopped() => break,
+            ticket = shared.throttle.until_ready() => ticket,
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            attempt(&shared, work, ticket).await;
+            drop(permit);
+        });
+    }
+    // Let in-flight requests land (each is bounded by the request timeout).
+    let _ = inflight.acquire_many(concurrency as u32).await;
+}
+
+fn on_event(event: Event, ready: &mut VecDeque<Work>, in_progress: &mut usize) {
+    match event {
+        Event::Retry(work) => ready.push_back(work),
+        Event::Done => *in_progress = in_progress.saturating_sub(1),
+    }
+}
+
+async fn attempt<C: Connector>(shared: &Arc<Shared<C>>, mut work: Work, ticket: Ticket) {
+    let at = SystemTime::now();
+    let started = Instant::now();
+    let request = shared
+        .connector
+        .request(&shared.client, &work.unit)
+        .timeout(shared.config.timeout);
+    let (verdict, http_status, error) = match request.send().await {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            match read_bounded(response).await {
+                Ok(body) => {
+                    let answer = Answer {
+                        status,
+                        headers: &headers,
+                        body: &body,
+                    };
+                    (shared.connector.classify(&answer), Some(status), None)
+                }
+                Err(e) => (transport_verdict(&e), Some(status), Some(describe(&e))),
+            }
+        }
+        Err(e) => (transport_verdict(&e), None, Some(describe(&e))),
+    };
+    let latency_ms = started.elapsed().as_millis().min(u32::MAX as u128) as u32;
+    shared.counters.attempts.fetch_add(1, Ordering::Relaxed);
+    work.attempts += 1;
+
+    let mut record = AttemptRecord {
+        unit_id: work.unit.id,
+        at,
+        http_status,
+        verdict: verdict.label(),
+        code: verdict.code.clone(),
+        description: verdict.description.clone(),
+        transaction_id: verdict.transaction_id.clone(),
+        latency_ms,
+        error,
+        finish: None,
+        after_ambiguous: false,
+    };
+    let mut done = true;
+    match verdict.kind {
+        VerdictKind::Final(outcome) => {
+            shared.throttle.succeeded();
+            record.finish = Some(outcome);
+            record.after_ambiguous = work.ambiguous;
+            if work.ambiguous && outcome == Outcome::NotFound {
+                shared.counters.after_ambiguous.fetch_add(1, Ordering::Relaxed);
+            }
+            shared.counters.record(outcome);
+        }
+        VerdictKind::Retry {
+            throttled,
+            ambiguous,
+            retry_after,
+        } => {
+            if throttled {
+                shared.counters.throttled.fetch_add(1, Ordering::Relaxed);
+                shared.throttle.throttled(ticket, retry_after);
+            } else {
+                shared.throttle.succeeded();
+            }
+            work.ambiguous |= ambiguous;
+            if work.attempts >= shared.config.retry.max_attempts {
+                record.finish = Some(Outcome::Failed);
+                record.after_ambiguous = work.ambiguous;
+                shared.counters.record(Outcome::Failed);
+            } else {
+                shared.counters.retries.fetch_add(1, Ordering::Relaxed);
+                let policy = shared.config.retry;
+                let backoff = work
+                    .backoff
+                    .get_or_insert_with(|| policy.backoff())
+                    .next()
+                    .unwrap_or(policy.cap);
+                let delay = backoff.max(retry_after.unwrap_or_default());
+                done = false;
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = shared.stop.stopped() => {}
+                        _ = tokio::time::sleep(delay) => {
+                            let _ = shared.events.send(Event::Retry(work));
+                        }
+                    }
+                });
+            }
+        }
+        VerdictKind::Stop(cause) => {
+            // The key stays pending: it was not refused, the run was.
+            shared.stop.trigger(StopReason::Api(cause));
+        }
+    }
+    if !shared.writer.send(record) {
+        shared.stop.trigger(StopReason::Ledger(
+            "the ledger writer stopped".into(),
+        ));
+    }
+    if done {
+        let _ = shared.events.send(Event::Done);
+    }
+}
+
+/// Read at most [`MAX_BODY`] bytes of an answer.
+async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = MAX_BODY - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= MAX_BODY {
+            break;
+        }
+    }
+    Ok(body)
+}
+
+/// Failures with no answer are the same for every connector: retry. Unless the connection
+/// was never made, the server may have acted on the request: mark it ambiguous.
+pub fn transport_verdict(error: &reqwest::Error) -> Verdict {
+    let ambiguous = !error.is_connect();
+    Verdict::new(VerdictKind::Retry {
+        throttled: false,
+        ambiguous,
+        retry_after: None,
+    })
+}
+
+/// A transport error in words, without the URL (it is the same for every key) and so
+/// without anything that could identify a person or reveal a token.
+fn describe(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timeout"
+    } else if error.is_connect() {
+        "connect error"
+    } else if error.is_body() || error.is_decode() {
+        "unreadable body"
+    } else if error.is_request() {
+        "connection error"
+    } else {
+        "error"
+    };
+    let mut cause = String::new();
+    let mut source = std::error::Error::source(error);
+    while let Some(s) = source {
+        cause = s.to_string();
+        source = s.source();
+    }
+    if cause.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind}: {cause}")
+    }
+}

@@ -1,0 +1,84 @@
+//! The one error type for failures that end a command.
+//!
+//! Expected per-key failures (a rejected key, a 429) are *data* — see [`crate::outcome`] —
+//! and never reach this type. What does reach it is something the user must fix: a bad flag,
+//! an unreadable file, a ledger that cannot be opened or written.
+
+use std::path::PathBuf;
+
+/// Exit codes, documented in README.md.
+pub mod exit {
+    /// Every key deleted or not found.
+    pub const OK: i32 = 0;
+    /// Failed in a way that is neither usage nor input (a ledger write failed mid-run, a bug).
+    pub const FAILURE: i32 = 1;
+    /// Usage, configuration or input error: nothing was sent.
+    pub const USAGE: i32 = 2;
+    /// The run stopped early (bad token, expired token, wrong URL).
+    pub const STOPPED: i32 = 3;
+    /// The run finished but some keys were rejected, failed or invalid.
+    pub const INCOMPLETE: i32 = 4;
+    /// Interrupted by Ctrl-C; the next run resumes.
+    pub const INTERRUPTED: i32 = 130;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A flag or setting is wrong. The message says which and what to do.
+    #[error("{0}")]
+    Usage(String),
+
+    /// An input file cannot be used at all (as opposed to one bad row in it).
+    #[error("{}: {message}", path.display())]
+    Input { path: PathBuf, message: String },
+
+    /// The ledger cannot be opened, is locked, is from a newer version, or a write failed.
+    #[error("ledger {}: {message}", path.display())]
+    Ledger { path: PathBuf, message: String },
+
+    #[error("ledger: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error::Usage(message.into())
+    }
+
+    pub fn input(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Input {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn ledger(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Ledger {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) | Error::Input { .. } | Error::Ledger { .. } => exit::USAGE,
+            Error::Sqlite(_) | Error::Io { .. } => exit::FAILURE,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

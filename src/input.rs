@@ -1,0 +1,482 @@
+//! Reading erasure requests from CSV: the one place that knows the file format.
+//!
+//! A bad *file* (missing, gzip, no key column, …) is an [`Error`] and stops the command
+//! before anything is sent. A bad *row* becomes [`ParsedRow::Invalid`] with a reason and
+//! never stops the good rows.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::ledger::ingest::ParsedRow;
+
+/// Longer keys are invalid rows: no identifier is this long, and a runaway field (a missing
+/// quote swallowing the rest of the file) should not become a request.
+pub const MAX_KEY_LEN: usize = 256;
+pub const EXPARAM_MAX: u8 = 10;
+
+/// How input rows are read. Built once from the command line (see `config`).
+#[derive(Clone, Debug)]
+pub struct InputOptions {
+    pub key_column: String,
+    /// `None`: detect comma, semicolon or tab from the header line.
+    pub delimiter: Option<u8>,
+    /// Profile name for rows without one ('' = the tenant's default).
+    pub profile_default: String,
+    /// Run-wide audit fields for rows that do not carry their own.
+    pub exparam_defaults: Vec<(String, String)>,
+    /// Connector-specific key rule (e.g. Outreach ids are integers).
+    pub validate_key: fn(&str) -> std::result::Result<(), String>,
+}
+
+impl Default for InputOptions {
+    fn default() -> Self {
+        InputOptions {
+            key_column: "key".into(),
+            delimiter: None,
+            profile_default: String::new(),
+            exparam_defaults: Vec::new(),
+            validate_key: |_| Ok(()),
+        }
+    }
+}
+
+/// The shared CSV reader settings (everything that reads CSV goes through here).
+pub fn csv_reader_builder(delimiter: u8) -> csv::ReaderBuilder {
+    let mut b = csv::ReaderBuilder::new();
+    b.delimiter(delimiter).has_headers(true).flexible(true);
+    b
+}
+
+/// The shared CSV writer settings.
+pub fn csv_writer_builder() -> csv::WriterBuilder {
+    let mut b = csv::WriterBuilder::new();
+    b.has_headers(true);
+    b
+}
+
+/// An input file that passed the file-level checks.
+#[derive(Clone, Debug)]
+pub struct InputFile {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub delimiter: u8,
+    layout: Layout,
+}
+
+#[derive(Clone, Debug)]
+struct Layout {
+    columns: usize,
+    key: usize,
+    profile: Option<usize>,
+    exparams: Vec<(usize, String)>,
+}
+
+/// Check a file and hash it: everything that would make the whole file unusable is found
+/// here, before any row is recorded or any key sent.
+pub fn inspect(path: &Path, opts: &InputOptions) -> Result<InputFile> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::input(path, "no such file"),
+        _ => Error::input(path, format!("cannot read it: {e}")),
+    })?;
+    if meta.is_dir() {
+        return Err(Error::input(path, "is a directory, not a CSV file"));
+    }
+    if meta.len() == 0 {
+        return Err(Error::input(
+            path,
+            format!("is empty: expected a header row with a `{}` column, then one row per request", opts.key_column),
+        ));
+    }
+    let (sha256, head) = hash_file(path)?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        return Err(Error::input(path, "is gzip-compressed: decompress it first (gunzip)"));
+    }
+    if head.starts_with(b"PK\x03\x04") {
+        return Err(Error::input(path, "is a zip file (perhaps a spreadsheet): export it as CSV"));
+    }
+    let delimiter = match opts.delimiter {
+        Some(d) => d,
+        None => {
+            let d = sniff_delimiter(&head);
+            if d != b',' {
+                eprintln!(
+                    "note: {} looks {}-separated; reading it that way (--delimiter to choose)",
+                    path.display(),
+                    if d == b'\t' { "tab" } else { "semicolon" }
+                );
+            }
+            d
+        }
+    };
+    let layout = read_layout(path, delimiter, opts)?;
+    Ok(InputFile {
+        path: path.to_owned(),
+        sha256,
+        delimiter,
+        layout,
+    })
+}
+
+fn open(path: &Path) -> Result<File> {
+    File::open(path).map_err(|e| Error::input(path, format!("cannot open it: {e}")))
+}
+
+/// SHA-256 of the whole file, and its first few KiB for sniffing.
+fn hash_file(path: &Path) -> Result<(String, Vec<u8>)> {
+    let mut file = open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut head = Vec::new();
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(|e| Error::input(path, format!("cannot read it: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        if head.len() < 4096 {
+            head.extend_from_slice(&buf[..n.min(4096 - head.len())]);
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok((hex::encode(hasher.finalize()), head))
+}
+
+/// Pick the delimiter that splits the header line, preferring comma.
+fn sniff_delimiter(head: &[u8]) -> u8 {
+    let line = head.split(|b| *b == b'\n').next().unwrap_or(head);
+    let count = |d: u8| line.iter().filter(|b| **b == d).count();
+    let (commas, semis, tabs) = (count(b','), count(b';'), count(b'\t'));
+    if commas == 0 && (semis > 0 || tabs > 0) {
+        if tabs >= semis { b'\t' } else { b';' }
+    } else {
+        b','
+    }
+}
+
+fn normalise(name: &str) -> String {
+    name.trim().to_ascii_lowercase().replace('_', "-")
+}
+
+fn read_layout(path: &Path, delimiter: u8, opts: &InputOptions) -> Result<Layout> {
+    let mut reader = csv_reader_builder(delimiter).from_reader(BufReader::new(open(path)?));
+    let headers = reader
+        .byte_headers()
+        .map_err(|e| Error::input(path, format!("cannot read the header row: {e}")))?
+        .clone();
+    let mut names = Vec::with_capacity(headers.len());
+    for (i, raw) in headers.iter().enumerate() {
+        let name = std::str::from_utf8(raw).map_err(|_| {
+            Error::input(path, format!("line 1: header column {} is not valid UTF-8", i + 1))
+        })?;
+        names.push(name.trim_start_matches('\u{feff}').trim().to_owned());
+    }
+    for (i, name) in names.iter().enumerate() {
+        if let Some(j) = names[..i].iter().position(|n| normalise(n) == normalise(name)) {
+            return Err(Error::input(
+                path,
+                format!("line 1: column `{name}` appears twice in the header (columns {} and {})", j + 1, i + 1),
+            ));
+        }
+    }
+    let find = |want: &str| names.iter().position(|n| normalise(n) == normalise(want));
+    let Some(key) = find(&opts.key_column) else {
+        let mut message = format!(
+            "line 1: no `{}` column; the columns found are: {}. Pass --key-column NAME to use another column",
+            opts.key_column,
+            names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+        );
+        if names.len() == 1 && (names[0].contains(';') || names[0].contains('\t')) {
+            message.push_str(", or --delimiter ';' (or '\\t') if the file is not comma-separated");
+        }
+        return Err(Error::input(path, message));
+    };
+    let profile = find("profile-name");
+    let mut exparams = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let lower = normalise(name);
+        if let Some(n) = lower.strip_prefix("exparam") {
+            match n.parse::<u8>() {
+                Ok(n) if (1..=EXPARAM_MAX).contains(&n) => exparams.push((i, format!("exparam{n}"))),
+                _ => {
+                    return Err(Error::input(
+                        path,
+                        format!("line 1: column `{name}`: the API takes exparam1 to exparam10 only"),
+                    ));
+                }
+            }
+        }
+    }
+    let mut records = reader.byte_records();
+    match records.next() {
+        None => {
+            return Err(Error::input(path, "has a header row but no requests"));
+        }
+        Some(Err(e)) => return Err(Error::input(path, format!("cannot read it: {e}"))),
+        Some(Ok(_)) => {}
+    }
+    Ok(Layout {
+        columns: names.len(),
+        key,
+        profile,
+        exparams,
+    })
+}
+
+/// Streams the rows of an inspected file as [`ParsedRow`]s.
+pub struct RowReader<'a> {
+    reader: csv::Reader<BufReader<File>>,
+    record: csv::ByteRecord,
+    file: &'a InputFile,
+    opts: &'a InputOptions,
+}
+
+impl InputFile {
+    pub fn rows<'a>(&'a self, opts: &'a InputOptions) -> Result<RowReader<'a>> {
+        let reader = csv_reader_builder(self.delimiter)
+            .from_reader(BufReader::with_capacity(1 << 16, open(&self.path)?));
+        Ok(RowReader {
+            reader,
+            record: csv::ByteRecord::new(),
+            file: self,
+            opts,
+        })
+    }
+}
+
+impl RowReader<'_> {
+    /// The next row, or `None` at the end. An `Err` is a read failure of the file itself.
+    pub fn next_row(&mut self) -> Result<Option<ParsedRow>> {
+        match self.reader.read_byte_record(&mut self.record) {
+            Ok(false) => Ok(None),
+            Ok(true) => {
+                let line = self.record.position().map(|p| p.line()).unwrap_or(0);
+                Ok(Some(parse_record(&self.record, line, &self.file.layout, self.opts)))
+            }
+            Err(e) => match e.kind() {
+                csv::ErrorKind::Io(_) => Err(Error::input(&self.file.path, format!("cannot read it: {e}"))),
+                _ => {
+                    // The csv reader recovers at the next record; report this one as invalid.
+                    let line = e.position().map(|p| p.line()).unwrap_or(0);
+                    Ok(Some(ParsedRow::Invalid {
+                        line,
+                        reason: format!("unreadable CSV: {e}"),
+                        raw_key: None,
+                    }))
+                }
+            },
+        }
+    }
+}
+
+fn invalid(line: u64, reason: impl Into<String>, raw_key: Option<&[u8]>) -> ParsedRow {
+    ParsedRow::Invalid {
+        line,
+        reason: reason.into(),
+        raw_key: raw_key.map(|k| {
+            let text = String::from_utf8_lossy(k);
+            text.chars().take(MAX_KEY_LEN).collect()
+        }),
+    }
+}
+
+fn parse_record(record: &csv::ByteRecord, line: u64, layout: &Layout, opts: &InputOptions) -> ParsedRow {
+    let raw_key = record.get(layout.key);
+    if record.len() != layout.columns {
+        return invalid(
+            line,
+            format!("has {} fields, the header has {}", record.len(), layout.columns),
+            raw_key,
+        );
+    }
+    let field = |i: usize| -> std::result::Result<&str, String> {
+        let raw = record.get(i).unwrap_or_default();
+        std::str::from_utf8(raw).map_err(|_| format!("field {} is not valid UTF-8", i + 1))
+    };
+    let key = match field(layout.key) {
+        Ok(k) => k.trim(),
+        Err(reason) => return invalid(line, reason, raw_key),
+    };
+    if key.is_empty() {
+        return invalid(line, "blank key", None);
+    }
+    if key.chars().any(char::is_control) {
+        return invalid(line, "key contains control characters", raw_key);
+    }
+    if key.chars().count() > MAX_KEY_LEN {
+        return invalid(line, format!("key is longer than {MAX_KEY_LEN} characters"), raw_key);
+    }
+    if let Err(reason) = (opts.validate_key)(key) {
+        return invalid(line, reason, raw_key);
+    }
+    let scope = match layout.profile.map(field).transpose() {
+        Ok(Some(p)) if !p.trim().is_empty() => p.trim().to_owned(),
+        Ok(_) => opts.profile_default.clone(),
+        Err(reason) => return invalid(line, reason, raw_key),
+    };
+    if scope.chars().any(char::is_control) {
+        return invalid(line, "profile-name contains control characters", raw_key);
+    }
+    let mut row_exparams = Vec::new();
+    for (i, name) in &layout.exparams {
+        match field(*i) {
+            Ok(v) if !v.trim().is_empty() => row_exparams.push((name.clone(), v.trim().to_owned())),
+            Ok(_) => {}
+            Err(reason) => return invalid(line, reason, raw_key),
+        }
+    }
+    let mut exparams = row_exparams.clone();
+    for (name, value) in &opts.exparam_defaults {
+        if !exparams.iter().any(|(n, _)| n == name) {
+            exparams.push((name.clone(), value.clone()));
+        }
+    }
+    exparams.sort_by_key(|(n, _)| n.trim_start_matches("exparam").parse::<u8>().unwrap_or(0));
+    ParsedRow::Request {
+        line,
+        key: key.to_owned(),
+        scope,
+        exparams,
+        row_exparams,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows_of(content: &[u8], opts: &InputOptions) -> Result<Vec<ParsedRow>> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+        let path = dir.path().join("in.csv");
+        std::fs::write(&path, content).map_err(|e| Error::io("write", e))?;
+        let file = inspect(&path, opts)?;
+        let mut reader = file.rows(opts)?;
+        let mut out = Vec::new();
+        while let Some(row) = reader.next_row()? {
+            out.push(row);
+        }
+        Ok(out)
+    }
+
+    fn keys(rows: &[ParsedRow]) -> Vec<String> {
+        rows.iter()
+            .map(|r| match r {
+                ParsedRow::Request { key, .. } => key.clone(),
+                ParsedRow::Invalid { reason, .. } => format!("invalid: {reason}"),
+            })
+            .collect()
+    }
+
+    fn file_error(content: &[u8]) -> String {
+        match rows_of(content, &InputOptions::default()) {
+            Err(e) => e.to_string(),
+            Ok(rows) => panic!("expected a file error, got {rows:?}"),
+        }
+    }
+
+    #[test]
+    fn rows_and_their_problems() -> Result<()> {
+        let opts = InputOptions::default();
+        let case = |content: &str, want: &[&str]| -> Result<()> {
+            assert_eq!(keys(&rows_of(content.as_bytes(), &opts)?), want, "{content:?}");
+            Ok(())
+        };
+        case("key\na@b.com\n", &["a@b.com"])?;
+        case("\u{feff}key\r\na@b.com\r\n+4477\r\n", &["a@b.com", "+4477"])?;
+        case("id,key\n1,\"x,y\"\n2,\"multi\nline\"\n", &["x,y", "invalid: key contains control characters"])?;
+        case("key,b\n  \n k \n", &["invalid: has 1 fields, the header has 2", "invalid: has 1 fields, the header has 2"])?;
+        case("key,b\n,1\n k ,2\n", &["invalid: blank key", "k"])?;
+        case("key,b\nx,1,2\n", &["invalid: has 3 fields, the header has 2"])?;
+        case("key\na\u{0}b\n", &["invalid: key contains control characters"])?;
+        case(&format!("key\n{}\n", "x".repeat(300)), &["invalid: key is longer than 256 characters"])?;
+        case("Key\nA\n", &["A"])?;
+        Ok(())
+    }
+
+    #[test]
+    fn invalid_utf8_in_one_row_spares_the_others() -> Result<()> {
+        let rows = rows_of(b"key\nok1\n\xff\xfe\nok2\n", &InputOptions::default())?;
+        assert_eq!(keys(&rows), ["ok1", "invalid: field 1 is not valid UTF-8", "ok2"]);
+        assert!(matches!(rows[1], ParsedRow::Invalid { line: 3, .. }));
+        Ok(())
+    }
+
+    #[test]
+    fn line_numbers_count_physical_lines() -> Result<()> {
+        let rows = rows_of(b"key,note\na,\"two\nlines\"\nb,x\n", &InputOptions::default())?;
+        let lines: Vec<u64> = rows
+            .iter()
+            .map(|r| match r {
+                ParsedRow::Request { line, .. } | ParsedRow::Invalid { line, .. } => *line,
+            })
+            .collect();
+        assert_eq!(lines, [2, 4]);
+        Ok(())
+    }
+
+    #[test]
+    fn profile_and_exparams_with_defaults() -> Result<()> {
+        let opts = InputOptions {
+            profile_default: "customers".into(),
+            exparam_defaults: vec![("exparam1".into(), "run".into()), ("exparam2".into(), "gdpr".into())],
+            ..InputOptions::default()
+        };
+        let rows = rows_of(b"key,profile-name,exparam1\na,,row\nb,vip,\n", &opts)?;
+        let want = |key: &str, scope: &str, exparams: &[(&str, &str)], own: &[(&str, &str)]| ParsedRow::Request {
+            line: 0,
+            key: key.into(),
+            scope: scope.into(),
+            exparams: exparams.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            row_exparams: own.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+        };
+        let strip = |r: &ParsedRow| match r.clone() {
+            ParsedRow::Request { key, scope, exparams, row_exparams, .. } => ParsedRow::Request { line: 0, key, scope, exparams, row_exparams },
+            other => other,
+        };
+        assert_eq!(strip(&rows[0]), want("a", "customers", &[("exparam1", "row"), ("exparam2", "gdpr")], &[("exparam1", "row")]));
+        assert_eq!(strip(&rows[1]), want("b", "vip", &[("exparam1", "run"), ("exparam2", "gdpr")], &[]));
+        Ok(())
+    }
+
+    #[test]
+    fn bad_files_are_refused_with_a_reason() {
+        let case = |content: &[u8], want: &str| {
+            let message = file_error(content);
+            assert!(message.contains(want), "{message:?} should contain {want:?}");
+        };
+        case(b"", "is empty");
+        case(b"key\n", "no requests");
+        case(b"email,name\na,b\n", "no `key` column; the columns found are: `email`, `name`. Pass --key-column");
+        case(b"key,Key\na,b\n", "appears twice");
+        case(b"key,exparam11\na,b\n", "exparam1 to exparam10");
+        case(b"key,exparam0\na,b\n", "exparam1 to exparam10");
+        case(b"\x1f\x8b\x08\x00rest", "gzip");
+    }
+
+    #[test]
+    fn semicolon_and_tab_files_are_detected() -> Result<()> {
+        assert_eq!(keys(&rows_of(b"key;note\na;1\n", &InputOptions::default())?), ["a"]);
+        assert_eq!(keys(&rows_of(b"note\tkey\n1\tb\n", &InputOptions::default())?), ["b"]);
+        let forced = InputOptions { delimiter: Some(b','), ..InputOptions::default() };
+        let message = match rows_of(b"email;note\na;1\n", &forced) {
+            Err(e) => e.to_string(),
+            Ok(_) => String::new(),
+        };
+        assert!(message.contains("--delimiter"), "{message}");
+        Ok(())
+    }
+
+    #[test]
+    fn missing_file_and_directory() {
+        let opts = InputOptions::default();
+        let missing = inspect(Path::new("/nonexistent/forget.csv"), &opts).map(|_| ()).err().map(|e| e.to_string());
+        assert!(missing.is_some_and(|m| m.contains("no such file")));
+        let dir = std::env::temp_dir();
+        let message = inspect(&dir, &opts).map(|_| ()).err().map(|e| e.to_string());
+        assert!(message.is_some_and(|m| m.contains("is a directory")));
+    }
+}

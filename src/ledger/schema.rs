@@ -1,0 +1,171 @@
+//! Schema migrations, keyed on `PRAGMA user_version`: migration *i* takes the schema from
+//! version *i* to *i + 1*. Append new migrations; never edit a released one.
+
+use rusqlite::{Connection, Transaction};
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the pipeline ledger.
+    r#"
+    CREATE TABLE meta (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+
+    -- One ingestion of one input file. A file is known by its content (SHA-256) and the
+    -- profile name its rows defaulted to, so re-running the same file is recognised even
+    -- after a rename, and re-running it for another profile is new work.
+    CREATE TABLE files (
+        id              INTEGER PRIMARY KEY,
+        path            TEXT NOT NULL,
+        sha256          TEXT NOT NULL,
+        profile_default TEXT NOT NULL,
+        key_column      TEXT NOT NULL,
+        rows            INTEGER,            -- NULL until every row is recorded
+        added_at        TEXT NOT NULL,
+        UNIQUE (sha256, profile_default)
+    );
+
+    -- One unit of work: a distinct (connector, scope, key). Matched by keyed hash; the
+    -- plaintext `key` is only kept while a later run may still need to send it.
+    CREATE TABLE units (
+        id               INTEGER PRIMARY KEY,
+        connector        TEXT NOT NULL,
+        scope            TEXT NOT NULL,     -- Webex: profile-name ('' = tenant default)
+        key_hash         BLOB NOT NULL,     -- HMAC-SHA256(ledger key, key)
+        key              TEXT,              -- NULL once the key is gone or purged
+        key_masked       TEXT NOT NULL,
+        exparams         TEXT,              -- JSON object sent with the request
+        outcome          TEXT NOT NULL DEFAULT 'pending',
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        http_status      INTEGER,
+        code             TEXT,
+        description      TEXT,
+        transaction_id   TEXT,
+        after_ambiguous  INTEGER NOT NULL DEFAULT 0,
+        first_attempt_at TEXT,
+        last_attempt_at  TEXT,
+        finished_at      TEXT,
+        UNIQUE (connector, scope, key_hash)
+    );
+    CREATE INDEX units_by_hash ON units (key_hash);
+    CREATE INDEX units_by_outcome ON units (connector, outcome, id);
+
+    -- Every input row, recorded before anything is sent.
+    CREATE TABLE rows (
+        file_id   INTEGER NOT NULL REFERENCES files (id),
+        line      INTEGER NOT NULL,
+        kind      TEXT NOT NULL,            -- request | duplicate | invalid
+        unit_id   INTEGER REFERENCES units (id),
+        reason    TEXT,                     -- why an invalid row is invalid
+        raw_key   TEXT,                     -- invalid rows only, so they can be fixed
+        exparams  TEXT,                     -- the row's own audit fields (JSON)
+        PRIMARY KEY (file_id, line)
+    ) WITHOUT ROWID;
+    CREATE INDEX rows_by_unit ON rows (unit_id);
+
+    CREATE TABLE runs (
+        id           INTEGER PRIMARY KEY,
+        started_at   TEXT NOT NULL,
+        ended_at     TEXT,
+        connector    TEXT NOT NULL,
+        api_host     TEXT,
+        rate         TEXT,
+        operator     TEXT,
+        host         TEXT,
+        tool_version TEXT NOT NULL,
+        result       TEXT
+    );
+
+    -- Every attempt, so the history of a key can be shown, not only its end.
+    CREATE TABLE attempts (
+        id          INTEGER PRIMARY KEY,
+        unit_id     INTEGER NOT NULL REFERENCES units (id),
+        run_id      INTEGER NOT NULL REFERENCES runs (id),
+        at          TEXT NOT NULL,
+        http_status INTEGER,
+        code        TEXT,
+        verdict     TEXT NOT NULL,
+        latency_ms  INTEGER NOT NULL,
+        error       TEXT
+    );
+    CREATE INDEX attempts_by_unit ON attempts (unit_id);
+    "#,
+];
+
+pub fn version(conn: &Connection) -> rusqlite::Result<usize> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+        .map(|v| v.max(0) as usize)
+}
+
+/// Bring the schema up to date in one transaction. Returns the version found.
+/// A ledger newer than this build is an error for the caller to report.
+pub fn migrate(conn: &mut Connection) -> Result<usize, MigrateError> {
+    let tx = conn.transaction()?;
+    let found = version(&tx)?;
+    if found > MIGRATIONS.len() {
+        return Err(MigrateError::TooNew {
+            found,
+            known: MIGRATIONS.len(),
+        });
+    }
+    apply(&tx, found)?;
+    tx.commit()?;
+    Ok(found)
+}
+
+fn apply(tx: &Transaction<'_>, from: usize) -> rusqlite::Result<()> {
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(from) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error(
+        "it was written by a newer version of forget (schema {found}, this build knows {known}): upgrade forget"
+    )]
+    TooNew { found: usize, known: usize },
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_an_empty_database_to_the_latest_version() -> Result<(), MigrateError> {
+        let mut conn = Connection::open_in_memory()?;
+        assert_eq!(migrate(&mut conn)?, 0);
+        assert_eq!(version(&conn)?, MIGRATIONS.len());
+        // Running again is a no-op.
+        assert_eq!(migrate(&mut conn)?, MIGRATIONS.len());
+        let tables: i64 = conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('units','rows','files','attempts','runs','meta')",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(tables, 6);
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() -> Result<(), MigrateError> {
+        let mut conn = Connection::open_in_memory()?;
+        conn.pragma_update(None, "user_version", 999)?;
+        assert!(matches!(migrate(&mut conn), Err(MigrateError::TooNew { found: 999, .. })));
+        Ok(())
+    }
+
+    #[test]
+    fn a_failed_migration_leaves_the_version_alone() -> Result<(), MigrateError> {
+        let mut conn = Connection::open_in_memory()?;
+        // A table a migration wants to create already exists: the transaction rolls back.
+        conn.execute_batch("CREATE TABLE units (x)")?;
+        assert!(migrate(&mut conn).is_err());
+        assert_eq!(version(&conn)?, 0);
+        Ok(())
+    }
+}

@@ -1,0 +1,159 @@
+//! The ledger's single writer: a plain thread fed by a channel, committing attempts and
+//! outcomes in batches so SQLite never runs on the async executor and never commits per key.
+
+use std::path::Path;
+use std::thread::JoinHandle;
+use std::time::SystemTime;
+
+use rusqlite::{Connection, params};
+use tokio::sync::mpsc;
+
+use super::{configure, timestamp};
+use crate::outcome::Outcome;
+
+/// Most records committed in one transaction. Larger batches only delay the commit.
+const MAX_BATCH: usize = 4096;
+
+/// One attempt at one unit, and, when it ended the unit for this run, its outcome.
+#[derive(Clone, Debug)]
+pub struct AttemptRecord {
+    pub unit_id: i64,
+    pub at: SystemTime,
+    pub http_status: Option<u16>,
+    pub verdict: &'static str,
+    pub code: Option<String>,
+    pub description: Option<String>,
+    pub transaction_id: Option<String>,
+    pub latency_ms: u32,
+    /// A transport error, in words (never contains the token or the key).
+    pub error: Option<String>,
+    /// Set when this attempt finished the unit: deleted, not_found, rejected or failed.
+    pub finish: Option<Outcome>,
+    /// An earlier attempt of this unit may have reached the server (timeout, dropped connection).
+    pub after_ambiguous: bool,
+}
+
+pub struct Writer {
+    tx: mpsc::UnboundedSender<AttemptRecord>,
+    handle: JoinHandle<Result<u64, String>>,
+}
+
+impl Writer {
+    /// Start the writer thread on its own connection to `path`. `on_error` is called once,
+    /// from the writer thread, if a write fails: the engine must then stop sending.
+    pub fn spawn(
+        path: &Path,
+        run_id: i64,
+        on_error: impl FnOnce(String) + Send + 'static,
+    ) -> rusqlite::Result<Writer> {
+        let conn = Connection::open(path)?;
+        configure(&conn)?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let handle = std::thread::Builder::new()
+            .name("ledger-writer".into())
+            .spawn(move || {
+                let result = write_loop(conn, run_id, rx);
+                if let Err(message) = &result {
+                    on_error(message.clone());
+                }
+                result
+            })
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        Ok(Writer { tx, handle })
+    }
+
+    pub fn sender(&self) -> WriterSender {
+        WriterSender(self.tx.clone())
+    }
+
+    /// Flush what is queued and stop. Returns how many records were written. Blocking: call
+    /// it from `spawn_blocking` or outside the runtime.
+    pub fn finish(self) -> Result<u64, String> {
+        drop(self.tx);
+        self.handle
+            .join()
+            .unwrap_or_else(|_| Err("the ledger writer thread panicked".into()))
+    }
+}
+
+/// A cheap handle the engine's tasks use to queue records.
+#[derive(Clone)]
+pub struct WriterSender(mpsc::UnboundedSender<AttemptRecord>);
+
+impl WriterSender {
+    /// Queue a record. Returns false when the writer has stopped (after a write failure).
+    pub fn send(&self, record: AttemptRecord) -> bool {
+        self.0.send(record).is_ok()
+    }
+}
+
+fn write_loop(
+    mut conn: Connection,
+    run_id: i64,
+    mut rx: mpsc::UnboundedReceiver<AttemptRecord>,
+) -> Result<u64, String> {
+    let mut written = 0u64;
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(record) => batch.push(record),
+                Err(_) => break,
+            }
+        }
+        write_batch(&mut conn, run_id, &batch)
+            .map_err(|e| format!("writing the ledger failed: {e}"))?;
+        written += batch.len() as u64;
+        batch.clear();
+    }
+    Ok(written)
+}
+
+fn write_batch(conn: &mut Connection, run_id: i64, batch: &[AttemptRecord]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    {
+        let mut attempt = tx.prepare_cached(
+            "INSERT INTO attempts (unit_id, run_id, at, http_status, code, verdict, latency_ms, error)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        let mut progress = tx.prepare_cached(
+            "UPDATE units SET attempts = attempts + 1,
+                 first_attempt_at = coalesce(first_attempt_at, ?2), last_attempt_at = ?2,
+                 http_status = ?3, code = ?4, description = ?5
+             WHERE id = ?1",
+        )?;
+        let mut finish = tx.prepare_cached(
+            "UPDATE units SET outcome = ?2, transaction_id = coalesce(?3, transaction_id),
+                 after_ambiguous = ?4, finished_at = ?5,
+                 key = CASE WHEN ?6 THEN NULL ELSE key END
+             WHERE id = ?1",
+        )?;
+        for r in batch {
+            let at = timestamp(r.at);
+            attempt.execute(params![
+                r.unit_id,
+                run_id,
+                at,
+                r.http_status,
+                r.code,
+                r.verdict,
+                r.latency_ms,
+                r.error
+            ])?;
+            progress.execute(params![r.unit_id, at, r.http_status, r.code, r.description])?;
+            if let Some(outcome) = r.finish {
+                // A gone key keeps no plaintext: only its keyed hash and masked form remain.
+                finish.execute(params![
+                    r.unit_id,
+                    outcome.as_str(),
+                    r.transaction_id,
+                    r.after_ambiguous,
+                    at,
+                    outcome.is_gone()
+                ])?;
+            }
+        }
+    }
+    tx.commit()
+}

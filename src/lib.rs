@@ -1,0 +1,33 @@
+//! forget: carry out GDPR erasure requests in bulk, resumably, and prove it.
+//!
+//! The path of a key, and the module that owns each step:
+//!
+//! - [`cli`] / [`config`]: flags become one validated [`config::RunConfig`]; errors become exit codes.
+//! - [`input`]: CSV rows become [`ledger::ingest::ParsedRow`]s (bad rows are data, bad files errors).
+//! - [`ledger`]: the SQLite record of every row, unit of work, attempt and run
+//!   ([`ledger::schema`] migrations, [`ledger::ingest`], the batching [`ledger::writer`]).
+//! - [`keys`] / [`secret`]: keyed hashes and masks of keys; the token and the ledger key.
+//! - [`engine`]: sends units through a [`connector::Connector`], paced by [`throttle`],
+//!   retried by [`retry`], each answer read into an [`outcome::Verdict`].
+//! - [`connector::webex`]: the Webex Campaign delete API.
+//! - [`run`]: wires the above into `forget run`; [`progress`] shows it.
+//! - [`sim`]: a local simulator of the API, for rehearsals and tests.
+
+pub mod cli;
+pub mod config;
+pub mod connector;
+pub mod engine;
+pub mod error;
+pub mod input;
+pub mod keys;
+pub mod ledger;
+pub mod outcome;
+pub mod progress;
+pub mod retry;
+pub mod run;
+pub mod secret;
+#[path = "sim_stub.rs"]
+pub mod sim;
+pub mod throttle;
+
+pub use error::{Error, Result};

@@ -1,0 +1,79 @@
+//! Progress while a run sends: an indicatif bar on a terminal, a plain line every few
+//! seconds otherwise (logs, CI), and the summary table at the end.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::engine::Counters;
+use crate::outcome::Outcome;
+
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Progress {
+    /// Start reporting on a run that will finish `total` units. `quiet` shows nothing.
+    pub fn start(total: u64, counters: Arc<Counters>, quiet: bool, every: Duration) -> Progress {
+        if quiet {
+            return Progress { bar: None, task: None };
+        }
+        if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new(total);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {per_sec} eta {eta}\n{msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            let b = bar.clone();
+            let task = tokio::spawn(async move {
+                loop {
+                    b.set_position(counters.finished_total());
+                    b.set_message(line_counts(&counters));
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            });
+            Progress { bar: Some(bar), task: Some(task) }
+        } else {
+            let started = Instant::now();
+            let task = tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    let done = counters.finished_total();
+                    let secs = started.elapsed().as_secs_f64().max(0.001);
+                    eprintln!(
+                        "progress: {done}/{total} keys ({:.0}/s) {}",
+                        done as f64 / secs,
+                        line_counts(&counters)
+                    );
+                }
+            });
+            Progress { bar: None, task: Some(task) }
+        }
+    }
+
+    pub fn finish(self) {
+        if let Some(task) = self.task {
+            task.abort();
+        }
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn line_counts(c: &Counters) -> String {
+    format!(
+        "deleted {} · not_found {} · rejected {} · failed {} · retries {} · 429s {}",
+        c.finished(Outcome::Deleted),
+        c.finished(Outcome::NotFound),
+        c.finished(Outcome::Rejected),
+        c.finished(Outcome::Failed),
+        c.retries.load(std::sync::atomic::Ordering::Relaxed),
+        c.throttled.load(std::sync::atomic::Ordering::Relaxed),
+    )
+}

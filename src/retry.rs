@@ -1,0 +1,99 @@
+//! Retry timing: exponential backoff with jitter (from `backon`), and `Retry-After`.
+
+use std::time::{Duration, SystemTime};
+
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+/// The longest `Retry-After` honoured as given; a longer one is clamped so a confused server
+/// cannot park a run for hours.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    /// Attempts per key per run (the first send included).
+    pub max_attempts: u32,
+    /// Delay before the first retry; doubles each time, with jitter.
+    pub base: Duration,
+    /// No backoff sleeps longer than this.
+    pub cap: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 6,
+            base: Duration::from_millis(500),
+            cap: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A fresh backoff sequence for one key.
+    pub fn backoff(&self) -> ExponentialBackoff {
+        ExponentialBuilder::default()
+            .with_min_delay(self.base)
+            // backon's jitter adds up to one more delay: halve the cap so no sleep exceeds it.
+            .with_max_delay(self.cap / 2)
+            .with_factor(2.0)
+            .with_jitter()
+            .without_max_times()
+            .build()
+    }
+}
+
+/// `Retry-After` as delta-seconds or an HTTP-date (RFC 9110 §10.2.3).
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    parse_retry_after(value, SystemTime::now())
+}
+
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let delay = if let Ok(secs) = value.parse::<u64>() {
+        Duration::from_secs(secs)
+    } else if let Ok(secs) = value.parse::<f64>() {
+        // Not in the RFC, but some servers send "1.5"; accepting it costs nothing.
+        if !(secs.is_finite() && secs >= 0.0) {
+            return None;
+        }
+        Duration::from_secs_f64(secs.min(MAX_RETRY_AFTER.as_secs_f64()))
+    } else {
+        let at = httpdate::parse_http_date(value).ok()?;
+        at.duration_since(now).unwrap_or(Duration::ZERO)
+    };
+    Some(delay.min(MAX_RETRY_AFTER))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let date = httpdate::fmt_http_date(now + Duration::from_secs(7));
+        let case = |v: &str, want: Option<Duration>| assert_eq!(parse_retry_after(v, now), want, "{v}");
+        case("3", Some(Duration::from_secs(3)));
+        case("0", Some(Duration::ZERO));
+        case("1.5", Some(Duration::from_millis(1500)));
+        case(&date, Some(Duration::from_secs(7)));
+        case(&httpdate::fmt_http_date(now - Duration::from_secs(60)), Some(Duration::ZERO));
+        case("99999", Some(MAX_RETRY_AFTER));
+        case("soon", None);
+        case("-1", None);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let policy = RetryPolicy {
+            max_attempts: 6,
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(1),
+        };
+        let delays: Vec<Duration> = policy.backoff().take(8).collect();
+        assert_eq!(delays.len(), 8);
+        assert!(delays[0] >= Duration::from_millis(100) && delays[0] < Duration::from_millis(200));
+        assert!(delays.iter().all(|d| *d <= Duration::from_secs(1)));
+    }
+}

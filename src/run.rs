@@ -1,0 +1,422 @@
+//! `forget run`: record the input, then send what is unfinished, then summarise.
+//!
+//! This is the only place that wires the pieces together: input → ledger ingest → engine
+//! (connector, throttle, writer) → summary. Each piece takes resources, not flags.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::config::RunConfig;
+use crate::connector::webex::Webex;
+use crate::connector::{Connector, Unit};
+use crate::engine::{self, Counters, EngineConfig, Stop, StopReason};
+use crate::error::{Error, Result, exit};
+use crate::input::{self, InputFile, InputOptions};
+use crate::keys::KeyHasher;
+use crate::ledger::ingest::IngestCounts;
+use crate::ledger::writer::Writer;
+use crate::ledger::{Counts, Ledger, RunRecord};
+use crate::outcome::Outcome;
+use crate::progress::Progress;
+use crate::secret::{self, Token};
+use crate::sim;
+
+/// Rows recorded per ledger transaction during ingest.
+const INGEST_BATCH: usize = 2048;
+/// Units read from the ledger per query while sending.
+const PAGE: usize = 1024;
+
+/// What a run did, for the summary and the exit code.
+#[derive(Debug)]
+pub struct RunSummary {
+    pub ingested: IngestCounts,
+    pub to_send: u64,
+    pub sent_units: u64,
+    pub this_run: [(Outcome, u64); 4],
+    pub attempts: u64,
+    pub retries: u64,
+    pub throttled: u64,
+    pub after_ambiguous: u64,
+    pub ledger: Counts,
+    pub stop: Option<StopReason>,
+    pub elapsed: Duration,
+    pub dry_run: bool,
+}
+
+impl RunSummary {
+    pub fn exit_code(&self) -> i32 {
+        match &self.stop {
+            Some(StopReason::Api(_)) => exit::STOPPED,
+            Some(StopReason::Interrupted) => exit::INTERRUPTED,
+            Some(StopReason::Ledger(_)) => exit::FAILURE,
+            None if self.dry_run => exit::OK,
+            None => {
+                let c = &self.ledger;
+                if c.rejected + c.failed + c.invalid + c.pending > 0 {
+                    exit::INCOMPLETE
+                } else {
+                    exit::OK
+                }
+            }
+        }
+    }
+}
+
+/// Where the keys go: a real tenant, or a simulator started for this run.
+pub struct Target {
+    pub base_url: reqwest::Url,
+    pub token: Token,
+    /// Recorded in the ledger: a ledger used against one tenant refuses another.
+    pub label: String,
+    _sim: Option<sim::SimHandle>,
+}
+
+impl Target {
+    pub fn remote(base_url: reqwest::Url, token: Token) -> Target {
+        let label = base_url.as_str().trim_end_matches('/').to_owned();
+        Target { base_url, token, label, _sim: None }
+    }
+
+    /// Start the built-in simulator, loaded with the sample tenant's profiles.
+    pub async fn simulator() -> Result<Target> {
+        let token = format!("sim-{}", uuid::Uuid::new_v4());
+        let config = sim::SimConfig {
+            token: token.clone(),
+            profiles: vec![("customers".into(), sample_profiles())],
+            ..sim::SimConfig::default()
+        };
+        let handle = sim::spawn(sim::Sim::new(config))
+            .await
+            .map_err(|e| Error::io("cannot start the simulator", e))?;
+        let base_url = reqwest::Url::parse(&handle.url())
+            .map_err(|e| Error::usage(format!("simulator URL: {e}")))?;
+        Ok(Target { base_url, token: Token::new(token), label: "simulator".into(), _sim: Some(handle) })
+    }
+}
+
+/// The profile keys of the sample tenant, built into the binary so `--simulate` works anywhere.
+pub fn sample_profiles() -> Vec<String> {
+    include_str!("../samples/profiles/customers.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect()
+}
+
+pub fn http_client(config: &EngineConfig) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        // Never follow a redirect: it would carry the token to wherever it points, and a
+        // redirected delete endpoint means the base URL is wrong anyway.
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10).min(config.timeout))
+        .pool_max_idle_per_host(config.concurrency)
+        .tcp_nodelay(true)
+        .user_agent(concat!("forget/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::usage(format!("cannot build the HTTP client: {e}")))
+}
+
+/// Check every input file before recording anything.
+pub fn inspect_all(files: &[std::path::PathBuf], opts: &InputOptions) -> Result<Vec<InputFile>> {
+    files.iter().map(|f| input::inspect(f, opts)).collect()
+}
+
+/// Record every row of `files` (resuming a file whose ingest was interrupted).
+pub fn ingest(
+    ledger: &mut Ledger,
+    files: &[InputFile],
+    opts: &InputOptions,
+    connector: &str,
+    hasher: &KeyHasher,
+    stop: &Stop,
+) -> Result<IngestCounts> {
+    let mut total = IngestCounts::default();
+    for file in files {
+        let path = file.path.to_string_lossy();
+        let entry = ledger.begin_file(&path, &file.sha256, &opts.profile_default, &opts.key_column)?;
+        if entry.complete {
+            continue;
+        }
+        let mut rows = file.rows(opts)?;
+        let mut batch = Vec::with_capacity(INGEST_BATCH);
+        loop {
+            let row = rows.next_row()?;
+            let end = row.is_none();
+            if let Some(row) = row {
+                let line = match &row {
+                    crate::ledger::ingest::ParsedRow::Request { line, .. }
+                    | crate::ledger::ingest::ParsedRow::Invalid { line, .. } => *line,
+                };
+                if line > entry.recorded_through {
+                    batch.push(row);
+                }
+            }
+            if batch.len() >= INGEST_BATCH || (end && !batch.is_empty()) {
+                total.add(ledger.record_rows(entry.id, connector, hasher, &batch)?);
+                batch.clear();
+                if stop.is_stopped() {
+                    return Ok(total);
+                }
+            }
+            if end {
+                break;
+            }
+        }
+        ledger.finish_file(entry.id)?;
+    }
+    Ok(total)
+}
+
+/// Remember which API a ledger is used against; refuse to mix two.
+fn check_target(ledger: &Ledger, connector: &str, label: &str) -> Result<()> {
+    use rusqlite::OptionalExtension;
+    let name = format!("target:{connector}");
+    let stored: Option<String> = ledger
+        .conn()
+        .query_row("SELECT value FROM meta WHERE name = ?1", [&name], |r| r.get(0))
+        .optional()?;
+    match stored {
+        Some(s) if s == label => Ok(()),
+        Some(s) => Err(Error::ledger(
+            ledger.path(),
+            format!(
+                "it records erasures sent to {s}; this run targets {label}. Use another --state \
+                 for another tenant, so keys finished in one are not skipped in the other"
+            ),
+        )),
+        None => {
+            ledger
+                .conn()
+                .execute("INSERT INTO meta (name, value) VALUES (?1, ?2)", [&name, &label.to_owned()])?;
+            Ok(())
+        }
+    }
+}
+
+fn hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+}
+
+/// Feed pending units from the ledger into the engine, page by page, on a blocking thread.
+fn spawn_source(path: &Path, connector: &'static str, include: Vec<Outcome>) -> Result<mpsc::Receiver<Unit>> {
+    let reader = Ledger::open_existing(path)?;
+    let (tx, rx) = mpsc::channel(PAGE);
+    tokio::task::spawn_blocking(move || {
+        let mut after = 0;
+        loop {
+            let page = match reader.next_units(connector, &include, after, PAGE) {
+                Ok(page) => page,
+                Err(e) => {
+                    eprintln!("error: reading the ledger: {e}");
+                    return;
+                }
+            };
+            let Some(last) = page.last() else { return };
+            after = last.id;
+            for unit in page {
+                if tx.blocking_send(unit).is_err() {
+                    return; // the engine stopped
+                }
+            }
+        }
+    });
+    Ok(rx)
+}
+
+/// Run the whole job. `target` is `None` for a dry run.
+pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary> {
+    let started = Instant::now();
+    let opts = config.input.clone();
+    let files = inspect_all(&config.files, &opts)?;
+    let _lock = Ledger::lock(&config.state)?;
+    let mut ledger = Ledger::open(&config.state)?;
+    let (secret, _) = secret::load_ledger_key(&config.ledger_key_file, true)?;
+    let hasher = KeyHasher::new(&secret);
+    ledger.check_key(&hasher)?;
+    let connector_name = "webex";
+    if let Some(target) = &target {
+        check_target(&ledger, connector_name, &target.label)?;
+    }
+
+    let stop = Stop::new();
+    let ctrl_c = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\ninterrupted: letting requests in flight land, then saving (Ctrl-C again to quit now)");
+                stop.trigger(StopReason::Interrupted);
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(exit::INTERRUPTED);
+                }
+            }
+        })
+    };
+
+    let (ingested, ledger) = {
+        let stop = stop.clone();
+        let hasher = hasher.clone();
+        tokio::task::spawn_blocking(move || {
+            let counts = ingest(&mut ledger, &files, &opts, connector_name, &hasher, &stop);
+            counts.map(|c| (c, ledger))
+        })
+        .await
+        .map_err(|e| Error::usage(format!("ingest task failed: {e}")))??
+    };
+
+    let mut include = vec![Outcome::Pending, Outcome::Failed];
+    if config.retry_rejected {
+        include.push(Outcome::Rejected);
+    }
+    let to_send = ledger.count_units(connector_name, &include)?;
+    let engine_config = EngineConfig {
+        concurrency: config.concurrency,
+        timeout: config.timeout,
+        retry: config.retry,
+    };
+    let counters = Arc::new(Counters::default());
+
+    let summary = |ledger: &Ledger, stop: Option<StopReason>, counters: &Counters, dry_run| -> Result<RunSummary> {
+        Ok(RunSummary {
+            ingested,
+            to_send,
+            sent_units: counters.finished_total(),
+            this_run: [Outcome::Deleted, Outcome::NotFound, Outcome::Rejected, Outcome::Failed]
+                .map(|o| (o, counters.finished(o))),
+            attempts: counters.attempts.load(std::sync::atomic::Ordering::Relaxed),
+            retries: counters.retries.load(std::sync::atomic::Ordering::Relaxed),
+            throttled: counters.throttled.load(std::sync::atomic::Ordering::Relaxed),
+            after_ambiguous: counters.after_ambiguous.load(std::sync::atomic::Ordering::Relaxed),
+            ledger: ledger.counts()?,
+            stop,
+            elapsed: started.elapsed(),
+            dry_run,
+        })
+    };
+
+    let target = match target {
+        Some(t) if !config.dry_run && to_send > 0 && !stop.is_stopped() => t,
+        _ => {
+            ledger.checkpoint()?;
+            ctrl_c.abort();
+            return summary(&ledger, stop.reason(), &counters, config.dry_run);
+        }
+    };
+
+    let connector = Arc::new(Webex::new(&target.base_url, &target.token)?);
+    let client = http_client(&engine_config)?;
+    let run_id = ledger.begin_run(&RunRecord {
+        connector: connector.name().into(),
+        api_host: target.base_url.host_str().map(String::from),
+        rate: config.rate.to_string(),
+        operator: std::env::var("USER").ok(),
+        host: hostname(),
+    })?;
+    let writer = {
+        let stop = stop.clone();
+        Writer::spawn(&config.state, run_id, move |message| stop.trigger(StopReason::Ledger(message)))?
+    };
+    let source = spawn_source(&config.state, connector.name(), include)?;
+    let throttle = Arc::new(crate::throttle::Throttle::new(config.rate.0));
+    let progress = Progress::start(to_send, counters.clone(), config.quiet, config.progress_every);
+
+    engine::run(connector, client, throttle, engine_config, source, writer.sender(), stop.clone(), counters.clone()).await;
+
+    progress.finish();
+    let written = tokio::task::spawn_blocking(move || writer.finish())
+        .await
+        .map_err(|e| Error::usage(format!("ledger writer task failed: {e}")))?;
+    if let Err(message) = written {
+        stop.trigger(StopReason::Ledger(message));
+    }
+    let result = match stop.reason() {
+        None => "finished".to_owned(),
+        Some(StopReason::Api(cause)) => format!("stopped: {}", cause.explain()),
+        Some(StopReason::Interrupted) => "interrupted".to_owned(),
+        Some(StopReason::Ledger(m)) => format!("ledger failure: {m}"),
+    };
+    // The ledger may be the thing that failed: report what we can.
+    let _ = ledger.end_run(run_id, &result);
+    let _ = ledger.checkpoint();
+    ctrl_c.abort();
+    drop(target);
+    summary(&ledger, stop.reason(), &counters, false)
+}
+
+/// The summary table printed at the end of a run.
+pub fn render_summary(s: &RunSummary) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let secs = s.elapsed.as_secs_f64();
+    let i = &s.ingested;
+    let _ = writeln!(
+        out,
+        "input: {} rows recorded ({} new keys, {} duplicate rows, {} invalid rows)",
+        i.rows, i.new_units, i.duplicates, i.invalid
+    );
+    if s.dry_run {
+        let l = &s.ledger;
+        let _ = writeln!(out, "dry run: nothing was sent");
+        let _ = writeln!(out, "  would send          {:>9}", s.to_send);
+        let _ = writeln!(out, "  already finished    {:>9}", l.deleted + l.not_found + l.rejected);
+        let _ = writeln!(out, "  duplicate rows      {:>9}", l.duplicates);
+        let _ = writeln!(out, "  invalid rows        {:>9}", l.invalid);
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "sent {} keys in {:.1} s ({:.0} keys/s); {} attempts, {} retries, {} throttled (429)",
+        s.sent_units,
+        secs,
+        s.sent_units as f64 / secs.max(0.001),
+        s.attempts,
+        s.retries,
+        s.throttled
+    );
+    let _ = writeln!(out, "  {:<16}{:>10}{:>10}", "outcome", "this run", "ledger");
+    for (outcome, n) in s.this_run {
+        let _ = writeln!(out, "  {:<16}{:>10}{:>10}", outcome.as_str(), n, s.ledger.get(outcome));
+    }
+    let _ = writeln!(out, "  {:<16}{:>10}{:>10}", "pending", "", s.ledger.pending);
+    let _ = writeln!(out, "  {:<16}{:>10}{:>10}", "total keys", "", s.ledger.total);
+    let _ = writeln!(out, "  {:<16}{:>10}{:>10}", "invalid rows", "", s.ledger.invalid);
+    let _ = writeln!(out, "  {:<16}{:>10}{:>10}", "duplicate rows", "", s.ledger.duplicates);
+    if s.after_ambiguous > 0 {
+        let _ = writeln!(
+            out,
+            "{} keys answered \"not found\" after a timed-out or dropped attempt: that attempt erased them",
+            s.after_ambiguous
+        );
+    }
+    match &s.stop {
+        Some(StopReason::Api(cause)) => {
+            let _ = writeln!(out, "STOPPED: {}. Unfinished keys stay pending.", cause.explain());
+        }
+        Some(StopReason::Interrupted) => {
+            let _ = writeln!(out, "interrupted: run the same command again to resume");
+        }
+        Some(StopReason::Ledger(m)) => {
+            let _ = writeln!(out, "STOPPED: {m}. Unfinished keys stay pending; fix the disk and run again");
+        }
+        None => {
+            let l = &s.ledger;
+            if l.failed + l.pending > 0 {
+                let _ = writeln!(out, "{} keys not finished: run the same command again to retry them", l.failed + l.pending);
+            }
+            if l.rejected > 0 {
+                let _ = writeln!(out, "{} keys rejected: see `forget status`; --retry-rejected sends them again", l.rejected);
+            }
+            if l.invalid > 0 {
+                let _ = writeln!(out, "{} rows invalid: `forget invalid` lists them with reasons", l.invalid);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,249 @@
+//! The send-rate throttle shared by all workers: a governor limiter whose rate adapts.
+//!
+//! On a 429 the rate drops to 70% of what was being sent (once per throttling episode: only
+//! answers to requests sent at the old rate count), and a `Retry-After` pauses every sender.
+//! When 429s stop the rate climbs back on a cubic curve (as the AWS SDKs' adaptive mode and
+//! TCP CUBIC do): quickly at first, flat near the rate that was throttled, then probing past
+//! it — so a `--rate` above what the tenant accepts converges to what it accepts.
+//!
+//! governor cannot change a live limiter's rate (governor #273), so a rate change swaps in a
+//! new limiter; changes are rate-limited themselves to keep those swaps rare.
+
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use arc_swap::ArcSwapOption;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+/// Multiplicative decrease on a 429.
+const BETA: f64 = 0.7;
+/// Cubic growth constant, in requests/s per s³ scaled by the throttled rate (see `cubic`).
+const SCALE: f64 = 0.4;
+/// Never go below this rate (requests/s).
+const MIN_RATE: f64 = 0.5;
+/// The least time between two rate swaps during recovery.
+const ADJUST_EVERY: Duration = Duration::from_millis(250);
+
+pub struct Throttle {
+    /// The configured ceiling; `None` = unlimited.
+    ceiling: Option<f64>,
+    limiter: ArcSwapOption<DefaultDirectRateLimiter>,
+    /// Incremented on every decrease: answers to requests sent before it do not count again.
+    generation: AtomicU64,
+    sent: AtomicU64,
+    state: Mutex<State>,
+}
+
+struct State {
+    /// The rate in force; `None` = unlimited.
+    rate: Option<f64>,
+    /// When the last decrease happened and the rate it happened at.
+    last_cut: Option<(Instant, f64)>,
+    last_adjust: Instant,
+    /// Every sender waits until then (a `Retry-After`).
+    paused_until: Option<Instant>,
+    /// Send-rate measurement: (when, sent counter) at the start of the window.
+    window: (Instant, u64),
+    measured: Option<f64>,
+}
+
+/// A permission to send, tagged with the throttle generation it was granted in.
+#[derive(Clone, Copy, Debug)]
+pub struct Ticket {
+    generation: u64,
+}
+
+fn limiter_for(rate: f64) -> DefaultDirectRateLimiter {
+    let period = Duration::from_secs_f64(1.0 / rate.max(MIN_RATE));
+    // Burst ≈ 10 ms of traffic: burst 1 under-delivers with a 1 ms timer, a full second's
+    // burst overshoots (governor #16, #39).
+    let burst = NonZeroU32::new((rate / 100.0).ceil().max(1.0) as u32).unwrap_or(NonZeroU32::MIN);
+    let quota = Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(burst);
+    RateLimiter::direct(quota)
+}
+
+impl Throttle {
+    /// `rate`: requests per second, `None` for unlimited.
+    pub fn new(rate: Option<f64>) -> Self {
+        let now = Instant::now();
+        Throttle {
+            ceiling: rate,
+            limiter: ArcSwapOption::from_pointee(rate.map(limiter_for)),
+            generation: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            state: Mutex::new(State {
+                rate,
+                last_cut: None,
+                last_adjust: now,
+                paused_until: None,
+                window: (now, 0),
+                measured: None,
+            }),
+        }
+    }
+
+    /// The rate in force now (`None` = unlimited).
+    pub fn rate(&self) -> Option<f64> {
+        self.lock().rate
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the numbers inconsistent enough to
+        // matter; keep throttling rather than poison the run.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wait for permission to send one request.
+    pub async fn until_ready(&self) -> Ticket {
+        loop {
+            let paused = self.lock().paused_until;
+            match paused {
+                Some(until) if until > Instant::now() => {
+                    tokio::time::sleep_until(until).await;
+                    continue;
+                }
+                _ => {}
+            }
+            let generation = self.generation.load(Ordering::Acquire);
+            if let Some(limiter) = self.limiter.load_full() {
+                limiter.until_ready().await;
+            }
+            // A decrease while we waited: wait again under the new limiter.
+            if self.generation.load(Ordering::Acquire) != generation {
+                continue;
+            }
+            self.sent.fetch_add(1, Ordering::Relaxed);
+            return Ticket { generation };
+        }
+    }
+
+    /// The server said 429 to a request sent with `ticket`.
+    pub fn throttled(&self, ticket: Ticket, retry_after: Option<Duration>) {
+        let now = Instant::now();
+        let mut st = self.lock();
+        if let Some(delay) = retry_after {
+            let until = now + delay;
+            if st.paused_until.is_none_or(|p| p < until) {
+                st.paused_until = Some(until);
+            }
+        }
+        if ticket.generation != self.generation.load(Ordering::Acquire) {
+            return; // already slowed down for this episode
+        }
+        self.measure(&mut st, now);
+        // Cut from what was actually being sent, not from a ceiling never reached.
+        let from = match (st.rate, st.measured) {
+            (Some(r), Some(m)) => r.min(m.max(MIN_RATE)),
+            (Some(r), None) => r,
+            (None, Some(m)) => m.max(MIN_RATE),
+            (None, None) => 100.0,
+        };
+        let new = (from * BETA).max(MIN_RATE);
+        st.last_cut = Some((now, from));
+        st.last_adjust = now;
+        self.set_rate(&mut st, Some(new));
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// An answer that was not a 429: maybe raise the rate again.
+    pub fn succeeded(&self) {
+        let now = Instant::now();
+        let mut st = match self.state.try_lock() {
+            Ok(st) => st,
+            Err(_) => return, // someone else is adjusting; this answer adds nothing
+        };
+        if now.duration_since(st.last_adjust) < ADJUST_EVERY {
+            return;
+        }
+        st.last_adjust = now;
+        self.measure(&mut st, now);
+        let Some((cut_at, w_max)) = st.last_cut else {
+            return; // never throttled: the configured rate stands
+        };
+        let target = cubic(w_max, now.duration_since(cut_at).as_secs_f64());
+        let target = match self.ceiling {
+            Some(c) => target.min(c),
+            None => target,
+        };
+        let changed = st.rate.is_none_or(|r| (target - r).abs() / r > 0.02);
+        if changed {
+            if self.ceiling.is_none() && target > w_max * 4.0 {
+                // Far past anything that was throttled: back to unlimited.
+                st.last_cut = None;
+                self.set_rate(&mut st, None);
+            } else {
+                self.set_rate(&mut st, Some(target));
+            }
+        }
+    }
+
+    fn set_rate(&self, st: &mut State, rate: Option<f64>) {
+        st.rate = rate;
+        self.limiter.store(rate.map(|r| std::sync::Arc::new(limiter_for(r))));
+    }
+
+    fn measure(&self, st: &mut State, now: Instant) {
+        let elapsed = now.duration_since(st.window.0);
+        if elapsed >= Duration::from_secs(1) {
+            let sent = self.sent.load(Ordering::Relaxed);
+            st.measured = Some((sent - st.window.1) as f64 / elapsed.as_secs_f64());
+            st.window = (now, sent);
+        }
+    }
+}
+
+/// The rate `t` seconds after a cut from `w_max`: W(t) = C·(t − K)³ + W_max with
+/// K = ∛(W_max·(1 − β)/C), so W(0) = β·W_max. C scales with W_max so that recovery takes
+/// about the same time at any rate (≈ 2.5 s to regain W_max, then a slow probe above it).
+pub fn cubic(w_max: f64, t: f64) -> f64 {
+    let c = SCALE * w_max / 10.0;
+    let k = (w_max * (1.0 - BETA) / c).cbrt();
+    (c * (t - k).powi(3) + w_max).max(MIN_RATE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cubic_starts_at_beta_and_regains_the_cut_rate() {
+        let w = 500.0;
+        assert!((cubic(w, 0.0) - BETA * w).abs() < 1e-6);
+        let k = (w * (1.0 - BETA) / (SCALE * w / 10.0)).cbrt();
+        assert!((cubic(w, k) - w).abs() < 1e-6);
+        assert!(cubic(w, k + 0.5) < w * 1.01, "flat near the cut rate");
+        assert!(cubic(w, k + 5.0) > w * 1.5, "then probes above it");
+    }
+
+    #[tokio::test]
+    async fn a_429_cuts_the_rate_once_per_episode() {
+        let t = Throttle::new(Some(1000.0));
+        let ticket = t.until_ready().await;
+        t.throttled(ticket, None);
+        let after_first = t.rate().unwrap_or(0.0);
+        assert!((after_first - 700.0).abs() < 1.0, "{after_first}");
+        // A second 429 for a request sent before the cut changes nothing.
+        t.throttled(ticket, None);
+        assert_eq!(t.rate(), Some(after_first));
+        // One sent after the cut cuts again.
+        let later = t.until_ready().await;
+        t.throttled(later, None);
+        assert!(t.rate().unwrap_or(f64::MAX) < after_first);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_pauses_every_sender() {
+        let t = Throttle::new(None);
+        let ticket = t.until_ready().await;
+        t.throttled(ticket, Some(Duration::from_secs(3)));
+        let start = tokio::time::Instant::now();
+        t.until_ready().await;
+        assert!(start.elapsed() >= Duration::from_secs(3));
+    }
+}
