@@ -55,7 +55,12 @@ pub enum Command {
 #[derive(Args, Debug, Clone)]
 pub struct StateArgs {
     /// The ledger file.
-    #[arg(long, env = "FORGET_STATE", default_value = "forget.db", value_name = "PATH")]
+    #[arg(
+        long,
+        env = "FORGET_STATE",
+        default_value = "forget.db",
+        value_name = "PATH"
+    )]
     pub state: PathBuf,
 }
 
@@ -76,7 +81,12 @@ pub struct RunArgs {
     pub files: Vec<PathBuf>,
 
     /// The column holding the key (MSISDN, e-mail or app device id).
-    #[arg(long, default_value = "key", value_name = "NAME", help_heading = "Input")]
+    #[arg(
+        long,
+        default_value = "key",
+        value_name = "NAME",
+        help_heading = "Input"
+    )]
     pub key_column: String,
     /// Field delimiter; detected from the header when not given (comma, semicolon, tab).
     #[arg(long, value_name = "CHAR", help_heading = "Input")]
@@ -91,7 +101,12 @@ pub struct RunArgs {
 
     /// Your Webex Campaign API domain, e.g. https://acme.webexcampaign.io. The token comes
     /// from the WEBEX_CAMPAIGN_TOKEN environment variable or --token-file.
-    #[arg(long, env = "FORGET_BASE_URL", value_name = "URL", help_heading = "Connection")]
+    #[arg(
+        long,
+        env = "FORGET_BASE_URL",
+        value_name = "URL",
+        help_heading = "Connection"
+    )]
     pub base_url: Option<String>,
     /// Read the API token from this file (keep it chmod 600).
     #[arg(long, value_name = "PATH", help_heading = "Connection")]
@@ -103,26 +118,61 @@ pub struct RunArgs {
 
     /// Requests per second, shared by all workers, or `unlimited`. On 429 answers the rate
     /// is lowered automatically and recovers slowly.
-    #[arg(long, default_value = "10", value_name = "N", help_heading = "Throttle and retries")]
+    #[arg(
+        long,
+        default_value = "10",
+        value_name = "N",
+        help_heading = "Throttle and retries"
+    )]
     pub rate: Rate,
     /// Requests in flight at once.
-    #[arg(long, default_value_t = 8, value_name = "N", help_heading = "Throttle and retries")]
+    #[arg(
+        long,
+        default_value_t = 8,
+        value_name = "N",
+        help_heading = "Throttle and retries"
+    )]
     pub concurrency: usize,
     /// Seconds before a request is given up (and retried).
-    #[arg(long, default_value_t = 30.0, value_name = "SECS", help_heading = "Throttle and retries")]
+    #[arg(
+        long,
+        default_value_t = 30.0,
+        value_name = "SECS",
+        help_heading = "Throttle and retries"
+    )]
     pub timeout: f64,
     /// Attempts per key per run before it is marked failed (a re-run tries again).
-    #[arg(long, default_value_t = 6, value_name = "N", help_heading = "Throttle and retries")]
+    #[arg(
+        long,
+        default_value_t = 6,
+        value_name = "N",
+        help_heading = "Throttle and retries"
+    )]
     pub max_attempts: u32,
     /// First retry delay in milliseconds; doubles per retry, with jitter.
-    #[arg(long, default_value_t = 500, value_name = "MS", help_heading = "Throttle and retries")]
+    #[arg(
+        long,
+        default_value_t = 500,
+        value_name = "MS",
+        help_heading = "Throttle and retries"
+    )]
     pub retry_base_ms: u64,
     /// Longest retry delay in seconds (a server's Retry-After may ask for more).
-    #[arg(long, default_value_t = 30.0, value_name = "SECS", help_heading = "Throttle and retries")]
+    #[arg(
+        long,
+        default_value_t = 30.0,
+        value_name = "SECS",
+        help_heading = "Throttle and retries"
+    )]
     pub retry_max: f64,
 
     /// The ledger file [default: forget.db; forget-simulate.db with --simulate].
-    #[arg(long, env = "FORGET_STATE", value_name = "PATH", help_heading = "Ledger")]
+    #[arg(
+        long,
+        env = "FORGET_STATE",
+        value_name = "PATH",
+        help_heading = "Ledger"
+    )]
     pub state: Option<PathBuf>,
     /// The ledger's secret HMAC key file (created 0600 on first use) [default: the ledger
     /// path + .key]. FORGET_LEDGER_KEY overrides it.
@@ -146,7 +196,9 @@ fn secs(flag: &str, v: f64) -> Result<Duration> {
     if v.is_finite() && v > 0.0 {
         Ok(Duration::from_secs_f64(v))
     } else {
-        Err(Error::usage(format!("{flag} must be a positive number of seconds")))
+        Err(Error::usage(format!(
+            "{flag} must be a positive number of seconds"
+        )))
     }
 }
 
@@ -157,7 +209,11 @@ impl RunArgs {
             None => None,
             Some("\\t") | Some("tab") | Some("\t") => Some(b'\t'),
             Some(d) if d.len() == 1 && d.is_ascii() => Some(d.as_bytes()[0]),
-            Some(d) => return Err(Error::usage(format!("--delimiter {d:?}: give one character, e.g. ';' or '\\t'"))),
+            Some(d) => {
+                return Err(Error::usage(format!(
+                    "--delimiter {d:?}: give one character, e.g. ';' or '\\t'"
+                )));
+            }
         };
         let exparam_defaults = self
             .exparam
@@ -176,18 +232,28 @@ impl RunArgs {
             (None, false) => None,
         };
         let state = self.state.clone().unwrap_or_else(|| {
-            PathBuf::from(if self.simulate { "forget-simulate.db" } else { "forget.db" })
+            PathBuf::from(if self.simulate {
+                "forget-simulate.db"
+            } else {
+                "forget.db"
+            })
         });
         let ledger_key_file = self
             .ledger_key_file
             .clone()
             .unwrap_or_else(|| secret::default_key_file(&state));
         Ok(RunConfig {
+            connector: "webex",
             files: self.files.clone(),
             input: InputOptions {
                 key_column: self.key_column.clone(),
                 delimiter,
-                profile_default: self.profile_name.clone().unwrap_or_default().trim().to_owned(),
+                profile_default: self
+                    .profile_name
+                    .clone()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned(),
                 exparam_defaults,
                 ..InputOptions::default()
             },
@@ -219,13 +285,18 @@ pub fn main() -> i32 {
         Err(e) => {
             let _ = e.print();
             return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => exit::OK,
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    exit::OK
+                }
                 _ => exit::USAGE,
             };
         }
     };
     init_tracing(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -278,10 +349,12 @@ async fn run_command(args: &RunArgs) -> Result<i32> {
             Error::usage("no --base-url: give your API domain, e.g. --base-url https://acme.webexcampaign.io (or set FORGET_BASE_URL), or rehearse with --simulate")
         })?;
         let token = secret::load_token("WEBEX_CAMPAIGN_TOKEN", config.token_file.as_deref())?;
-        Some(Target::remote(base_url, token))
+        Some(Target::remote(base_url, token)?)
     };
     if config.files.is_empty() && !config.state.exists() {
-        return Err(Error::usage("no CSV files given and no ledger to resume: forget run requests.csv"));
+        return Err(Error::usage(
+            "no CSV files given and no ledger to resume: forget run requests.csv",
+        ));
     }
     let summary = run::run(config, target).await?;
     print!("{}", run::render_summary(&summary));

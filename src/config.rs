@@ -21,7 +21,9 @@ impl std::str::FromStr for Rate {
         }
         match s.parse::<f64>() {
             Ok(r) if r.is_finite() && r > 0.0 => Ok(Rate(Some(r))),
-            _ => Err(format!("`{s}` is not a rate: give requests per second (e.g. 10, 0.5) or `unlimited`")),
+            _ => Err(format!(
+                "`{s}` is not a rate: give requests per second (e.g. 10, 0.5) or `unlimited`"
+            )),
         }
     }
 }
@@ -38,7 +40,9 @@ impl std::fmt::Display for Rate {
 /// Parse `--exparam exparamN=VALUE`.
 pub fn parse_exparam(s: &str) -> Result<(String, String)> {
     let (name, value) = s.split_once('=').ok_or_else(|| {
-        Error::usage(format!("--exparam {s}: expected exparamN=VALUE, e.g. --exparam exparam1=GDPR-2026-11"))
+        Error::usage(format!(
+            "--exparam {s}: expected exparamN=VALUE, e.g. --exparam exparam1=GDPR-2026-11"
+        ))
     })?;
     let n = name
         .trim()
@@ -46,15 +50,22 @@ pub fn parse_exparam(s: &str) -> Result<(String, String)> {
         .strip_prefix("exparam")
         .and_then(|n| n.parse::<u8>().ok())
         .filter(|n| (1..=EXPARAM_MAX).contains(n))
-        .ok_or_else(|| Error::usage(format!("--exparam {s}: the name must be exparam1 to exparam10")))?;
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "--exparam {s}: the name must be exparam1 to exparam10"
+            ))
+        })?;
     Ok((format!("exparam{n}"), value.to_owned()))
 }
 
 /// Check a base URL: a host is required, and plain http only for loopback (a token sent in
 /// clear over a network is a leaked token).
 pub fn parse_base_url(s: &str) -> Result<reqwest::Url> {
-    let url = reqwest::Url::parse(s.trim())
-        .map_err(|e| Error::usage(format!("--base-url {s}: not a URL ({e}); expected e.g. https://acme.webexcampaign.io")))?;
+    let url = reqwest::Url::parse(s.trim()).map_err(|e| {
+        Error::usage(format!(
+            "--base-url {s}: not a URL ({e}); expected e.g. https://acme.webexcampaign.io"
+        ))
+    })?;
     let loopback = match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
@@ -69,10 +80,16 @@ pub fn parse_base_url(s: &str) -> Result<reqwest::Url> {
                 "--base-url {s}: plain http would send the token unencrypted; use https:// (http is allowed only for localhost)"
             )));
         }
-        other => return Err(Error::usage(format!("--base-url {s}: scheme {other} is not http(s)"))),
+        other => {
+            return Err(Error::usage(format!(
+                "--base-url {s}: scheme {other} is not http(s)"
+            )));
+        }
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::usage(format!("--base-url {s}: give the base only, without ?query or #fragment")));
+        return Err(Error::usage(format!(
+            "--base-url {s}: give the base only, without ?query or #fragment"
+        )));
     }
     Ok(url)
 }
@@ -80,6 +97,8 @@ pub fn parse_base_url(s: &str) -> Result<reqwest::Url> {
 /// Everything `forget run` needs, validated.
 #[derive(Clone, Debug)]
 pub struct RunConfig {
+    /// The connector's ledger name (`webex`): input is recorded for it.
+    pub connector: &'static str,
     pub files: Vec<PathBuf>,
     pub input: InputOptions,
     pub base_url: Option<reqwest::Url>,
@@ -134,7 +153,10 @@ mod tests {
     fn base_urls() {
         let ok = |s: &str| assert!(parse_base_url(s).is_ok(), "{s} should be accepted");
         let bad = |s: &str, why: &str| {
-            let message = parse_base_url(s).err().map(|e| e.to_string()).unwrap_or_default();
+            let message = parse_base_url(s)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(message.contains(why), "{s}: {message}");
         };
         ok("https://acme.webexcampaign.io");

@@ -64,7 +64,10 @@ impl Stop {
     }
 
     pub fn reason(&self) -> Option<StopReason> {
-        self.reason.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn is_stopped(&self) -> bool {
@@ -118,12 +121,12 @@ struct Work {
 }
 
 enum Event {
-    Retry(Work),
+    Retry(Box<Work>),
     Done,
 }
 
-struct Shared<C> {
-    connector: Arc<C>,
+struct Shared {
+    connector: Arc<dyn Connector>,
     client: reqwest::Client,
     throttle: Arc<Throttle>,
     config: EngineConfig,
@@ -136,8 +139,9 @@ struct Shared<C> {
 /// Send every unit from `source` until it is exhausted and each unit has finished, or until
 /// `stop` fires. Returns once every in-flight request has landed and been queued for the
 /// ledger; units not finished stay pending in the ledger.
-pub async fn run<C: Connector>(
-    connector: Arc<C>,
+#[allow(clippy::too_many_arguments)]
+pub async fn run(
+    connector: Arc<dyn Connector>,
     client: reqwest::Client,
     throttle: Arc<Throttle>,
     config: EngineConfig,
@@ -223,12 +227,12 @@ pub async fn run<C: Connector>(
 
 fn on_event(event: Event, ready: &mut VecDeque<Work>, in_progress: &mut usize) {
     match event {
-        Event::Retry(work) => ready.push_back(work),
+        Event::Retry(work) => ready.push_back(*work),
         Event::Done => *in_progress = in_progress.saturating_sub(1),
     }
 }
 
-async fn attempt<C: Connector>(shared: &Arc<Shared<C>>, mut work: Work, ticket: Ticket) {
+async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) {
     let at = SystemTime::now();
     let started = Instant::now();
     let request = shared
@@ -277,7 +281,10 @@ async fn attempt<C: Connector>(shared: &Arc<Shared<C>>, mut work: Work, ticket: 
             record.finish = Some(outcome);
             record.after_ambiguous = work.ambiguous;
             if work.ambiguous && outcome == Outcome::NotFound {
-                shared.counters.after_ambiguous.fetch_add(1, Ordering::Relaxed);
+                shared
+                    .counters
+                    .after_ambiguous
+                    .fetch_add(1, Ordering::Relaxed);
             }
             shared.counters.record(outcome);
         }
@@ -312,7 +319,7 @@ async fn attempt<C: Connector>(shared: &Arc<Shared<C>>, mut work: Work, ticket: 
                     tokio::select! {
                         _ = shared.stop.stopped() => {}
                         _ = tokio::time::sleep(delay) => {
-                            let _ = shared.events.send(Event::Retry(work));
+                            let _ = shared.events.send(Event::Retry(Box::new(work)));
                         }
                     }
                 });
@@ -324,9 +331,9 @@ async fn attempt<C: Connector>(shared: &Arc<Shared<C>>, mut work: Work, ticket: 
         }
     }
     if !shared.writer.send(record) {
-        shared.stop.trigger(StopReason::Ledger(
-            "the ledger writer stopped".into(),
-        ));
+        shared
+            .stop
+            .trigger(StopReason::Ledger("the ledger writer stopped".into()));
     }
     if done {
         let _ = shared.events.send(Event::Done);

@@ -64,6 +64,8 @@ pub struct InputFile {
     pub path: PathBuf,
     pub sha256: String,
     pub delimiter: u8,
+    /// csv reports a record after a CRLF as starting on the line of that CRLF's `\n`.
+    line_offset: u64,
     layout: Layout,
 }
 
@@ -88,15 +90,24 @@ pub fn inspect(path: &Path, opts: &InputOptions) -> Result<InputFile> {
     if meta.len() == 0 {
         return Err(Error::input(
             path,
-            format!("is empty: expected a header row with a `{}` column, then one row per request", opts.key_column),
+            format!(
+                "is empty: expected a header row with a `{}` column, then one row per request",
+                opts.key_column
+            ),
         ));
     }
     let (sha256, head) = hash_file(path)?;
     if head.starts_with(&[0x1f, 0x8b]) {
-        return Err(Error::input(path, "is gzip-compressed: decompress it first (gunzip)"));
+        return Err(Error::input(
+            path,
+            "is gzip-compressed: decompress it first (gunzip)",
+        ));
     }
     if head.starts_with(b"PK\x03\x04") {
-        return Err(Error::input(path, "is a zip file (perhaps a spreadsheet): export it as CSV"));
+        return Err(Error::input(
+            path,
+            "is a zip file (perhaps a spreadsheet): export it as CSV",
+        ));
     }
     let delimiter = match opts.delimiter {
         Some(d) => d,
@@ -113,10 +124,13 @@ pub fn inspect(path: &Path, opts: &InputOptions) -> Result<InputFile> {
         }
     };
     let layout = read_layout(path, delimiter, opts)?;
+    let first_line = head.split(|b| *b == b'\n').next().unwrap_or_default();
+    let crlf = first_line.len() < head.len() && first_line.ends_with(b"\r");
     Ok(InputFile {
         path: path.to_owned(),
         sha256,
         delimiter,
+        line_offset: u64::from(crlf),
         layout,
     })
 }
@@ -171,15 +185,25 @@ fn read_layout(path: &Path, delimiter: u8, opts: &InputOptions) -> Result<Layout
     let mut names = Vec::with_capacity(headers.len());
     for (i, raw) in headers.iter().enumerate() {
         let name = std::str::from_utf8(raw).map_err(|_| {
-            Error::input(path, format!("line 1: header column {} is not valid UTF-8", i + 1))
+            Error::input(
+                path,
+                format!("line 1: header column {} is not valid UTF-8", i + 1),
+            )
         })?;
         names.push(name.trim_start_matches('\u{feff}').trim().to_owned());
     }
     for (i, name) in names.iter().enumerate() {
-        if let Some(j) = names[..i].iter().position(|n| normalise(n) == normalise(name)) {
+        if let Some(j) = names[..i]
+            .iter()
+            .position(|n| normalise(n) == normalise(name))
+        {
             return Err(Error::input(
                 path,
-                format!("line 1: column `{name}` appears twice in the header (columns {} and {})", j + 1, i + 1),
+                format!(
+                    "line 1: column `{name}` appears twice in the header (columns {} and {})",
+                    j + 1,
+                    i + 1
+                ),
             ));
         }
     }
@@ -188,7 +212,11 @@ fn read_layout(path: &Path, delimiter: u8, opts: &InputOptions) -> Result<Layout
         let mut message = format!(
             "line 1: no `{}` column; the columns found are: {}. Pass --key-column NAME to use another column",
             opts.key_column,
-            names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         if names.len() == 1 && (names[0].contains(';') || names[0].contains('\t')) {
             message.push_str(", or --delimiter ';' (or '\\t') if the file is not comma-separated");
@@ -201,11 +229,15 @@ fn read_layout(path: &Path, delimiter: u8, opts: &InputOptions) -> Result<Layout
         let lower = normalise(name);
         if let Some(n) = lower.strip_prefix("exparam") {
             match n.parse::<u8>() {
-                Ok(n) if (1..=EXPARAM_MAX).contains(&n) => exparams.push((i, format!("exparam{n}"))),
+                Ok(n) if (1..=EXPARAM_MAX).contains(&n) => {
+                    exparams.push((i, format!("exparam{n}")))
+                }
                 _ => {
                     return Err(Error::input(
                         path,
-                        format!("line 1: column `{name}`: the API takes exparam1 to exparam10 only"),
+                        format!(
+                            "line 1: column `{name}`: the API takes exparam1 to exparam10 only"
+                        ),
                     ));
                 }
             }
@@ -254,14 +286,23 @@ impl RowReader<'_> {
         match self.reader.read_byte_record(&mut self.record) {
             Ok(false) => Ok(None),
             Ok(true) => {
-                let line = self.record.position().map(|p| p.line()).unwrap_or(0);
-                Ok(Some(parse_record(&self.record, line, &self.file.layout, self.opts)))
+                let line =
+                    self.record.position().map(|p| p.line()).unwrap_or(0) + self.file.line_offset;
+                Ok(Some(parse_record(
+                    &self.record,
+                    line,
+                    &self.file.layout,
+                    self.opts,
+                )))
             }
             Err(e) => match e.kind() {
-                csv::ErrorKind::Io(_) => Err(Error::input(&self.file.path, format!("cannot read it: {e}"))),
+                csv::ErrorKind::Io(_) => Err(Error::input(
+                    &self.file.path,
+                    format!("cannot read it: {e}"),
+                )),
                 _ => {
                     // The csv reader recovers at the next record; report this one as invalid.
-                    let line = e.position().map(|p| p.line()).unwrap_or(0);
+                    let line = e.position().map(|p| p.line()).unwrap_or(0) + self.file.line_offset;
                     Ok(Some(ParsedRow::Invalid {
                         line,
                         reason: format!("unreadable CSV: {e}"),
@@ -284,12 +325,21 @@ fn invalid(line: u64, reason: impl Into<String>, raw_key: Option<&[u8]>) -> Pars
     }
 }
 
-fn parse_record(record: &csv::ByteRecord, line: u64, layout: &Layout, opts: &InputOptions) -> ParsedRow {
+fn parse_record(
+    record: &csv::ByteRecord,
+    line: u64,
+    layout: &Layout,
+    opts: &InputOptions,
+) -> ParsedRow {
     let raw_key = record.get(layout.key);
     if record.len() != layout.columns {
         return invalid(
             line,
-            format!("has {} fields, the header has {}", record.len(), layout.columns),
+            format!(
+                "has {} fields, the header has {}",
+                record.len(),
+                layout.columns
+            ),
             raw_key,
         );
     }
@@ -308,7 +358,11 @@ fn parse_record(record: &csv::ByteRecord, line: u64, layout: &Layout, opts: &Inp
         return invalid(line, "key contains control characters", raw_key);
     }
     if key.chars().count() > MAX_KEY_LEN {
-        return invalid(line, format!("key is longer than {MAX_KEY_LEN} characters"), raw_key);
+        return invalid(
+            line,
+            format!("key is longer than {MAX_KEY_LEN} characters"),
+            raw_key,
+        );
     }
     if let Err(reason) = (opts.validate_key)(key) {
         return invalid(line, reason, raw_key);
@@ -382,17 +436,39 @@ mod tests {
     fn rows_and_their_problems() -> Result<()> {
         let opts = InputOptions::default();
         let case = |content: &str, want: &[&str]| -> Result<()> {
-            assert_eq!(keys(&rows_of(content.as_bytes(), &opts)?), want, "{content:?}");
+            assert_eq!(
+                keys(&rows_of(content.as_bytes(), &opts)?),
+                want,
+                "{content:?}"
+            );
             Ok(())
         };
         case("key\na@b.com\n", &["a@b.com"])?;
         case("\u{feff}key\r\na@b.com\r\n+4477\r\n", &["a@b.com", "+4477"])?;
-        case("id,key\n1,\"x,y\"\n2,\"multi\nline\"\n", &["x,y", "invalid: key contains control characters"])?;
-        case("key,b\n  \n k \n", &["invalid: has 1 fields, the header has 2", "invalid: has 1 fields, the header has 2"])?;
+        case(
+            "id,key\n1,\"x,y\"\n2,\"multi\nline\"\n",
+            &["x,y", "invalid: key contains control characters"],
+        )?;
+        case(
+            "key,b\n  \n k \n",
+            &[
+                "invalid: has 1 fields, the header has 2",
+                "invalid: has 1 fields, the header has 2",
+            ],
+        )?;
         case("key,b\n,1\n k ,2\n", &["invalid: blank key", "k"])?;
-        case("key,b\nx,1,2\n", &["invalid: has 3 fields, the header has 2"])?;
-        case("key\na\u{0}b\n", &["invalid: key contains control characters"])?;
-        case(&format!("key\n{}\n", "x".repeat(300)), &["invalid: key is longer than 256 characters"])?;
+        case(
+            "key,b\nx,1,2\n",
+            &["invalid: has 3 fields, the header has 2"],
+        )?;
+        case(
+            "key\na\u{0}b\n",
+            &["invalid: key contains control characters"],
+        )?;
+        case(
+            &format!("key\n{}\n", "x".repeat(300)),
+            &["invalid: key is longer than 256 characters"],
+        )?;
         case("Key\nA\n", &["A"])?;
         Ok(())
     }
@@ -400,14 +476,35 @@ mod tests {
     #[test]
     fn invalid_utf8_in_one_row_spares_the_others() -> Result<()> {
         let rows = rows_of(b"key\nok1\n\xff\xfe\nok2\n", &InputOptions::default())?;
-        assert_eq!(keys(&rows), ["ok1", "invalid: field 1 is not valid UTF-8", "ok2"]);
+        assert_eq!(
+            keys(&rows),
+            ["ok1", "invalid: field 1 is not valid UTF-8", "ok2"]
+        );
         assert!(matches!(rows[1], ParsedRow::Invalid { line: 3, .. }));
         Ok(())
     }
 
     #[test]
+    fn line_numbers_are_physical_with_lf_and_crlf() -> Result<()> {
+        for content in [
+            &b"k,key\n1,a\n2,b\nX,  \n"[..],
+            b"k,key\r\n1,a\r\n2,b\r\nX,  \r\n",
+        ] {
+            let rows = rows_of(content, &InputOptions::default())?;
+            assert!(
+                matches!(rows[2], ParsedRow::Invalid { line: 4, .. }),
+                "{rows:?}"
+            );
+        }
+        Ok(())
+    }
+
+    #[test]
     fn line_numbers_count_physical_lines() -> Result<()> {
-        let rows = rows_of(b"key,note\na,\"two\nlines\"\nb,x\n", &InputOptions::default())?;
+        let rows = rows_of(
+            b"key,note\na,\"two\nlines\"\nb,x\n",
+            &InputOptions::default(),
+        )?;
         let lines: Vec<u64> = rows
             .iter()
             .map(|r| match r {
@@ -422,23 +519,62 @@ mod tests {
     fn profile_and_exparams_with_defaults() -> Result<()> {
         let opts = InputOptions {
             profile_default: "customers".into(),
-            exparam_defaults: vec![("exparam1".into(), "run".into()), ("exparam2".into(), "gdpr".into())],
+            exparam_defaults: vec![
+                ("exparam1".into(), "run".into()),
+                ("exparam2".into(), "gdpr".into()),
+            ],
             ..InputOptions::default()
         };
         let rows = rows_of(b"key,profile-name,exparam1\na,,row\nb,vip,\n", &opts)?;
-        let want = |key: &str, scope: &str, exparams: &[(&str, &str)], own: &[(&str, &str)]| ParsedRow::Request {
-            line: 0,
-            key: key.into(),
-            scope: scope.into(),
-            exparams: exparams.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
-            row_exparams: own.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+        let want = |key: &str, scope: &str, exparams: &[(&str, &str)], own: &[(&str, &str)]| {
+            ParsedRow::Request {
+                line: 0,
+                key: key.into(),
+                scope: scope.into(),
+                exparams: exparams
+                    .iter()
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .collect(),
+                row_exparams: own
+                    .iter()
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .collect(),
+            }
         };
         let strip = |r: &ParsedRow| match r.clone() {
-            ParsedRow::Request { key, scope, exparams, row_exparams, .. } => ParsedRow::Request { line: 0, key, scope, exparams, row_exparams },
+            ParsedRow::Request {
+                key,
+                scope,
+                exparams,
+                row_exparams,
+                ..
+            } => ParsedRow::Request {
+                line: 0,
+                key,
+                scope,
+                exparams,
+                row_exparams,
+            },
             other => other,
         };
-        assert_eq!(strip(&rows[0]), want("a", "customers", &[("exparam1", "row"), ("exparam2", "gdpr")], &[("exparam1", "row")]));
-        assert_eq!(strip(&rows[1]), want("b", "vip", &[("exparam1", "run"), ("exparam2", "gdpr")], &[]));
+        assert_eq!(
+            strip(&rows[0]),
+            want(
+                "a",
+                "customers",
+                &[("exparam1", "row"), ("exparam2", "gdpr")],
+                &[("exparam1", "row")]
+            )
+        );
+        assert_eq!(
+            strip(&rows[1]),
+            want(
+                "b",
+                "vip",
+                &[("exparam1", "run"), ("exparam2", "gdpr")],
+                &[]
+            )
+        );
         Ok(())
     }
 
@@ -446,11 +582,17 @@ mod tests {
     fn bad_files_are_refused_with_a_reason() {
         let case = |content: &[u8], want: &str| {
             let message = file_error(content);
-            assert!(message.contains(want), "{message:?} should contain {want:?}");
+            assert!(
+                message.contains(want),
+                "{message:?} should contain {want:?}"
+            );
         };
         case(b"", "is empty");
         case(b"key\n", "no requests");
-        case(b"email,name\na,b\n", "no `key` column; the columns found are: `email`, `name`. Pass --key-column");
+        case(
+            b"email,name\na,b\n",
+            "no `key` column; the columns found are: `email`, `name`. Pass --key-column",
+        );
         case(b"key,Key\na,b\n", "appears twice");
         case(b"key,exparam11\na,b\n", "exparam1 to exparam10");
         case(b"key,exparam0\na,b\n", "exparam1 to exparam10");
@@ -459,9 +601,18 @@ mod tests {
 
     #[test]
     fn semicolon_and_tab_files_are_detected() -> Result<()> {
-        assert_eq!(keys(&rows_of(b"key;note\na;1\n", &InputOptions::default())?), ["a"]);
-        assert_eq!(keys(&rows_of(b"note\tkey\n1\tb\n", &InputOptions::default())?), ["b"]);
-        let forced = InputOptions { delimiter: Some(b','), ..InputOptions::default() };
+        assert_eq!(
+            keys(&rows_of(b"key;note\na;1\n", &InputOptions::default())?),
+            ["a"]
+        );
+        assert_eq!(
+            keys(&rows_of(b"note\tkey\n1\tb\n", &InputOptions::default())?),
+            ["b"]
+        );
+        let forced = InputOptions {
+            delimiter: Some(b','),
+            ..InputOptions::default()
+        };
         let message = match rows_of(b"email;note\na;1\n", &forced) {
             Err(e) => e.to_string(),
             Ok(_) => String::new(),
@@ -473,10 +624,16 @@ mod tests {
     #[test]
     fn missing_file_and_directory() {
         let opts = InputOptions::default();
-        let missing = inspect(Path::new("/nonexistent/forget.csv"), &opts).map(|_| ()).err().map(|e| e.to_string());
+        let missing = inspect(Path::new("/nonexistent/forget.csv"), &opts)
+            .map(|_| ())
+            .err()
+            .map(|e| e.to_string());
         assert!(missing.is_some_and(|m| m.contains("no such file")));
         let dir = std::env::temp_dir();
-        let message = inspect(&dir, &opts).map(|_| ()).err().map(|e| e.to_string());
+        let message = inspect(&dir, &opts)
+            .map(|_| ())
+            .err()
+            .map(|e| e.to_string());
         assert!(message.is_some_and(|m| m.contains("is a directory")));
     }
 }

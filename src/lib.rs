@@ -26,7 +26,6 @@ pub mod progress;
 pub mod retry;
 pub mod run;
 pub mod secret;
-#[path = "sim_stub.rs"]
 pub mod sim;
 pub mod throttle;
 

@@ -19,7 +19,10 @@ impl Progress {
     /// Start reporting on a run that will finish `total` units. `quiet` shows nothing.
     pub fn start(total: u64, counters: Arc<Counters>, quiet: bool, every: Duration) -> Progress {
         if quiet {
-            return Progress { bar: None, task: None };
+            return Progress {
+                bar: None,
+                task: None,
+            };
         }
         if std::io::stderr().is_terminal() {
             let bar = ProgressBar::new(total);
@@ -37,7 +40,10 @@ impl Progress {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             });
-            Progress { bar: Some(bar), task: Some(task) }
+            Progress {
+                bar: Some(bar),
+                task: Some(task),
+            }
         } else {
             let started = Instant::now();
             let task = tokio::spawn(async move {
@@ -52,7 +58,10 @@ impl Progress {
                     );
                 }
             });
-            Progress { bar: None, task: Some(task) }
+            Progress {
+                bar: None,
+                task: Some(task),
+            }
         }
     }
 

@@ -73,12 +73,16 @@ mod tests {
     fn retry_after_forms() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let date = httpdate::fmt_http_date(now + Duration::from_secs(7));
-        let case = |v: &str, want: Option<Duration>| assert_eq!(parse_retry_after(v, now), want, "{v}");
+        let case =
+            |v: &str, want: Option<Duration>| assert_eq!(parse_retry_after(v, now), want, "{v}");
         case("3", Some(Duration::from_secs(3)));
         case("0", Some(Duration::ZERO));
         case("1.5", Some(Duration::from_millis(1500)));
         case(&date, Some(Duration::from_secs(7)));
-        case(&httpdate::fmt_http_date(now - Duration::from_secs(60)), Some(Duration::ZERO));
+        case(
+            &httpdate::fmt_http_date(now - Duration::from_secs(60)),
+            Some(Duration::ZERO),
+        );
         case("99999", Some(MAX_RETRY_AFTER));
         case("soon", None);
         case("-1", None);

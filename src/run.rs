@@ -65,19 +65,31 @@ impl RunSummary {
     }
 }
 
-/// Where the keys go: a real tenant, or a simulator started for this run.
+/// Where the keys go: a connector bound to a real tenant, or to a simulator started for
+/// this run (kept alive as long as the target).
 pub struct Target {
-    pub base_url: reqwest::Url,
-    pub token: Token,
+    pub connector: Arc<dyn Connector>,
+    /// The API host, recorded with each run.
+    pub api_host: Option<String>,
     /// Recorded in the ledger: a ledger used against one tenant refuses another.
     pub label: String,
     _sim: Option<sim::SimHandle>,
 }
 
 impl Target {
-    pub fn remote(base_url: reqwest::Url, token: Token) -> Target {
-        let label = base_url.as_str().trim_end_matches('/').to_owned();
-        Target { base_url, token, label, _sim: None }
+    pub fn new(connector: Arc<dyn Connector>, base_url: &reqwest::Url) -> Target {
+        Target {
+            connector,
+            api_host: base_url.host_str().map(String::from),
+            label: base_url.as_str().trim_end_matches('/').to_owned(),
+            _sim: None,
+        }
+    }
+
+    /// Webex Campaign at `base_url`.
+    pub fn remote(base_url: reqwest::Url, token: Token) -> Result<Target> {
+        let connector = Arc::new(Webex::new(&base_url, &token)?);
+        Ok(Target::new(connector, &base_url))
     }
 
     /// Start the built-in simulator, loaded with the sample tenant's profiles.
@@ -93,7 +105,10 @@ impl Target {
             .map_err(|e| Error::io("cannot start the simulator", e))?;
         let base_url = reqwest::Url::parse(&handle.url())
             .map_err(|e| Error::usage(format!("simulator URL: {e}")))?;
-        Ok(Target { base_url, token: Token::new(token), label: "simulator".into(), _sim: Some(handle) })
+        let mut target = Target::remote(base_url, Token::new(token))?;
+        target.label = "simulator".into();
+        target._sim = Some(handle);
+        Ok(target)
     }
 }
 
@@ -138,7 +153,8 @@ pub fn ingest(
     let mut total = IngestCounts::default();
     for file in files {
         let path = file.path.to_string_lossy();
-        let entry = ledger.begin_file(&path, &file.sha256, &opts.profile_default, &opts.key_column)?;
+        let entry =
+            ledger.begin_file(&path, &file.sha256, &opts.profile_default, &opts.key_column)?;
         if entry.complete {
             continue;
         }
@@ -178,7 +194,9 @@ fn check_target(ledger: &Ledger, connector: &str, label: &str) -> Result<()> {
     let name = format!("target:{connector}");
     let stored: Option<String> = ledger
         .conn()
-        .query_row("SELECT value FROM meta WHERE name = ?1", [&name], |r| r.get(0))
+        .query_row("SELECT value FROM meta WHERE name = ?1", [&name], |r| {
+            r.get(0)
+        })
         .optional()?;
     match stored {
         Some(s) if s == label => Ok(()),
@@ -190,9 +208,10 @@ fn check_target(ledger: &Ledger, connector: &str, label: &str) -> Result<()> {
             ),
         )),
         None => {
-            ledger
-                .conn()
-                .execute("INSERT INTO meta (name, value) VALUES (?1, ?2)", [&name, &label.to_owned()])?;
+            ledger.conn().execute(
+                "INSERT INTO meta (name, value) VALUES (?1, ?2)",
+                [&name, &label.to_owned()],
+            )?;
             Ok(())
         }
     }
@@ -206,7 +225,11 @@ fn hostname() -> Option<String> {
 }
 
 /// Feed pending units from the ledger into the engine, page by page, on a blocking thread.
-fn spawn_source(path: &Path, connector: &'static str, include: Vec<Outcome>) -> Result<mpsc::Receiver<Unit>> {
+fn spawn_source(
+    path: &Path,
+    connector: &'static str,
+    include: Vec<Outcome>,
+) -> Result<mpsc::Receiver<Unit>> {
     let reader = Ledger::open_existing(path)?;
     let (tx, rx) = mpsc::channel(PAGE);
     tokio::task::spawn_blocking(move || {
@@ -241,8 +264,14 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
     let (secret, _) = secret::load_ledger_key(&config.ledger_key_file, true)?;
     let hasher = KeyHasher::new(&secret);
     ledger.check_key(&hasher)?;
-    let connector_name = "webex";
+    let connector_name = config.connector;
     if let Some(target) = &target {
+        if target.connector.name() != connector_name {
+            return Err(Error::usage(format!(
+                "the target is a {} connector but the input was read for {connector_name}",
+                target.connector.name()
+            )));
+        }
         check_target(&ledger, connector_name, &target.label)?;
     }
 
@@ -251,7 +280,9 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
         let stop = stop.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\ninterrupted: letting requests in flight land, then saving (Ctrl-C again to quit now)");
+                eprintln!(
+                    "\ninterrupted: letting requests in flight land, then saving (Ctrl-C again to quit now)"
+                );
                 stop.trigger(StopReason::Interrupted);
                 if tokio::signal::ctrl_c().await.is_ok() {
                     std::process::exit(exit::INTERRUPTED);
@@ -283,17 +314,30 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
     };
     let counters = Arc::new(Counters::default());
 
-    let summary = |ledger: &Ledger, stop: Option<StopReason>, counters: &Counters, dry_run| -> Result<RunSummary> {
+    let summary = |ledger: &Ledger,
+                   stop: Option<StopReason>,
+                   counters: &Counters,
+                   dry_run|
+     -> Result<RunSummary> {
         Ok(RunSummary {
             ingested,
             to_send,
             sent_units: counters.finished_total(),
-            this_run: [Outcome::Deleted, Outcome::NotFound, Outcome::Rejected, Outcome::Failed]
-                .map(|o| (o, counters.finished(o))),
+            this_run: [
+                Outcome::Deleted,
+                Outcome::NotFound,
+                Outcome::Rejected,
+                Outcome::Failed,
+            ]
+            .map(|o| (o, counters.finished(o))),
             attempts: counters.attempts.load(std::sync::atomic::Ordering::Relaxed),
             retries: counters.retries.load(std::sync::atomic::Ordering::Relaxed),
-            throttled: counters.throttled.load(std::sync::atomic::Ordering::Relaxed),
-            after_ambiguous: counters.after_ambiguous.load(std::sync::atomic::Ordering::Relaxed),
+            throttled: counters
+                .throttled
+                .load(std::sync::atomic::Ordering::Relaxed),
+            after_ambiguous: counters
+                .after_ambiguous
+                .load(std::sync::atomic::Ordering::Relaxed),
             ledger: ledger.counts()?,
             stop,
             elapsed: started.elapsed(),
@@ -310,24 +354,41 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
         }
     };
 
-    let connector = Arc::new(Webex::new(&target.base_url, &target.token)?);
+    let connector = target.connector.clone();
     let client = http_client(&engine_config)?;
     let run_id = ledger.begin_run(&RunRecord {
         connector: connector.name().into(),
-        api_host: target.base_url.host_str().map(String::from),
+        api_host: target.api_host.clone(),
         rate: config.rate.to_string(),
         operator: std::env::var("USER").ok(),
         host: hostname(),
     })?;
     let writer = {
         let stop = stop.clone();
-        Writer::spawn(&config.state, run_id, move |message| stop.trigger(StopReason::Ledger(message)))?
+        Writer::spawn(&config.state, run_id, move |message| {
+            stop.trigger(StopReason::Ledger(message))
+        })?
     };
     let source = spawn_source(&config.state, connector.name(), include)?;
     let throttle = Arc::new(crate::throttle::Throttle::new(config.rate.0));
-    let progress = Progress::start(to_send, counters.clone(), config.quiet, config.progress_every);
+    let progress = Progress::start(
+        to_send,
+        counters.clone(),
+        config.quiet,
+        config.progress_every,
+    );
 
-    engine::run(connector, client, throttle, engine_config, source, writer.sender(), stop.clone(), counters.clone()).await;
+    engine::run(
+        connector,
+        client,
+        throttle,
+        engine_config,
+        source,
+        writer.sender(),
+        stop.clone(),
+        counters.clone(),
+    )
+    .await;
 
     progress.finish();
     let written = tokio::task::spawn_blocking(move || writer.finish())
@@ -365,7 +426,11 @@ pub fn render_summary(s: &RunSummary) -> String {
         let l = &s.ledger;
         let _ = writeln!(out, "dry run: nothing was sent");
         let _ = writeln!(out, "  would send          {:>9}", s.to_send);
-        let _ = writeln!(out, "  already finished    {:>9}", l.deleted + l.not_found + l.rejected);
+        let _ = writeln!(
+            out,
+            "  already finished    {:>9}",
+            l.deleted + l.not_found + l.rejected
+        );
         let _ = writeln!(out, "  duplicate rows      {:>9}", l.duplicates);
         let _ = writeln!(out, "  invalid rows        {:>9}", l.invalid);
         return out;
@@ -382,12 +447,30 @@ pub fn render_summary(s: &RunSummary) -> String {
     );
     let _ = writeln!(out, "  {:<16}{:>10}{:>10}", "outcome", "this run", "ledger");
     for (outcome, n) in s.this_run {
-        let _ = writeln!(out, "  {:<16}{:>10}{:>10}", outcome.as_str(), n, s.ledger.get(outcome));
+        let _ = writeln!(
+            out,
+            "  {:<16}{:>10}{:>10}",
+            outcome.as_str(),
+            n,
+            s.ledger.get(outcome)
+        );
     }
     let _ = writeln!(out, "  {:<16}{:>10}{:>10}", "pending", "", s.ledger.pending);
-    let _ = writeln!(out, "  {:<16}{:>10}{:>10}", "total keys", "", s.ledger.total);
-    let _ = writeln!(out, "  {:<16}{:>10}{:>10}", "invalid rows", "", s.ledger.invalid);
-    let _ = writeln!(out, "  {:<16}{:>10}{:>10}", "duplicate rows", "", s.ledger.duplicates);
+    let _ = writeln!(
+        out,
+        "  {:<16}{:>10}{:>10}",
+        "total keys", "", s.ledger.total
+    );
+    let _ = writeln!(
+        out,
+        "  {:<16}{:>10}{:>10}",
+        "invalid rows", "", s.ledger.invalid
+    );
+    let _ = writeln!(
+        out,
+        "  {:<16}{:>10}{:>10}",
+        "duplicate rows", "", s.ledger.duplicates
+    );
     if s.after_ambiguous > 0 {
         let _ = writeln!(
             out,
@@ -397,24 +480,43 @@ pub fn render_summary(s: &RunSummary) -> String {
     }
     match &s.stop {
         Some(StopReason::Api(cause)) => {
-            let _ = writeln!(out, "STOPPED: {}. Unfinished keys stay pending.", cause.explain());
+            let _ = writeln!(
+                out,
+                "STOPPED: {}. Unfinished keys stay pending.",
+                cause.explain()
+            );
         }
         Some(StopReason::Interrupted) => {
             let _ = writeln!(out, "interrupted: run the same command again to resume");
         }
         Some(StopReason::Ledger(m)) => {
-            let _ = writeln!(out, "STOPPED: {m}. Unfinished keys stay pending; fix the disk and run again");
+            let _ = writeln!(
+                out,
+                "STOPPED: {m}. Unfinished keys stay pending; fix the disk and run again"
+            );
         }
         None => {
             let l = &s.ledger;
             if l.failed + l.pending > 0 {
-                let _ = writeln!(out, "{} keys not finished: run the same command again to retry them", l.failed + l.pending);
+                let _ = writeln!(
+                    out,
+                    "{} keys not finished: run the same command again to retry them",
+                    l.failed + l.pending
+                );
             }
             if l.rejected > 0 {
-                let _ = writeln!(out, "{} keys rejected: see `forget status`; --retry-rejected sends them again", l.rejected);
+                let _ = writeln!(
+                    out,
+                    "{} keys rejected: see `forget status`; --retry-rejected sends them again",
+                    l.rejected
+                );
             }
             if l.invalid > 0 {
-                let _ = writeln!(out, "{} rows invalid: `forget invalid` lists them with reasons", l.invalid);
+                let _ = writeln!(
+                    out,
+                    "{} rows invalid: `forget invalid` lists them with reasons",
+                    l.invalid
+                );
             }
         }
     }

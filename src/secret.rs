@@ -61,14 +61,14 @@ pub fn load_token(env: &str, file: Option<&Path>) -> Result<Token> {
 }
 
 pub fn warn_if_shared(path: &Path, what: &str) {
-    if let Ok(meta) = fs::metadata(path) {
-        if meta.permissions().mode() & 0o077 != 0 {
-            eprintln!(
-                "warning: the {what} {} can be read by other users; run: chmod 600 {}",
-                path.display(),
-                path.display()
-            );
-        }
+    if let Ok(meta) = fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        eprintln!(
+            "warning: the {what} {} can be read by other users; run: chmod 600 {}",
+            path.display(),
+            path.display()
+        );
     }
 }
 
@@ -132,7 +132,10 @@ pub fn load_ledger_key(file: &Path, create: bool) -> Result<(Vec<u8>, SecretSour
                 .mode(0o600)
                 .open(file)
                 .map_err(|e| {
-                    Error::io(format!("cannot create the ledger key file {}", file.display()), e)
+                    Error::io(
+                        format!("cannot create the ledger key file {}", file.display()),
+                        e,
+                    )
                 })?;
             f.write_all(format!("{text}\n").as_bytes())
                 .and_then(|_| f.sync_all())

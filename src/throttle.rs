@@ -185,7 +185,8 @@ impl Throttle {
 
     fn set_rate(&self, st: &mut State, rate: Option<f64>) {
         st.rate = rate;
-        self.limiter.store(rate.map(|r| std::sync::Arc::new(limiter_for(r))));
+        self.limiter
+            .store(rate.map(|r| std::sync::Arc::new(limiter_for(r))));
     }
 
     fn measure(&self, st: &mut State, now: Instant) {

@@ -88,7 +88,11 @@ pub fn classify(answer: &Answer<'_>) -> Verdict {
         with(VerdictKind::Retry {
             throttled,
             ambiguous,
-            retry_after: if throttled { retry_after(answer.headers) } else { None },
+            retry_after: if throttled {
+                retry_after(answer.headers)
+            } else {
+                None
+            },
         })
     };
 
@@ -169,18 +173,38 @@ mod tests {
     fn classification_table() {
         let none = HeaderMap::new();
         let case = |status: u16, body: &str, want: VerdictKind| {
-            assert_eq!(verdict(status, body, &none).kind, want, "HTTP {status} {body}");
+            assert_eq!(
+                verdict(status, body, &none).kind,
+                want,
+                "HTTP {status} {body}"
+            );
         };
         case(200, r#"{"transaction-id":"t-1"}"#, final_(Outcome::Deleted));
         case(200, r#"{"transaction-id":12345}"#, final_(Outcome::Deleted));
-        case(200, r#"{"code":"1020","description":"Contact profile not found"}"#, final_(Outcome::NotFound));
+        case(
+            200,
+            r#"{"code":"1020","description":"Contact profile not found"}"#,
+            final_(Outcome::NotFound),
+        );
         case(200, r#"{"code":1020}"#, final_(Outcome::NotFound));
         case(200, r#"{"code":" 1020 "}"#, final_(Outcome::NotFound));
-        case(200, r#"{"code":"102","description":"Invalid profile id"}"#, final_(Outcome::Rejected));
-        case(500, r#"{"code":1001,"description":"Invalid input JSON"}"#, final_(Outcome::Rejected));
+        case(
+            200,
+            r#"{"code":"102","description":"Invalid profile id"}"#,
+            final_(Outcome::Rejected),
+        );
+        case(
+            500,
+            r#"{"code":1001,"description":"Invalid input JSON"}"#,
+            final_(Outcome::Rejected),
+        );
         case(200, r#"{"code":"7777"}"#, final_(Outcome::Rejected));
         case(200, r#"{}"#, final_(Outcome::Rejected));
-        case(400, r#"{"code":400,"description":"bad"}"#, final_(Outcome::Rejected));
+        case(
+            400,
+            r#"{"code":400,"description":"bad"}"#,
+            final_(Outcome::Rejected),
+        );
         case(200, r#"{"code":"1010"}"#, retry(false, false));
         case(499, r#"{"code":499}"#, retry(false, false));
         case(500, r#"{"code":500}"#, retry(false, false));
@@ -188,7 +212,11 @@ mod tests {
         case(200, r#"{"code":"429"}"#, retry(true, false));
         case(429, "", retry(true, false));
         case(500, "", retry(false, true));
-        case(502, "<html><body>502 Bad Gateway</body></html>", retry(false, true));
+        case(
+            502,
+            "<html><body>502 Bad Gateway</body></html>",
+            retry(false, true),
+        );
         case(503, "Service Unavailable", retry(false, true));
         case(200, "", retry(false, true));
         case(200, r#"{"transaction-id":""#, retry(false, true));
@@ -206,7 +234,11 @@ mod tests {
     #[test]
     fn codes_and_ids_are_recorded_as_sent() {
         let none = HeaderMap::new();
-        let v = verdict(200, r#"{"code":102,"description":"Invalid profile id"}"#, &none);
+        let v = verdict(
+            200,
+            r#"{"code":102,"description":"Invalid profile id"}"#,
+            &none,
+        );
         assert_eq!(v.code.as_deref(), Some("102"));
         assert_eq!(v.description.as_deref(), Some("Invalid profile id"));
         let v = verdict(200, r#"{"transaction-id":"abc-9"}"#, &none);
@@ -237,8 +269,14 @@ mod tests {
             exparams: vec![("exparam1".into(), "REQ-1".into())],
         };
         let v: Value = serde_json::from_slice(&body(&unit))?;
-        assert_eq!(v, serde_json::json!({"profile-name":"customers","key":"+447700900123","exparam1":"REQ-1"}));
-        let no_profile = Unit { scope: String::new(), ..unit };
+        assert_eq!(
+            v,
+            serde_json::json!({"profile-name":"customers","key":"+447700900123","exparam1":"REQ-1"})
+        );
+        let no_profile = Unit {
+            scope: String::new(),
+            ..unit
+        };
         let v: Value = serde_json::from_slice(&body(&no_profile))?;
         assert!(v.get("profile-name").is_none());
         Ok(())

@@ -205,13 +205,15 @@ impl Ledger {
     }
 
     pub fn finish_file(&self, file_id: i64) -> Result<u64> {
-        let rows: i64 =
-            self.conn
-                .query_row("SELECT count(*) FROM rows WHERE file_id = ?1", [file_id], |r| {
-                    r.get(0)
-                })?;
-        self.conn
-            .execute("UPDATE files SET rows = ?1 WHERE id = ?2", params![rows, file_id])?;
+        let rows: i64 = self.conn.query_row(
+            "SELECT count(*) FROM rows WHERE file_id = ?1",
+            [file_id],
+            |r| r.get(0),
+        )?;
+        self.conn.execute(
+            "UPDATE files SET rows = ?1 WHERE id = ?2",
+            params![rows, file_id],
+        )?;
         Ok(rows as u64)
     }
 }
@@ -272,11 +274,27 @@ mod tests {
         let mut ledger = Ledger::open_in_memory()?;
         let hasher = KeyHasher::new(b"test secret 1234");
         let f = ledger.begin_file("a.csv", "aaa", "customers", "key")?;
-        ledger.record_rows(f.id, "webex", &hasher, &[request(2, "x1"), request(3, "x2")])?;
+        ledger.record_rows(
+            f.id,
+            "webex",
+            &hasher,
+            &[request(2, "x1"), request(3, "x2")],
+        )?;
         let again = ledger.begin_file("renamed.csv", "aaa", "customers", "key")?;
-        assert_eq!(again, FileEntry { id: f.id, recorded_through: 3, complete: false });
+        assert_eq!(
+            again,
+            FileEntry {
+                id: f.id,
+                recorded_through: 3,
+                complete: false
+            }
+        );
         ledger.finish_file(f.id)?;
-        assert!(ledger.begin_file("a.csv", "aaa", "customers", "key")?.complete);
+        assert!(
+            ledger
+                .begin_file("a.csv", "aaa", "customers", "key")?
+                .complete
+        );
         // The same content for another profile is new work.
         assert_ne!(ledger.begin_file("a.csv", "aaa", "other", "key")?.id, f.id);
         Ok(())

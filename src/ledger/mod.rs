@@ -114,11 +114,7 @@ impl Ledger {
         let mut conn = Connection::open(path).map_err(|e| explain_open_error(path, e))?;
         configure(&conn).map_err(|e| explain_open_error(path, e))?;
         let foreign: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master",
-                [],
-                |r| r.get(0),
-            )
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
             .map_err(|e| explain_open_error(path, e))?;
         if schema::version(&conn)? == 0 && foreign > 0 {
             return Err(Error::ledger(
@@ -362,7 +358,9 @@ fn explain_open_error(path: &Path, e: rusqlite::Error) -> Error {
             path,
             "the database is busy: another process is writing to it",
         ),
-        Some(ErrorCode::ReadOnly) | Some(ErrorCode::CannotOpen) | Some(ErrorCode::PermissionDenied) => {
+        Some(ErrorCode::ReadOnly)
+        | Some(ErrorCode::CannotOpen)
+        | Some(ErrorCode::PermissionDenied) => {
             Error::ledger(path, format!("cannot open it for writing: {e}"))
         }
         _ => Error::Sqlite(e),

@@ -155,7 +155,10 @@ mod tests {
     fn refuses_a_newer_schema() -> Result<(), MigrateError> {
         let mut conn = Connection::open_in_memory()?;
         conn.pragma_update(None, "user_version", 999)?;
-        assert!(matches!(migrate(&mut conn), Err(MigrateError::TooNew { found: 999, .. })));
+        assert!(matches!(
+            migrate(&mut conn),
+            Err(MigrateError::TooNew { found: 999, .. })
+        ));
         Ok(())
     }
 

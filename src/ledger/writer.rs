@@ -110,7 +110,11 @@ fn write_loop(
     Ok(written)
 }
 
-fn write_batch(conn: &mut Connection, run_id: i64, batch: &[AttemptRecord]) -> rusqlite::Result<()> {
+fn write_batch(
+    conn: &mut Connection,
+    run_id: i64,
+    batch: &[AttemptRecord],
+) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     {
         let mut attempt = tx.prepare_cached(

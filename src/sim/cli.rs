@@ -1,0 +1,274 @@
+//! `forget sim`: command-line arguments and the standalone server.
+
+use std::io::Write as _;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+use super::{Fault, RetryAfter, Sim, SimConfig, serve};
+
+/// Run a local simulator of the Webex Campaign delete API.
+///
+/// Prints `forget sim listening on http://ADDR` once ready, serves until
+/// Ctrl-C, then prints its counters as one JSON line.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SimArgs {
+    /// Address to listen on. Only loopback addresses are accepted unless
+    /// --allow-remote is given. Use port 0 to pick a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+
+    /// Allow listening on a non-loopback address. The simulator has no TLS
+    /// and, by default, a well-known token.
+    #[arg(long)]
+    pub allow_remote: bool,
+
+    /// Load keys into a profile: FILE has one key per line (blank lines and
+    /// lines starting with '#' are skipped). NAME defaults to "customers",
+    /// the profile used when a request names none. Repeatable.
+    #[arg(long = "profiles", value_name = "[NAME=]FILE")]
+    pub profiles: Vec<String>,
+
+    /// Bearer token the simulator accepts.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "FORGET_SIM_TOKEN",
+        default_value = "sim-token",
+        hide_env_values = true
+    )]
+    pub token: String,
+
+    /// Accept at most N requests per second (fractions allowed, e.g. 0.5);
+    /// the excess is answered HTTP 429 code 429.
+    #[arg(long, value_name = "N", value_parser = parse_rate)]
+    pub rate_limit: Option<f64>,
+
+    /// Burst allowed by --rate-limit [default: max(1, N/10)].
+    #[arg(long, value_name = "N", requires = "rate_limit", value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_burst: Option<u32>,
+
+    /// Send `Retry-After: SECS` with 429 answers (none by default).
+    #[arg(long, value_name = "SECS")]
+    pub retry_after: Option<u64>,
+
+    /// Send --retry-after as an HTTP-date (SECS from now) instead of seconds.
+    #[arg(long, requires = "retry_after")]
+    pub retry_after_date: bool,
+
+    /// Inject a fault with probability PROB (0..1) per request, instead of
+    /// processing it. KIND is one of 500, 1010, 429, 499, drop, slow,
+    /// truncated, empty, notjson, html502. Repeatable; e.g.
+    /// --fault 500=0.05 --fault drop=0.01. Faulted requests delete nothing.
+    #[arg(long = "fault", value_name = "KIND=PROB", value_parser = parse_fault)]
+    pub faults: Vec<(Fault, f64)>,
+
+    /// Delay every answer by this many milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency_ms: u64,
+
+    /// After N requests to the delete endpoint, answer every request 401
+    /// code 498 (token expired).
+    #[arg(long, value_name = "N")]
+    pub expire_token_after: Option<u64>,
+
+    /// Seed for fault injection; the same seed gives the same fault sequence.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub seed: u64,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    let rate: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number"))?;
+    check_rate(rate)
+}
+
+fn check_rate(rate: f64) -> Result<f64, String> {
+    if rate.is_finite() && rate > 0.0 {
+        Ok(rate)
+    } else {
+        Err("the rate must be a positive number".to_owned())
+    }
+}
+
+fn parse_fault(s: &str) -> Result<(Fault, f64), String> {
+    let (kind, prob) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected KIND=PROB, got {s:?}"))?;
+    let fault: Fault = kind.parse()?;
+    let prob: f64 = prob
+        .trim()
+        .parse()
+        .map_err(|_| format!("probability {prob:?} is not a number"))?;
+    if !(0.0..=1.0).contains(&prob) {
+        return Err(format!("probability {prob} is not between 0 and 1"));
+    }
+    Ok((fault, prob))
+}
+
+impl SimArgs {
+    /// Builds the simulator configuration, loading the profile files.
+    pub fn to_config(&self) -> Result<SimConfig, String> {
+        let mut faults = Vec::with_capacity(self.faults.len());
+        let mut total = 0.0;
+        for &(fault, prob) in &self.faults {
+            // Values given programmatically bypass the clap parser.
+            if !(0.0..=1.0).contains(&prob) {
+                return Err(format!(
+                    "fault {fault}: probability {prob} is not between 0 and 1"
+                ));
+            }
+            total += prob;
+            faults.push((fault, prob));
+        }
+        if total > 1.0 + 1e-9 {
+            return Err(format!(
+                "fault probabilities add up to {total}, more than 1"
+            ));
+        }
+        if let Some(rate) = self.rate_limit {
+            check_rate(rate).map_err(|e| format!("--rate-limit: {e}"))?;
+        }
+        let profiles = self
+            .profiles
+            .iter()
+            .map(|spec| load_profiles(spec).map_err(|e| format!("--profiles {spec}: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let retry_after = match (self.retry_after, self.retry_after_date) {
+            (None, _) => RetryAfter::None,
+            (Some(secs), false) => RetryAfter::Seconds(secs),
+            (Some(secs), true) => RetryAfter::HttpDate(secs),
+        };
+        Ok(SimConfig {
+            token: self.token.clone(),
+            profiles,
+            rate_limit: self.rate_limit,
+            rate_burst: self.rate_burst,
+            retry_after,
+            faults,
+            latency: Duration::from_millis(self.latency_ms),
+            expire_token_after: self.expire_token_after,
+            seed: self.seed,
+            ..SimConfig::default()
+        })
+    }
+
+    /// The address to listen on; non-loopback addresses need `--allow-remote`.
+    /// `localhost:PORT` means `127.0.0.1:PORT`.
+    pub fn listen_addr(&self) -> Result<SocketAddr, String> {
+        let text = self.listen.trim();
+        let addr = match text.strip_prefix("localhost:") {
+            Some(port) => port
+                .parse::<u16>()
+                .map(|port| SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port))
+                .map_err(|_| format!("--listen {text:?}: bad port")),
+            None => text
+                .parse::<SocketAddr>()
+                .map_err(|_| format!("--listen {text:?}: expected IP:PORT, e.g. 127.0.0.1:8080")),
+        }?;
+        if !addr.ip().is_loopback() && !self.allow_remote {
+            return Err(format!(
+                "--listen {addr}: refusing a non-loopback address without --allow-remote"
+            ));
+        }
+        Ok(addr)
+    }
+}
+
+/// Parses a `[NAME=]FILE` spec and reads the keys of FILE: one key per line,
+/// trimmed; blank lines and lines starting with `#` are skipped. NAME
+/// defaults to `customers`.
+pub fn load_profiles(spec: &str) -> std::io::Result<(String, Vec<String>)> {
+    let (name, file) = match spec.split_once('=') {
+        // A '=' inside a path (after a separator) is part of the file name.
+        Some((name, file)) if !name.is_empty() && !name.contains(['/', '\\']) => {
+            (name.to_owned(), file)
+        }
+        _ => ("customers".to_owned(), spec),
+    };
+    let text = std::fs::read_to_string(Path::new(file))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let keys = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
+    Ok((name, keys))
+}
+
+/// Resolves on Ctrl-C (and, on Unix, SIGTERM).
+async fn stop_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "simulator: cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    () = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => ctrl_c.await,
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await;
+}
+
+/// Runs `forget sim`: binds, prints `forget sim listening on http://ADDR`,
+/// serves until Ctrl-C, then prints the stats as one JSON line.
+pub async fn run_cli(args: &SimArgs) -> Result<(), String> {
+    let addr = args.listen_addr()?;
+    let sim = Sim::new(args.to_config()?);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "forget sim listening on http://{local}")
+            .and_then(|()| out.flush())
+            .map_err(|e| format!("cannot write to stdout: {e}"))?;
+    }
+    serve(listener, std::sync::Arc::clone(&sim), stop_signal())
+        .await
+        .map_err(|e| format!("simulator failed: {e}"))?;
+    let stats = serde_json::to_string(&sim.stats()).map_err(|e| e.to_string())?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{stats}")
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("cannot write to stdout: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_specs() {
+        assert_eq!(parse_fault("500=0.05"), Ok((Fault::Http500, 0.05)));
+        assert_eq!(parse_fault("drop=1"), Ok((Fault::Drop, 1.0)));
+        assert!(parse_fault("drop").is_err());
+        assert!(parse_fault("drop=2").is_err());
+        assert!(parse_fault("nope=0.1").is_err());
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("0.5"), Ok(0.5));
+        assert!(parse_rate("0").is_err());
+        assert!(parse_rate("-1").is_err());
+        assert!(parse_rate("inf").is_err());
+    }
+}

@@ -1,0 +1,151 @@
+//! A local, in-process simulator of the Webex Campaign "delete profile" API.
+//!
+//! The simulator exists so that `forget` can be exercised end to end without
+//! touching a real tenant: integration tests, `forget run --simulate`, and
+//! `forget sim` (a standalone server for manual experiments) all use it.
+//!
+//! It speaks the vendor's wire format (`POST /campaignapi/resources/v3/delete`
+//! with a bearer token and a JSON body) and reproduces the behaviours a robust
+//! client must cope with:
+//!
+//! * every documented answer (`transaction-id`, codes 102, 1001, 1010, 1020,
+//!   430, 498, 405, 429, 499, 500), with `code` sent sometimes as a JSON string
+//!   and sometimes as a number, as real servers do;
+//! * rate limiting with optional `Retry-After` (seconds or HTTP-date);
+//! * token expiry after a number of requests, and token rotation;
+//! * injected faults drawn from a seeded generator: dropped connections,
+//!   requests that never get an answer, truncated/empty/non-JSON bodies and
+//!   HTML gateway errors. A faulted request never deletes anything.
+//!
+//! The server is a hand-written accept loop over hyper's HTTP/1 connection
+//! driver (so that a handler can close the connection without answering) and
+//! is built to be fast: no per-request logging, no lock held across awaits.
+
+mod cli;
+mod fault;
+mod handler;
+mod server;
+mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use cli::{SimArgs, load_profiles, run_cli};
+pub use fault::Fault;
+pub use server::serve;
+pub use state::{Sim, SimStats};
+
+/// Path of the simulated delete endpoint.
+pub const DELETE_PATH: &str = "/campaignapi/resources/v3/delete";
+/// Path of the (unauthenticated) statistics endpoint.
+pub const STATS_PATH: &str = "/_sim/stats";
+
+/// Which `Retry-After` header a 429 answer carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryAfter {
+    /// No `Retry-After` header.
+    None,
+    /// `Retry-After: N` (delta seconds).
+    Seconds(u64),
+    /// `Retry-After: <HTTP-date>` that many seconds in the future.
+    HttpDate(u64),
+}
+
+/// Configuration of a [`Sim`].
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// The bearer token the simulator accepts.
+    pub token: String,
+    /// Profile name -> keys it holds.
+    pub profiles: Vec<(String, Vec<String>)>,
+    /// Profile used when a request carries no `profile-name`.
+    pub default_profile: String,
+    /// Requests per second accepted; the excess is answered 429.
+    /// Values that are not finite and positive disable the limit.
+    pub rate_limit: Option<f64>,
+    /// Burst for the rate limit; default `max(1, rate / 10)`.
+    pub rate_burst: Option<u32>,
+    /// Which `Retry-After` header 429 answers carry.
+    pub retry_after: RetryAfter,
+    /// For each request: with probability `p`, answer with this fault instead.
+    pub faults: Vec<(Fault, f64)>,
+    /// Added before every answer.
+    pub latency: Duration,
+    /// After this many requests to the delete path, every request answers
+    /// 401 code 498, until [`Sim::set_token`] installs a fresh token.
+    pub expire_token_after: Option<u64>,
+    /// Seed of the fault generator.
+    pub seed: u64,
+    /// Keep every received request body (see [`Sim::received`]).
+    pub record_bodies: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            token: "sim-token".to_owned(),
+            profiles: Vec::new(),
+            default_profile: "customers".to_owned(),
+            rate_limit: None,
+            rate_burst: None,
+            retry_after: RetryAfter::None,
+            faults: Vec::new(),
+            latency: Duration::ZERO,
+            expire_token_after: None,
+            seed: 0,
+            record_bodies: false,
+        }
+    }
+}
+
+/// A simulator served in the background on `127.0.0.1`; shuts down when dropped.
+#[derive(Debug)]
+pub struct SimHandle {
+    addr: SocketAddr,
+    stop: CancellationToken,
+    join: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl SimHandle {
+    /// Base URL, e.g. `http://127.0.0.1:41234` (no trailing slash).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The socket address the simulator listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, closes every connection and waits for the server task.
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        if let Some(join) = self.join.take() {
+            // The server task's own result is not interesting once we stop it.
+            let _ = join.await;
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Binds `127.0.0.1:0` and serves `sim` on the current tokio runtime.
+pub async fn spawn(sim: Arc<Sim>) -> std::io::Result<SimHandle> {
+    let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+    let addr = listener.local_addr()?;
+    let stop = CancellationToken::new();
+    let join = tokio::spawn(serve(listener, sim, stop.clone().cancelled_owned()));
+    Ok(SimHandle {
+        addr,
+        stop,
+        join: Some(join),
+    })
+}

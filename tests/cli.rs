@@ -1,0 +1,264 @@
+//! Black-box tests of the `forget` binary.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use common::{Workdir, repo_path, text};
+
+#[test]
+fn the_sample_runs_end_to_end_against_the_simulator_and_resumes() {
+    let wd = Workdir::new();
+    let sample = repo_path("samples/erasure-requests.csv");
+    let out = wd.run(
+        wd.command()
+            .arg("run")
+            .arg(&sample)
+            .arg("--simulate")
+            .args(["--rate", "unlimited", "--concurrency", "16"]),
+        4,
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("rows invalid: `forget invalid` lists them"),
+        "{stdout}"
+    );
+    let out = wd.run(
+        wd.command()
+            .args(["status", "--json", "--state", "forget-simulate.db"]),
+        0,
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fields: Vec<&str> = status
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut want = vec![
+        "total",
+        "deleted",
+        "not_found",
+        "rejected",
+        "failed",
+        "pending",
+        "invalid",
+        "duplicates",
+    ];
+    want.sort();
+    let mut got = fields.clone();
+    got.sort();
+    assert_eq!(got, want);
+    let n = |f: &str| status[f].as_u64().unwrap();
+    assert_eq!(n("invalid"), 1);
+    assert_eq!(n("duplicates"), 6);
+    assert_eq!(n("pending") + n("failed") + n("rejected"), 0);
+    assert_eq!(n("deleted") + n("not_found"), n("total"));
+    assert!(n("deleted") > 800 && n("not_found") > 50, "{status}");
+
+    // The invalid row is listed with file, line and reason.
+    let out = wd.run(
+        wd.command()
+            .args(["invalid", "--state", "forget-simulate.db"]),
+        0,
+    );
+    assert!(
+        text(&out.stdout).contains("erasure-requests.csv:402: blank key"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // Running again sends nothing.
+    let out = wd.run(wd.command().arg("run").arg(&sample).arg("--simulate"), 4);
+    assert!(
+        text(&out.stdout).contains("sent 0 keys"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_helpful_message() {
+    let wd = Workdir::new();
+    let csv = wd.write("in.csv", "email\na@example.com\n");
+    let out = wd.run(
+        wd.command()
+            .args(["run", "in.csv", "--base-url", "https://acme.example.com"]),
+        2,
+    );
+    assert!(
+        text(&out.stderr).contains("WEBEX_CAMPAIGN_TOKEN"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = wd.run(
+        wd.command()
+            .args(["run", "in.csv", "--base-url", "http://acme.example.com"])
+            .env("WEBEX_CAMPAIGN_TOKEN", "t"),
+        2,
+    );
+    assert!(text(&out.stderr).contains("unencrypted"));
+    let out = wd.run(wd.command().arg("run").arg(&csv).arg("--dry-run"), 2);
+    assert!(
+        text(&out.stderr).contains("no `key` column; the columns found are: `email`"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = wd.run(wd.command().args(["run", "missing.csv", "--dry-run"]), 2);
+    assert!(text(&out.stderr).contains("missing.csv: no such file"));
+    let out = wd.run(
+        wd.command()
+            .args(["run", "in.csv", "--dry-run", "--rate", "fast"]),
+        2,
+    );
+    assert!(text(&out.stderr).contains("not a rate"));
+    wd.run(wd.command().args(["status", "--state", "nothing.db"]), 2);
+}
+
+#[test]
+fn dry_run_counts_what_would_be_sent() {
+    let wd = Workdir::new();
+    wd.write(
+        "in.csv",
+        "key\na@example.com\nb@example.com\na@example.com\n  \n",
+    );
+    let out = wd.run(wd.command().args(["run", "in.csv", "--dry-run"]), 0);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("would send                  2"), "{stdout}");
+    assert!(stdout.contains("invalid rows                1"), "{stdout}");
+}
+
+#[test]
+fn the_token_never_reaches_the_ledger_or_the_output() {
+    let wd = Workdir::new();
+    let sim_out = std::process::Command::new(env!("CARGO_BIN_EXE_forget"))
+        .args([
+            "sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--token",
+            "SECRET-TOKEN-abc123",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut sim = KillOnDrop(sim_out);
+    let mut line = String::new();
+    BufReader::new(sim.0.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    wd.write("in.csv", "key\na@example.com\n");
+    wd.write("token", "SECRET-TOKEN-abc123\n");
+    let out = wd.run(
+        wd.command().args([
+            "run",
+            "in.csv",
+            "--base-url",
+            &url,
+            "--token-file",
+            "token",
+            "-vv",
+        ]),
+        0,
+    );
+    for p in ["forget.db", "forget.db-wal"] {
+        if let Ok(bytes) = std::fs::read(wd.path(p)) {
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains("SECRET-TOKEN"),
+                "{p}"
+            );
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains("a@example.com"),
+                "{p} keeps an erased key"
+            );
+        }
+    }
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        !all.contains("SECRET-TOKEN") && !all.contains("a@example.com"),
+        "{all}"
+    );
+}
+
+#[test]
+fn interrupt_exits_130_and_the_next_run_resumes() {
+    let wd = Workdir::new();
+    let sample = repo_path("samples/erasure-requests.csv");
+    let mut child = wd
+        .command()
+        .arg("run")
+        .arg(&sample)
+        .args(["--simulate", "--rate", "100", "--progress-every", "0.2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the first progress line: sending has begun.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 && !line.contains("progress:") {
+        line.clear();
+    }
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let out = wd.run(
+        wd.command()
+            .args(["status", "--json", "--state", "forget-simulate.db"]),
+        0,
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(status["pending"].as_u64().unwrap() > 0, "{status}");
+    // The simulator of a new run is a fresh tenant, so only count the ledger here.
+    let out = wd.run(
+        wd.command()
+            .arg("run")
+            .arg(&sample)
+            .args(["--simulate", "--rate", "unlimited"]),
+        4,
+    );
+    let out2 = wd.run(
+        wd.command()
+            .args(["status", "--json", "--state", "forget-simulate.db"]),
+        0,
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out2.stdout).unwrap();
+    assert_eq!(status["pending"].as_u64(), Some(0), "{}", text(&out.stdout));
+}
+
+#[test]
+fn help_teaches() {
+    let wd = Workdir::new();
+    let out = wd.run(wd.command().args(["run", "--help"]), 0);
+    let help = text(&out.stdout);
+    for want in [
+        "--key-column",
+        "--exparam",
+        "--base-url",
+        "--token-file",
+        "--rate",
+        "--dry-run",
+        "--simulate",
+        "--retry-rejected",
+        "WEBEX_CAMPAIGN_TOKEN",
+    ] {
+        assert!(help.contains(want), "run --help lacks {want}");
+    }
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

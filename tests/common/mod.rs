@@ -1,0 +1,174 @@
+//! Shared test helpers: a simulator on 127.0.0.1:0, temporary work directories, CSV files,
+//! fast run configurations, and a `Workdir` that runs the real binary.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::Duration;
+
+use forget::config::{Rate, RunConfig};
+use forget::input::InputOptions;
+use forget::retry::RetryPolicy;
+use forget::run::{self, RunSummary, Target};
+use forget::secret::Token;
+use forget::sim::{self, Sim, SimConfig, SimHandle};
+
+pub const TOKEN: &str = "test-token-123";
+
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub sim: Arc<Sim>,
+    pub handle: SimHandle,
+}
+
+impl Fixture {
+    /// A simulator holding `held` in profile "customers".
+    pub async fn new(held: &[String], tweak: impl FnOnce(&mut SimConfig)) -> Fixture {
+        let mut config = SimConfig {
+            token: TOKEN.into(),
+            profiles: vec![("customers".into(), held.to_vec())],
+            record_bodies: true,
+            ..SimConfig::default()
+        };
+        tweak(&mut config);
+        let sim = Sim::new(config);
+        let handle = sim::spawn(sim.clone()).await.unwrap();
+        Fixture {
+            dir: tempfile::tempdir().unwrap(),
+            sim,
+            handle,
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, content: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    /// A CSV with a `key` column holding `keys`.
+    pub fn csv(&self, name: &str, keys: &[String]) -> PathBuf {
+        let mut s = String::from("key\n");
+        for k in keys {
+            s.push_str(k);
+            s.push('\n');
+        }
+        self.write(name, &s)
+    }
+
+    pub fn config(&self, files: Vec<PathBuf>) -> RunConfig {
+        RunConfig {
+            connector: "webex",
+            files,
+            input: InputOptions {
+                profile_default: "customers".into(),
+                ..InputOptions::default()
+            },
+            base_url: None,
+            token_file: None,
+            rate: Rate(None),
+            concurrency: 4,
+            timeout: Duration::from_secs(5),
+            retry: RetryPolicy {
+                max_attempts: 6,
+                base: Duration::from_millis(5),
+                cap: Duration::from_millis(50),
+            },
+            state: self.path("ledger.db"),
+            ledger_key_file: self.path("ledger.db.key"),
+            retry_rejected: false,
+            dry_run: false,
+            simulate: false,
+            quiet: true,
+            progress_every: Duration::from_secs(60),
+        }
+    }
+
+    pub fn target(&self) -> Target {
+        self.target_with(TOKEN)
+    }
+
+    pub fn target_with(&self, token: &str) -> Target {
+        Target::remote(
+            reqwest::Url::parse(&self.handle.url()).unwrap(),
+            Token::new(token),
+        )
+        .unwrap()
+    }
+
+    pub async fn run(&self, config: RunConfig) -> RunSummary {
+        run::run(config, Some(self.target())).await.unwrap()
+    }
+
+    pub fn ledger(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.path("ledger.db")).unwrap()
+    }
+
+    pub fn query_i64(&self, sql: &str) -> i64 {
+        self.ledger().query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+}
+
+pub fn keys(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}{i:05}")).collect()
+}
+
+/// Runs the real `forget` binary in a temporary directory; prints its output on failure.
+pub struct Workdir {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workdir {
+    pub fn new() -> Workdir {
+        Workdir {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_forget"));
+        cmd.current_dir(self.dir.path())
+            .env_remove("WEBEX_CAMPAIGN_TOKEN")
+            .env_remove("FORGET_BASE_URL")
+            .env_remove("FORGET_STATE")
+            .env_remove("FORGET_LEDGER_KEY");
+        cmd
+    }
+
+    /// Run and return the output, asserting the exit code (printing everything if it differs).
+    pub fn run(&self, cmd: &mut Command, want_code: i32) -> Output {
+        let out = cmd.output().unwrap();
+        let code = out.status.code().unwrap_or(-1);
+        if code != want_code {
+            panic!(
+                "{cmd:?}: exit {code}, wanted {want_code}\n--- stdout\n{}\n--- stderr\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        out
+    }
+}
+
+pub fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
