@@ -212,10 +212,22 @@ async fn token_expires_and_rotates() {
     let (status, body) = answer(f.send_raw(Some("fresh"), r#"{"key":"b"}"#).await.unwrap()).await;
     assert_eq!(status, 200);
     assert!(body["transaction-id"].is_string());
-    // Two requests since the rotation: the next one is expired again.
-    let (status, body) = answer(f.send_raw(Some("fresh"), r#"{"key":"c"}"#).await.unwrap()).await;
+    // The fresh token does not expire...
+    for key in ["c", "d"] {
+        let (status, _) = answer(
+            f.send_raw(Some("fresh"), &json!({"key": key}).to_string())
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    // ...unless re-armed.
+    f.sim.set_token_expiry(Some(1));
+    assert_eq!(f.delete("zzz").await.0, 401, "still the old token");
+    let (status, body) = answer(f.send_raw(Some("fresh"), r#"{"key":"zzz"}"#).await.unwrap()).await;
     assert_eq!((status, &body["code"]), (401, &json!(498)));
-    assert_eq!(f.sim.stats().unauthorized, 4);
+    assert_eq!(f.sim.stats().unauthorized, 5);
 }
 
 #[tokio::test]

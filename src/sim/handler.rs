@@ -229,10 +229,10 @@ async fn decide(sim: &Sim, req: Request<Incoming>) -> Action {
         count(&c.rejected);
         return json(StatusCode::METHOD_NOT_ALLOWED, METHOD_405);
     }
-    let token = bearer(req.headers().get(AUTHORIZATION)).map(<[u8]>::to_vec);
     // Read the whole body first so that keep-alive connections stay usable
     // whatever the answer is.
-    let body = match read_body(req.into_body()).await {
+    let (parts, body) = req.into_parts();
+    let body = match read_body(body).await {
         Ok(body) => Some(body),
         Err(ReadError::TooLarge) => None,
         Err(ReadError::Io) => return Action::Drop,
@@ -244,7 +244,7 @@ async fn decide(sim: &Sim, req: Request<Incoming>) -> Action {
         sim.record(value);
     }
 
-    match sim.authorize(token.as_deref()) {
+    match sim.authorize(bearer(parts.headers.get(AUTHORIZATION))) {
         Auth::Ok => {}
         Auth::Bad => {
             count(&c.unauthorized);
