@@ -390,3 +390,18 @@ fn describe(error: &reqwest::Error) -> String {
         format!("{kind}: {cause}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn answer_bodies_are_read_up_to_the_bound() -> Result<(), reqwest::Error> {
+        let huge = vec![b' '; MAX_BODY * 16];
+        let response = reqwest::Response::from(http::Response::new(huge));
+        assert_eq!(read_bounded(response).await?.len(), MAX_BODY);
+        let small = reqwest::Response::from(http::Response::new(b"{}".to_vec()));
+        assert_eq!(read_bounded(small).await?, b"{}");
+        Ok(())
+    }
+}

@@ -189,12 +189,20 @@ impl Throttle {
             .store(rate.map(|r| std::sync::Arc::new(limiter_for(r))));
     }
 
+    /// The send rate, over windows of at least 200 ms, smoothed; before the first window
+    /// closes, whatever has been sent since the start.
     fn measure(&self, st: &mut State, now: Instant) {
-        let elapsed = now.duration_since(st.window.0);
-        if elapsed >= Duration::from_secs(1) {
-            let sent = self.sent.load(Ordering::Relaxed);
-            st.measured = Some((sent - st.window.1) as f64 / elapsed.as_secs_f64());
+        let elapsed = now.duration_since(st.window.0).as_secs_f64();
+        let sent = self.sent.load(Ordering::Relaxed);
+        let rate = (sent - st.window.1) as f64 / elapsed.max(0.001);
+        if elapsed >= 0.2 {
+            st.measured = Some(match st.measured {
+                Some(m) => 0.5 * m + 0.5 * rate,
+                None => rate,
+            });
             st.window = (now, sent);
+        } else if st.measured.is_none() && sent > 0 {
+            st.measured = Some(rate);
         }
     }
 }
