@@ -171,12 +171,9 @@ async fn killed_runs_lose_nothing_and_send_nothing_twice() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
     }
-    let out = wd.run(
-        &mut run_command(&wd, &sim.1)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()),
-        0,
-    );
+    let mut last = run_command(&wd, &sim.1);
+    last.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let out = wd.run(&mut last, 0);
     eprintln!(
         "{kills} kills ({killed_while_running} while running) over {distinct} keys, then a full run: {:.1?}\n{}",
         started.elapsed(),
