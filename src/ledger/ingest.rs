@@ -126,11 +126,11 @@ impl Ledger {
             let mut insert_unit = tx.prepare_cached(
                 "INSERT INTO units (connector, scope, key_hash, key, key_masked, exparams)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (connector, scope, key_hash) DO NOTHING",
+                 ON CONFLICT (key_hash, connector, scope) DO NOTHING",
             )?;
             let mut find_unit = tx.prepare_cached(
                 "SELECT id, key IS NULL AND outcome NOT IN ('deleted', 'not_found')
-                 FROM units WHERE connector = ?1 AND scope = ?2 AND key_hash = ?3",
+                 FROM units WHERE key_hash = ?3 AND connector = ?1 AND scope = ?2",
             )?;
             let mut restore_key = tx.prepare_cached("UPDATE units SET key = ?1 WHERE id = ?2")?;
             let mut insert_row = tx.prepare_cached(

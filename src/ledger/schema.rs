@@ -45,9 +45,10 @@ pub const MIGRATIONS: &[&str] = &[
         first_attempt_at TEXT,
         last_attempt_at  TEXT,
         finished_at      TEXT,
-        UNIQUE (connector, scope, key_hash)
+        -- key_hash first: the same index finds a key by hash alone (lookups), and the
+        -- ingest hot path maintains one random-order index, not two.
+        UNIQUE (key_hash, connector, scope)
     );
-    CREATE INDEX units_by_hash ON units (key_hash);
     CREATE INDEX units_by_outcome ON units (connector, outcome, id);
 
     -- Every input row, recorded before anything is sent.
