@@ -26,6 +26,10 @@ use crate::throttle::{Throttle, Ticket};
 /// Answer bodies are read up to this many bytes; the rest is never buffered.
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// This many connection failures in a row, with no answer between them, stop the run: the
+/// host is unreachable, and burning every key's attempts would only mark them all failed.
+pub const UNREACHABLE_AFTER: u64 = 50;
+
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
     /// Requests in flight at once.
@@ -87,6 +91,8 @@ pub struct Counters {
     pub retries: AtomicU64,
     pub throttled: AtomicU64,
     pub after_ambiguous: AtomicU64,
+    /// Connection failures since the last answer of any kind.
+    connect_failures: AtomicU64,
 }
 
 impl Counters {
@@ -239,8 +245,10 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) {
         .connector
         .request(&shared.client, &work.unit)
         .timeout(shared.config.timeout);
+    let mut unreachable = false;
     let (verdict, http_status, error) = match request.send().await {
         Ok(response) => {
+            shared.counters.connect_failures.store(0, Ordering::Relaxed);
             let status = response.status().as_u16();
             let headers = response.headers().clone();
             match read_bounded(response).await {
@@ -255,7 +263,22 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) {
                 Err(e) => (transport_verdict(&e), Some(status), Some(describe(&e))),
             }
         }
-        Err(e) => (transport_verdict(&e), None, Some(describe(&e))),
+        Err(e) => {
+            if e.is_connect() {
+                let n = shared
+                    .counters
+                    .connect_failures
+                    .fetch_add(1, Ordering::Relaxed)
+                    + 1;
+                unreachable = n >= UNREACHABLE_AFTER;
+            }
+            (transport_verdict(&e), None, Some(describe(&e)))
+        }
+    };
+    let verdict = if unreachable {
+        Verdict::new(VerdictKind::Stop(StopCause::Unreachable))
+    } else {
+        verdict
     };
     let latency_ms = started.elapsed().as_millis().min(u32::MAX as u128) as u32;
     shared.counters.attempts.fetch_add(1, Ordering::Relaxed);

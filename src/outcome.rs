@@ -57,6 +57,8 @@ pub enum StopCause {
     Forbidden,
     /// The endpoint does not exist at this base URL (404, 405, a redirect).
     WrongUrl,
+    /// No connection could be made for many requests in a row (DNS, refused, TLS).
+    Unreachable,
 }
 
 impl StopCause {
@@ -73,6 +75,9 @@ impl StopCause {
             }
             StopCause::WrongUrl => {
                 "the delete endpoint is not at this address (404/405/redirect): check --base-url"
+            }
+            StopCause::Unreachable => {
+                "cannot connect to the API (DNS, refused connection or TLS failure): check --base-url and the network"
             }
         }
     }

@@ -250,3 +250,30 @@ fn a_ledger_from_a_newer_version_or_corrupted_is_refused() {
         text(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn an_unreachable_host_stops_the_run_instead_of_failing_every_key() {
+    let held = keys("k", 300);
+    let fx = Fixture::new(&held, |_| {}).await;
+    // A port nothing listens on: bind one, note it, close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let target = forget::run::Target::remote(
+        reqwest::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap(),
+        forget::secret::Token::new("t"),
+    )
+    .unwrap();
+    let mut config = fx.config(vec![fx.csv("in.csv", &held)]);
+    // Retries wait longer than fifty refused connections take, so no key runs out first.
+    config.retry.base = Duration::from_millis(500);
+    let s = forget::run::run(config, Some(target)).await.unwrap();
+    assert_eq!(
+        s.stop,
+        Some(StopReason::Api(forget::outcome::StopCause::Unreachable))
+    );
+    assert_eq!(s.exit_code(), exit::STOPPED);
+    assert_eq!((s.ledger.failed, s.ledger.pending), (0, 300), "{s:?}");
+}
