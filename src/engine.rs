@@ -297,6 +297,16 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) {
         finish: None,
         after_ambiguous: false,
     };
+    // Unit ids only: a key never reaches the log.
+    tracing::debug!(
+        unit = work.unit.id,
+        attempt = work.attempts,
+        status = ?http_status,
+        verdict = verdict.label(),
+        code = ?verdict.code,
+        latency_ms,
+        "answer"
+    );
     let mut done = true;
     match verdict.kind {
         VerdictKind::Final(outcome) => {
@@ -349,6 +359,7 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) {
             }
         }
         VerdictKind::Stop(cause) => {
+            tracing::warn!(unit = work.unit.id, status = ?http_status, "stopping the run: {}", cause.explain());
             // The key stays pending: it was not refused, the run was.
             shared.stop.trigger(StopReason::Api(cause));
         }

@@ -28,9 +28,12 @@ impl Progress {
             let bar = ProgressBar::new(total);
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {per_sec} eta {eta}\n{msg}",
+                    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} keys {rate} eta {eta}\n{msg}",
                 )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0}/s", state.per_sec());
+                }),
             );
             let b = bar.clone();
             let task = tokio::spawn(async move {

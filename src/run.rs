@@ -156,7 +156,11 @@ pub fn ingest(
         let entry =
             ledger.begin_file(&path, &file.sha256, &opts.profile_default, &opts.key_column)?;
         if entry.complete {
+            tracing::info!(file = %path, "already recorded: skipping ingest");
             continue;
+        }
+        if entry.recorded_through > 0 {
+            tracing::info!(file = %path, after_line = entry.recorded_through, "resuming an interrupted ingest");
         }
         let mut rows = file.rows(opts)?;
         let mut batch = Vec::with_capacity(INGEST_BATCH);
@@ -183,7 +187,8 @@ pub fn ingest(
                 break;
             }
         }
-        ledger.finish_file(entry.id)?;
+        let rows = ledger.finish_file(entry.id)?;
+        tracing::info!(file = %path, rows, sha256 = %file.sha256, "recorded");
     }
     Ok(total)
 }

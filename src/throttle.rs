@@ -145,6 +145,12 @@ impl Throttle {
             (None, None) => 100.0,
         };
         let new = (from * BETA).max(MIN_RATE);
+        tracing::info!(
+            from = format!("{from:.1}"),
+            to = format!("{new:.1}"),
+            ?retry_after,
+            "429: lowering the send rate"
+        );
         st.last_cut = Some((now, from));
         st.last_adjust = now;
         self.set_rate(&mut st, Some(new));
@@ -173,6 +179,7 @@ impl Throttle {
         };
         let changed = st.rate.is_none_or(|r| (target - r).abs() / r > 0.02);
         if changed {
+            tracing::debug!(rate = format!("{target:.1}"), "recovering the send rate");
             if self.ceiling.is_none() && target > w_max * 4.0 {
                 // Far past anything that was throttled: back to unlimited.
                 st.last_cut = None;
