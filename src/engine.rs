@@ -177,26 +177,7 @@ pub async fn run(
     loop {
         let work = if let Some(work) = ready.pop_front() {
             work
-        } else if !source_done && in_progress < window {
-            tokio::select! {
-                biased;
-                _ = stop.stopped() => break,
-                Some(event) = events.recv() => {
-                    on_event(event, &mut ready, &mut in_progress);
-                    continue;
-                }
-                unit = source.recv() => match unit {
-                    Some(unit) => {
-                        in_progress += 1;
-                        Work { unit, attempts: 0, ambiguous: false, backoff: None }
-                    }
-                    None => {
-                        source_done = true;
-                        continue;
-                    }
-                },
-            }
-        } else if in_progress == 0 {
+        } else if source_done && in_progress == 0 {
             break;
         } else {
             tokio::select! {
@@ -206,6 +187,16 @@ pub async fn run(
                     on_event(event, &mut ready, &mut in_progress);
                     continue;
                 }
+                unit = source.recv(), if !source_done && in_progress < window => match unit {
+                    Some(unit) => {
+                        in_progress += 1;
+                        Work { unit, attempts: 0, ambiguous: false, backoff: None }
+                    }
+                    None => {
+                        source_done = true;
+                        continue;
+                    }
+                },
             }
         };
         let permit = tokio::select! {
