@@ -97,7 +97,7 @@ pub fn parse_base_url(s: &str) -> Result<reqwest::Url> {
 /// Everything `forget run` needs, validated.
 #[derive(Clone, Debug)]
 pub struct RunConfig {
-    /// The connector's ledger name (`webex`): input is recorded for it.
+    /// The connector's ledger name (`webex`, `outreach`): input is recorded for it.
     pub connector: &'static str,
     pub files: Vec<PathBuf>,
     pub input: InputOptions,

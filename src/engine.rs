@@ -242,7 +242,7 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) {
             shared.counters.connect_failures.store(0, Ordering::Relaxed);
             let status = response.status().as_u16();
             let headers = response.headers().clone();
-            match read_bounded(response).await {
+            match read_bounded(response, MAX_BODY).await {
                 Ok(body) => {
                     let answer = Answer {
                         status,
@@ -365,13 +365,16 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) {
     }
 }
 
-/// Read at most [`MAX_BODY`] bytes of an answer.
-async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+/// Read at most `limit` bytes of an answer.
+pub async fn read_bounded(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, reqwest::Error> {
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await? {
-        let room = MAX_BODY - body.len();
+        let room = limit - body.len();
         body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= MAX_BODY {
+        if body.len() >= limit {
             break;
         }
     }
@@ -391,7 +394,7 @@ pub fn transport_verdict(error: &reqwest::Error) -> Verdict {
 
 /// A transport error in words, without the URL (it is the same for every key) and so
 /// without anything that could identify a person or reveal a token.
-fn describe(error: &reqwest::Error) -> String {
+pub fn describe(error: &reqwest::Error) -> String {
     let kind = if error.is_timeout() {
         "timeout"
     } else if error.is_connect() {

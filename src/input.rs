@@ -30,6 +30,9 @@ pub struct InputOptions {
     pub exparam_defaults: Vec<(String, String)>,
     /// Connector-specific key rule (e.g. Outreach ids are integers).
     pub validate_key: fn(&str) -> std::result::Result<(), String>,
+    /// Read `profile-name` and `exparamN` columns (Webex). When false (Outreach) they are
+    /// ordinary columns, ignored like any other, and every row takes `profile_default`.
+    pub profile_and_exparam_columns: bool,
 }
 
 impl Default for InputOptions {
@@ -40,6 +43,7 @@ impl Default for InputOptions {
             profile_default: String::new(),
             exparam_defaults: Vec::new(),
             validate_key: |_| Ok(()),
+            profile_and_exparam_columns: true,
         }
     }
 }
@@ -223,6 +227,9 @@ fn read_layout(path: &Path, delimiter: u8, opts: &InputOptions) -> Result<Layout
         }
         return Err(Error::input(path, message));
     };
+    if !opts.profile_and_exparam_columns {
+        return finish_layout(path, reader, names.len(), key, None, Vec::new());
+    }
     let profile = find("profile-name");
     let mut exparams = Vec::new();
     for (i, name) in names.iter().enumerate() {
@@ -243,6 +250,18 @@ fn read_layout(path: &Path, delimiter: u8, opts: &InputOptions) -> Result<Layout
             }
         }
     }
+    finish_layout(path, reader, names.len(), key, profile, exparams)
+}
+
+/// The layout, once the file is known to hold at least one row after its header.
+fn finish_layout(
+    path: &Path,
+    mut reader: csv::Reader<BufReader<File>>,
+    columns: usize,
+    key: usize,
+    profile: Option<usize>,
+    exparams: Vec<(usize, String)>,
+) -> Result<Layout> {
     let mut records = reader.byte_records();
     match records.next() {
         None => {
@@ -252,7 +271,7 @@ fn read_layout(path: &Path, delimiter: u8, opts: &InputOptions) -> Result<Layout
         Some(Ok(_)) => {}
     }
     Ok(Layout {
-        columns: names.len(),
+        columns,
         key,
         profile,
         exparams,
@@ -597,6 +616,28 @@ mod tests {
         case(b"key,exparam11\na,b\n", "exparam1 to exparam10");
         case(b"key,exparam0\na,b\n", "exparam1 to exparam10");
         case(b"\x1f\x8b\x08\x00rest", "gzip");
+    }
+
+    #[test]
+    fn without_profile_and_exparam_columns_every_row_takes_the_default_scope() -> Result<()> {
+        let opts = InputOptions {
+            key_column: "id".into(),
+            profile_default: "callPurposes".into(),
+            validate_key: |k| k.parse::<u64>().map(|_| ()).map_err(|_| "not an id".into()),
+            profile_and_exparam_columns: false,
+            ..InputOptions::default()
+        };
+        let rows = rows_of(
+            b"id,profile-name,exparam11,name\n7,vip,x,Intro\nseven,,,\n",
+            &opts,
+        )?;
+        assert_eq!(keys(&rows), ["7", "invalid: not an id"]);
+        assert!(
+            matches!(&rows[0], ParsedRow::Request { scope, exparams, .. }
+                if scope == "callPurposes" && exparams.is_empty()),
+            "{rows:?}"
+        );
+        Ok(())
     }
 
     #[test]

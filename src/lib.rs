@@ -9,9 +9,11 @@
 //! - [`keys`] / [`secret`]: keyed hashes and masks of keys; the token and the ledger key.
 //! - [`engine`]: sends units through a [`connector::Connector`], paced by [`throttle`],
 //!   retried by [`retry`], each answer read into an [`outcome::Verdict`].
-//! - [`connector::webex`]: the Webex Campaign delete API.
+//! - [`connector::webex`]: the Webex Campaign delete API; [`connector::outreach`]: Outreach's
+//!   JSON:API deletes by id.
 //! - [`run`]: wires the above into `forget run`; [`progress`] shows it.
-//! - [`sim`]: a local simulator of the API, for rehearsals and tests.
+//! - [`list`]: `forget list`, an Outreach collection as CSV (shared throttle and retries).
+//! - [`sim`]: a local simulator of both APIs, for rehearsals and tests.
 
 pub mod cli;
 pub mod config;
@@ -21,6 +23,7 @@ pub mod error;
 pub mod input;
 pub mod keys;
 pub mod ledger;
+pub mod list;
 pub mod outcome;
 pub mod progress;
 pub mod retry;

@@ -10,15 +10,16 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::config::RunConfig;
+use crate::connector::outreach::Outreach;
 use crate::connector::webex::Webex;
-use crate::connector::{Connector, Unit};
+use crate::connector::{Connector, Kind, Unit};
 use crate::engine::{self, Counters, EngineConfig, Stop, StopReason};
 use crate::error::{Error, Result, exit};
 use crate::input::{self, InputFile, InputOptions};
 use crate::keys::KeyHasher;
 use crate::ledger::ingest::IngestCounts;
 use crate::ledger::writer::Writer;
-use crate::ledger::{Counts, Ledger, RunRecord};
+use crate::ledger::{Counts, Ledger, RunRecord, ScopeCounts};
 use crate::outcome::Outcome;
 use crate::progress::Progress;
 use crate::secret::{self, Token};
@@ -32,6 +33,8 @@ const PAGE: usize = 1024;
 /// What a run did, for the summary and the exit code.
 #[derive(Debug)]
 pub struct RunSummary {
+    /// The connector this run was for; `ledger` counts its units only.
+    pub connector: &'static str,
     pub ingested: IngestCounts,
     pub to_send: u64,
     pub sent_units: u64,
@@ -41,7 +44,11 @@ pub struct RunSummary {
     pub throttled: u64,
     pub after_ambiguous: u64,
     pub ledger: Counts,
+    /// Every connector and scope in the ledger, for the side-by-side table.
+    pub by_scope: Vec<ScopeCounts>,
     pub stop: Option<StopReason>,
+    /// Why the API stopped the run, in the connector's words.
+    pub stop_message: Option<String>,
     pub elapsed: Duration,
     pub dry_run: bool,
 }
@@ -92,23 +99,77 @@ impl Target {
         Ok(Target::new(connector, &base_url))
     }
 
+    /// Outreach's API at `base_url` (e.g. `https://api.outreach.io/api/v2`).
+    pub fn outreach(base_url: reqwest::Url, token: Token) -> Result<Target> {
+        let connector = Arc::new(Outreach::new(&base_url, &token)?);
+        Ok(Target::new(connector, &base_url))
+    }
+
+    /// `kind` at `base_url`.
+    pub fn connect(kind: Kind, base_url: reqwest::Url, token: Token) -> Result<Target> {
+        match kind {
+            Kind::Webex => Target::remote(base_url, token),
+            Kind::Outreach => Target::outreach(base_url, token),
+        }
+    }
+
     /// Start the built-in simulator, loaded with the sample tenant's profiles.
     pub async fn simulator() -> Result<Target> {
+        Target::simulator_for(Kind::Webex).await
+    }
+
+    /// Start the built-in simulator (the sample tenant of every connector) and send there.
+    pub async fn simulator_for(kind: Kind) -> Result<Target> {
+        let sample = SampleSimulator::start().await?;
+        let mut target = Target::connect(kind, sample.base_url(kind)?, sample.token.clone())?;
+        target.label = "simulator".into();
+        target._sim = Some(sample.handle);
+        Ok(target)
+    }
+}
+
+/// The built-in simulator, loaded with the sample tenant: Webex profiles and Outreach call
+/// purposes. Each start is a fresh tenant with the same contents.
+pub struct SampleSimulator {
+    pub handle: sim::SimHandle,
+    pub token: Token,
+}
+
+/// Call purposes in the sample Outreach tenant, and the ones it refuses to delete (in use).
+pub const SAMPLE_CALL_PURPOSES: usize = 120;
+pub const SAMPLE_UNDELETABLE: [i64; 2] = [7, 42];
+
+impl SampleSimulator {
+    pub async fn start() -> Result<SampleSimulator> {
         let token = format!("sim-{}", uuid::Uuid::new_v4());
+        let mut call_purposes = sim::outreach::OutreachCollection::new(
+            sim::outreach::DEFAULT_RESOURCE,
+            sim::outreach::sample_call_purposes(SAMPLE_CALL_PURPOSES),
+        );
+        call_purposes.undeletable = SAMPLE_UNDELETABLE.to_vec();
         let config = sim::SimConfig {
             token: token.clone(),
             profiles: vec![("customers".into(), sample_profiles())],
+            outreach: vec![call_purposes],
             ..sim::SimConfig::default()
         };
         let handle = sim::spawn(sim::Sim::new(config))
             .await
             .map_err(|e| Error::io("cannot start the simulator", e))?;
-        let base_url = reqwest::Url::parse(&handle.url())
-            .map_err(|e| Error::usage(format!("simulator URL: {e}")))?;
-        let mut target = Target::remote(base_url, Token::new(token))?;
-        target.label = "simulator".into();
-        target._sim = Some(handle);
-        Ok(target)
+        Ok(SampleSimulator {
+            handle,
+            token: Token::new(token),
+        })
+    }
+
+    /// Where `kind`'s API is served.
+    pub fn base_url(&self, kind: Kind) -> Result<reqwest::Url> {
+        let path = match kind {
+            Kind::Webex => "",
+            Kind::Outreach => sim::outreach::PREFIX.trim_end_matches('/'),
+        };
+        reqwest::Url::parse(&format!("{}{path}", self.handle.url()))
+            .map_err(|e| Error::usage(format!("simulator URL: {e}")))
     }
 }
 
@@ -153,8 +214,13 @@ pub fn ingest(
     let mut total = IngestCounts::default();
     for file in files {
         let path = file.path.to_string_lossy();
-        let entry =
-            ledger.begin_file(&path, &file.sha256, &opts.profile_default, &opts.key_column)?;
+        let entry = ledger.begin_file(
+            &path,
+            &file.sha256,
+            connector,
+            &opts.profile_default,
+            &opts.key_column,
+        )?;
         if entry.complete {
             tracing::info!(file = %path, "already recorded: skipping ingest");
             continue;
@@ -318,13 +384,20 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
         retry: config.retry,
     };
     let counters = Arc::new(Counters::default());
+    let explainer = target.as_ref().map(|t| t.connector.clone());
 
     let summary = |ledger: &Ledger,
                    stop: Option<StopReason>,
                    counters: &Counters,
                    dry_run|
      -> Result<RunSummary> {
+        let stop_message = match (&stop, &explainer) {
+            (Some(StopReason::Api(cause)), Some(c)) => Some(c.explain_stop(cause)),
+            (Some(StopReason::Api(cause)), None) => Some(cause.explain().to_owned()),
+            _ => None,
+        };
         Ok(RunSummary {
+            connector: connector_name,
             ingested,
             to_send,
             sent_units: counters.finished_total(),
@@ -343,8 +416,10 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
             after_ambiguous: counters
                 .after_ambiguous
                 .load(std::sync::atomic::Ordering::Relaxed),
-            ledger: ledger.counts()?,
+            ledger: ledger.counts_for(connector_name)?,
+            by_scope: ledger.counts_by_scope()?,
             stop,
+            stop_message,
             elapsed: started.elapsed(),
             dry_run,
         })
@@ -384,7 +459,7 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
     );
 
     engine::run(
-        connector,
+        connector.clone(),
         client,
         throttle,
         engine_config,
@@ -404,7 +479,7 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
     }
     let result = match stop.reason() {
         None => "finished".to_owned(),
-        Some(StopReason::Api(cause)) => format!("stopped: {}", cause.explain()),
+        Some(StopReason::Api(cause)) => format!("stopped: {}", connector.explain_stop(&cause)),
         Some(StopReason::Interrupted) => "interrupted".to_owned(),
         Some(StopReason::Ledger(m)) => format!("ledger failure: {m}"),
     };
@@ -427,6 +502,15 @@ pub fn render_summary(s: &RunSummary) -> String {
         "input: {} rows recorded ({} new keys, {} duplicate rows, {} invalid rows)",
         i.rows, i.new_units, i.duplicates, i.invalid
     );
+    let by_connector = if shows_connectors(&s.by_scope) {
+        format!(
+            "the ledger by connector (this run counts {} only):\n{}",
+            s.connector,
+            render_by_scope(&s.by_scope)
+        )
+    } else {
+        String::new()
+    };
     if s.dry_run {
         let l = &s.ledger;
         let _ = writeln!(out, "dry run: nothing was sent");
@@ -438,6 +522,7 @@ pub fn render_summary(s: &RunSummary) -> String {
         );
         let _ = writeln!(out, "  duplicate rows      {:>9}", l.duplicates);
         let _ = writeln!(out, "  invalid rows        {:>9}", l.invalid);
+        out.push_str(&by_connector);
         return out;
     }
     let _ = writeln!(
@@ -476,6 +561,7 @@ pub fn render_summary(s: &RunSummary) -> String {
         "  {:<16}{:>10}{:>10}",
         "duplicate rows", "", s.ledger.duplicates
     );
+    out.push_str(&by_connector);
     if s.after_ambiguous > 0 {
         let _ = writeln!(
             out,
@@ -485,11 +571,11 @@ pub fn render_summary(s: &RunSummary) -> String {
     }
     match &s.stop {
         Some(StopReason::Api(cause)) => {
-            let _ = writeln!(
-                out,
-                "STOPPED: {}. Unfinished keys stay pending.",
-                cause.explain()
-            );
+            let message = s
+                .stop_message
+                .clone()
+                .unwrap_or_else(|| cause.explain().to_owned());
+            let _ = writeln!(out, "STOPPED: {message}. Unfinished keys stay pending.");
         }
         Some(StopReason::Interrupted) => {
             let _ = writeln!(out, "interrupted: run the same command again to resume");
@@ -524,6 +610,62 @@ pub fn render_summary(s: &RunSummary) -> String {
                 );
             }
         }
+    }
+    out
+}
+
+/// Whether a ledger's counts need the per-connector table: it holds another system than
+/// Webex Campaign (a Webex-only ledger keeps its familiar one-table summary).
+pub fn shows_connectors(by_scope: &[ScopeCounts]) -> bool {
+    by_scope.iter().any(|g| g.connector != Kind::Webex.name())
+}
+
+/// One line per connector and scope: keys per outcome, and invalid and duplicate rows.
+pub fn render_by_scope(by_scope: &[ScopeCounts]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let width = by_scope
+        .iter()
+        .map(|g| g.scope.chars().count())
+        .chain([9])
+        .max()
+        .unwrap_or(9)
+        .min(40);
+    let _ = writeln!(
+        out,
+        "  {:<10} {:<width$} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+        "connector",
+        "scope",
+        "keys",
+        "deleted",
+        "not_found",
+        "rejected",
+        "failed",
+        "pending",
+        "invalid",
+        "duplicates"
+    );
+    for g in by_scope {
+        let c = &g.counts;
+        let scope = if g.scope.is_empty() {
+            "(default)".to_owned()
+        } else {
+            g.scope.chars().take(width).collect()
+        };
+        let _ = writeln!(
+            out,
+            "  {:<10} {:<width$} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+            g.connector,
+            scope,
+            c.total,
+            c.deleted,
+            c.not_found,
+            c.rejected,
+            c.failed,
+            c.pending,
+            c.invalid,
+            c.duplicates
+        );
     }
     out
 }

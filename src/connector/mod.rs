@@ -4,18 +4,20 @@
 //! and never changes for a new system. A connector is two pure functions, which keeps it
 //! small and lets classification be tested without a network.
 
+pub mod outreach;
 pub mod webex;
 
-use crate::outcome::Verdict;
+use crate::outcome::{StopCause, Verdict};
 
 /// One unit of work as the engine hands it to a connector.
 #[derive(Clone, Debug)]
 pub struct Unit {
     pub id: i64,
-    /// The profile name (Webex) — empty for the tenant's default.
+    /// The profile name (Webex; empty for the tenant's default) or the JSON:API collection
+    /// (Outreach, e.g. `callPurposes`).
     pub scope: String,
     pub key: String,
-    /// Audit fields to send, as `(exparamN, value)`.
+    /// Audit fields to send, as `(exparamN, value)` (Webex only).
     pub exparams: Vec<(String, String)>,
 }
 
@@ -36,4 +38,56 @@ pub trait Connector: Send + Sync + 'static {
     /// Read an answer. Transport failures (timeouts, dropped connections) never get here:
     /// the engine classifies those the same way for every connector.
     fn classify(&self, answer: &Answer<'_>) -> Verdict;
+
+    /// What the operator should do about a stopped run, in this system's words.
+    fn explain_stop(&self, cause: &StopCause) -> String {
+        cause.explain().to_owned()
+    }
+}
+
+/// The systems `forget` can erase from, as `--connector` names them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Kind {
+    /// Webex Campaign: delete a profile by key.
+    #[default]
+    Webex,
+    /// Outreach: delete a JSON:API resource by id.
+    Outreach,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 2] = [Kind::Webex, Kind::Outreach];
+
+    /// The name used on the command line and in the ledger.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Webex => "webex",
+            Kind::Outreach => "outreach",
+        }
+    }
+
+    /// The environment variable the API token is read from.
+    pub fn token_env(self) -> &'static str {
+        match self {
+            Kind::Webex => "WEBEX_CAMPAIGN_TOKEN",
+            Kind::Outreach => outreach::TOKEN_ENV,
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Kind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("`{s}` is not a connector: use webex or outreach"))
+    }
 }

@@ -68,18 +68,22 @@ fn json_pairs(pairs: &[(String, String)]) -> Option<String> {
 }
 
 impl Ledger {
+    /// Find or start the ingestion of a file: known by its content, the connector it is read
+    /// for and its default scope (Webex profile, Outreach resource).
     pub fn begin_file(
         &self,
         path: &str,
         sha256: &str,
+        connector: &str,
         profile_default: &str,
         key_column: &str,
     ) -> Result<FileEntry> {
         let found: Option<(i64, Option<i64>)> = self
             .conn
             .query_row(
-                "SELECT id, rows FROM files WHERE sha256 = ?1 AND profile_default = ?2",
-                params![sha256, profile_default],
+                "SELECT id, rows FROM files
+                 WHERE connector = ?1 AND sha256 = ?2 AND profile_default = ?3",
+                params![connector, sha256, profile_default],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
@@ -87,9 +91,10 @@ impl Ledger {
             Some((id, _)) => id,
             None => {
                 self.conn.execute(
-                    "INSERT INTO files (path, sha256, profile_default, key_column, added_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO files (connector, path, sha256, profile_default, key_column, added_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                     params![
+                        connector,
                         path,
                         sha256,
                         profile_default,
@@ -236,7 +241,7 @@ mod tests {
     fn duplicates_link_to_one_unit_across_files() -> Result<()> {
         let mut ledger = Ledger::open_in_memory()?;
         let hasher = KeyHasher::new(b"test secret 1234");
-        let a = ledger.begin_file("a.csv", "aaa", "customers", "key")?;
+        let a = ledger.begin_file("a.csv", "aaa", "webex", "customers", "key")?;
         let counts = ledger.record_rows(
             a.id,
             "webex",
@@ -261,7 +266,7 @@ mod tests {
             }
         );
         ledger.finish_file(a.id)?;
-        let b = ledger.begin_file("b.csv", "bbb", "customers", "key")?;
+        let b = ledger.begin_file("b.csv", "bbb", "webex", "customers", "key")?;
         let counts = ledger.record_rows(b.id, "webex", &hasher, &[request(2, "+447700900001")])?;
         assert_eq!(counts.duplicates, 1);
         let c = ledger.counts()?;
@@ -273,14 +278,14 @@ mod tests {
     fn a_file_is_known_by_content_and_resumes_after_its_last_line() -> Result<()> {
         let mut ledger = Ledger::open_in_memory()?;
         let hasher = KeyHasher::new(b"test secret 1234");
-        let f = ledger.begin_file("a.csv", "aaa", "customers", "key")?;
+        let f = ledger.begin_file("a.csv", "aaa", "webex", "customers", "key")?;
         ledger.record_rows(
             f.id,
             "webex",
             &hasher,
             &[request(2, "x1"), request(3, "x2")],
         )?;
-        let again = ledger.begin_file("renamed.csv", "aaa", "customers", "key")?;
+        let again = ledger.begin_file("renamed.csv", "aaa", "webex", "customers", "key")?;
         assert_eq!(
             again,
             FileEntry {
@@ -292,11 +297,23 @@ mod tests {
         ledger.finish_file(f.id)?;
         assert!(
             ledger
-                .begin_file("a.csv", "aaa", "customers", "key")?
+                .begin_file("a.csv", "aaa", "webex", "customers", "key")?
                 .complete
         );
         // The same content for another profile is new work.
-        assert_ne!(ledger.begin_file("a.csv", "aaa", "other", "key")?.id, f.id);
+        assert_ne!(
+            ledger
+                .begin_file("a.csv", "aaa", "webex", "other", "key")?
+                .id,
+            f.id
+        );
+        // ... and so is the same content read for another connector.
+        assert_ne!(
+            ledger
+                .begin_file("a.csv", "aaa", "outreach", "customers", "id")?
+                .id,
+            f.id
+        );
         Ok(())
     }
 }

@@ -67,6 +67,29 @@ impl Counts {
     }
 }
 
+/// Counts for one connector and scope (Webex profile, Outreach resource), for
+/// `forget status` when a ledger holds more than one system.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ScopeCounts {
+    pub connector: String,
+    pub scope: String,
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+impl Counts {
+    fn add(&mut self, other: &Counts) {
+        self.total += other.total;
+        self.deleted += other.deleted;
+        self.not_found += other.not_found;
+        self.rejected += other.rejected;
+        self.failed += other.failed;
+        self.pending += other.pending;
+        self.invalid += other.invalid;
+        self.duplicates += other.duplicates;
+    }
+}
+
 /// RFC 3339, UTC, as every timestamp in the ledger is written.
 pub fn timestamp(at: SystemTime) -> String {
     let at = time::OffsetDateTime::from(at);
@@ -223,6 +246,67 @@ impl Ledger {
         )?;
         counts.invalid = invalid as u64;
         counts.duplicates = duplicates as u64;
+        Ok(counts)
+    }
+
+    /// Counts per (connector, scope), in that order. Invalid rows have no unit: they count
+    /// under the connector and default scope their file was read for.
+    pub fn counts_by_scope(&self) -> Result<Vec<ScopeCounts>> {
+        use std::collections::BTreeMap;
+        let mut groups: BTreeMap<(String, String), Counts> = BTreeMap::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT connector, scope, outcome, count(*) FROM units GROUP BY 1, 2, 3")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let c = groups.entry((row.get(0)?, row.get(1)?)).or_default();
+            let outcome: String = row.get(2)?;
+            let n = row.get::<_, i64>(3)? as u64;
+            if let Some(o) = Outcome::parse(&outcome) {
+                *c.slot(o) += n;
+            }
+            c.total += n;
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT u.connector, u.scope, count(*) FROM rows r JOIN units u ON u.id = r.unit_id
+             WHERE r.kind = 'duplicate' GROUP BY 1, 2",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            groups
+                .entry((row.get(0)?, row.get(1)?))
+                .or_default()
+                .duplicates += row.get::<_, i64>(2)? as u64;
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT f.connector, f.profile_default, count(*) FROM rows r
+             JOIN files f ON f.id = r.file_id WHERE r.kind = 'invalid' GROUP BY 1, 2",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            groups
+                .entry((row.get(0)?, row.get(1)?))
+                .or_default()
+                .invalid += row.get::<_, i64>(2)? as u64;
+        }
+        Ok(groups
+            .into_iter()
+            .map(|((connector, scope), counts)| ScopeCounts {
+                connector,
+                scope,
+                counts,
+            })
+            .collect())
+    }
+
+    /// Counts of one connector's units and rows only.
+    pub fn counts_for(&self, connector: &str) -> Result<Counts> {
+        let mut counts = Counts::default();
+        for group in self.counts_by_scope()? {
+            if group.connector == connector {
+                counts.add(&group.counts);
+            }
+        }
         Ok(counts)
     }
 

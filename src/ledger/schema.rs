@@ -91,6 +91,26 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX attempts_by_unit ON attempts (unit_id);
     "#,
+    // 2: connectors side by side. A file is recorded for one connector: the same content
+    // read for Webex and for Outreach is two ingestions. Units already carry connector and
+    // scope (for Outreach the scope is the JSON:API collection, e.g. `callPurposes`).
+    r#"
+    CREATE TABLE files_v2 (
+        id              INTEGER PRIMARY KEY,
+        connector       TEXT NOT NULL,
+        path            TEXT NOT NULL,
+        sha256          TEXT NOT NULL,
+        profile_default TEXT NOT NULL,      -- Webex: default profile; Outreach: the resource
+        key_column      TEXT NOT NULL,
+        rows            INTEGER,            -- NULL until every row is recorded
+        added_at        TEXT NOT NULL,
+        UNIQUE (connector, sha256, profile_default)
+    );
+    INSERT INTO files_v2 (id, connector, path, sha256, profile_default, key_column, rows, added_at)
+        SELECT id, 'webex', path, sha256, profile_default, key_column, rows, added_at FROM files;
+    DROP TABLE files;
+    ALTER TABLE files_v2 RENAME TO files;
+    "#,
 ];
 
 pub fn version(conn: &Connection) -> rusqlite::Result<usize> {
@@ -100,7 +120,18 @@ pub fn version(conn: &Connection) -> rusqlite::Result<usize> {
 
 /// Bring the schema up to date in one transaction. Returns the version found.
 /// A ledger newer than this build is an error for the caller to report.
+///
+/// Foreign keys are off while migrating and checked before the commit, as SQLite documents
+/// for rebuilding a table (a rebuild drops the table other tables refer to).
 pub fn migrate(conn: &mut Connection) -> Result<usize, MigrateError> {
+    let enforced: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let result = migrate_in_transaction(conn);
+    conn.pragma_update(None, "foreign_keys", enforced)?;
+    result
+}
+
+fn migrate_in_transaction(conn: &mut Connection) -> Result<usize, MigrateError> {
     let tx = conn.transaction()?;
     let found = version(&tx)?;
     if found > MIGRATIONS.len() {
@@ -109,7 +140,21 @@ pub fn migrate(conn: &mut Connection) -> Result<usize, MigrateError> {
             known: MIGRATIONS.len(),
         });
     }
+    if found == MIGRATIONS.len() {
+        return Ok(found);
+    }
     apply(&tx, found)?;
+    let broken: i64 = tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+        r.get(0)
+    })?;
+    if broken > 0 {
+        return Err(MigrateError::Sqlite(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+            Some(format!(
+                "{broken} rows refer to missing rows after the migration"
+            )),
+        )));
+    }
     tx.commit()?;
     Ok(found)
 }
@@ -149,6 +194,36 @@ mod tests {
             |r| r.get(0),
         )?;
         assert_eq!(tables, 6);
+        Ok(())
+    }
+
+    #[test]
+    fn files_of_a_version_1_ledger_become_webex_files() -> Result<(), MigrateError> {
+        let mut conn = Connection::open_in_memory()?;
+        conn.execute_batch(MIGRATIONS[0])?;
+        conn.pragma_update(None, "user_version", 1)?;
+        conn.execute(
+            "INSERT INTO files (path, sha256, profile_default, key_column, rows, added_at)
+             VALUES ('a.csv', 'aaa', 'customers', 'key', 3, 'now')",
+            [],
+        )?;
+        conn.execute(
+            "INSERT INTO rows (file_id, line, kind) VALUES (1, 2, 'invalid')",
+            [],
+        )?;
+        assert_eq!(migrate(&mut conn)?, 1);
+        let (connector, rows): (String, i64) =
+            conn.query_row("SELECT connector, rows FROM files WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        assert_eq!((connector.as_str(), rows), ("webex", 3));
+        let joined: i64 = conn.query_row(
+            "SELECT count(*) FROM rows r JOIN files f ON f.id = r.file_id",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(joined, 1);
+        assert_eq!(version(&conn)?, MIGRATIONS.len());
         Ok(())
     }
 

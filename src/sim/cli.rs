@@ -5,12 +5,15 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
+use super::outreach::{self, OutreachCollection};
 use super::{Fault, RetryAfter, Sim, SimConfig, serve};
 
-/// Run a local simulator of the Webex Campaign delete API.
+/// Run a local simulator of the Webex Campaign delete API and of Outreach's JSON:API
+/// collections (under /api/v2/: list, get, delete).
 ///
 /// Prints `forget sim listening on http://ADDR` once ready, serves until
-/// Ctrl-C, then prints its counters as one JSON line.
+/// Ctrl-C, then prints its counters as one JSON line. Outreach clients use
+/// `--base-url http://ADDR/api/v2`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct SimArgs {
     /// Address to listen on. Only loopback addresses are accepted unless
@@ -53,8 +56,25 @@ pub struct SimArgs {
     pub retry_after: Option<u64>,
 
     /// Send --retry-after as an HTTP-date (SECS from now) instead of seconds.
-    #[arg(long, requires = "retry_after")]
+    #[arg(long, requires = "retry_after", conflicts_with = "retry_after_reset")]
     pub retry_after_date: bool,
+
+    /// Send --retry-after as `X-RateLimit-Reset: <Unix time SECS from now>`, as Outreach
+    /// does, instead of a Retry-After header.
+    #[arg(long, requires = "retry_after")]
+    pub retry_after_reset: bool,
+
+    /// Serve Outreach records: `[RESOURCE=]N` generates N call purposes with ids 1..N;
+    /// `[RESOURCE=]FILE` loads a CSV with an `id` column, other columns being attributes
+    /// (what `forget list` writes). RESOURCE defaults to callPurposes, which is always
+    /// served. Repeatable.
+    #[arg(long = "outreach", value_name = "[RESOURCE=]N|FILE")]
+    pub outreach: Vec<String>,
+
+    /// Answer a delete of this Outreach record with a 422 error document (the record
+    /// stays): `[RESOURCE=]ID`. Repeatable.
+    #[arg(long = "outreach-undeletable", value_name = "[RESOURCE=]ID")]
+    pub outreach_undeletable: Vec<String>,
 
     /// Inject a fault with probability PROB (0..1) per request, instead of
     /// processing it. KIND is one of 500, 1010, 429, 499, drop, slow,
@@ -67,8 +87,9 @@ pub struct SimArgs {
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency_ms: u64,
 
-    /// After N requests to the delete endpoint, answer every request 401
-    /// code 498 (token expired).
+    /// After N requests to the delete endpoint (Outreach requests count
+    /// too), answer every request 401: code 498 (token expired), or an
+    /// Outreach error document.
     #[arg(long, value_name = "N")]
     pub expire_token_after: Option<u64>,
 
@@ -136,11 +157,44 @@ impl SimArgs {
             .iter()
             .map(|spec| load_profiles(spec).map_err(|e| format!("--profiles {spec}: {e}")))
             .collect::<Result<Vec<_>, _>>()?;
-        let retry_after = match (self.retry_after, self.retry_after_date) {
-            (None, _) => RetryAfter::None,
-            (Some(secs), false) => RetryAfter::Seconds(secs),
-            (Some(secs), true) => RetryAfter::HttpDate(secs),
+        let retry_after = match (
+            self.retry_after,
+            self.retry_after_date,
+            self.retry_after_reset,
+        ) {
+            (None, _, _) => RetryAfter::None,
+            (Some(secs), true, _) => RetryAfter::HttpDate(secs),
+            (Some(secs), false, true) => RetryAfter::ResetAt(secs),
+            (Some(secs), false, false) => RetryAfter::Seconds(secs),
         };
+        let mut collections: Vec<OutreachCollection> = Vec::new();
+        for spec in &self.outreach {
+            let (resource, source) = resource_spec(spec);
+            let records = match source.trim().parse::<usize>() {
+                Ok(n) => outreach::sample_call_purposes(n),
+                Err(_) => outreach::read_records(Path::new(source))
+                    .map_err(|e| format!("--outreach {spec}: {e}"))?,
+            };
+            match collections.iter_mut().find(|c| c.resource == resource) {
+                Some(c) => c.records.extend(records),
+                None => collections.push(OutreachCollection::new(resource, records)),
+            }
+        }
+        for spec in &self.outreach_undeletable {
+            let (resource, id) = resource_spec(spec);
+            let id: i64 = id
+                .trim()
+                .parse()
+                .map_err(|_| format!("--outreach-undeletable {spec}: the id is not an integer"))?;
+            match collections.iter_mut().find(|c| c.resource == resource) {
+                Some(c) => c.undeletable.push(id),
+                None => {
+                    let mut c = OutreachCollection::new(resource, Vec::new());
+                    c.undeletable.push(id);
+                    collections.push(c);
+                }
+            }
+        }
         Ok(SimConfig {
             token: self.token.clone(),
             profiles,
@@ -151,6 +205,7 @@ impl SimArgs {
             latency: Duration::from_millis(self.latency_ms),
             expire_token_after: self.expire_token_after,
             seed: self.seed,
+            outreach: collections,
             ..SimConfig::default()
         })
     }
@@ -174,6 +229,17 @@ impl SimArgs {
             ));
         }
         Ok(addr)
+    }
+}
+
+/// Splits `[RESOURCE=]VALUE`; RESOURCE defaults to callPurposes. A `=` after a path
+/// separator belongs to a file name.
+fn resource_spec(spec: &str) -> (String, &str) {
+    match spec.split_once('=') {
+        Some((name, value)) if !name.is_empty() && !name.contains(['/', '\\']) => {
+            (name.trim().to_owned(), value)
+        }
+        _ => (outreach::DEFAULT_RESOURCE.to_owned(), spec),
     }
 }
 
@@ -262,6 +328,50 @@ mod tests {
         assert!(parse_fault("drop").is_err());
         assert!(parse_fault("drop=2").is_err());
         assert!(parse_fault("nope=0.1").is_err());
+    }
+
+    #[test]
+    fn outreach_specs() {
+        let args = |extra: &[&str]| {
+            use clap::Parser;
+            #[derive(clap::Parser)]
+            struct Wrap {
+                #[command(flatten)]
+                sim: SimArgs,
+            }
+            let argv = std::iter::once("sim").chain(extra.iter().copied());
+            Wrap::try_parse_from(argv).map(|w| w.sim.to_config())
+        };
+        let config = match args(&[
+            "--outreach",
+            "3",
+            "--outreach",
+            "prospects=2",
+            "--outreach-undeletable",
+            "2",
+        ]) {
+            Ok(Ok(c)) => c,
+            other => panic!("{:?}", other.map(|r| r.map(|_| ()))),
+        };
+        let summary: Vec<(String, usize, Vec<i64>)> = config
+            .outreach
+            .iter()
+            .map(|c| (c.resource.clone(), c.records.len(), c.undeletable.clone()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("callPurposes".to_owned(), 3, vec![2]),
+                ("prospects".to_owned(), 2, vec![])
+            ]
+        );
+        assert!(matches!(
+            args(&["--outreach", "/nonexistent.csv"]),
+            Ok(Err(_))
+        ));
+        assert!(matches!(args(&["--outreach-undeletable", "x"]), Ok(Err(_))));
+        let reset = args(&["--retry-after", "2", "--retry-after-reset"]);
+        assert!(matches!(reset, Ok(Ok(c)) if c.retry_after == RetryAfter::ResetAt(2)));
     }
 
     #[test]

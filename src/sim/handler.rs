@@ -8,21 +8,21 @@ use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 use serde::Deserialize;
 
 use super::fault::Fault;
 use super::state::{Auth, DeleteOutcome, Sim};
-use super::{DELETE_PATH, RetryAfter, STATS_PATH};
+use super::{DELETE_PATH, RetryAfter, STATS_PATH, outreach};
 
 /// Largest request body read; larger bodies are answered 1001.
 pub(crate) const MAX_BODY: usize = 64 * 1024;
 
 const JSON: &str = "application/json";
 
-const NOT_FOUND_404: &str = r#"{"code":404,"description":"Not found"}"#;
-const METHOD_405: &str = r#"{"code":405,"description":"Method not supported"}"#;
+pub(super) const NOT_FOUND_404: &str = r#"{"code":404,"description":"Not found"}"#;
+pub(super) const METHOD_405: &str = r#"{"code":405,"description":"Method not supported"}"#;
 const AUTH_430: &str = r#"{"code":430,"description":"Authorization failed. This resource is not allowed to access using this TOKEN or KEY"}"#;
 const EXPIRED_498: &str = r#"{"code":498,"description":"Invalid token or Access token expired"}"#;
 const THROTTLED_429: &str = r#"{"code":429,"description":"Too many requests. Throttle limit reached for the time window."}"#;
@@ -75,7 +75,11 @@ pub(crate) enum Action {
     Hang,
 }
 
-fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Action {
+pub(super) fn respond(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Action {
     let mut resp = Response::new(Full::new(body.into()));
     *resp.status_mut() = status;
     resp.headers_mut()
@@ -83,27 +87,47 @@ fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes
     Action::Respond(resp)
 }
 
-fn json(status: StatusCode, body: &'static str) -> Action {
+pub(super) fn json(status: StatusCode, body: &'static str) -> Action {
     respond(status, JSON, body)
 }
 
-fn count(counter: &AtomicU64) {
+pub(super) fn count(counter: &AtomicU64) {
     counter.fetch_add(1, Relaxed);
 }
 
 /// A 429 answer carrying `Retry-After` as configured.
 fn too_many(retry_after: RetryAfter) -> Action {
-    let mut action = json(StatusCode::TOO_MANY_REQUESTS, THROTTLED_429);
-    let value = match retry_after {
+    with_retry_after(
+        json(StatusCode::TOO_MANY_REQUESTS, THROTTLED_429),
+        retry_after,
+    )
+}
+
+/// Add the configured throttling header to an answer.
+pub(super) fn with_retry_after(mut action: Action, retry_after: RetryAfter) -> Action {
+    let header = match retry_after {
         RetryAfter::None => None,
-        RetryAfter::Seconds(secs) => Some(HeaderValue::from(secs)),
+        RetryAfter::Seconds(secs) => Some((RETRY_AFTER, HeaderValue::from(secs))),
         RetryAfter::HttpDate(secs) => {
             let when = SystemTime::now() + Duration::from_secs(secs);
-            HeaderValue::try_from(httpdate::fmt_http_date(when)).ok()
+            HeaderValue::try_from(httpdate::fmt_http_date(when))
+                .ok()
+                .map(|v| (RETRY_AFTER, v))
+        }
+        RetryAfter::ResetAt(secs) => {
+            let when = SystemTime::now() + Duration::from_secs(secs);
+            let epoch = when
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or_default();
+            Some((
+                HeaderName::from_static("x-ratelimit-reset"),
+                HeaderValue::from(epoch),
+            ))
         }
     };
-    if let (Action::Respond(resp), Some(value)) = (&mut action, value) {
-        resp.headers_mut().insert(RETRY_AFTER, value);
+    if let (Action::Respond(resp), Some((name, value))) = (&mut action, header) {
+        resp.headers_mut().insert(name, value);
     }
     action
 }
@@ -167,13 +191,13 @@ fn parse_body(body: &[u8]) -> Option<DeleteBody<'_>> {
     has_key.then_some(parsed)
 }
 
-enum ReadError {
+pub(super) enum ReadError {
     TooLarge,
     /// The client went away.
     Io,
 }
 
-async fn read_body(mut body: Incoming) -> Result<Vec<u8>, ReadError> {
+pub(super) async fn read_body(mut body: Incoming) -> Result<Vec<u8>, ReadError> {
     if body.size_hint().lower() > MAX_BODY as u64 {
         return Err(ReadError::TooLarge);
     }
@@ -191,7 +215,7 @@ async fn read_body(mut body: Incoming) -> Result<Vec<u8>, ReadError> {
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
-fn bearer(header: Option<&HeaderValue>) -> Option<&[u8]> {
+pub(super) fn bearer(header: Option<&HeaderValue>) -> Option<&[u8]> {
     let value = header?.as_bytes();
     let scheme = value.get(..7)?;
     scheme
@@ -221,6 +245,9 @@ async fn decide(sim: &Sim, req: Request<Incoming>) -> Action {
         };
     }
     count(&c.requests);
+    if path.starts_with(outreach::PREFIX) {
+        return outreach::handle(sim, req).await;
+    }
     if path != DELETE_PATH {
         count(&c.rejected);
         return json(StatusCode::NOT_FOUND, NOT_FOUND_404);

@@ -1,4 +1,5 @@
-//! A local, in-process simulator of the Webex Campaign "delete profile" API.
+//! A local, in-process simulator of the Webex Campaign "delete profile" API, and of
+//! Outreach's JSON:API collections (see [`outreach`]: list, get, delete under `/api/v2/`).
 //!
 //! The simulator exists so that `forget` can be exercised end to end without
 //! touching a real tenant: integration tests, `forget run --simulate`, and
@@ -24,6 +25,7 @@
 mod cli;
 mod fault;
 mod handler;
+pub mod outreach;
 mod server;
 mod state;
 
@@ -53,6 +55,9 @@ pub enum RetryAfter {
     Seconds(u64),
     /// `Retry-After: <HTTP-date>` that many seconds in the future.
     HttpDate(u64),
+    /// No `Retry-After`, but `X-RateLimit-Reset: <Unix time>` that many seconds in the
+    /// future (as Outreach sends).
+    ResetAt(u64),
 }
 
 /// Configuration of a [`Sim`].
@@ -75,13 +80,20 @@ pub struct SimConfig {
     pub faults: Vec<(Fault, f64)>,
     /// Added before every answer.
     pub latency: Duration,
-    /// After this many requests to the delete path, every request answers
-    /// 401 code 498, until [`Sim::set_token`] installs a fresh token.
+    /// After this many requests to the delete path (and Outreach's paths),
+    /// every request answers 401 (Webex: code 498; Outreach: an error
+    /// document), until [`Sim::set_token`] installs a fresh token.
     pub expire_token_after: Option<u64>,
     /// Seed of the fault generator.
     pub seed: u64,
     /// Keep every received request body (see [`Sim::received`]).
     pub record_bodies: bool,
+    /// Outreach collections served under `/api/v2/`. `callPurposes` is always served
+    /// (empty unless given here).
+    pub outreach: Vec<outreach::OutreachCollection>,
+    /// Base of the `links.next` URLs of collection pages (default `http://{Host header}`):
+    /// lets tests check that a client refuses to send its token to another host.
+    pub outreach_next_base: Option<String>,
 }
 
 impl Default for SimConfig {
@@ -98,6 +110,8 @@ impl Default for SimConfig {
             expire_token_after: None,
             seed: 0,
             record_bodies: false,
+            outreach: Vec::new(),
+            outreach_next_base: None,
         }
     }
 }

@@ -10,6 +10,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
 
 use super::fault::{self, Fault};
+use super::outreach::Store;
 use super::{RetryAfter, SimConfig};
 
 /// A snapshot of the simulator's counters.
@@ -36,6 +37,9 @@ pub struct SimStats {
     pub unauthorized: u64,
     /// The largest number of times any single key was answered "deleted".
     pub max_deletes_per_key: u64,
+    /// Outreach reads answered 200 (collection pages and records by id).
+    #[serde(default)]
+    pub listed: u64,
 }
 
 #[derive(Default)]
@@ -48,6 +52,7 @@ pub(crate) struct Counters {
     pub faults: AtomicU64,
     pub unauthorized: AtomicU64,
     pub max_deletes_per_key: AtomicU64,
+    pub listed: AtomicU64,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -101,6 +106,7 @@ pub struct Sim {
     record_bodies: bool,
     received: Mutex<Vec<serde_json::Value>>,
     pub(crate) counters: Counters,
+    pub(crate) outreach: Store,
 }
 
 impl std::fmt::Debug for Sim {
@@ -131,7 +137,11 @@ fn build_limiter(rate: Option<f64>, burst: Option<u32>) -> Option<DefaultDirectR
 
 impl Sim {
     /// Builds a simulator. The default profile always exists (possibly empty).
-    pub fn new(cfg: SimConfig) -> Arc<Sim> {
+    pub fn new(mut cfg: SimConfig) -> Arc<Sim> {
+        let outreach = Store::new(
+            std::mem::take(&mut cfg.outreach),
+            cfg.outreach_next_base.take(),
+        );
         let mut profiles: HashMap<String, HashMap<String, KeyState>> = HashMap::new();
         profiles.entry(cfg.default_profile.clone()).or_default();
         for (name, keys) in cfg.profiles {
@@ -164,6 +174,7 @@ impl Sim {
             record_bodies: cfg.record_bodies,
             received: Mutex::new(Vec::new()),
             counters: Counters::default(),
+            outreach,
         })
     }
 
@@ -179,6 +190,7 @@ impl Sim {
             faults: c.faults.load(Relaxed),
             unauthorized: c.unauthorized.load(Relaxed),
             max_deletes_per_key: c.max_deletes_per_key.load(Relaxed),
+            listed: c.listed.load(Relaxed),
         }
     }
 
@@ -234,7 +246,7 @@ impl Sim {
 
     // ----- used by the request handler -----
 
-    /// Counts one delete-path request and checks the presented bearer token.
+    /// Counts one delete-path (or Outreach) request and checks the presented bearer token.
     /// Once the token has expired every request is `Expired`, whatever token
     /// it carries.
     pub(crate) fn authorize(&self, presented: Option<&[u8]>) -> Auth {

@@ -1,0 +1,431 @@
+//! `forget list`: page through an Outreach JSON:API collection and write `id` plus every
+//! attribute as CSV — a deletion file built from what exists, ready for `forget run`.
+//!
+//! Pages are read one after another (each names the next), paced by the shared
+//! [`Throttle`], retried by the shared [`RetryPolicy`], and answers other than a page are
+//! read by the connector's own classification. The token goes only to the base URL's origin:
+//! a `links.next` elsewhere stops the listing. Records are spooled to a 0600 file while
+//! pages arrive (the CSV header needs every attribute name first), so memory stays flat
+//! whatever the collection's size; the CSV appears under its name only once complete.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reqwest::Url;
+use serde_json::{Map, Value};
+
+use crate::connector::Answer;
+use crate::connector::outreach::{self, Outreach, Record};
+use crate::engine::{describe, read_bounded, transport_verdict};
+use crate::error::{Error, Result};
+use crate::input::csv_writer_builder;
+use crate::outcome::{StopCause, VerdictKind};
+use crate::retry::RetryPolicy;
+use crate::throttle::Throttle;
+
+/// A page is read up to this many bytes (50 records of a wide resource fit many times over).
+pub const MAX_PAGE_BODY: usize = 16 * 1024 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct ListConfig {
+    pub resource: String,
+    pub page_size: u32,
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+/// Why a listing ended before the last page. Nothing is written then.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ListStop {
+    /// The API stopped us (token refused, forbidden, wrong URL).
+    Api(StopCause),
+    /// A final answer other than a page, e.g. a 404 for a collection that does not exist.
+    Refused { status: u16, reason: String },
+    /// A page kept failing until the retries ran out.
+    GaveUp { page: u64, last: String },
+    /// `links.next` pointed away from the base URL's origin (the token would follow it).
+    ForeignNext { origin: String },
+    /// `links.next` named a page already read.
+    Loop,
+}
+
+impl std::fmt::Display for ListStop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListStop::Api(cause) => f.write_str(&outreach::explain_stop(cause)),
+            ListStop::Refused { reason, .. } => write!(f, "the API refused the listing ({reason})"),
+            ListStop::GaveUp { page, last } => {
+                write!(
+                    f,
+                    "gave up on page {page} after every attempt failed (last: {last})"
+                )
+            }
+            ListStop::ForeignNext { origin } => write!(
+                f,
+                "the next page is on another host ({origin}); refusing to send the token there"
+            ),
+            ListStop::Loop => f.write_str("links.next repeats a page already read"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ListSummary {
+    pub records: u64,
+    pub pages: u64,
+    pub attempts: u64,
+    pub retries: u64,
+    pub throttled: u64,
+    /// The CSV columns: `id`, then every attribute name, sorted.
+    pub columns: Vec<String>,
+    pub stop: Option<ListStop>,
+}
+
+/// Records as they arrive, one JSON line each, in a 0600 file removed when dropped.
+pub struct Spool {
+    path: PathBuf,
+    out: Option<BufWriter<File>>,
+    attributes: BTreeSet<String>,
+    records: u64,
+}
+
+impl Spool {
+    /// A spool file in `dir`, under a name nobody else uses.
+    pub fn create(dir: &Path) -> Result<Spool> {
+        let path = dir.join(format!(".forget-list-{}.jsonl", uuid::Uuid::new_v4()));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
+        Ok(Spool {
+            path,
+            out: Some(BufWriter::new(file)),
+            attributes: BTreeSet::new(),
+            records: 0,
+        })
+    }
+
+    fn push(&mut self, record: &Record) -> Result<()> {
+        self.attributes
+            .extend(record.attributes.keys().filter(|k| *k != "id").cloned());
+        let line = serde_json::json!([record.id, record.attributes]).to_string();
+        let out = self
+            .out
+            .as_mut()
+            .ok_or_else(|| Error::usage("the list spool is closed"))?;
+        writeln!(out, "{line}").map_err(|e| Error::io("writing the list spool", e))?;
+        self.records += 1;
+        Ok(())
+    }
+
+    /// `id`, then every attribute name seen, sorted.
+    pub fn columns(&self) -> Vec<String> {
+        std::iter::once("id".to_owned())
+            .chain(self.attributes.iter().cloned())
+            .collect()
+    }
+
+    /// Write the spooled records as CSV to `out`.
+    pub fn write_csv(&mut self, out: impl Write) -> Result<u64> {
+        if let Some(mut w) = self.out.take() {
+            w.flush()
+                .map_err(|e| Error::io("writing the list spool", e))?;
+        }
+        let columns = self.columns();
+        let mut csv = csv_writer_builder().from_writer(out);
+        let csv_error = |e: csv::Error| Error::usage(format!("writing the CSV: {e}"));
+        csv.write_record(&columns).map_err(csv_error)?;
+        let file = File::open(&self.path)
+            .map_err(|e| Error::io(format!("cannot read {}", self.path.display()), e))?;
+        let mut fields = Vec::with_capacity(columns.len());
+        for line in BufReader::new(file).lines() {
+            let line = line.map_err(|e| Error::io("reading the list spool", e))?;
+            let (id, attributes): (String, Map<String, Value>) = serde_json::from_str(&line)
+                .map_err(|e| Error::usage(format!("the list spool is damaged: {e}")))?;
+            fields.clear();
+            fields.push(id);
+            fields.extend(columns[1..].iter().map(|c| cell(attributes.get(c))));
+            csv.write_record(&fields).map_err(csv_error)?;
+        }
+        csv.flush().map_err(|e| Error::io("writing the CSV", e))?;
+        Ok(self.records)
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        self.out.take();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// An attribute as one CSV field: text as is, null as empty, anything else as JSON.
+fn cell(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// Read every page of `config.resource` into `spool`. Failures the API causes are data
+/// (`ListSummary::stop`); an `Err` is the local disk failing.
+pub async fn list(
+    outreach: &Outreach,
+    client: &reqwest::Client,
+    throttle: &Throttle,
+    config: &ListConfig,
+    spool: &mut Spool,
+) -> Result<ListSummary> {
+    let mut summary = ListSummary::default();
+    let mut url = outreach.collection_url(&config.resource, config.page_size);
+    let mut seen = HashSet::new();
+    loop {
+        seen.insert(url.clone());
+        let page = match fetch_page(outreach, client, throttle, config, &url, &mut summary).await {
+            Ok(page) => page,
+            Err(stop) => {
+                summary.stop = Some(stop);
+                break;
+            }
+        };
+        summary.pages += 1;
+        for record in &page.records {
+            spool.push(record)?;
+        }
+        summary.records += page.records.len() as u64;
+        tracing::info!(
+            pages = summary.pages,
+            records = summary.records,
+            "listed a page"
+        );
+        let Some(next) = page.next else { break };
+        let next = match url.join(&next) {
+            Ok(next) => next,
+            Err(e) => {
+                summary.stop = Some(ListStop::Refused {
+                    status: 200,
+                    reason: format!("links.next is not a URL: {e}"),
+                });
+                break;
+            }
+        };
+        if !outreach.same_origin(&next) {
+            summary.stop = Some(ListStop::ForeignNext {
+                origin: next.origin().ascii_serialization(),
+            });
+            break;
+        }
+        if seen.contains(&next) {
+            summary.stop = Some(ListStop::Loop);
+            break;
+        }
+        url = next;
+    }
+    summary.columns = spool.columns();
+    Ok(summary)
+}
+
+/// One page, with throttling and retries.
+async fn fetch_page(
+    outreach: &Outreach,
+    client: &reqwest::Client,
+    throttle: &Throttle,
+    config: &ListConfig,
+    url: &Url,
+    summary: &mut ListSummary,
+) -> std::result::Result<outreach::Page, ListStop> {
+    let mut backoff = config.retry.backoff();
+    let mut attempts = 0;
+    loop {
+        let ticket = throttle.until_ready().await;
+        attempts += 1;
+        summary.attempts += 1;
+        let request = outreach.get(client, url.clone()).timeout(config.timeout);
+        let (verdict, status, last) = match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let headers = response.headers().clone();
+                match read_bounded(response, MAX_PAGE_BODY).await {
+                    Ok(body) if status == 200 => match outreach::parse_page(&body) {
+                        Ok(page) => {
+                            throttle.succeeded();
+                            return Ok(page);
+                        }
+                        // A broken 200 (cut short, a proxy's page): try again.
+                        Err(reason) => (crate::outcome::Verdict::retry(), Some(status), reason),
+                    },
+                    Ok(body) => {
+                        let answer = Answer {
+                            status,
+                            headers: &headers,
+                            body: &body,
+                        };
+                        let verdict = outreach::classify(&answer);
+                        let detail = [verdict.code.as_deref(), verdict.description.as_deref()]
+                            .into_iter()
+                            .flatten()
+                            .collect::<Vec<_>>()
+                            .join(": ");
+                        let last = if detail.is_empty() {
+                            format!("HTTP {status}")
+                        } else {
+                            format!("HTTP {status}, {detail}")
+                        };
+                        (verdict, Some(status), last)
+                    }
+                    Err(e) => (transport_verdict(&e), Some(status), describe(&e)),
+                }
+            }
+            Err(e) => (transport_verdict(&e), None, describe(&e)),
+        };
+        let delay = match verdict.kind {
+            VerdictKind::Stop(cause) => return Err(ListStop::Api(cause)),
+            VerdictKind::Final(_) => {
+                return Err(ListStop::Refused {
+                    status: status.unwrap_or_default(),
+                    reason: last,
+                });
+            }
+            VerdictKind::Retry {
+                throttled,
+                retry_after,
+                ..
+            } => {
+                if throttled {
+                    summary.throttled += 1;
+                    throttle.throttled(ticket, retry_after);
+                } else {
+                    throttle.succeeded();
+                }
+                backoff
+                    .next()
+                    .unwrap_or(config.retry.cap)
+                    .max(retry_after.unwrap_or_default())
+            }
+        };
+        if attempts >= config.retry.max_attempts {
+            return Err(ListStop::GaveUp {
+                page: summary.pages + 1,
+                last,
+            });
+        }
+        summary.retries += 1;
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// Where the CSV goes: a file, created 0600 only once complete, or stdout.
+pub fn write_output(spool: &mut Spool, out: Option<&Path>) -> Result<u64> {
+    let Some(path) = out else {
+        let stdout = std::io::stdout();
+        return spool.write_csv(stdout.lock());
+    };
+    let dir = output_dir(path);
+    let partial = dir.join(format!(".forget-list-{}.csv.partial", uuid::Uuid::new_v4()));
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&partial)
+        .map_err(|e| Error::io(format!("cannot create {}", partial.display()), e))?;
+    let written = spool.write_csv(BufWriter::new(&file)).and_then(|n| {
+        file.sync_all()
+            .map_err(|e| Error::io(format!("cannot write {}", partial.display()), e))?;
+        Ok(n)
+    });
+    let placed = written.and_then(|n| {
+        // `hard_link` fails if `path` appeared meanwhile: never overwrite a file.
+        std::fs::hard_link(&partial, path)
+            .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
+        Ok(n)
+    });
+    let _ = std::fs::remove_file(&partial);
+    placed
+}
+
+/// The directory a file will be created in (`.` for a bare name).
+pub fn output_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells() {
+        let case = |v: Value, want: &str| assert_eq!(cell(Some(&v)), want, "{v}");
+        case(Value::Null, "");
+        case(serde_json::json!("Intro, call"), "Intro, call");
+        case(serde_json::json!(3), "3");
+        case(serde_json::json!(true), "true");
+        case(serde_json::json!(["a", 1]), r#"["a",1]"#);
+        assert_eq!(cell(None), "");
+    }
+
+    #[test]
+    fn the_spool_writes_a_union_of_attributes_in_stable_order() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+        let mut spool = Spool::create(dir.path())?;
+        let record = |id: &str, attrs: Value| Record {
+            id: id.into(),
+            attributes: attrs.as_object().cloned().unwrap_or_default(),
+        };
+        spool.push(&record("2", serde_json::json!({"name": "B", "order": 2})))?;
+        spool.push(&record(
+            "1",
+            serde_json::json!({"name": "A, \"x\"", "colour": null}),
+        ))?;
+        let mut out = Vec::new();
+        assert_eq!(spool.write_csv(&mut out)?, 2);
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "id,colour,name,order\n2,,B,2\n1,,\"A, \"\"x\"\"\",\n"
+        );
+        let path = spool.path.clone();
+        drop(spool);
+        assert!(!path.exists(), "the spool is removed");
+        Ok(())
+    }
+
+    #[test]
+    fn output_is_placed_whole_and_never_overwrites() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+        let mut spool = Spool::create(dir.path())?;
+        spool.push(&Record {
+            id: "1".into(),
+            attributes: Map::new(),
+        })?;
+        let out = dir.path().join("ids.csv");
+        assert_eq!(write_output(&mut spool, Some(&out))?, 1);
+        assert_eq!(
+            std::fs::read_to_string(&out).ok().as_deref(),
+            Some("id\n1\n")
+        );
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0);
+        assert_eq!(mode, 0o600);
+        assert!(write_output(&mut spool, Some(&out)).is_err());
+        assert_eq!(
+            std::fs::read_to_string(&out).ok().as_deref(),
+            Some("id\n1\n")
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert_eq!(left.len(), 2, "{left:?}: the CSV and the live spool only");
+        Ok(())
+    }
+}
