@@ -427,9 +427,9 @@ mod tests {
     async fn answer_bodies_are_read_up_to_the_bound() -> Result<(), reqwest::Error> {
         let huge = vec![b' '; MAX_BODY * 16];
         let response = reqwest::Response::from(http::Response::new(huge));
-        assert_eq!(read_bounded(response).await?.len(), MAX_BODY);
+        assert_eq!(read_bounded(response, MAX_BODY).await?.len(), MAX_BODY);
         let small = reqwest::Response::from(http::Response::new(b"{}".to_vec()));
-        assert_eq!(read_bounded(small).await?, b"{}");
+        assert_eq!(read_bounded(small, MAX_BODY).await?, b"{}");
         Ok(())
     }
 }

@@ -122,6 +122,7 @@ pub fn explain_stop(cause: &StopCause) -> String {
         StopCause::WrongUrl => "the API answered 404 without a JSON:API error document, 405 \
              or a redirect: check --base-url and --resource"
             .to_owned(),
+        StopCause::Unreachable => cause.explain().to_owned(),
     }
 }
 
