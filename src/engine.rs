@@ -18,6 +18,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::connector::{Answer, Connector, Unit};
+use crate::keys::redact;
 use crate::ledger::writer::{AttemptRecord, WriterSender};
 use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
 use crate::retry::RetryPolicy;
@@ -266,11 +267,14 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) {
         at,
         http_status,
         verdict: verdict.label(),
-        code: verdict.code.clone(),
-        description: verdict.description.clone(),
+        code: verdict.code.as_deref().map(|c| redact(c, &work.unit.key)),
+        description: verdict
+            .description
+            .as_deref()
+            .map(|d| redact(d, &work.unit.key)),
         transaction_id: verdict.transaction_id.clone(),
         latency_ms,
-        error,
+        error: error.map(|e| redact(&e, &work.unit.key)),
         finish: None,
         after_ambiguous: false,
     };

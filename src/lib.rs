@@ -11,22 +11,30 @@
 //!   retried by [`retry`], each answer read into an [`outcome::Verdict`].
 //! - [`connector::webex`]: the Webex Campaign delete API.
 //! - [`run`]: wires the above into `forget run`; [`progress`] shows it.
+//! - [`deadline`]: received dates and legal due dates (GDPR Art. 12(3)).
+//! - The audit commands, each over the ledger's queries: [`status`], [`lookup`] ("did you
+//!   erase me?"), [`report`] (evidence files and manifest), [`purge`] (giving up on keys).
 //! - [`sim`]: a local simulator of the API, for rehearsals and tests.
 
 pub mod cli;
 pub mod config;
 pub mod connector;
+pub mod deadline;
 pub mod engine;
 pub mod error;
 pub mod input;
 pub mod keys;
 pub mod ledger;
+pub mod lookup;
 pub mod outcome;
 pub mod progress;
+pub mod purge;
+pub mod report;
 pub mod retry;
 pub mod run;
 pub mod secret;
 pub mod sim;
+pub mod status;
 pub mod throttle;
 
 pub use error::{Error, Result};
