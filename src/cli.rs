@@ -12,7 +12,11 @@ use crate::connector::outreach;
 use crate::error::{Error, Result, exit};
 use crate::input::InputOptions;
 use crate::ledger::Ledger;
+use crate::ledger::purge::PurgeScope;
 use crate::list::{self, ListConfig};
+use crate::lookup::{self, KeySource, LookupConfig};
+use crate::purge::{PurgeConfig, PurgeResult};
+use crate::report::ReportConfig;
 use crate::retry::RetryPolicy;
 use crate::run::{self, Target};
 use crate::secret;
@@ -24,6 +28,8 @@ const AFTER_HELP: &str = "\
 Typical use:
   forget run requests.csv --base-url https://acme.webexcampaign.io --profile-name customers
   forget status
+  forget report --out report.csv --manifest manifest.json
+  forget lookup -            (then type or pipe keys, one a line)
 Outreach (JSON:API resources by id; token in OUTREACH_TOKEN):
   forget list --connector outreach --resource callPurposes --out ids.csv
   forget run --connector outreach --resource callPurposes ids.csv
@@ -60,6 +66,13 @@ pub enum Command {
     List(ListArgs),
     /// List input rows that could not become a request, with file, line and reason.
     Invalid(StateArgs),
+    /// Did we erase this person? Look keys up by their keyed hash: outcome, when, transaction
+    /// id, request rows and files, audit fields, every attempt.
+    Lookup(LookupArgs),
+    /// One row per request row, as evidence: CSV, JSON or JSONL; split files; a manifest.
+    Report(ReportArgs),
+    /// Give up on unfinished keys: drop the plaintext the ledger still holds for them.
+    Purge(PurgeArgs),
     /// Run a local simulator of the Webex Campaign and Outreach APIs (for rehearsals and tests).
     Sim(crate::sim::SimArgs),
 }
@@ -80,13 +93,99 @@ pub struct StateArgs {
 pub struct StatusArgs {
     #[command(flatten)]
     pub state: StateArgs,
-    /// Print one JSON object: total, deleted, not_found, rejected, failed, pending, invalid, duplicates.
+    /// Print one JSON object: total, deleted, not_found, rejected, failed, pending, invalid,
+    /// duplicates (with --deadlines: the deadline summary and every key due soon or overdue).
     #[arg(long)]
     pub json: bool,
     /// Counts per connector and scope (Webex profile, Outreach resource), even for a
     /// Webex-only ledger; with --json, a JSON array of objects with `connector` and `scope`.
     #[arg(long)]
     pub by_connector: bool,
+    /// Deadlines only: every unfinished key overdue or due within 7 days (masked keys).
+    #[arg(long)]
+    pub deadlines: bool,
+    /// The ledger's HMAC key file [default: the ledger path + .key]; FORGET_LEDGER_KEY
+    /// overrides it. Shown, and checked against the ledger.
+    #[arg(long, value_name = "PATH")]
+    pub ledger_key_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+A key on the command line is visible to other users through `ps` and stays in your shell
+history: prefer `forget lookup -` (keys on stdin, one a line) or --file.
+Exit code: 0 when every key looked up was erased (deleted or not found), 4 otherwise.")]
+pub struct LookupArgs {
+    /// Keys to look up; `-` reads keys from stdin, one a line.
+    #[arg(value_name = "KEY")]
+    pub keys: Vec<String>,
+    /// Look up every key of a CSV file (its `key` column, or --key-column).
+    #[arg(long, value_name = "CSV")]
+    pub file: Option<PathBuf>,
+    /// The key column of --file.
+    #[arg(long, default_value = "key", value_name = "NAME")]
+    pub key_column: String,
+    /// Field delimiter of --file; detected when not given.
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
+    /// Print a JSON array, one object per key, with every unit, request row and attempt.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
+    /// The ledger's HMAC key file [default: the ledger path + .key]; FORGET_LEDGER_KEY
+    /// overrides it. Without it no key can be looked up.
+    #[arg(long, value_name = "PATH")]
+    pub ledger_key_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Columns: file, line, kind (request/duplicate/invalid), key_masked, key_hash (HMAC-SHA256 hex),
+connector, profile-name, outcome, http_status, code, description, transaction_id, attempts,
+first_attempt_at, last_attempt_at, finished_at (UTC, RFC 3339), received_on, due_on, the
+exparams sent, then the columns kept with `forget run --keep-column`.
+--split DIR writes succeeded.csv (deleted, not_found) and needs-attention.csv (everything else,
+with plaintext keys while the ledger has them, in the shape `forget run` reads:
+key,profile-name,exparam1..,received,...). Files are created 0600.")]
+pub struct ReportArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: crate::report::Format,
+    /// Write the report here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Only rows with these outcomes, e.g. `rejected,failed,invalid` (deleted, not_found,
+    /// rejected, failed, pending, invalid).
+    #[arg(long, value_name = "LIST")]
+    pub outcome: Option<String>,
+    /// Also write succeeded.csv and needs-attention.csv into DIR (instead of the report on
+    /// stdout, unless --out is given).
+    #[arg(long, value_name = "DIR")]
+    pub split: Option<PathBuf>,
+    /// Write a JSON manifest: tool version, input files with SHA-256 and row counts, every
+    /// run, counts per outcome, and the SHA-256 of every file written now.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Purged keys are never sent again unless a later input file carries the same key (the ledger
+recognises it by its keyed hash and takes the plaintext back). The purge is recorded in the
+ledger (when, who, which outcomes, how many) and shown in the report manifest.")]
+pub struct PurgeArgs {
+    /// What to purge: any of rejected, failed, pending (their keys' plaintext) and invalid
+    /// (invalid rows' keys as written), comma-separated.
+    #[arg(long, value_name = "LIST", required = true)]
+    pub outcome: String,
+    /// Do not ask for confirmation (needed when stdin is not a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
 }
 
 /// Which system, and how to reach it: shared by `run` and `list`.
@@ -264,6 +363,14 @@ pub struct RunArgs {
     /// `--exparam exparam1=GDPR-REQ-2026-11`. Repeatable; N is 1 to 10.
     #[arg(long, value_name = "exparamN=VALUE", help_heading = "Input")]
     pub exparam: Vec<String>,
+    /// The column holding the date each request was received (yyyy-MM-dd). Each request is
+    /// then due one month later (GDPR Art. 12(3)); the oldest-due keys are sent first.
+    #[arg(long, value_name = "NAME", help_heading = "Input")]
+    pub received_column: Option<String>,
+    /// Keep this extra column of each row (e.g. a ticket id) for `forget report`.
+    /// Repeatable. Columns not named here are never stored: do not keep personal data.
+    #[arg(long, value_name = "NAME", help_heading = "Input")]
+    pub keep_column: Vec<String>,
 
     #[command(flatten)]
     pub pacing: PacingArgs,
@@ -312,19 +419,23 @@ fn secs(flag: &str, v: f64) -> Result<Duration> {
     }
 }
 
+fn parse_delimiter(delimiter: Option<&str>) -> Result<Option<u8>> {
+    Ok(match delimiter {
+        None => None,
+        Some("\\t") | Some("tab") | Some("\t") => Some(b'\t'),
+        Some(d) if d.len() == 1 && d.is_ascii() => Some(d.as_bytes()[0]),
+        Some(d) => {
+            return Err(Error::usage(format!(
+                "--delimiter {d:?}: give one character, e.g. ';' or '\\t'"
+            )));
+        }
+    })
+}
+
 impl RunArgs {
     /// The one place flags become a validated configuration.
     pub fn to_config(&self) -> Result<RunConfig> {
-        let delimiter = match self.delimiter.as_deref() {
-            None => None,
-            Some("\\t") | Some("tab") | Some("\t") => Some(b'\t'),
-            Some(d) if d.len() == 1 && d.is_ascii() => Some(d.as_bytes()[0]),
-            Some(d) => {
-                return Err(Error::usage(format!(
-                    "--delimiter {d:?}: give one character, e.g. ';' or '\\t'"
-                )));
-            }
-        };
+        let delimiter = parse_delimiter(self.delimiter.as_deref())?;
         let exparam_defaults = self
             .exparam
             .iter()
@@ -373,6 +484,15 @@ impl RunArgs {
                 input
             }
         };
+        let input = InputOptions {
+            received_column: self.received_column.as_ref().map(|c| c.trim().to_owned()),
+            keep_columns: self
+                .keep_column
+                .iter()
+                .map(|c| c.trim().to_owned())
+                .collect(),
+            ..input
+        };
         let state = self.state.clone().unwrap_or_else(|| {
             PathBuf::from(if target.simulate {
                 "forget-simulate.db"
@@ -384,7 +504,7 @@ impl RunArgs {
             .ledger_key_file
             .clone()
             .unwrap_or_else(|| secret::default_key_file(&state));
-        Ok(RunConfig {
+        let config = RunConfig {
             connector: target.connector.name(),
             files: self.files.clone(),
             input,
@@ -401,6 +521,81 @@ impl RunArgs {
             simulate: target.simulate,
             quiet: self.quiet,
             progress_every: secs("--progress-every", self.progress_every)?,
+        };
+        config.input.check_mapping()?;
+        Ok(config)
+    }
+}
+
+impl LookupArgs {
+    pub fn to_config(&self) -> Result<LookupConfig> {
+        let source = match (&self.file, self.keys.as_slice()) {
+            (Some(_), [_, ..]) => {
+                return Err(Error::usage(
+                    "give keys or --file, not both (`forget lookup --file keys.csv`)",
+                ));
+            }
+            (Some(path), []) => KeySource::File {
+                path: path.clone(),
+                input: InputOptions {
+                    key_column: self.key_column.clone(),
+                    delimiter: parse_delimiter(self.delimiter.as_deref())?,
+                    ..InputOptions::default()
+                },
+            },
+            (None, []) => {
+                return Err(Error::usage(
+                    "give a key to look up: `forget lookup -` reads keys from stdin, one a line; \
+                     --file CSV reads a file's key column",
+                ));
+            }
+            (None, [dash]) if dash == "-" => KeySource::Stdin,
+            (None, keys) if keys.iter().any(|k| k == "-") => {
+                return Err(Error::usage("`-` (stdin) cannot be mixed with other keys"));
+            }
+            (None, keys) => KeySource::Args(keys.to_vec()),
+        };
+        Ok(LookupConfig {
+            ledger_key_file: self
+                .ledger_key_file
+                .clone()
+                .unwrap_or_else(|| secret::default_key_file(&self.state.state)),
+            state: self.state.state.clone(),
+            source,
+            json: self.json,
+        })
+    }
+}
+
+impl ReportArgs {
+    pub fn to_config(&self) -> Result<ReportConfig> {
+        if let (Some(out), Some(manifest)) = (&self.out, &self.manifest)
+            && out == manifest
+        {
+            return Err(Error::usage("--out and --manifest must be different files"));
+        }
+        Ok(ReportConfig {
+            format: self.format,
+            out: self.out.clone(),
+            main: self.out.is_some() || self.split.is_none(),
+            outcomes: self
+                .outcome
+                .as_deref()
+                .map(crate::report::parse_outcomes)
+                .transpose()?,
+            split: self.split.clone(),
+            manifest: self.manifest.clone(),
+        })
+    }
+}
+
+impl PurgeArgs {
+    pub fn to_config(&self) -> Result<PurgeConfig> {
+        Ok(PurgeConfig {
+            state: self.state.state.clone(),
+            scope: PurgeScope::parse(&self.outcome)
+                .map_err(|e| Error::usage(format!("--outcome {}: {e}", self.outcome)))?,
+            yes: self.yes,
         })
     }
 }
@@ -487,6 +682,9 @@ async fn dispatch(command: Command) -> Result<i32> {
         Command::Status(args) => status(&args),
         Command::List(args) => list_command(&args).await,
         Command::Invalid(args) => invalid(&args),
+        Command::Lookup(args) => lookup_command(&args.to_config()?),
+        Command::Report(args) => report_command(&args.state.state, &args.to_config()?),
+        Command::Purge(args) => purge_command(&args.to_config()?),
         Command::Sim(args) => crate::sim::run_cli(&args)
             .await
             .map(|()| exit::OK)
@@ -525,7 +723,18 @@ async fn run_command(args: &RunArgs) -> Result<i32> {
 }
 
 fn status(args: &StatusArgs) -> Result<i32> {
-    let ledger = Ledger::open_existing(&args.state.state)?;
+    let path = &args.state.state;
+    let ledger = Ledger::open_existing(path)?;
+    let today = crate::deadline::today();
+    if args.deadlines {
+        let d = ledger.deadlines(today, usize::MAX >> 1)?;
+        if args.json {
+            println!("{}", serde_json::to_string(&d).unwrap_or_default());
+        } else {
+            print!("{}", crate::status::render_deadlines(&d));
+        }
+        return Ok(exit::OK);
+    }
     let counts = ledger.counts()?;
     let by_scope = ledger.counts_by_scope()?;
     if args.json {
@@ -537,19 +746,13 @@ fn status(args: &StatusArgs) -> Result<i32> {
         println!("{}", line.unwrap_or_default());
         return Ok(exit::OK);
     }
-    println!("ledger: {}", args.state.state.display());
-    for (name, n) in [
-        ("total keys", counts.total),
-        ("deleted", counts.deleted),
-        ("not_found", counts.not_found),
-        ("rejected", counts.rejected),
-        ("failed", counts.failed),
-        ("pending", counts.pending),
-        ("invalid rows", counts.invalid),
-        ("duplicate rows", counts.duplicates),
-    ] {
-        println!("  {name:<16}{n:>10}");
-    }
+    let key_file = args
+        .ledger_key_file
+        .clone()
+        .unwrap_or_else(|| secret::default_key_file(path));
+    let key = crate::status::key_status(&ledger, &key_file)?;
+    let deadlines = ledger.deadlines(today, crate::status::EARLIEST_SHOWN)?;
+    print!("{}", crate::status::render(path, &counts, &key, &deadlines));
     if args.by_connector || run::shows_connectors(&by_scope) {
         println!("by connector and scope:");
         print!("{}", run::render_by_scope(&by_scope));
@@ -622,6 +825,47 @@ async fn list_command(args: &ListArgs) -> Result<i32> {
         None => eprintln!("listed {line}"),
     }
     Ok(exit::OK)
+}
+
+fn lookup_command(config: &LookupConfig) -> Result<i32> {
+    if matches!(config.source, KeySource::Args(_)) {
+        eprintln!(
+            "warning: keys on the command line are visible to other users (ps) and stay in your \
+             shell history; prefer `forget lookup -` (keys on stdin) or --file"
+        );
+    }
+    let tally = lookup::run(config, std::io::stdout().lock())?;
+    Ok(tally.exit_code())
+}
+
+fn report_command(state: &std::path::Path, config: &ReportConfig) -> Result<i32> {
+    let ledger = Ledger::open_existing(state)?;
+    let summary = crate::report::write(&ledger, config)?;
+    eprint!("{}", crate::report::render_summary(&summary));
+    Ok(exit::OK)
+}
+
+fn purge_command(config: &PurgeConfig) -> Result<i32> {
+    match crate::purge::run(config, crate::purge::ask_on_terminal)? {
+        PurgeResult::Nothing => {
+            println!(
+                "nothing to purge: no {} plaintext left in the ledger",
+                config.scope.names().join("/")
+            );
+            Ok(exit::OK)
+        }
+        PurgeResult::Cancelled(_) => {
+            println!("cancelled: nothing was purged");
+            Ok(exit::USAGE)
+        }
+        PurgeResult::Purged(done) => {
+            println!(
+                "purged the plaintext of {}; the purge is recorded in the ledger",
+                crate::purge::describe(&done)
+            );
+            Ok(exit::OK)
+        }
+    }
 }
 
 fn invalid(args: &StateArgs) -> Result<i32> {

@@ -18,6 +18,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::connector::{Answer, Connector, Unit};
+use crate::keys::redact;
 use crate::ledger::writer::{AttemptRecord, WriterSender};
 use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
 use crate::retry::RetryPolicy;
@@ -275,16 +276,25 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) {
     shared.counters.attempts.fetch_add(1, Ordering::Relaxed);
     work.attempts += 1;
 
+    // An answer that echoes a personal key must not carry it into the ledger.
+    let personal = shared.connector.keys_are_personal();
+    let scrub = |text: &str| {
+        if personal {
+            redact(text, &work.unit.key)
+        } else {
+            text.to_owned()
+        }
+    };
     let mut record = AttemptRecord {
         unit_id: work.unit.id,
         at,
         http_status,
         verdict: verdict.label(),
-        code: verdict.code.clone(),
-        description: verdict.description.clone(),
+        code: verdict.code.as_deref().map(&scrub),
+        description: verdict.description.as_deref().map(&scrub),
         transaction_id: verdict.transaction_id.clone(),
         latency_ms,
-        error,
+        error: error.map(|e| scrub(&e)),
         finish: None,
         after_ambiguous: false,
     };

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::deadline;
 use crate::error::{Error, Result};
 use crate::ledger::ingest::ParsedRow;
 
@@ -33,6 +34,12 @@ pub struct InputOptions {
     /// Read `profile-name` and `exparamN` columns (Webex). When false (Outreach) they are
     /// ordinary columns, ignored like any other, and every row takes `profile_default`.
     pub profile_and_exparam_columns: bool,
+    /// The column holding the date each request was received (`yyyy-MM-dd`), if any.
+    pub received_column: Option<String>,
+    /// Extra columns kept per row for the report (e.g. a ticket id). Nothing else is stored.
+    pub keep_columns: Vec<String>,
+    /// Received dates after this day (+1) are typos.
+    pub today: time::Date,
 }
 
 impl Default for InputOptions {
@@ -44,7 +51,42 @@ impl Default for InputOptions {
             exparam_defaults: Vec::new(),
             validate_key: |_| Ok(()),
             profile_and_exparam_columns: true,
+            received_column: None,
+            keep_columns: Vec::new(),
+            today: deadline::today(),
         }
+    }
+}
+
+impl InputOptions {
+    /// Refuse a mapping that would store what must not be stored, or read one column twice.
+    pub fn check_mapping(&self) -> Result<()> {
+        let key = normalise(&self.key_column);
+        let received = self.received_column.as_deref().map(normalise);
+        for (i, name) in self.keep_columns.iter().enumerate() {
+            let n = normalise(name);
+            if n.is_empty() {
+                return Err(Error::usage("--keep-column needs a column name"));
+            }
+            if n == key {
+                return Err(Error::usage(format!(
+                    "--keep-column {name}: that is the key column; the ledger keeps no copy of keys \
+                     beyond their erasure"
+                )));
+            }
+            if n == "profile-name" || n.starts_with("exparam") || Some(&n) == received.as_ref() {
+                return Err(Error::usage(format!(
+                    "--keep-column {name}: that column is already recorded; keep only other columns"
+                )));
+            }
+            if self.keep_columns[..i].iter().any(|o| normalise(o) == n) {
+                return Err(Error::usage(format!("--keep-column {name} is given twice")));
+            }
+        }
+        if received.as_ref() == Some(&key) {
+            return Err(Error::usage("--received-column cannot be the key column"));
+        }
+        Ok(())
     }
 }
 
@@ -79,6 +121,9 @@ struct Layout {
     key: usize,
     profile: Option<usize>,
     exparams: Vec<(usize, String)>,
+    received: Option<usize>,
+    /// Kept columns: index and the name given with --keep-column.
+    keep: Vec<(usize, String)>,
 }
 
 /// Check a file and hash it: everything that would make the whole file unusable is found
@@ -212,23 +257,42 @@ fn read_layout(path: &Path, delimiter: u8, opts: &InputOptions) -> Result<Layout
         }
     }
     let find = |want: &str| names.iter().position(|n| normalise(n) == normalise(want));
+    let found = names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let Some(key) = find(&opts.key_column) else {
         let mut message = format!(
-            "line 1: no `{}` column; the columns found are: {}. Pass --key-column NAME to use another column",
+            "line 1: no `{}` column; the columns found are: {found}. Pass --key-column NAME to use another column",
             opts.key_column,
-            names
-                .iter()
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
         );
         if names.len() == 1 && (names[0].contains(';') || names[0].contains('\t')) {
             message.push_str(", or --delimiter ';' (or '\\t') if the file is not comma-separated");
         }
         return Err(Error::input(path, message));
     };
+    let require = |flag: &str, name: &str| {
+        find(name).ok_or_else(|| {
+            Error::input(
+                path,
+                format!("line 1: no `{name}` column for {flag}; the columns found are: {found}"),
+            )
+        })
+    };
+    let received = opts
+        .received_column
+        .as_deref()
+        .map(|name| require("--received-column", name))
+        .transpose()?;
+    let keep = opts
+        .keep_columns
+        .iter()
+        .map(|name| Ok((require("--keep-column", name)?, name.clone())))
+        .collect::<Result<Vec<_>>>()?;
+    let mapped = Mapped { received, keep };
     if !opts.profile_and_exparam_columns {
-        return finish_layout(path, reader, names.len(), key, None, Vec::new());
+        return finish_layout(path, reader, names.len(), key, None, Vec::new(), mapped);
     }
     let profile = find("profile-name");
     let mut exparams = Vec::new();
@@ -250,7 +314,13 @@ fn read_layout(path: &Path, delimiter: u8, opts: &InputOptions) -> Result<Layout
             }
         }
     }
-    finish_layout(path, reader, names.len(), key, profile, exparams)
+    finish_layout(path, reader, names.len(), key, profile, exparams, mapped)
+}
+
+/// Columns the team asked to keep: the received date, and extra columns for the report.
+struct Mapped {
+    received: Option<usize>,
+    keep: Vec<(usize, String)>,
 }
 
 /// The layout, once the file is known to hold at least one row after its header.
@@ -261,6 +331,7 @@ fn finish_layout(
     key: usize,
     profile: Option<usize>,
     exparams: Vec<(usize, String)>,
+    Mapped { received, keep }: Mapped,
 ) -> Result<Layout> {
     let mut records = reader.byte_records();
     match records.next() {
@@ -275,6 +346,8 @@ fn finish_layout(
         key,
         profile,
         exparams,
+        received,
+        keep,
     })
 }
 
@@ -326,6 +399,7 @@ impl RowReader<'_> {
                         line,
                         reason: format!("unreadable CSV: {e}"),
                         raw_key: None,
+                        extra: Vec::new(),
                     }))
                 }
             },
@@ -333,15 +407,17 @@ impl RowReader<'_> {
     }
 }
 
-fn invalid(line: u64, reason: impl Into<String>, raw_key: Option<&[u8]>) -> ParsedRow {
-    ParsedRow::Invalid {
-        line,
-        reason: reason.into(),
-        raw_key: raw_key.map(|k| {
-            let text = String::from_utf8_lossy(k);
-            text.chars().take(MAX_KEY_LEN).collect()
-        }),
-    }
+/// The kept columns of a record that has them, so even an invalid row can be traced back to
+/// its ticket. Not validated: they are only ever shown back.
+fn kept(record: &csv::ByteRecord, layout: &Layout) -> Vec<(String, String)> {
+    layout
+        .keep
+        .iter()
+        .filter_map(|(i, name)| {
+            let value = String::from_utf8_lossy(record.get(*i)?).trim().to_owned();
+            (!value.is_empty()).then(|| (name.clone(), value))
+        })
+        .collect()
 }
 
 fn parse_record(
@@ -351,6 +427,20 @@ fn parse_record(
     opts: &InputOptions,
 ) -> ParsedRow {
     let raw_key = record.get(layout.key);
+    let extra = kept(record, layout);
+    let invalid = |line: u64, reason: String, raw_key: Option<&[u8]>| {
+        let raw_key: Option<String> = raw_key.map(|k| {
+            let text = String::from_utf8_lossy(k);
+            text.chars().take(MAX_KEY_LEN).collect()
+        });
+        let trimmed = raw_key.as_deref().unwrap_or_default().trim();
+        ParsedRow::Invalid {
+            line,
+            reason,
+            extra: crate::ledger::ingest::without_key(&extra, trimmed),
+            raw_key,
+        }
+    };
     if record.len() != layout.columns {
         return invalid(
             line,
@@ -371,10 +461,10 @@ fn parse_record(
         Err(reason) => return invalid(line, reason, raw_key),
     };
     if key.is_empty() {
-        return invalid(line, "blank key", None);
+        return invalid(line, "blank key".into(), None);
     }
     if key.chars().any(char::is_control) {
-        return invalid(line, "key contains control characters", raw_key);
+        return invalid(line, "key contains control characters".into(), raw_key);
     }
     if key.chars().count() > MAX_KEY_LEN {
         return invalid(
@@ -392,7 +482,11 @@ fn parse_record(
         Err(reason) => return invalid(line, reason, raw_key),
     };
     if scope.chars().any(char::is_control) {
-        return invalid(line, "profile-name contains control characters", raw_key);
+        return invalid(
+            line,
+            "profile-name contains control characters".into(),
+            raw_key,
+        );
     }
     let mut row_exparams = Vec::new();
     for (i, name) in &layout.exparams {
@@ -409,12 +503,26 @@ fn parse_record(
         }
     }
     exparams.sort_by_key(|(n, _)| n.trim_start_matches("exparam").parse::<u8>().unwrap_or(0));
+    let received = match layout.received.map(field).transpose() {
+        Ok(Some(text)) if !text.trim().is_empty() => {
+            match deadline::parse_date(text)
+                .and_then(|d| deadline::check_not_future(d, opts.today).map(|()| d))
+            {
+                Ok(date) => Some(date),
+                Err(reason) => return invalid(line, reason, raw_key),
+            }
+        }
+        Ok(_) => None,
+        Err(reason) => return invalid(line, reason, raw_key),
+    };
     ParsedRow::Request {
         line,
+        extra: crate::ledger::ingest::without_key(&extra, key),
         key: key.to_owned(),
         scope,
         exparams,
         row_exparams,
+        received,
     }
 }
 
@@ -558,6 +666,8 @@ mod tests {
                     .iter()
                     .map(|(a, b)| (a.to_string(), b.to_string()))
                     .collect(),
+                received: None,
+                extra: vec![],
             }
         };
         let strip = |r: &ParsedRow| match r.clone() {
@@ -573,6 +683,8 @@ mod tests {
                 scope,
                 exparams,
                 row_exparams,
+                received: None,
+                extra: vec![],
             },
             other => other,
         };
@@ -593,6 +705,48 @@ mod tests {
                 &[("exparam1", "run"), ("exparam2", "gdpr")],
                 &[]
             )
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn received_dates_and_kept_columns() -> Result<()> {
+        let opts = InputOptions {
+            received_column: Some("Received".into()),
+            keep_columns: vec!["ticket".into()],
+            today: deadline::parse_date("2026-11-20").map_err(Error::usage)?,
+            ..InputOptions::default()
+        };
+        let rows = rows_of(
+            b"key,received,ticket,name\n\
+              a@x.io,2026-01-31,T-1,Ann\n\
+              b@x.io,,,Bob\n\
+              c@x.io,2026-02-30,T-3,Cy\n\
+              d@x.io,2026-11-22,T-4,Di\n\
+              e@x.io,2026-11-21,about e@x.io,Ed\n\
+              ,2026-01-01,T-6,\n",
+            &opts,
+        )?;
+        let got: Vec<String> = rows
+            .iter()
+            .map(|r| match r {
+                ParsedRow::Request {
+                    received, extra, ..
+                } => format!("{:?} {extra:?}", received.map(deadline::format_date)),
+                ParsedRow::Invalid { reason, extra, .. } => format!("invalid: {reason} {extra:?}"),
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                r#"Some("2026-01-31") [("ticket", "T-1")]"#,
+                "None []",
+                r#"invalid: received date `2026-02-30` is not a date as yyyy-MM-dd (e.g. 2026-11-02) [("ticket", "T-3")]"#,
+                r#"invalid: received date 2026-11-22 is in the future [("ticket", "T-4")]"#,
+                // A kept column never keeps the key itself.
+                r#"Some("2026-11-21") [("ticket", "about e***@x***.io")]"#,
+                r#"invalid: blank key [("ticket", "T-6")]"#,
+            ]
         );
         Ok(())
     }

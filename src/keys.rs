@@ -67,6 +67,19 @@ pub fn mask(key: &str) -> String {
     format!("{head}{}{tail}", "*".repeat(chars.len() - 4))
 }
 
+/// `text` with every occurrence of `key` replaced by its mask: an API answer that echoes the
+/// key back ("profile +4477… not found") must not smuggle it into the ledger.
+/// Keys shorter than this are left alone by [`redact`].
+pub const MIN_REDACT_LEN: usize = 6;
+
+pub fn redact(text: &str, key: &str) -> String {
+    // A key this short identifies no one, and replacing it would garble unrelated text.
+    if key.chars().count() < MIN_REDACT_LEN || !text.contains(key) {
+        return text.to_owned();
+    }
+    text.replace(key, &mask(key))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,6 +96,29 @@ mod tests {
             "f3********************************bc",
         );
         case("abc", "***");
+    }
+
+    #[test]
+    fn redaction() {
+        let case = |text: &str, key: &str, want: &str| assert_eq!(redact(text, key), want);
+        case(
+            "Profile +447700900123 not found",
+            "+447700900123",
+            "Profile +44********23 not found",
+        );
+        case(
+            "Contact profile not found",
+            "+447700900123",
+            "Contact profile not found",
+        );
+        case(
+            "a@b.com and a@b.com",
+            "a@b.com",
+            "a***@b***.com and a***@b***.com",
+        );
+        case("anything", "", "anything");
+        // Too short to identify anyone: replacing it would garble the text.
+        case("callPurpose 3 is in use", "3", "callPurpose 3 is in use");
     }
 
     #[test]

@@ -14,22 +14,30 @@
 //! - [`run`]: wires the above into `forget run`; [`progress`] shows it.
 //! - [`list`]: `forget list`, an Outreach collection as CSV (shared throttle and retries).
 //! - [`sim`]: a local simulator of both APIs, for rehearsals and tests.
+//! - [`deadline`]: received dates and legal due dates (GDPR Art. 12(3)).
+//! - The audit commands, each over the ledger's queries: [`status`], [`lookup`] ("did you
+//!   erase me?"), [`report`] (evidence files and manifest), [`purge`] (giving up on keys).
 
 pub mod cli;
 pub mod config;
 pub mod connector;
+pub mod deadline;
 pub mod engine;
 pub mod error;
 pub mod input;
 pub mod keys;
 pub mod ledger;
 pub mod list;
+pub mod lookup;
 pub mod outcome;
 pub mod progress;
+pub mod purge;
+pub mod report;
 pub mod retry;
 pub mod run;
 pub mod secret;
 pub mod sim;
+pub mod status;
 pub mod throttle;
 
 pub use error::{Error, Result};

@@ -19,7 +19,7 @@ use crate::input::{self, InputFile, InputOptions};
 use crate::keys::KeyHasher;
 use crate::ledger::ingest::IngestCounts;
 use crate::ledger::writer::Writer;
-use crate::ledger::{Counts, Ledger, RunRecord, ScopeCounts};
+use crate::ledger::{Counts, Ledger, RunRecord, ScopeCounts, SendCursor};
 use crate::outcome::Outcome;
 use crate::progress::Progress;
 use crate::secret::{self, Token};
@@ -228,6 +228,11 @@ pub fn ingest(
         if entry.recorded_through > 0 {
             tracing::info!(file = %path, after_line = entry.recorded_through, "resuming an interrupted ingest");
         }
+        ledger.set_file_mapping(
+            entry.id,
+            &opts.keep_columns,
+            opts.received_column.as_deref(),
+        )?;
         let mut rows = file.rows(opts)?;
         let mut batch = Vec::with_capacity(INGEST_BATCH);
         loop {
@@ -288,14 +293,16 @@ fn check_target(ledger: &Ledger, connector: &str, label: &str) -> Result<()> {
     }
 }
 
-fn hostname() -> Option<String> {
+/// The machine a run or purge is made on, for the ledger's record.
+pub(crate) fn hostname() -> Option<String> {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|h| h.trim().to_owned())
         .or_else(|| std::env::var("HOSTNAME").ok())
 }
 
-/// Feed pending units from the ledger into the engine, page by page, on a blocking thread.
+/// Feed pending units from the ledger into the engine, oldest due first, page by page, on a
+/// blocking thread.
 fn spawn_source(
     path: &Path,
     connector: &'static str,
@@ -304,17 +311,18 @@ fn spawn_source(
     let reader = Ledger::open_existing(path)?;
     let (tx, rx) = mpsc::channel(PAGE);
     tokio::task::spawn_blocking(move || {
-        let mut after = 0;
+        let mut cursor = SendCursor::default();
         loop {
-            let page = match reader.next_units(connector, &include, after, PAGE) {
+            let page = match reader.next_units(connector, &include, &mut cursor, PAGE) {
                 Ok(page) => page,
                 Err(e) => {
                     eprintln!("error: reading the ledger: {e}");
                     return;
                 }
             };
-            let Some(last) = page.last() else { return };
-            after = last.id;
+            if page.is_empty() {
+                return;
+            }
             for unit in page {
                 if tx.blocking_send(unit).is_err() {
                     return; // the engine stopped
@@ -428,7 +436,7 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
     let target = match target {
         Some(t) if !config.dry_run && to_send > 0 && !stop.is_stopped() => t,
         _ => {
-            ledger.checkpoint()?;
+            checkpoint(&ledger)?;
             ctrl_c.abort();
             return summary(&ledger, stop.reason(), &counters, config.dry_run);
         }
@@ -485,10 +493,22 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
     };
     // The ledger may be the thing that failed: report what we can.
     let _ = ledger.end_run(run_id, &result);
-    let _ = ledger.checkpoint();
+    let _ = checkpoint(&ledger);
     ctrl_c.abort();
     drop(target);
     summary(&ledger, stop.reason(), &counters, false)
+}
+
+/// Truncate the WAL so no erased key lingers in it; say so when something prevented it.
+pub fn checkpoint(ledger: &Ledger) -> Result<()> {
+    if !ledger.checkpoint()? {
+        eprintln!(
+            "warning: another process is reading {}: its write-ahead log could not be emptied \
+             now; the next forget command on it will",
+            ledger.path().display()
+        );
+    }
+    Ok(())
 }
 
 /// The summary table printed at the end of a run.

@@ -35,6 +35,12 @@ pub trait Connector: Send + Sync + 'static {
     /// Build the request for one unit; the engine adds the timeout and sends it.
     fn request(&self, client: &reqwest::Client, unit: &Unit) -> reqwest::RequestBuilder;
 
+    /// Whether keys are personal data (an e-mail, a phone number) that must not survive in
+    /// stored answer texts, or record ids that identify no one (Outreach).
+    fn keys_are_personal(&self) -> bool {
+        true
+    }
+
     /// Read an answer. Transport failures (timeouts, dropped connections) never get here:
     /// the engine classifies those the same way for every connector.
     fn classify(&self, answer: &Answer<'_>) -> Verdict;

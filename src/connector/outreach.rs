@@ -92,6 +92,10 @@ impl Connector for Outreach {
         "outreach"
     }
 
+    fn keys_are_personal(&self) -> bool {
+        false
+    }
+
     fn request(&self, client: &reqwest::Client, unit: &Unit) -> RequestBuilder {
         client
             .delete(self.item_url(&unit.scope, &unit.key))

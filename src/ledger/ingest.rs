@@ -6,8 +6,9 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{Ledger, timestamp};
+use crate::deadline;
 use crate::error::Result;
-use crate::keys::{KeyHasher, mask};
+use crate::keys::{KeyHasher, mask, redact};
 
 /// An input row, parsed and validated (see [`crate::input`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,11 +22,18 @@ pub enum ParsedRow {
         exparams: Vec<(String, String)>,
         /// The audit fields the row itself carried (kept per row for the report).
         row_exparams: Vec<(String, String)>,
+        /// When the request was received (`--received-column`): sets its legal due date.
+        received: Option<time::Date>,
+        /// Values of the `--keep-column` columns (e.g. a ticket id).
+        extra: Vec<(String, String)>,
     },
     Invalid {
         line: u64,
         reason: String,
+        /// The key as written, so the row can be fixed; the only plaintext a row keeps,
+        /// until `forget purge --outcome invalid`.
         raw_key: Option<String>,
+        extra: Vec<(String, String)>,
     },
 }
 
@@ -65,6 +73,16 @@ fn json_pairs(pairs: &[(String, String)]) -> Option<String> {
         .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
         .collect();
     Some(serde_json::Value::Object(map).to_string())
+}
+
+/// `pairs` with `key` masked in every value. Kept columns are never sent and outlive the
+/// key, so they are stored this way from the start (a ticket titled with the e-mail address
+/// keeps only its masked form); audit fields are, once their key is gone.
+pub fn without_key(pairs: &[(String, String)], key: &str) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.clone(), redact(v, key)))
+        .collect()
 }
 
 impl Ledger {
@@ -129,18 +147,25 @@ impl Ledger {
         let mut counts = IngestCounts::default();
         {
             let mut insert_unit = tx.prepare_cached(
-                "INSERT INTO units (connector, scope, key_hash, key, key_masked, exparams)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                "INSERT INTO units (connector, scope, key_hash, key, key_masked, exparams, due_on)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (key_hash, connector, scope) DO NOTHING",
             )?;
             let mut find_unit = tx.prepare_cached(
-                "SELECT id, key IS NULL AND outcome NOT IN ('deleted', 'not_found')
+                "SELECT id, key IS NULL AND outcome NOT IN ('deleted', 'not_found'),
+                        outcome IN ('deleted', 'not_found')
                  FROM units WHERE key_hash = ?3 AND connector = ?1 AND scope = ?2",
             )?;
-            let mut restore_key = tx.prepare_cached("UPDATE units SET key = ?1 WHERE id = ?2")?;
+            let mut restore_key =
+                tx.prepare_cached("UPDATE units SET key = ?1, purged_at = NULL WHERE id = ?2")?;
+            // A unit is due when the earliest of its requests is.
+            let mut earlier_due = tx.prepare_cached(
+                "UPDATE units SET due_on = ?1 WHERE id = ?2 AND (due_on IS NULL OR due_on > ?1)",
+            )?;
             let mut insert_row = tx.prepare_cached(
-                "INSERT OR IGNORE INTO rows (file_id, line, kind, unit_id, reason, raw_key, exparams)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT OR IGNORE INTO rows
+                   (file_id, line, kind, unit_id, reason, raw_key, exparams, extra, received_on, due_on)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
             for row in rows {
                 counts.rows += 1;
@@ -151,8 +176,12 @@ impl Ledger {
                         scope,
                         exparams,
                         row_exparams,
+                        received,
+                        extra,
                     } => {
                         let hash = hasher.hash(key);
+                        let received_on = received.map(deadline::format_date);
+                        let due_on = received.map(|r| deadline::format_date(deadline::due_date(r)));
                         let inserted = insert_unit.execute(params![
                             connector,
                             scope,
@@ -160,18 +189,28 @@ impl Ledger {
                             key,
                             mask(key),
                             json_pairs(exparams),
+                            due_on,
                         ])?;
+                        let mut own_exparams = json_pairs(row_exparams);
                         let (unit_id, kind) = if inserted == 1 {
                             counts.new_units += 1;
                             (tx.last_insert_rowid(), "request")
                         } else {
-                            let (id, purged): (i64, bool) = find_unit
+                            let (id, purged, gone): (i64, bool, bool) = find_unit
                                 .query_row(params![connector, scope, &hash[..]], |r| {
-                                    Ok((r.get(0)?, r.get(1)?))
+                                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                                 })?;
+                            if gone {
+                                // Asked again after erasure: this row must not bring the key
+                                // back, even inside an audit field.
+                                own_exparams = json_pairs(&without_key(row_exparams, key));
+                            }
                             if purged {
                                 // Given up on earlier, asked for again: it can be sent again.
                                 restore_key.execute(params![key, id])?;
+                            }
+                            if let Some(due) = &due_on {
+                                earlier_due.execute(params![due, id])?;
                             }
                             counts.duplicates += 1;
                             (id, "duplicate")
@@ -183,13 +222,17 @@ impl Ledger {
                             unit_id,
                             None::<String>,
                             None::<String>,
-                            json_pairs(row_exparams),
+                            own_exparams,
+                            json_pairs(extra),
+                            received_on,
+                            due_on,
                         ])?;
                     }
                     ParsedRow::Invalid {
                         line,
                         reason,
                         raw_key,
+                        extra,
                     } => {
                         counts.invalid += 1;
                         insert_row.execute(params![
@@ -200,6 +243,9 @@ impl Ledger {
                             reason,
                             raw_key,
                             None::<String>,
+                            json_pairs(extra),
+                            None::<String>,
+                            None::<String>,
                         ])?;
                     }
                 }
@@ -207,6 +253,23 @@ impl Ledger {
         }
         tx.commit()?;
         Ok(counts)
+    }
+
+    /// Record which extra columns and received-date column a file's rows were read with, so
+    /// reports and the manifest can name them.
+    pub fn set_file_mapping(
+        &self,
+        file_id: i64,
+        keep_columns: &[String],
+        received_column: Option<&str>,
+    ) -> Result<()> {
+        let keep = (!keep_columns.is_empty())
+            .then(|| serde_json::to_string(keep_columns).unwrap_or_else(|_| "[]".into()));
+        self.conn.execute(
+            "UPDATE files SET extra_columns = ?1, received_column = ?2 WHERE id = ?3",
+            params![keep, received_column, file_id],
+        )?;
+        Ok(())
     }
 
     pub fn finish_file(&self, file_id: i64) -> Result<u64> {
@@ -234,6 +297,8 @@ mod tests {
             scope: "customers".into(),
             exparams: vec![("exparam1".into(), "ticket-1".into())],
             row_exparams: vec![],
+            received: None,
+            extra: vec![],
         }
     }
 
@@ -253,6 +318,7 @@ mod tests {
                     line: 4,
                     reason: "blank key".into(),
                     raw_key: None,
+                    extra: vec![],
                 },
             ],
         )?;

@@ -3,9 +3,17 @@
 //! - [`schema`]: migrations on `user_version`.
 //! - [`ingest`]: recording input rows and units of work before anything is sent.
 //! - [`writer`]: the single writer thread that records attempts and outcomes in batches.
+//! - [`audit`]: what the ledger knows of one key (`forget lookup`).
+//! - [`report`]: request rows streamed for `forget report`, and the manifest's facts.
+//! - [`purge`]: dropping the plaintext of keys the team gives up on.
+//! - [`deadlines`]: overdue and soon-due keys for `forget status`.
 //! - this module: opening (0600, WAL, lock, key check) and the queries other commands need.
 
+pub mod audit;
+pub mod deadlines;
 pub mod ingest;
+pub mod purge;
+pub mod report;
 pub mod schema;
 pub mod writer;
 
@@ -201,28 +209,40 @@ impl Ledger {
     /// Make sure `hasher` is the key this ledger's hashes were made with: with another key no
     /// row would match and every erased key would be sent again.
     pub fn check_key(&self, hasher: &KeyHasher) -> Result<()> {
-        let check = hex::encode(hasher.hash("forget ledger key check"));
+        match self.verify_key(hasher)? {
+            KeyCheck::Matches => Ok(()),
+            KeyCheck::Differs => Err(self.wrong_key()),
+            KeyCheck::Unset => {
+                self.conn.execute(
+                    "INSERT INTO meta (name, value) VALUES ('key_check', ?1)",
+                    [key_check_value(hasher)],
+                )?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Compare `hasher` with the ledger's key check value, writing nothing.
+    pub fn verify_key(&self, hasher: &KeyHasher) -> Result<KeyCheck> {
         let stored: Option<String> = self
             .conn
             .query_row("SELECT value FROM meta WHERE name = 'key_check'", [], |r| {
                 r.get(0)
             })
             .optional()?;
-        match stored {
-            Some(stored) if stored == check => Ok(()),
-            Some(_) => Err(Error::ledger(
-                &self.path,
-                "its keys were hashed with a different ledger key: set FORGET_LEDGER_KEY or \
-                 --ledger-key-file to the key this ledger was made with",
-            )),
-            None => {
-                self.conn.execute(
-                    "INSERT INTO meta (name, value) VALUES ('key_check', ?1)",
-                    [check],
-                )?;
-                Ok(())
-            }
-        }
+        Ok(match stored {
+            Some(stored) if stored == key_check_value(hasher) => KeyCheck::Matches,
+            Some(_) => KeyCheck::Differs,
+            None => KeyCheck::Unset,
+        })
+    }
+
+    pub fn wrong_key(&self) -> Error {
+        Error::ledger(
+            &self.path,
+            "its keys were hashed with a different ledger key: set FORGET_LEDGER_KEY or \
+             --ledger-key-file to the key this ledger was made with",
+        )
     }
 
     pub fn counts(&self) -> Result<Counts> {
@@ -310,35 +330,62 @@ impl Ledger {
         Ok(counts)
     }
 
-    /// Units still to send, in id order, after `after_id`.
+    /// The next page of units to send, oldest due date first, undated ones last (each in id
+    /// order), after `cursor`, which is moved past the page. Keyset paging on the
+    /// `units_to_send` index keeps every page as cheap as the first, however large the ledger.
     pub fn next_units(
         &self,
         connector: &str,
         include: &[Outcome],
-        after_id: i64,
+        cursor: &mut SendCursor,
         limit: usize,
     ) -> Result<Vec<Unit>> {
         let outcomes: Vec<&str> = include.iter().map(|o| o.as_str()).collect();
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, scope, key, exparams FROM units
-             WHERE connector = ?1 AND outcome IN (SELECT value FROM json_each(?2))
-               AND id > ?3 AND key IS NOT NULL
-             ORDER BY id LIMIT ?4",
-        )?;
         let include_json = serde_json::to_string(&outcomes).unwrap_or_else(|_| "[]".into());
-        let rows = stmt.query_map(
-            params![connector, include_json, after_id, limit as i64],
-            |r| {
-                let exparams: Option<String> = r.get(3)?;
-                Ok(Unit {
+        let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(Unit, Option<String>)> {
+            let exparams: Option<String> = r.get(3)?;
+            Ok((
+                Unit {
                     id: r.get(0)?,
                     scope: r.get(1)?,
                     key: r.get(2)?,
                     exparams: exparams.as_deref().map(parse_exparams).unwrap_or_default(),
-                })
-            },
-        )?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+                },
+                r.get(4)?,
+            ))
+        };
+        loop {
+            let page: Vec<(Unit, Option<String>)> = match cursor {
+                SendCursor::Dated { due, id } => {
+                    let mut stmt = self.conn.prepare_cached(NEXT_DATED)?;
+                    stmt.query_map(
+                        params![connector, due.as_str(), *id, include_json, limit as i64],
+                        read,
+                    )?
+                    .collect::<rusqlite::Result<_>>()?
+                }
+                SendCursor::Undated { id } => {
+                    let mut stmt = self.conn.prepare_cached(NEXT_UNDATED)?;
+                    stmt.query_map(params![connector, *id, include_json, limit as i64], read)?
+                        .collect::<rusqlite::Result<_>>()?
+                }
+            };
+            match (page.last(), &cursor) {
+                (Some((unit, Some(due))), _) => {
+                    *cursor = SendCursor::Dated {
+                        due: due.clone(),
+                        id: unit.id,
+                    }
+                }
+                (Some((unit, None)), _) => *cursor = SendCursor::Undated { id: unit.id },
+                (None, SendCursor::Dated { .. }) => {
+                    *cursor = SendCursor::Undated { id: 0 };
+                    continue;
+                }
+                (None, SendCursor::Undated { .. }) => {}
+            }
+            return Ok(page.into_iter().map(|(unit, _)| unit).collect());
+        }
     }
 
     /// How many units a run would send.
@@ -380,10 +427,13 @@ impl Ledger {
     }
 
     /// Fold the WAL back into the main file and truncate it, so nothing erased lingers there.
-    pub fn checkpoint(&self) -> Result<()> {
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-        Ok(())
+    /// Returns false when another connection kept it from completing (the WAL then still
+    /// holds old pages until the next checkpoint).
+    pub fn checkpoint(&self) -> Result<bool> {
+        let busy: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        Ok(busy == 0)
     }
 
     /// Invalid rows with their reasons, for `forget invalid`.
@@ -403,6 +453,52 @@ impl Ledger {
     }
 }
 
+/// Mask unit ?1's key wherever its rows' own audit fields repeat it. Run before the key is
+/// dropped (it reads the key from the unit).
+pub(crate) const MASK_KEY_IN_ROW_EXPARAMS: &str = "UPDATE rows
+     SET exparams = replace(rows.exparams, u.key, u.key_masked)
+     FROM (SELECT key, key_masked FROM units WHERE id = ?1) AS u
+     WHERE rows.unit_id = ?1 AND u.key IS NOT NULL AND instr(rows.exparams, u.key) > 0";
+
+/// A page of dated units to send, after (due date, id); walks the `units_to_send` index.
+const NEXT_DATED: &str = "SELECT id, scope, key, exparams, due_on FROM units
+     WHERE connector = ?1 AND key IS NOT NULL AND due_on IS NOT NULL
+       AND (due_on, id) > (?2, ?3)
+       AND outcome IN (SELECT value FROM json_each(?4))
+     ORDER BY due_on, id LIMIT ?5";
+
+/// A page of undated units to send, after id; the same index, at its NULL end.
+const NEXT_UNDATED: &str = "SELECT id, scope, key, exparams, due_on FROM units
+     WHERE connector = ?1 AND key IS NOT NULL AND due_on IS NULL AND id > ?2
+       AND outcome IN (SELECT value FROM json_each(?3))
+     ORDER BY id LIMIT ?4";
+
+/// Where [`Ledger::next_units`] continues: first the dated units by (due date, id), then
+/// the undated ones by id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SendCursor {
+    Dated { due: String, id: i64 },
+    Undated { id: i64 },
+}
+
+impl Default for SendCursor {
+    fn default() -> Self {
+        SendCursor::Dated {
+            due: String::new(),
+            id: 0,
+        }
+    }
+}
+
+/// Whether a ledger key is the one a ledger's hashes were made with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyCheck {
+    Matches,
+    Differs,
+    /// The ledger has never been used with a key.
+    Unset,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct InvalidRow {
     pub path: String,
@@ -420,13 +516,63 @@ pub struct RunRecord {
     pub host: Option<String>,
 }
 
+fn key_check_value(hasher: &KeyHasher) -> String {
+    hex::encode(hasher.hash("forget ledger key check"))
+}
+
+/// A stored JSON object of names and values, in natural order (`exparam2` before `exparam10`).
 pub(crate) fn parse_exparams(json: &str) -> Vec<(String, String)> {
-    match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json) {
-        Ok(map) => map
-            .into_iter()
-            .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_owned())))
-            .collect(),
-        Err(_) => Vec::new(),
+    let mut pairs: Vec<(String, String)> =
+        match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json) {
+            Ok(map) => map
+                .into_iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_owned())))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+    pairs.sort_by_cached_key(|(k, _)| natural_key(k));
+    pairs
+}
+
+fn natural_key(name: &str) -> (String, u32) {
+    let digits = name.len() - name.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    let (stem, n) = name.split_at(name.len() - digits);
+    (stem.to_owned(), n.parse().unwrap_or(0))
+}
+
+/// Names and values (audit fields, kept columns), serialised as a JSON object in order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pairs(pub Vec<(String, String)>);
+
+impl Pairs {
+    pub fn parse(json: Option<&str>) -> Pairs {
+        Pairs(json.map(parse_exparams).unwrap_or_default())
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `exparam1=A exparam2=B`, for humans.
+    pub fn render(&self) -> String {
+        self.0
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+impl serde::Serialize for Pairs {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
     }
 }
 
@@ -448,5 +594,33 @@ fn explain_open_error(path: &Path, e: rusqlite::Error) -> Error {
             Error::ledger(path, format!("cannot open it for writing: {e}"))
         }
         _ => Error::Sqlite(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(ledger: &Ledger, sql: &str) -> Result<String> {
+        let mut stmt = ledger
+            .conn()
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+        let n = stmt.parameter_count();
+        let args: Vec<rusqlite::types::Value> = (0..n)
+            .map(|_| rusqlite::types::Value::Text("x".into()))
+            .collect();
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?.join("\n"))
+    }
+
+    #[test]
+    fn send_pages_walk_the_index_without_sorting() -> Result<()> {
+        let ledger = Ledger::open_in_memory()?;
+        for sql in [NEXT_DATED, NEXT_UNDATED] {
+            let plan = plan(&ledger, sql)?;
+            assert!(plan.contains("USING INDEX units_to_send"), "{plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        }
+        Ok(())
     }
 }

@@ -111,6 +111,31 @@ pub const MIGRATIONS: &[&str] = &[
     DROP TABLE files;
     ALTER TABLE files_v2 RENAME TO files;
     "#,
+    // 3: audit evidence — deadlines, mapped extra columns, purges.
+    r#"
+    ALTER TABLE files ADD COLUMN extra_columns TEXT;    -- JSON array of --keep-column names
+    ALTER TABLE files ADD COLUMN received_column TEXT;  -- the --received-column name
+    ALTER TABLE rows ADD COLUMN extra TEXT;             -- JSON object of the kept columns
+    ALTER TABLE rows ADD COLUMN received_on TEXT;       -- yyyy-MM-dd
+    ALTER TABLE rows ADD COLUMN due_on TEXT;            -- received_on + 1 month, GDPR Art. 12(3)
+    ALTER TABLE units ADD COLUMN due_on TEXT;           -- the earliest due_on of its rows
+    ALTER TABLE units ADD COLUMN purged_at TEXT;        -- when `forget purge` dropped its key
+
+    -- The send order: oldest due first, undated last, paged by (due_on, id). Only units
+    -- that still hold a key can be sent, and finished units leave the index.
+    CREATE INDEX units_to_send ON units (connector, due_on, id) WHERE key IS NOT NULL;
+
+    -- Every `forget purge`: who gave up on which keys, when.
+    CREATE TABLE purges (
+        id       INTEGER PRIMARY KEY,
+        at       TEXT NOT NULL,
+        operator TEXT,
+        host     TEXT,
+        outcomes TEXT NOT NULL,             -- JSON array, e.g. ["rejected","invalid"]
+        units    INTEGER NOT NULL,          -- keys whose plaintext was dropped
+        rows     INTEGER NOT NULL           -- invalid rows whose raw key was dropped
+    );
+    "#,
 ];
 
 pub fn version(conn: &Connection) -> rusqlite::Result<usize> {
@@ -224,6 +249,52 @@ mod tests {
         )?;
         assert_eq!(joined, 1);
         assert_eq!(version(&conn)?, MIGRATIONS.len());
+        Ok(())
+    }
+
+    #[test]
+    fn migrates_a_v1_ledger_with_data_to_the_latest_version() -> Result<(), MigrateError> {
+        let mut conn = Connection::open_in_memory()?;
+        conn.execute_batch(MIGRATIONS[0])?;
+        conn.pragma_update(None, "user_version", 1)?;
+        conn.execute_batch(
+            "INSERT INTO files (id, path, sha256, profile_default, key_column, rows, added_at)
+               VALUES (1, 'a.csv', 'aaa', '', 'key', 3, '2026-01-01T00:00:00Z');
+             INSERT INTO units (id, connector, scope, key_hash, key, key_masked, outcome)
+               VALUES (1, 'webex', '', x'01', NULL, 'a***', 'deleted'),
+                      (2, 'webex', '', x'02', 'k2', 'k*', 'pending');
+             INSERT INTO rows (file_id, line, kind, unit_id, exparams)
+               VALUES (1, 2, 'request', 1, '{\"exparam1\":\"T\"}'), (1, 3, 'request', 2, NULL);
+             INSERT INTO rows (file_id, line, kind, reason, raw_key)
+               VALUES (1, 4, 'invalid', 'blank key', NULL);
+             INSERT INTO runs (id, started_at, connector, tool_version) VALUES (1, 'x', 'webex', '0.1.0');
+             INSERT INTO attempts (unit_id, run_id, at, verdict, latency_ms)
+               VALUES (1, 1, 'x', 'deleted', 5);",
+        )?;
+        assert_eq!(migrate(&mut conn)?, 1);
+        assert_eq!(version(&conn)?, MIGRATIONS.len());
+        let kept: (i64, i64, i64, i64) = conn.query_row(
+            "SELECT (SELECT count(*) FROM units), (SELECT count(*) FROM rows),
+                    (SELECT count(*) FROM attempts), (SELECT count(*) FROM purges)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        assert_eq!(kept, (2, 3, 1, 0));
+        // The new columns start empty: old rows have no dates and no kept columns.
+        let empty: i64 = conn.query_row(
+            "SELECT count(*) FROM rows WHERE extra IS NULL AND received_on IS NULL AND due_on IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(empty, 3);
+        // The send index holds exactly the units that can still be sent.
+        let indexed: i64 = conn.query_row(
+            "SELECT count(*) FROM units INDEXED BY units_to_send
+             WHERE connector = 'webex' AND key IS NOT NULL AND due_on IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(indexed, 1);
         Ok(())
     }
 

@@ -127,9 +127,12 @@ fn write_batch(
                  http_status = ?3, code = ?4, description = ?5
              WHERE id = ?1",
         )?;
+        let mut forget_rows = tx.prepare_cached(super::MASK_KEY_IN_ROW_EXPARAMS)?;
         let mut finish = tx.prepare_cached(
             "UPDATE units SET outcome = ?2, transaction_id = coalesce(?3, transaction_id),
                  after_ambiguous = ?4, finished_at = ?5,
+                 exparams = CASE WHEN ?6 AND key IS NOT NULL AND instr(exparams, key) > 0
+                                 THEN replace(exparams, key, key_masked) ELSE exparams END,
                  key = CASE WHEN ?6 THEN NULL ELSE key END
              WHERE id = ?1",
         )?;
@@ -147,7 +150,11 @@ fn write_batch(
             ])?;
             progress.execute(params![r.unit_id, at, r.http_status, r.code, r.description])?;
             if let Some(outcome) = r.finish {
-                // A gone key keeps no plaintext: only its keyed hash and masked form remain.
+                // A gone key keeps no plaintext: only its keyed hash and masked form remain,
+                // also where an audit field repeated it.
+                if outcome.is_gone() {
+                    forget_rows.execute([r.unit_id])?;
+                }
                 finish.execute(params![
                     r.unit_id,
                     outcome.as_str(),

@@ -1,0 +1,371 @@
+//! `forget lookup`: answer "did you erase me?" for one key or many, by hashing each key with
+//! the ledger key and reading what the ledger recorded. The key itself is never printed: only
+//! its masked form.
+
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+use crate::error::{Error, Result, exit};
+use crate::input::{self, InputOptions};
+use crate::keys::{KeyHash, KeyHasher, mask};
+use crate::ledger::audit::{InvalidMatch, UnitRecord};
+use crate::ledger::ingest::ParsedRow;
+use crate::ledger::{KeyCheck, Ledger, Pairs};
+use crate::secret;
+
+/// Where the keys to look up come from.
+#[derive(Clone, Debug)]
+pub enum KeySource {
+    /// Keys given as arguments (visible in `ps`: the command line warns).
+    Args(Vec<String>),
+    /// One key per line on stdin.
+    Stdin,
+    /// The key column of a CSV file, read like `forget run` reads it.
+    File { path: PathBuf, input: InputOptions },
+}
+
+/// Everything `forget lookup` needs, validated.
+#[derive(Clone, Debug)]
+pub struct LookupConfig {
+    pub state: PathBuf,
+    pub ledger_key_file: PathBuf,
+    pub source: KeySource,
+    pub json: bool,
+}
+
+/// The answer for one key.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Lookup {
+    /// Where the key came from in a `--file` (its line), if it did.
+    pub line: Option<u64>,
+    pub key_masked: String,
+    pub key_hash: String,
+    /// `erased`, `partly erased`, `not erased`, `request row invalid, never sent`,
+    /// `not in the ledger`, or `invalid input` (the `--file` row itself is unreadable).
+    pub verdict: &'static str,
+    pub units: Vec<UnitRecord>,
+    /// Invalid input rows whose key, as written, is this key.
+    pub invalid_rows: Vec<InvalidMatch>,
+    /// Why the `--file` row could not be read as a key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_error: Option<String>,
+}
+
+impl Lookup {
+    pub fn erased(&self) -> bool {
+        self.verdict == "erased"
+    }
+}
+
+/// Looks keys up in one ledger with its key.
+pub struct Finder<'a> {
+    ledger: &'a Ledger,
+    hasher: &'a KeyHasher,
+    invalid: HashMap<KeyHash, Vec<InvalidMatch>>,
+}
+
+impl<'a> Finder<'a> {
+    pub fn new(ledger: &'a Ledger, hasher: &'a KeyHasher) -> Result<Finder<'a>> {
+        Ok(Finder {
+            ledger,
+            hasher,
+            invalid: ledger.invalid_rows_by_hash(hasher)?,
+        })
+    }
+
+    pub fn find(&self, key: &str, line: Option<u64>) -> Result<Lookup> {
+        let key = key.trim();
+        let hash = self.hasher.hash(key);
+        let units = self.ledger.units_by_hash(&hash)?;
+        let invalid_rows = self.invalid.get(&hash).cloned().unwrap_or_default();
+        let erased = units.iter().filter(|u| u.erased).count();
+        let verdict = match (units.len(), erased) {
+            (0, _) if !invalid_rows.is_empty() => "request row invalid, never sent",
+            (0, _) => "not in the ledger",
+            (n, e) if n == e => "erased",
+            (_, 0) => "not erased",
+            _ => "partly erased",
+        };
+        Ok(Lookup {
+            line,
+            key_masked: mask(key),
+            key_hash: hex::encode(hash),
+            verdict,
+            units,
+            invalid_rows,
+            input_error: None,
+        })
+    }
+}
+
+/// `forget lookup`: open the ledger with its key and print an answer per key to `out`.
+pub fn run(config: &LookupConfig, out: impl Write) -> Result<Tally> {
+    let ledger = Ledger::open_existing(&config.state)?;
+    let (key, _) = secret::load_ledger_key(&config.ledger_key_file, false)?;
+    let hasher = KeyHasher::new(&key);
+    if ledger.verify_key(&hasher)? == KeyCheck::Differs {
+        // Every key would look "not in the ledger": a false answer, so refuse.
+        return Err(ledger.wrong_key());
+    }
+    let finder = Finder::new(&ledger, &hasher)?;
+    let mut printer = Printer::new(out, config.json);
+    for_each(&finder, &config.source, |l| printer.print(l))?;
+    printer.finish()
+}
+
+/// Look up every key from `source`, handing each answer to `each` as it is found.
+pub fn for_each(
+    finder: &Finder<'_>,
+    source: &KeySource,
+    mut each: impl FnMut(Lookup) -> Result<()>,
+) -> Result<()> {
+    match source {
+        KeySource::Args(keys) => {
+            for key in keys {
+                each(finder.find(key, None)?)?;
+            }
+        }
+        KeySource::Stdin => {
+            for (i, line) in std::io::stdin().lock().lines().enumerate() {
+                let line = line.map_err(|e| Error::io("reading keys from stdin", e))?;
+                if !line.trim().is_empty() {
+                    each(finder.find(&line, Some(i as u64 + 1))?)?;
+                }
+            }
+        }
+        KeySource::File { path, input } => {
+            let file = input::inspect(path, input)?;
+            let mut rows = file.rows(input)?;
+            while let Some(row) = rows.next_row()? {
+                match row {
+                    ParsedRow::Request { line, key, .. } => each(finder.find(&key, Some(line))?)?,
+                    ParsedRow::Invalid { line, reason, .. } => each(Lookup {
+                        line: Some(line),
+                        key_masked: String::new(),
+                        key_hash: String::new(),
+                        verdict: "invalid input",
+                        units: Vec::new(),
+                        invalid_rows: Vec::new(),
+                        input_error: Some(reason),
+                    })?,
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Tallies for the closing line and the exit code.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub keys: u64,
+    pub erased: u64,
+    pub not_erased: u64,
+    pub unknown: u64,
+    pub invalid: u64,
+}
+
+impl Tally {
+    pub fn add(&mut self, l: &Lookup) {
+        self.keys += 1;
+        match l.verdict {
+            "erased" => self.erased += 1,
+            "not in the ledger" => self.unknown += 1,
+            "invalid input" => self.invalid += 1,
+            _ => self.not_erased += 1,
+        }
+    }
+
+    /// 0 when every key looked up was erased; 4 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        if self.keys > 0 && self.erased == self.keys {
+            exit::OK
+        } else {
+            exit::INCOMPLETE
+        }
+    }
+
+    pub fn render(&self) -> String {
+        format!(
+            "{} keys looked up: {} erased, {} not (or not fully) erased, {} not in the ledger{}\n",
+            self.keys,
+            self.erased,
+            self.not_erased,
+            self.unknown,
+            if self.invalid > 0 {
+                format!(", {} unreadable input rows", self.invalid)
+            } else {
+                String::new()
+            }
+        )
+    }
+}
+
+fn or_dash(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("-")
+}
+
+fn pairs(p: &Pairs) -> String {
+    if p.is_empty() { "-".into() } else { p.render() }
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
+}
+
+/// A lookup for a human: verdict first, then the evidence.
+pub fn render(l: &Lookup) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let at = l.line.map(|n| format!("line {n}: ")).unwrap_or_default();
+    if let Some(reason) = &l.input_error {
+        let _ = writeln!(out, "{at}unreadable input row: {reason}");
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "{at}{}  {}  (key hash {})",
+        l.key_masked,
+        l.verdict.to_uppercase(),
+        short(&l.key_hash)
+    );
+    for u in &l.units {
+        let scope = if u.profile_name.is_empty() {
+            "(tenant default profile)"
+        } else {
+            &u.profile_name
+        };
+        let when = match (&u.finished_at, u.erased) {
+            (Some(at), true) => format!(" on {at}"),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "  {} profile {scope}: {}{when}",
+            u.connector, u.outcome
+        );
+        if let Some(tx) = &u.transaction_id {
+            let _ = writeln!(out, "    transaction id   {tx}");
+        }
+        if u.code.is_some() || u.description.is_some() {
+            let _ = writeln!(
+                out,
+                "    last answer      HTTP {} code {} {}",
+                u.http_status.map_or("-".into(), |s| s.to_string()),
+                or_dash(&u.code),
+                or_dash(&u.description)
+            );
+        }
+        if u.after_ambiguous {
+            let _ = writeln!(
+                out,
+                "    note             not found after a timed-out attempt: that attempt erased it"
+            );
+        }
+        let _ = writeln!(out, "    audit fields     {}", pairs(&u.exparams));
+        if let Some(due) = &u.due_on {
+            let _ = writeln!(out, "    due              {due}");
+        }
+        if let Some(p) = &u.purged_at {
+            let _ = writeln!(
+                out,
+                "    purged           {p} (given up on: the ledger no longer holds the key)"
+            );
+        }
+        for r in &u.requests {
+            let received = r
+                .received_on
+                .as_deref()
+                .map(|d| format!(", received {d}"))
+                .unwrap_or_default();
+            let extra = match pairs(&r.extra).as_str() {
+                "-" => String::new(),
+                p => format!(", {p}"),
+            };
+            let _ = writeln!(
+                out,
+                "    requested in     {}:{} (sha256 {}…) {}{received}{extra}",
+                r.file,
+                r.line,
+                short(&r.file_sha256),
+                r.kind
+            );
+        }
+        for a in &u.history {
+            let _ = writeln!(
+                out,
+                "    attempt          {}  run {}  HTTP {}  code {}  {}  {} ms{}",
+                a.at,
+                a.run_id,
+                a.http_status.map_or("-".into(), |s| s.to_string()),
+                or_dash(&a.code),
+                a.verdict,
+                a.latency_ms,
+                a.error
+                    .as_deref()
+                    .map(|e| format!("  ({e})"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    for r in &l.invalid_rows {
+        let _ = writeln!(
+            out,
+            "  invalid input row {}:{} (sha256 {}…): {} — never sent",
+            r.file,
+            r.line,
+            short(&r.file_sha256),
+            r.reason
+        );
+    }
+    out
+}
+
+/// Write lookups as they come: a JSON array (`json`) or human text.
+pub struct Printer<W: Write> {
+    out: W,
+    json: bool,
+    first: bool,
+    pub tally: Tally,
+}
+
+impl<W: Write> Printer<W> {
+    pub fn new(out: W, json: bool) -> Printer<W> {
+        Printer {
+            out,
+            json,
+            first: true,
+            tally: Tally::default(),
+        }
+    }
+
+    pub fn print(&mut self, l: Lookup) -> Result<()> {
+        self.tally.add(&l);
+        let io = |e| Error::io("writing the lookup", e);
+        if self.json {
+            let sep: &[u8] = if self.first { b"[\n" } else { b",\n" };
+            self.out.write_all(sep).map_err(io)?;
+            serde_json::to_writer(&mut self.out, &l)
+                .map_err(|e| Error::usage(format!("writing the lookup: {e}")))?;
+        } else {
+            self.out.write_all(render(&l).as_bytes()).map_err(io)?;
+        }
+        self.first = false;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<Tally> {
+        let io = |e| Error::io("writing the lookup", e);
+        if self.json {
+            let end: &[u8] = if self.first { b"[]\n" } else { b"\n]\n" };
+            self.out.write_all(end).map_err(io)?;
+        } else {
+            self.out
+                .write_all(self.tally.render().as_bytes())
+                .map_err(io)?;
+        }
+        self.out.flush().map_err(io)?;
+        Ok(self.tally)
+    }
+}
