@@ -30,6 +30,9 @@ pub struct InputOptions {
     pub exparam_defaults: Vec<(String, String)>,
     /// Connector-specific key rule (e.g. Outreach ids are integers).
     pub validate_key: fn(&str) -> std::result::Result<(), String>,
+    /// Read the `profile-name` and `exparamN` columns. Off for reads (access exports),
+    /// which send neither: every row then gets `profile_default` as its scope.
+    pub request_columns: bool,
 }
 
 impl Default for InputOptions {
@@ -40,6 +43,7 @@ impl Default for InputOptions {
             profile_default: String::new(),
             exparam_defaults: Vec::new(),
             validate_key: |_| Ok(()),
+            request_columns: true,
         }
     }
 }
@@ -223,9 +227,9 @@ fn read_layout(path: &Path, delimiter: u8, opts: &InputOptions) -> Result<Layout
         }
         return Err(Error::input(path, message));
     };
-    let profile = find("profile-name");
+    let profile = find("profile-name").filter(|_| opts.request_columns);
     let mut exparams = Vec::new();
-    for (i, name) in names.iter().enumerate() {
+    for (i, name) in names.iter().enumerate().filter(|_| opts.request_columns) {
         let lower = normalise(name);
         if let Some(n) = lower.strip_prefix("exparam") {
             match n.parse::<u8>() {

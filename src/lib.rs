@@ -9,19 +9,27 @@
 //! - [`keys`] / [`secret`]: keyed hashes and masks of keys; the token and the ledger key.
 //! - [`engine`]: sends units through a [`connector::Connector`], paced by [`throttle`],
 //!   retried by [`retry`], each answer read into an [`outcome::Verdict`].
-//! - [`connector::webex`]: the Webex Campaign delete API.
-//! - [`run`]: wires the above into `forget run`; [`progress`] shows it.
-//! - [`sim`]: a local simulator of the API, for rehearsals and tests.
+//! - [`connector::webex`]: the Webex Campaign delete API; [`connector::webex_access`] its
+//!   last-N-transactions API, read for [`access`] exports (GDPR Art. 15).
+//! - [`run`]: wires the above into `forget run` (and `forget access`); [`progress`] shows it.
+//! - [`preflight`]: a canary delete proving URL, token and profile before a run (`forget check`).
+//! - [`hub`]: reading the API hub and base URL (bearer or OAuth client credentials);
+//!   [`inventory`] lists purposes and target groups and flags static uploads.
+//! - [`sim`]: a local simulator of the APIs, for rehearsals and tests.
 
+pub mod access;
 pub mod cli;
 pub mod config;
 pub mod connector;
 pub mod engine;
 pub mod error;
+pub mod hub;
 pub mod input;
+pub mod inventory;
 pub mod keys;
 pub mod ledger;
 pub mod outcome;
+pub mod preflight;
 pub mod progress;
 pub mod retry;
 pub mod run;

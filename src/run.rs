@@ -20,6 +20,7 @@ use crate::ledger::ingest::IngestCounts;
 use crate::ledger::writer::Writer;
 use crate::ledger::{Counts, Ledger, RunRecord};
 use crate::outcome::Outcome;
+use crate::preflight;
 use crate::progress::Progress;
 use crate::secret::{self, Token};
 use crate::sim;
@@ -51,7 +52,7 @@ impl RunSummary {
         match &self.stop {
             Some(StopReason::Api(_)) => exit::STOPPED,
             Some(StopReason::Interrupted) => exit::INTERRUPTED,
-            Some(StopReason::Ledger(_)) => exit::FAILURE,
+            Some(StopReason::Ledger(_)) | Some(StopReason::Output(_)) => exit::FAILURE,
             None if self.dry_run => exit::OK,
             None => {
                 let c = &self.ledger;
@@ -94,6 +95,23 @@ impl Target {
 
     /// Start the built-in simulator, loaded with the sample tenant's profiles.
     pub async fn simulator() -> Result<Target> {
+        let sample = SampleSim::start().await?;
+        let connector = Arc::new(Webex::new(&sample.url, &sample.token)?);
+        Ok(sample.into_target(connector))
+    }
+}
+
+/// The built-in simulator loaded with the sample tenant (profiles, purposes, target groups,
+/// transactions), for `--simulate`: its URL and token, kept alive by the [`Target`] made
+/// from it.
+pub struct SampleSim {
+    pub url: reqwest::Url,
+    pub token: Token,
+    handle: sim::SimHandle,
+}
+
+impl SampleSim {
+    pub async fn start() -> Result<SampleSim> {
         let token = format!("sim-{}", uuid::Uuid::new_v4());
         let config = sim::SimConfig {
             token: token.clone(),
@@ -103,12 +121,21 @@ impl Target {
         let handle = sim::spawn(sim::Sim::new(config))
             .await
             .map_err(|e| Error::io("cannot start the simulator", e))?;
-        let base_url = reqwest::Url::parse(&handle.url())
+        let url = reqwest::Url::parse(&handle.url())
             .map_err(|e| Error::usage(format!("simulator URL: {e}")))?;
-        let mut target = Target::remote(base_url, Token::new(token))?;
+        Ok(SampleSim {
+            url,
+            token: Token::new(token),
+            handle,
+        })
+    }
+
+    /// A target sending to this simulator through `connector`.
+    pub fn into_target(self, connector: Arc<dyn Connector>) -> Target {
+        let mut target = Target::new(connector, &self.url);
         target.label = "simulator".into();
-        target._sim = Some(handle);
-        Ok(target)
+        target._sim = Some(self.handle);
+        target
     }
 }
 
@@ -274,6 +301,23 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
         }
         check_target(&ledger, connector_name, &target.label)?;
     }
+    let mut include = vec![Outcome::Pending, Outcome::Failed];
+    if config.retry_rejected {
+        include.push(Outcome::Rejected);
+    }
+    let engine_config = EngineConfig {
+        concurrency: config.concurrency,
+        timeout: config.timeout,
+        retry: config.retry,
+    };
+    // Before anything is recorded, so a wrong --profile-name leaves no units behind.
+    if let Some(target) = &target
+        && config.preflight
+        && !config.dry_run
+    {
+        let scopes = preflight::scopes_to_check(&ledger, &files, &opts, connector_name, &include)?;
+        preflight::before_run(&*target.connector, &engine_config, &scopes, config.quiet).await?;
+    }
 
     let stop = Stop::new();
     let ctrl_c = {
@@ -302,16 +346,7 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
         .map_err(|e| Error::usage(format!("ingest task failed: {e}")))??
     };
 
-    let mut include = vec![Outcome::Pending, Outcome::Failed];
-    if config.retry_rejected {
-        include.push(Outcome::Rejected);
-    }
     let to_send = ledger.count_units(connector_name, &include)?;
-    let engine_config = EngineConfig {
-        concurrency: config.concurrency,
-        timeout: config.timeout,
-        retry: config.retry,
-    };
     let counters = Arc::new(Counters::default());
 
     let summary = |ledger: &Ledger,
@@ -376,6 +411,7 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
         counters.clone(),
         config.quiet,
         config.progress_every,
+        connector.success_word(),
     );
 
     engine::run(
@@ -402,6 +438,7 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
         Some(StopReason::Api(cause)) => format!("stopped: {}", cause.explain()),
         Some(StopReason::Interrupted) => "interrupted".to_owned(),
         Some(StopReason::Ledger(m)) => format!("ledger failure: {m}"),
+        Some(StopReason::Output(m)) => format!("output failure: {m}"),
     };
     // The ledger may be the thing that failed: report what we can.
     let _ = ledger.end_run(run_id, &result);
@@ -489,7 +526,7 @@ pub fn render_summary(s: &RunSummary) -> String {
         Some(StopReason::Interrupted) => {
             let _ = writeln!(out, "interrupted: run the same command again to resume");
         }
-        Some(StopReason::Ledger(m)) => {
+        Some(StopReason::Ledger(m)) | Some(StopReason::Output(m)) => {
             let _ = writeln!(
                 out,
                 "STOPPED: {m}. Unfinished keys stay pending; fix the disk and run again"

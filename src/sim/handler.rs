@@ -13,22 +13,24 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde::Deserialize;
 
 use super::fault::Fault;
+use super::hub;
 use super::state::{Auth, DeleteOutcome, Sim};
 use super::{DELETE_PATH, RetryAfter, STATS_PATH};
 
 /// Largest request body read; larger bodies are answered 1001.
 pub(crate) const MAX_BODY: usize = 64 * 1024;
 
-const JSON: &str = "application/json";
+pub(super) const JSON: &str = "application/json";
 
-const NOT_FOUND_404: &str = r#"{"code":404,"description":"Not found"}"#;
-const METHOD_405: &str = r#"{"code":405,"description":"Method not supported"}"#;
-const AUTH_430: &str = r#"{"code":430,"description":"Authorization failed. This resource is not allowed to access using this TOKEN or KEY"}"#;
-const EXPIRED_498: &str = r#"{"code":498,"description":"Invalid token or Access token expired"}"#;
+pub(super) const NOT_FOUND_404: &str = r#"{"code":404,"description":"Not found"}"#;
+pub(super) const METHOD_405: &str = r#"{"code":405,"description":"Method not supported"}"#;
+pub(super) const AUTH_430: &str = r#"{"code":430,"description":"Authorization failed. This resource is not allowed to access using this TOKEN or KEY"}"#;
+pub(super) const EXPIRED_498: &str =
+    r#"{"code":498,"description":"Invalid token or Access token expired"}"#;
 const THROTTLED_429: &str = r#"{"code":429,"description":"Too many requests. Throttle limit reached for the time window."}"#;
 const FAILED_499: &str = r#"{"code":499,"description":"Request failed. Check the exact reason of failure in application code and description of error stream."}"#;
 const INTERNAL_500: &str = r#"{"code":500,"description":"Internal server error"}"#;
-const BAD_JSON_1001: &str = r#"{"code":"1001","description":"Invalid input JSON"}"#;
+pub(super) const BAD_JSON_1001: &str = r#"{"code":"1001","description":"Invalid input JSON"}"#;
 const NOT_PROCESSED_1010: &str =
     r#"{"code":"1010","description":"The request was not processed."}"#;
 const NO_PROFILE_102: &str = r#"{"code":"102","description":"Invalid profile id"}"#;
@@ -75,7 +77,11 @@ pub(crate) enum Action {
     Hang,
 }
 
-fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Action {
+pub(super) fn respond(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Action {
     let mut resp = Response::new(Full::new(body.into()));
     *resp.status_mut() = status;
     resp.headers_mut()
@@ -83,16 +89,16 @@ fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes
     Action::Respond(resp)
 }
 
-fn json(status: StatusCode, body: &'static str) -> Action {
+pub(super) fn json(status: StatusCode, body: &'static str) -> Action {
     respond(status, JSON, body)
 }
 
-fn count(counter: &AtomicU64) {
+pub(super) fn count(counter: &AtomicU64) {
     counter.fetch_add(1, Relaxed);
 }
 
 /// A 429 answer carrying `Retry-After` as configured.
-fn too_many(retry_after: RetryAfter) -> Action {
+pub(super) fn too_many(retry_after: RetryAfter) -> Action {
     let mut action = json(StatusCode::TOO_MANY_REQUESTS, THROTTLED_429);
     let value = match retry_after {
         RetryAfter::None => None,
@@ -108,7 +114,7 @@ fn too_many(retry_after: RetryAfter) -> Action {
     action
 }
 
-fn fault_action(fault: Fault, retry_after: RetryAfter) -> Action {
+pub(super) fn fault_action(fault: Fault, retry_after: RetryAfter) -> Action {
     match fault {
         Fault::Http500 => json(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_500),
         Fault::Code1010 => json(StatusCode::OK, NOT_PROCESSED_1010),
@@ -167,13 +173,13 @@ fn parse_body(body: &[u8]) -> Option<DeleteBody<'_>> {
     has_key.then_some(parsed)
 }
 
-enum ReadError {
+pub(super) enum ReadError {
     TooLarge,
     /// The client went away.
     Io,
 }
 
-async fn read_body(mut body: Incoming) -> Result<Vec<u8>, ReadError> {
+pub(super) async fn read_body(mut body: Incoming) -> Result<Vec<u8>, ReadError> {
     if body.size_hint().lower() > MAX_BODY as u64 {
         return Err(ReadError::TooLarge);
     }
@@ -191,7 +197,7 @@ async fn read_body(mut body: Incoming) -> Result<Vec<u8>, ReadError> {
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
-fn bearer(header: Option<&HeaderValue>) -> Option<&[u8]> {
+pub(super) fn bearer(header: Option<&HeaderValue>) -> Option<&[u8]> {
     let value = header?.as_bytes();
     let scheme = value.get(..7)?;
     scheme
@@ -221,6 +227,9 @@ async fn decide(sim: &Sim, req: Request<Incoming>) -> Action {
         };
     }
     count(&c.requests);
+    if let Some(route) = hub::route(path) {
+        return hub::decide(sim, route, req).await;
+    }
     if path != DELETE_PATH {
         count(&c.rejected);
         return json(StatusCode::NOT_FOUND, NOT_FOUND_404);
