@@ -6,20 +6,29 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use std::sync::Arc;
+
+use crate::access::{self, Channel, Query, Subject};
 use crate::config::{self, Rate, RunConfig};
-use crate::connector::Kind;
-use crate::connector::outreach;
+use crate::connector::webex::Webex;
+use crate::connector::webex_access::{self, WebexAccess};
+use crate::connector::{Connector, Kind, outreach};
+use crate::engine::EngineConfig;
 use crate::error::{Error, Result, exit};
+use crate::hub;
 use crate::input::InputOptions;
+use crate::inventory;
+use crate::keys::KeyHasher;
 use crate::ledger::Ledger;
 use crate::ledger::purge::PurgeScope;
 use crate::list::{self, ListConfig};
 use crate::lookup::{self, KeySource, LookupConfig};
+use crate::preflight;
 use crate::purge::{PurgeConfig, PurgeResult};
 use crate::report::ReportConfig;
 use crate::retry::RetryPolicy;
-use crate::run::{self, Target};
-use crate::secret;
+use crate::run::{self, SampleSimulator, Target};
+use crate::secret::{self, Token};
 
 const ABOUT: &str = "Carry out GDPR erasure requests in bulk against Webex Campaign and \
 Outreach, resumably, and prove what happened to every key.";
@@ -30,6 +39,9 @@ Typical use:
   forget status
   forget report --out report.csv --manifest manifest.json
   forget lookup -            (then type or pipe keys, one a line)
+  forget check --profile-name customers         (proves URL, token and profile first)
+  forget inventory --hub-url https://acme.apihub.example
+  forget access subjects.csv --out exports --base-url https://acme.webexcampaign.io
 Outreach (JSON:API resources by id; token in OUTREACH_TOKEN):
   forget list --connector outreach --resource callPurposes --out ids.csv
   forget run --connector outreach --resource callPurposes ids.csv
@@ -56,6 +68,26 @@ pub enum Command {
     /// command again after a crash, Ctrl-C, an expired token or a throttled API continues
     /// where it stopped: deleted, not-found and rejected keys are never sent again.
     Run(RunArgs),
+    /// Prove the base URL, token and profile name before a big run; name the tenant.
+    ///
+    /// Sends one delete for a canary key that cannot exist (`forget-preflight-<uuid>`,
+    /// marked exparam10=forget-preflight) and expects "contact profile not found" (1020):
+    /// 102 means the profile name is wrong, 401 the token, 404/405 the URL. With --hub-url
+    /// it also reads /v1/purposes and names the tenant. Nothing is recorded.
+    Check(CheckArgs),
+    /// List the tenant's purposes and target groups; flag static uploads holding identifiers.
+    ///
+    /// A profile deletion does not reach target groups uploaded from files (behaviour S,
+    /// source file upload or SFTP) whose headers hold MSISDN, EMAIL, APPDEVICEID or
+    /// CUSTOMERID: they are marked REVIEW. Purposes are read from the API hub (--hub-url);
+    /// target groups from the hub and/or the base URL.
+    Inventory(InventoryArgs),
+    /// Export each data subject's last transactions as one JSON document (GDPR Art. 15).
+    ///
+    /// Reads the last N transactions per key (or customer id) with the same throttled,
+    /// retried, resumable engine as `run`, recorded in its own ledger; run it again after
+    /// a crash or stop and finished subjects are not fetched again.
+    Access(AccessArgs),
     /// Counts per outcome from the ledger (per connector and scope when it holds several).
     Status(StatusArgs),
     /// Write every record of an Outreach collection (id and attributes) as CSV.
@@ -348,6 +380,10 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub target: TargetArgs,
+    /// Skip the preflight: by default one canary delete (a key that cannot exist) proves the
+    /// URL, token and profile name before any real Webex key is sent.
+    #[arg(long, help_heading = "Connection")]
+    pub no_preflight: bool,
 
     /// The column holding the key: MSISDN, e-mail or app device id (Webex), or the record id
     /// (Outreach) [default: key; id with --connector outreach].
@@ -409,6 +445,169 @@ pub struct RunArgs {
     pub progress_every: f64,
 }
 
+/// Where the Webex Campaign API is, for `check`, `inventory` and `access` (Webex only).
+#[derive(Args, Debug, Clone)]
+pub struct ConnectionArgs {
+    /// Your Webex Campaign API domain, e.g. https://acme.webexcampaign.io. The token comes
+    /// from the WEBEX_CAMPAIGN_TOKEN environment variable or --token-file.
+    #[arg(
+        long,
+        env = "FORGET_BASE_URL",
+        value_name = "URL",
+        help_heading = "Connection"
+    )]
+    pub base_url: Option<String>,
+    /// Read the API token from this file (keep it chmod 600).
+    #[arg(long, value_name = "PATH", help_heading = "Connection")]
+    pub token_file: Option<PathBuf>,
+    /// Rehearse: start a built-in simulator loaded with the sample tenant and use it instead
+    /// of --base-url (and --hub-url). `run` and `access` then keep their own ledger
+    /// (forget-simulate.db, forget-access-simulate.db) unless --state is given.
+    #[arg(long, help_heading = "Connection")]
+    pub simulate: bool,
+}
+
+/// The API hub (purposes, target groups) and its credentials.
+#[derive(Args, Debug, Clone)]
+pub struct HubArgs {
+    /// Your API-hub domain, e.g. https://acme.apihub.example. Credentials come from
+    /// WEBEX_CAMPAIGN_HUB_TOKEN, or FORGET_HUB_CLIENT_ID and FORGET_HUB_CLIENT_SECRET
+    /// (exchanged for a token by the OAuth client-credentials call).
+    #[arg(
+        long,
+        env = "FORGET_HUB_URL",
+        value_name = "URL",
+        help_heading = "API hub"
+    )]
+    pub hub_url: Option<String>,
+    /// The OAuth token endpoint for client credentials [default:
+    /// {hub-url}/campaignapi/resources/v3/oauth/token].
+    #[arg(
+        long,
+        env = "FORGET_HUB_TOKEN_URL",
+        value_name = "URL",
+        help_heading = "API hub"
+    )]
+    pub hub_token_url: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub hub: HubArgs,
+    /// The profile name to prove (repeatable) [default: the tenant's default profile].
+    #[arg(long, value_name = "NAME")]
+    pub profile_name: Vec<String>,
+    /// Seconds before a request is given up (each check tries up to three times).
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub timeout: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct InventoryArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub hub: HubArgs,
+    /// Read only this purpose (GET /v1/purposes/ID). Repeatable.
+    #[arg(long, value_name = "ID", help_heading = "Selection")]
+    pub purpose: Vec<String>,
+    /// Read only this target group (GET .../target-groups/ID). Repeatable.
+    #[arg(long, value_name = "ID", help_heading = "Selection")]
+    pub target_group: Vec<String>,
+    /// Print one JSON object: tenant, purposes, target_groups (decoded, with review
+    /// reasons), not_found.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// Print one CSV table of purposes and target groups (a `kind` column tells them apart).
+    #[arg(long)]
+    pub csv: bool,
+    /// Seconds before a request is given up.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub timeout: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct AccessArgs {
+    /// CSV files of access requests (header row; a `key` column — MSISDN, e-mail or app
+    /// device id — or, with --customer-id, a `customer-id` column). With none, the ledger's
+    /// unfinished subjects are resumed with the query they were recorded with.
+    #[arg(value_name = "CSV")]
+    pub files: Vec<PathBuf>,
+    /// The folder for the documents: one JSON file per subject, named by a keyed hash
+    /// (never the key), created 0600 (the folder 0700).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// The column holding the subject [default: key; customer-id with --customer-id].
+    #[arg(long, value_name = "NAME", help_heading = "Input")]
+    pub key_column: Option<String>,
+    /// The subjects are customer ids (sent as customer-id=…), not MSISDNs, e-mails or app
+    /// device ids.
+    #[arg(long, help_heading = "Input")]
+    pub customer_id: bool,
+    /// Field delimiter; detected from the header when not given (comma, semicolon, tab).
+    #[arg(long, value_name = "CHAR", help_heading = "Input")]
+    pub delimiter: Option<String>,
+
+    /// Transactions per subject: the most recent N, 1 to 50 (the API's maximum).
+    #[arg(long, default_value_t = 50, value_name = "N", help_heading = "Query")]
+    pub count: u32,
+    /// Only transactions on or after this day (yyyy-MM-dd).
+    #[arg(long, value_name = "DATE", help_heading = "Query")]
+    pub from: Option<String>,
+    /// Only transactions on or before this day (yyyy-MM-dd).
+    #[arg(long, value_name = "DATE", help_heading = "Query")]
+    pub to: Option<String>,
+    /// Only one channel: SMS, MMS, USSD, OBD, APP or EMAIL. Rows the API cannot answer
+    /// (an e-mail key with SMS/MMS, an MSISDN with EMAIL) are recorded as invalid.
+    #[arg(long, value_name = "CHANNEL", help_heading = "Query")]
+    pub channel: Option<Channel>,
+    /// Include message preview URLs (SMS, e-mail and app push transactions).
+    #[arg(long, help_heading = "Query")]
+    pub message_preview: bool,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// The API's path on the base URL (its document does not give one).
+    #[arg(long, default_value = access::DEFAULT_PATH, value_name = "PATH", help_heading = "Connection")]
+    pub path: String,
+
+    #[command(flatten)]
+    pub pacing: PacingArgs,
+    /// Requests in flight at once.
+    #[arg(
+        long,
+        default_value_t = 8,
+        value_name = "N",
+        help_heading = "Throttle and retries"
+    )]
+    pub concurrency: usize,
+
+    /// The ledger file [default: forget-access.db; forget-access-simulate.db with
+    /// --simulate]. Keep it apart from the erasure ledger.
+    #[arg(long, value_name = "PATH", help_heading = "Ledger")]
+    pub state: Option<PathBuf>,
+    /// The ledger's secret HMAC key file (created 0600 on first use; it also names the
+    /// documents) [default: the ledger path + .key]. FORGET_LEDGER_KEY overrides it.
+    #[arg(long, value_name = "PATH", help_heading = "Ledger")]
+    pub ledger_key_file: Option<PathBuf>,
+    /// Also ask again for subjects the API rejected before.
+    #[arg(long, help_heading = "Ledger")]
+    pub retry_rejected: bool,
+    /// Validate and record the input, print what would be fetched, fetch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// No progress output (the summary is still printed).
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Seconds between progress lines when stderr is not a terminal.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS", hide = true)]
+    pub progress_every: f64,
+}
+
 fn secs(flag: &str, v: f64) -> Result<Duration> {
     if v.is_finite() && v > 0.0 {
         Ok(Duration::from_secs_f64(v))
@@ -416,6 +615,211 @@ fn secs(flag: &str, v: f64) -> Result<Duration> {
         Err(Error::usage(format!(
             "{flag} must be a positive number of seconds"
         )))
+    }
+}
+
+impl ConnectionArgs {
+    /// The validated base URL; `None` with --simulate or when not given.
+    fn base_url(&self) -> Result<Option<reqwest::Url>> {
+        match (&self.base_url, self.simulate) {
+            (Some(u), false) => Ok(Some(config::parse_base_url(u)?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The simulator, or the tenant at --base-url with its token; `None` when neither is
+    /// given.
+    async fn endpoint(&self) -> Result<Option<Endpoint>> {
+        if self.simulate {
+            let sim = SampleSimulator::start().await?;
+            let url = sim.base_url(Kind::Webex)?;
+            return Ok(Some(Endpoint::Simulated(sim, url)));
+        }
+        let Some(url) = self.base_url()? else {
+            return Ok(None);
+        };
+        let token = secret::load_token("WEBEX_CAMPAIGN_TOKEN", self.token_file.as_deref())?;
+        Ok(Some(Endpoint::Remote { url, token }))
+    }
+}
+
+const NO_BASE_URL: &str = "no --base-url: give your API domain, e.g. --base-url https://acme.webexcampaign.io (or set FORGET_BASE_URL), or rehearse with --simulate";
+
+/// Where a command calls the Webex Campaign API.
+enum Endpoint {
+    Simulated(SampleSimulator, reqwest::Url),
+    Remote { url: reqwest::Url, token: Token },
+}
+
+impl Endpoint {
+    fn url(&self) -> &reqwest::Url {
+        match self {
+            Endpoint::Simulated(_, url) => url,
+            Endpoint::Remote { url, .. } => url,
+        }
+    }
+
+    fn token(&self) -> &Token {
+        match self {
+            Endpoint::Simulated(sim, _) => &sim.token,
+            Endpoint::Remote { token, .. } => token,
+        }
+    }
+
+    /// A target sending through `connector` (keeping a simulator alive with it).
+    fn into_target(self, connector: Arc<dyn Connector>) -> Result<Target> {
+        match self {
+            Endpoint::Simulated(sim, _) => sim.into_target(Kind::Webex, connector),
+            Endpoint::Remote { url, .. } => Ok(Target::new(connector, &url)),
+        }
+    }
+
+    /// A reader of the base URL's GET endpoints with the API token.
+    fn reader(&self, client: reqwest::Client, timeout: Duration) -> hub::Reader {
+        let source = match self {
+            Endpoint::Simulated(..) => "the simulator's token",
+            Endpoint::Remote { .. } => "WEBEX_CAMPAIGN_TOKEN or --token-file",
+        };
+        hub::Reader::new(
+            "--base-url",
+            self.url().clone(),
+            hub::Credentials::Bearer {
+                token: self.token().clone(),
+                source,
+            },
+            client,
+            timeout,
+        )
+    }
+}
+
+impl HubArgs {
+    /// The hub reader: the simulator's with --simulate, else --hub-url's (if given) with
+    /// credentials from the environment.
+    fn reader(
+        &self,
+        sim: Option<&Endpoint>,
+        client: reqwest::Client,
+        timeout: Duration,
+    ) -> Result<Option<hub::Reader>> {
+        if let Some(endpoint @ Endpoint::Simulated(..)) = sim {
+            let mut reader = endpoint.reader(client, timeout);
+            reader.set_flag("--hub-url");
+            return Ok(Some(reader));
+        }
+        let Some(hub_url) = &self.hub_url else {
+            return Ok(None);
+        };
+        let url = config::parse_url("--hub-url", hub_url)?;
+        let token_url = match &self.hub_token_url {
+            Some(t) => config::parse_url("--hub-token-url", t)?,
+            None => hub::default_token_url(&url)?,
+        };
+        let credentials = hub::Credentials::from_env(token_url)?;
+        Ok(Some(hub::Reader::new(
+            "--hub-url",
+            url,
+            credentials,
+            client,
+            timeout,
+        )))
+    }
+}
+
+/// An engine configuration for a few sequential reads or canaries.
+fn light_engine(timeout: f64) -> Result<EngineConfig> {
+    Ok(EngineConfig {
+        concurrency: 1,
+        timeout: secs("--timeout", timeout)?,
+        retry: RetryPolicy::default(),
+    })
+}
+
+impl AccessArgs {
+    /// Flags → the run configuration of an access export, and its query.
+    pub fn to_config(&self) -> Result<(RunConfig, Query)> {
+        let query = Query {
+            subject: if self.customer_id {
+                Subject::CustomerId
+            } else {
+                Subject::Key
+            },
+            count: u8::try_from(self.count).unwrap_or(u8::MAX),
+            from: self
+                .from
+                .as_deref()
+                .map(|d| access::parse_date("--from", d))
+                .transpose()?,
+            to: self
+                .to
+                .as_deref()
+                .map(|d| access::parse_date("--to", d))
+                .transpose()?,
+            channel: self.channel,
+            message_preview: self.message_preview,
+        };
+        if self.count > u32::from(access::MAX_COUNT) {
+            return Err(Error::usage(format!(
+                "--count {}: the API returns at most {} transactions per subject; give 1 to {}",
+                self.count,
+                access::MAX_COUNT,
+                access::MAX_COUNT
+            )));
+        }
+        query.validate()?;
+        webex_access::api_url(
+            &reqwest::Url::parse("https://example.invalid")
+                .map_err(|e| Error::usage(e.to_string()))?,
+            &self.path,
+        )?;
+        if self.concurrency == 0 || self.concurrency > 4096 {
+            return Err(Error::usage("--concurrency must be between 1 and 4096"));
+        }
+        let timeout = secs("--timeout", self.pacing.timeout)?;
+        let retry = self.pacing.retry()?;
+        let simulate = self.connection.simulate;
+        let state = self.state.clone().unwrap_or_else(|| {
+            PathBuf::from(if simulate {
+                "forget-access-simulate.db"
+            } else {
+                "forget-access.db"
+            })
+        });
+        let ledger_key_file = self
+            .ledger_key_file
+            .clone()
+            .unwrap_or_else(|| secret::default_key_file(&state));
+        let key_column = self
+            .key_column
+            .clone()
+            .unwrap_or_else(|| query.subject.param().to_owned());
+        let config = RunConfig {
+            connector: access::CONNECTOR,
+            files: self.files.clone(),
+            input: InputOptions {
+                key_column,
+                delimiter: parse_delimiter(self.delimiter.as_deref())?,
+                profile_default: query.scope(),
+                validate_key: access::key_rule(&query),
+                profile_and_exparam_columns: false,
+                ..InputOptions::default()
+            },
+            base_url: self.connection.base_url()?,
+            token_file: self.connection.token_file.clone(),
+            rate: self.pacing.rate,
+            concurrency: self.concurrency,
+            timeout,
+            retry,
+            state,
+            ledger_key_file,
+            retry_rejected: self.retry_rejected,
+            dry_run: self.dry_run,
+            preflight: false,
+            simulate,
+            quiet: self.quiet,
+            progress_every: secs("--progress-every", self.progress_every)?,
+        };
+        Ok((config, query))
     }
 }
 
@@ -518,6 +922,7 @@ impl RunArgs {
             ledger_key_file,
             retry_rejected: self.retry_rejected,
             dry_run: self.dry_run,
+            preflight: !self.no_preflight && target.connector == Kind::Webex,
             simulate: target.simulate,
             quiet: self.quiet,
             progress_every: secs("--progress-every", self.progress_every)?,
@@ -679,6 +1084,9 @@ fn init_tracing(verbose: u8) {
 async fn dispatch(command: Command) -> Result<i32> {
     match command {
         Command::Run(args) => run_command(&args).await,
+        Command::Check(args) => check_command(&args).await,
+        Command::Inventory(args) => inventory_command(&args).await,
+        Command::Access(args) => access_command(&args).await,
         Command::Status(args) => status(&args),
         Command::List(args) => list_command(&args).await,
         Command::Invalid(args) => invalid(&args),
@@ -719,6 +1127,114 @@ async fn run_command(args: &RunArgs) -> Result<i32> {
     }
     let summary = run::run(config, target).await?;
     print!("{}", run::render_summary(&summary));
+    Ok(summary.exit_code())
+}
+
+async fn check_command(args: &CheckArgs) -> Result<i32> {
+    let engine = light_engine(args.timeout)?;
+    let client = run::http_client(&engine)?;
+    let endpoint = args.connection.endpoint().await?;
+    let hub = args
+        .hub
+        .reader(endpoint.as_ref(), client.clone(), engine.timeout)?;
+    if endpoint.is_none() && hub.is_none() {
+        return Err(Error::usage(
+            "nothing to check: give --base-url (with WEBEX_CAMPAIGN_TOKEN or --token-file),              --hub-url, or --simulate",
+        ));
+    }
+    let mut scopes: Vec<String> = args
+        .profile_name
+        .iter()
+        .map(|p| p.trim().to_owned())
+        .collect();
+    if scopes.is_empty() {
+        scopes.push(String::new());
+    }
+    // Kept alive to the end: with --simulate it holds the simulator the hub check uses too.
+    let mut target = None;
+    let mut delete = None;
+    if let Some(endpoint) = endpoint {
+        let connector = Arc::new(Webex::new(endpoint.url(), endpoint.token())?);
+        let url = connector.url().to_string();
+        let t = endpoint.into_target(connector)?;
+        let mut checks = Vec::new();
+        for scope in &scopes {
+            checks.push(preflight::canary(&*t.connector, &client, &engine, scope).await);
+        }
+        delete = Some((url, checks));
+        target = Some(t);
+    }
+    let hub = match &hub {
+        Some(reader) => Some((
+            reader.base().to_string(),
+            preflight::hub_check(reader).await,
+        )),
+        None => None,
+    };
+    let report = preflight::CheckReport { delete, hub };
+    print!("{}", report.render());
+    drop(target);
+    Ok(report.exit_code())
+}
+
+async fn inventory_command(args: &InventoryArgs) -> Result<i32> {
+    let engine = light_engine(args.timeout)?;
+    let client = run::http_client(&engine)?;
+    let endpoint = args.connection.endpoint().await?;
+    let hub = args
+        .hub
+        .reader(endpoint.as_ref(), client.clone(), engine.timeout)?;
+    let base = endpoint
+        .as_ref()
+        .map(|e| e.reader(client.clone(), engine.timeout));
+    if hub.is_none() && base.is_none() {
+        return Err(Error::usage(
+            "nothing to read: give --hub-url (purposes and target groups), --base-url (target              groups), or --simulate",
+        ));
+    }
+    let selection = inventory::Selection {
+        purposes: args.purpose.clone(),
+        target_groups: args.target_group.clone(),
+    };
+    let found = inventory::collect(hub.as_ref(), base.as_ref(), &selection).await?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&found)
+            .map_err(|e| Error::usage(format!("cannot write JSON: {e}")))?;
+        println!("{text}");
+    } else if args.csv {
+        print!("{}", inventory::render_csv(&found)?);
+    } else {
+        print!("{}", inventory::render_table(&found));
+    }
+    drop(endpoint);
+    Ok(found.exit_code())
+}
+
+async fn access_command(args: &AccessArgs) -> Result<i32> {
+    let (config, _query) = args.to_config()?;
+    if config.files.is_empty() && !config.state.exists() {
+        return Err(Error::usage(
+            "no CSV files given and no ledger to resume: forget access requests.csv --out DIR",
+        ));
+    }
+    let target = if config.dry_run {
+        None
+    } else {
+        let endpoint = args
+            .connection
+            .endpoint()
+            .await?
+            .ok_or_else(|| Error::usage(NO_BASE_URL))?;
+        let (secret, _) = secret::load_ledger_key(&config.ledger_key_file, true)?;
+        let source = webex_access::api_url(endpoint.url(), &args.path)?;
+        let exporter =
+            access::Exporter::new(&args.out, KeyHasher::new(&secret), source.to_string())?;
+        let connector = WebexAccess::new(endpoint.url(), &args.path, endpoint.token(), exporter)?;
+        Some(endpoint.into_target(Arc::new(connector))?)
+    };
+    let state = config.state.clone();
+    let summary = run::run(config, target).await?;
+    print!("{}", access::render_summary(&summary, &args.out, &state));
     Ok(summary.exit_code())
 }
 

@@ -61,34 +61,39 @@ pub fn parse_exparam(s: &str) -> Result<(String, String)> {
 /// Check a base URL: a host is required, and plain http only for loopback (a token sent in
 /// clear over a network is a leaked token).
 pub fn parse_base_url(s: &str) -> Result<reqwest::Url> {
+    parse_url("--base-url", s)
+}
+
+/// [`parse_base_url`]'s rules for any URL a token is sent to; `flag` names it in errors.
+pub fn parse_url(flag: &str, s: &str) -> Result<reqwest::Url> {
     let url = reqwest::Url::parse(s.trim()).map_err(|e| {
         Error::usage(format!(
-            "--base-url {s}: not a URL ({e}); expected e.g. https://acme.webexcampaign.io"
+            "{flag} {s}: not a URL ({e}); expected e.g. https://acme.webexcampaign.io"
         ))
     })?;
     let loopback = match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => return Err(Error::usage(format!("--base-url {s}: no host in it"))),
+        None => return Err(Error::usage(format!("{flag} {s}: no host in it"))),
     };
     match url.scheme() {
         "https" => {}
         "http" if loopback => {}
         "http" => {
             return Err(Error::usage(format!(
-                "--base-url {s}: plain http would send the token unencrypted; use https:// (http is allowed only for localhost)"
+                "{flag} {s}: plain http would send the token unencrypted; use https:// (http is allowed only for localhost)"
             )));
         }
         other => {
             return Err(Error::usage(format!(
-                "--base-url {s}: scheme {other} is not http(s)"
+                "{flag} {s}: scheme {other} is not http(s)"
             )));
         }
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(Error::usage(format!(
-            "--base-url {s}: give the base only, without ?query or #fragment"
+            "{flag} {s}: give the base only, without ?query or #fragment"
         )));
     }
     Ok(url)
@@ -111,6 +116,8 @@ pub struct RunConfig {
     pub ledger_key_file: PathBuf,
     pub retry_rejected: bool,
     pub dry_run: bool,
+    /// Prove URL, token and profile name with a canary before sending (see `preflight`).
+    pub preflight: bool,
     pub simulate: bool,
     pub quiet: bool,
     pub progress_every: Duration,

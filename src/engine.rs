@@ -24,7 +24,8 @@ use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
 use crate::retry::RetryPolicy;
 use crate::throttle::{Throttle, Ticket};
 
-/// Answer bodies are read up to this many bytes; the rest is never buffered.
+/// Answer bodies are read up to this many bytes (unless the connector asks for more); the
+/// rest is never buffered.
 pub const MAX_BODY: usize = 64 * 1024;
 
 /// This many connection failures in a row, with no answer between them, stop the run: the
@@ -46,6 +47,8 @@ pub enum StopReason {
     Api(StopCause),
     Interrupted,
     Ledger(String),
+    /// A good answer could not be kept (an access export could not be saved).
+    Output(String),
 }
 
 /// Shared by everything that can stop a run: the first reason wins.
@@ -233,6 +236,8 @@ fn on_event(event: Event, ready: &mut VecDeque<Work>, in_progress: &mut usize) {
 async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) {
     let at = SystemTime::now();
     let started = Instant::now();
+    // A success the connector could not keep (an export that could not be saved).
+    let mut not_kept = None;
     let request = shared
         .connector
         .request(&shared.client, &work.unit)
@@ -243,14 +248,20 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) {
             shared.counters.connect_failures.store(0, Ordering::Relaxed);
             let status = response.status().as_u16();
             let headers = response.headers().clone();
-            match read_bounded(response, MAX_BODY).await {
+            match read_bounded(response, shared.connector.max_body()).await {
                 Ok(body) => {
                     let answer = Answer {
                         status,
                         headers: &headers,
                         body: &body,
                     };
-                    (shared.connector.classify(&answer), Some(status), None)
+                    let verdict = shared.connector.classify(&answer);
+                    if verdict.kind == VerdictKind::Final(Outcome::Deleted)
+                        && let Err(message) = shared.connector.on_success(&work.unit, &body)
+                    {
+                        not_kept = Some(message);
+                    }
+                    (verdict, Some(status), None)
                 }
                 Err(e) => (transport_verdict(&e), Some(status), Some(describe(&e))),
             }
@@ -308,6 +319,20 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) {
         latency_ms,
         "answer"
     );
+    if let Some(message) = not_kept {
+        // Recording it finished would claim a result that does not exist: the unit stays
+        // pending and the run stops, so the next run fetches it again.
+        record.verdict = "not kept";
+        record.error = Some(message.clone());
+        shared.stop.trigger(StopReason::Output(message));
+        if !shared.writer.send(record) {
+            shared
+                .stop
+                .trigger(StopReason::Ledger("the ledger writer stopped".into()));
+        }
+        let _ = shared.events.send(Event::Done);
+        return;
+    }
     let mut done = true;
     match verdict.kind {
         VerdictKind::Final(outcome) => {
@@ -375,16 +400,16 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) {
     }
 }
 
-/// Read at most `limit` bytes of an answer.
+/// Read at most `max` bytes of an answer (the connector's [`Connector::max_body`]).
 pub async fn read_bounded(
     mut response: reqwest::Response,
-    limit: usize,
+    max: usize,
 ) -> Result<Vec<u8>, reqwest::Error> {
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await? {
-        let room = limit - body.len();
+        let room = max - body.len();
         body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= limit {
+        if body.len() >= max {
             break;
         }
     }

@@ -14,7 +14,7 @@ pub mod exit {
     pub const FAILURE: i32 = 1;
     /// Usage, configuration or input error: nothing was sent.
     pub const USAGE: i32 = 2;
-    /// The run stopped early (bad token, expired token, wrong URL).
+    /// The run stopped early, or a command could not start: bad token, expired token, wrong URL.
     pub const STOPPED: i32 = 3;
     /// The run finished but some keys were rejected, failed or invalid.
     pub const INCOMPLETE: i32 = 4;
@@ -35,6 +35,11 @@ pub enum Error {
     /// The ledger cannot be opened, is locked, is from a newer version, or a write failed.
     #[error("ledger {}: {message}", path.display())]
     Ledger { path: PathBuf, message: String },
+
+    /// A remote API refused the whole command (token, URL, profile): nothing more can be
+    /// done until the user fixes what the message names.
+    #[error("{0}")]
+    Api(String),
 
     #[error("ledger: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -66,6 +71,10 @@ impl Error {
         }
     }
 
+    pub fn api(message: impl Into<String>) -> Self {
+        Error::Api(message.into())
+    }
+
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
             context: context.into(),
@@ -76,6 +85,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) | Error::Input { .. } | Error::Ledger { .. } => exit::USAGE,
+            Error::Api(_) => exit::STOPPED,
             Error::Sqlite(_) | Error::Io { .. } => exit::FAILURE,
         }
     }

@@ -17,7 +17,14 @@ pub struct Progress {
 
 impl Progress {
     /// Start reporting on a run that will finish `total` units. `quiet` shows nothing.
-    pub fn start(total: u64, counters: Arc<Counters>, quiet: bool, every: Duration) -> Progress {
+    /// `done_word` names a finished success: "deleted", or "exported" for access exports.
+    pub fn start(
+        total: u64,
+        counters: Arc<Counters>,
+        quiet: bool,
+        every: Duration,
+        done_word: &'static str,
+    ) -> Progress {
         if quiet {
             return Progress {
                 bar: None,
@@ -39,7 +46,7 @@ impl Progress {
             let task = tokio::spawn(async move {
                 loop {
                     b.set_position(counters.finished_total());
-                    b.set_message(line_counts(&counters));
+                    b.set_message(line_counts(&counters, done_word));
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             });
@@ -57,7 +64,7 @@ impl Progress {
                     eprintln!(
                         "progress: {done}/{total} keys ({:.0}/s) {}",
                         done as f64 / secs,
-                        line_counts(&counters)
+                        line_counts(&counters, done_word)
                     );
                 }
             });
@@ -78,9 +85,9 @@ impl Progress {
     }
 }
 
-fn line_counts(c: &Counters) -> String {
+fn line_counts(c: &Counters, done_word: &str) -> String {
     format!(
-        "deleted {} · not_found {} · rejected {} · failed {} · retries {} · 429s {}",
+        "{done_word} {} · not_found {} · rejected {} · failed {} · retries {} · 429s {}",
         c.finished(Outcome::Deleted),
         c.finished(Outcome::NotFound),
         c.finished(Outcome::Rejected),

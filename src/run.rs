@@ -21,6 +21,7 @@ use crate::ledger::ingest::IngestCounts;
 use crate::ledger::writer::Writer;
 use crate::ledger::{Counts, Ledger, RunRecord, ScopeCounts, SendCursor};
 use crate::outcome::Outcome;
+use crate::preflight;
 use crate::progress::Progress;
 use crate::secret::{self, Token};
 use crate::sim;
@@ -58,7 +59,7 @@ impl RunSummary {
         match &self.stop {
             Some(StopReason::Api(_)) => exit::STOPPED,
             Some(StopReason::Interrupted) => exit::INTERRUPTED,
-            Some(StopReason::Ledger(_)) => exit::FAILURE,
+            Some(StopReason::Ledger(_)) | Some(StopReason::Output(_)) => exit::FAILURE,
             None if self.dry_run => exit::OK,
             None => {
                 let c = &self.ledger;
@@ -128,8 +129,9 @@ impl Target {
     }
 }
 
-/// The built-in simulator, loaded with the sample tenant: Webex profiles and Outreach call
-/// purposes. Each start is a fresh tenant with the same contents.
+/// The built-in simulator, loaded with the sample tenant: Webex profiles, purposes, target
+/// groups and transactions, and Outreach call purposes. Each start is a fresh tenant with the
+/// same contents; a [`Target`] made from it keeps it alive.
 pub struct SampleSimulator {
     pub handle: sim::SimHandle,
     pub token: Token,
@@ -170,6 +172,14 @@ impl SampleSimulator {
         };
         reqwest::Url::parse(&format!("{}{path}", self.handle.url()))
             .map_err(|e| Error::usage(format!("simulator URL: {e}")))
+    }
+
+    /// A target sending to this simulator through `connector` (which must be `kind`'s).
+    pub fn into_target(self, kind: Kind, connector: Arc<dyn Connector>) -> Result<Target> {
+        let mut target = Target::new(connector, &self.base_url(kind)?);
+        target.label = "simulator".into();
+        target._sim = Some(self.handle);
+        Ok(target)
     }
 }
 
@@ -353,6 +363,23 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
         }
         check_target(&ledger, connector_name, &target.label)?;
     }
+    let mut include = vec![Outcome::Pending, Outcome::Failed];
+    if config.retry_rejected {
+        include.push(Outcome::Rejected);
+    }
+    let engine_config = EngineConfig {
+        concurrency: config.concurrency,
+        timeout: config.timeout,
+        retry: config.retry,
+    };
+    // Before anything is recorded, so a wrong --profile-name leaves no units behind.
+    if let Some(target) = &target
+        && config.preflight
+        && !config.dry_run
+    {
+        let scopes = preflight::scopes_to_check(&ledger, &files, &opts, connector_name, &include)?;
+        preflight::before_run(&*target.connector, &engine_config, &scopes, config.quiet).await?;
+    }
 
     let stop = Stop::new();
     let ctrl_c = {
@@ -381,16 +408,7 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
         .map_err(|e| Error::usage(format!("ingest task failed: {e}")))??
     };
 
-    let mut include = vec![Outcome::Pending, Outcome::Failed];
-    if config.retry_rejected {
-        include.push(Outcome::Rejected);
-    }
     let to_send = ledger.count_units(connector_name, &include)?;
-    let engine_config = EngineConfig {
-        concurrency: config.concurrency,
-        timeout: config.timeout,
-        retry: config.retry,
-    };
     let counters = Arc::new(Counters::default());
     let explainer = target.as_ref().map(|t| t.connector.clone());
 
@@ -464,6 +482,7 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
         counters.clone(),
         config.quiet,
         config.progress_every,
+        connector.success_word(),
     );
 
     engine::run(
@@ -490,6 +509,7 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
         Some(StopReason::Api(cause)) => format!("stopped: {}", connector.explain_stop(&cause)),
         Some(StopReason::Interrupted) => "interrupted".to_owned(),
         Some(StopReason::Ledger(m)) => format!("ledger failure: {m}"),
+        Some(StopReason::Output(m)) => format!("output failure: {m}"),
     };
     // The ledger may be the thing that failed: report what we can.
     let _ = ledger.end_run(run_id, &result);
@@ -600,7 +620,7 @@ pub fn render_summary(s: &RunSummary) -> String {
         Some(StopReason::Interrupted) => {
             let _ = writeln!(out, "interrupted: run the same command again to resume");
         }
-        Some(StopReason::Ledger(m)) => {
+        Some(StopReason::Ledger(m)) | Some(StopReason::Output(m)) => {
             let _ = writeln!(
                 out,
                 "STOPPED: {m}. Unfinished keys stay pending; fix the disk and run again"

@@ -6,6 +6,7 @@
 
 pub mod outreach;
 pub mod webex;
+pub mod webex_access;
 
 use crate::outcome::{StopCause, Verdict};
 
@@ -44,6 +45,25 @@ pub trait Connector: Send + Sync + 'static {
     /// Read an answer. Transport failures (timeouts, dropped connections) never get here:
     /// the engine classifies those the same way for every connector.
     fn classify(&self, answer: &Answer<'_>) -> Verdict;
+
+    /// Keep what a successful answer carries, before the unit is recorded as finished: a
+    /// connector that reads (an access export) saves its document here. The engine calls it
+    /// for answers classified [`Outcome::Deleted`](crate::outcome::Outcome::Deleted) only;
+    /// an `Err` leaves the unit pending and stops the run, so nothing is recorded as done
+    /// that was not kept. Erasure connectors keep nothing.
+    fn on_success(&self, _unit: &Unit, _body: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// What a success is called in progress lines: "deleted" for erasures.
+    fn success_word(&self) -> &'static str {
+        "deleted"
+    }
+
+    /// The largest answer body the engine reads for this connector.
+    fn max_body(&self) -> usize {
+        crate::engine::MAX_BODY
+    }
 
     /// What the operator should do about a stopped run, in this system's words.
     fn explain_stop(&self, cause: &StopCause) -> String {

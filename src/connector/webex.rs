@@ -68,7 +68,7 @@ impl Connector for Webex {
 }
 
 /// A code as the API sent it, string or number, as text.
-fn code_text(v: &Value) -> Option<String> {
+pub(crate) fn code_text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.trim().to_owned()),
         Value::Number(n) => Some(n.to_string()),

@@ -401,6 +401,38 @@ impl Ledger {
         Ok(n as u64)
     }
 
+    /// Distinct scopes (profile names) of the units a run would send, at most `limit`.
+    pub fn scopes_to_send(
+        &self,
+        connector: &str,
+        include: &[Outcome],
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        let outcomes: Vec<&str> = include.iter().map(|o| o.as_str()).collect();
+        let include_json = serde_json::to_string(&outcomes).unwrap_or_else(|_| "[]".into());
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT scope FROM units WHERE connector = ?1
+               AND outcome IN (SELECT value FROM json_each(?2)) AND key IS NOT NULL
+             ORDER BY scope LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![connector, include_json, limit as i64], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Whether every row of the file with this content, read with this profile default, is
+    /// already recorded (so ingesting it again adds nothing).
+    pub fn file_recorded(&self, sha256: &str, profile_default: &str) -> Result<bool> {
+        let rows: Option<Option<i64>> = self
+            .conn
+            .query_row(
+                "SELECT rows FROM files WHERE sha256 = ?1 AND profile_default = ?2",
+                params![sha256, profile_default],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(matches!(rows, Some(Some(_))))
+    }
+
     pub fn begin_run(&self, run: &RunRecord) -> Result<i64> {
         self.conn.execute(
             "INSERT INTO runs (started_at, connector, api_host, rate, operator, host, tool_version)

@@ -8,7 +8,8 @@ use std::time::Duration;
 use super::outreach::{self, OutreachCollection};
 use super::{Fault, RetryAfter, Sim, SimConfig, serve};
 
-/// Run a local simulator of the Webex Campaign delete API and of Outreach's JSON:API
+/// Run a local simulator of the Webex Campaign delete API, the read APIs beside it (OAuth
+/// token, purposes, target groups, last-N transactions), and Outreach's JSON:API
 /// collections (under /api/v2/: list, get, delete).
 ///
 /// Prints `forget sim listening on http://ADDR` once ready, serves until
@@ -87,8 +88,8 @@ pub struct SimArgs {
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency_ms: u64,
 
-    /// After N requests to the delete endpoint (Outreach requests count
-    /// too), answer every request 401: code 498 (token expired), or an
+    /// After N requests to the delete and transactions endpoints (Outreach
+    /// requests count too), answer them 401: code 498 (token expired), or an
     /// Outreach error document.
     #[arg(long, value_name = "N")]
     pub expire_token_after: Option<u64>,
@@ -96,6 +97,62 @@ pub struct SimArgs {
     /// Seed for fault injection; the same seed gives the same fault sequence.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub seed: u64,
+
+    /// Serve these purposes at /v1/purposes: a JSON array as the Get Purposes document
+    /// shows ([] for none) [default: the sample tenant's].
+    #[arg(long, value_name = "FILE", help_heading = "Read APIs")]
+    pub purposes: Option<std::path::PathBuf>,
+
+    /// Serve these target groups (both /v1/target-groups and
+    /// /campaignapi/resources/v3/target-groups): a JSON array [default: the sample tenant's].
+    #[arg(long, value_name = "FILE", help_heading = "Read APIs")]
+    pub target_groups: Option<std::path::PathBuf>,
+
+    /// Serve these transactions from /campaignapi/resources/v3/transactions: a JSON array of
+    /// records with key, customer-id, channel, deployment-date … [default: the sample tenant's].
+    #[arg(long, value_name = "FILE", help_heading = "Read APIs")]
+    pub transactions: Option<std::path::PathBuf>,
+
+    /// The OAuth client id the token endpoint accepts.
+    #[arg(
+        long,
+        value_name = "ID",
+        default_value = "sim-client",
+        help_heading = "Read APIs"
+    )]
+    pub hub_client_id: String,
+
+    /// The OAuth client secret the token endpoint accepts.
+    #[arg(
+        long,
+        value_name = "SECRET",
+        env = "FORGET_SIM_CLIENT_SECRET",
+        default_value = "sim-secret",
+        hide_env_values = true,
+        help_heading = "Read APIs"
+    )]
+    pub hub_client_secret: String,
+
+    /// `expires_in` of issued OAuth tokens, in seconds.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 3600,
+        help_heading = "Read APIs"
+    )]
+    pub hub_token_expires_in: u64,
+
+    /// An issued OAuth token answers 401 code 498 after N uses.
+    #[arg(long, value_name = "N", help_heading = "Read APIs")]
+    pub hub_token_uses: Option<u64>,
+}
+
+/// Reads a JSON array from `path`.
+fn load_array(flag: &str, path: &Path) -> Result<Vec<serde_json::Value>, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("{flag} {}: {e}", path.display()))?;
+    serde_json::from_str(text.trim_start_matches('\u{feff}'))
+        .map_err(|e| format!("{flag} {}: not a JSON array: {e}", path.display()))
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -195,7 +252,22 @@ impl SimArgs {
                 }
             }
         }
+        let defaults = SimConfig::default();
+        let data = |flag: &str, path: &Option<std::path::PathBuf>, default| match path {
+            Some(path) => load_array(flag, path),
+            None => Ok(default),
+        };
         Ok(SimConfig {
+            purposes: data("--purposes", &self.purposes, defaults.purposes)?,
+            target_groups: data(
+                "--target-groups",
+                &self.target_groups,
+                defaults.target_groups,
+            )?,
+            transactions: data("--transactions", &self.transactions, defaults.transactions)?,
+            hub_client: Some((self.hub_client_id.clone(), self.hub_client_secret.clone())),
+            hub_token_expires_in: Some(self.hub_token_expires_in),
+            hub_token_uses: self.hub_token_uses,
             token: self.token.clone(),
             profiles,
             rate_limit: self.rate_limit,
@@ -206,7 +278,7 @@ impl SimArgs {
             expire_token_after: self.expire_token_after,
             seed: self.seed,
             outreach: collections,
-            ..SimConfig::default()
+            ..defaults
         })
     }
 

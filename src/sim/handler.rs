@@ -13,22 +13,24 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde::Deserialize;
 
 use super::fault::Fault;
+use super::hub;
 use super::state::{Auth, DeleteOutcome, Sim};
 use super::{DELETE_PATH, RetryAfter, STATS_PATH, outreach};
 
 /// Largest request body read; larger bodies are answered 1001.
 pub(crate) const MAX_BODY: usize = 64 * 1024;
 
-const JSON: &str = "application/json";
+pub(super) const JSON: &str = "application/json";
 
 pub(super) const NOT_FOUND_404: &str = r#"{"code":404,"description":"Not found"}"#;
 pub(super) const METHOD_405: &str = r#"{"code":405,"description":"Method not supported"}"#;
-const AUTH_430: &str = r#"{"code":430,"description":"Authorization failed. This resource is not allowed to access using this TOKEN or KEY"}"#;
-const EXPIRED_498: &str = r#"{"code":498,"description":"Invalid token or Access token expired"}"#;
+pub(super) const AUTH_430: &str = r#"{"code":430,"description":"Authorization failed. This resource is not allowed to access using this TOKEN or KEY"}"#;
+pub(super) const EXPIRED_498: &str =
+    r#"{"code":498,"description":"Invalid token or Access token expired"}"#;
 const THROTTLED_429: &str = r#"{"code":429,"description":"Too many requests. Throttle limit reached for the time window."}"#;
 const FAILED_499: &str = r#"{"code":499,"description":"Request failed. Check the exact reason of failure in application code and description of error stream."}"#;
 const INTERNAL_500: &str = r#"{"code":500,"description":"Internal server error"}"#;
-const BAD_JSON_1001: &str = r#"{"code":"1001","description":"Invalid input JSON"}"#;
+pub(super) const BAD_JSON_1001: &str = r#"{"code":"1001","description":"Invalid input JSON"}"#;
 const NOT_PROCESSED_1010: &str =
     r#"{"code":"1010","description":"The request was not processed."}"#;
 const NO_PROFILE_102: &str = r#"{"code":"102","description":"Invalid profile id"}"#;
@@ -96,7 +98,7 @@ pub(super) fn count(counter: &AtomicU64) {
 }
 
 /// A 429 answer carrying `Retry-After` as configured.
-fn too_many(retry_after: RetryAfter) -> Action {
+pub(super) fn too_many(retry_after: RetryAfter) -> Action {
     with_retry_after(
         json(StatusCode::TOO_MANY_REQUESTS, THROTTLED_429),
         retry_after,
@@ -132,7 +134,7 @@ pub(super) fn with_retry_after(mut action: Action, retry_after: RetryAfter) -> A
     action
 }
 
-fn fault_action(fault: Fault, retry_after: RetryAfter) -> Action {
+pub(super) fn fault_action(fault: Fault, retry_after: RetryAfter) -> Action {
     match fault {
         Fault::Http500 => json(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_500),
         Fault::Code1010 => json(StatusCode::OK, NOT_PROCESSED_1010),
@@ -247,6 +249,9 @@ async fn decide(sim: &Sim, req: Request<Incoming>) -> Action {
     count(&c.requests);
     if path.starts_with(outreach::PREFIX) {
         return outreach::handle(sim, req).await;
+    }
+    if let Some(route) = hub::route(path) {
+        return hub::decide(sim, route, req).await;
     }
     if path != DELETE_PATH {
         count(&c.rejected);

@@ -1,5 +1,7 @@
-//! A local, in-process simulator of the Webex Campaign "delete profile" API, and of
-//! Outreach's JSON:API collections (see [`outreach`]: list, get, delete under `/api/v2/`).
+//! A local, in-process simulator of the Webex Campaign "delete profile" API, of the
+//! read APIs `forget` uses beside it (see [`hub`](self::hub): OAuth token, purposes,
+//! target groups, last-N transactions), and of Outreach's JSON:API collections (see
+//! [`outreach`]: list, get, delete under `/api/v2/`).
 //!
 //! The simulator exists so that `forget` can be exercised end to end without
 //! touching a real tenant: integration tests, `forget run --simulate`, and
@@ -25,6 +27,7 @@
 mod cli;
 mod fault;
 mod handler;
+mod hub;
 pub mod outreach;
 mod server;
 mod state;
@@ -43,6 +46,10 @@ pub use state::{Sim, SimStats};
 
 /// Path of the simulated delete endpoint.
 pub const DELETE_PATH: &str = "/campaignapi/resources/v3/delete";
+/// Paths of the read APIs.
+pub use hub::{
+    PURPOSES_PATH, TARGET_GROUPS_HUB_PATH, TARGET_GROUPS_PATH, TOKEN_PATH, TRANSACTIONS_PATH,
+};
 /// Path of the (unauthenticated) statistics endpoint.
 pub const STATS_PATH: &str = "/_sim/stats";
 
@@ -80,8 +87,8 @@ pub struct SimConfig {
     pub faults: Vec<(Fault, f64)>,
     /// Added before every answer.
     pub latency: Duration,
-    /// After this many requests to the delete path (and Outreach's paths),
-    /// every request answers 401 (Webex: code 498; Outreach: an error
+    /// After this many requests to the delete and transactions paths (and Outreach's
+    /// paths), every such request answers 401 (Webex: code 498; Outreach: an error
     /// document), until [`Sim::set_token`] installs a fresh token.
     pub expire_token_after: Option<u64>,
     /// Seed of the fault generator.
@@ -94,6 +101,18 @@ pub struct SimConfig {
     /// Base of the `links.next` URLs of collection pages (default `http://{Host header}`):
     /// lets tests check that a client refuses to send its token to another host.
     pub outreach_next_base: Option<String>,
+    /// Purposes served at `/v1/purposes` (default: the sample tenant's).
+    pub purposes: Vec<serde_json::Value>,
+    /// Target groups served at `/v1/target-groups` and `.../v3/target-groups`.
+    pub target_groups: Vec<serde_json::Value>,
+    /// Transactions served by the last-N-transactions API, matched on `key` and `customer-id`.
+    pub transactions: Vec<serde_json::Value>,
+    /// The OAuth client id and secret the token endpoint accepts (`None`: it accepts none).
+    pub hub_client: Option<(String, String)>,
+    /// `expires_in` of issued tokens, in seconds (`None`: the field is left out).
+    pub hub_token_expires_in: Option<u64>,
+    /// An issued token answers 401 code 498 after this many uses.
+    pub hub_token_uses: Option<u64>,
 }
 
 impl Default for SimConfig {
@@ -112,7 +131,36 @@ impl Default for SimConfig {
             record_bodies: false,
             outreach: Vec::new(),
             outreach_next_base: None,
+            purposes: sample_tenant::purposes(),
+            target_groups: sample_tenant::target_groups(),
+            transactions: sample_tenant::transactions(),
+            hub_client: Some(("sim-client".to_owned(), "sim-secret".to_owned())),
+            hub_token_expires_in: Some(3600),
+            hub_token_uses: None,
         }
+    }
+}
+
+/// The sample tenant's configuration and message history (`samples/tenant/*.json`), built
+/// into the binary so `--simulate` and `forget sim` work anywhere.
+pub mod sample_tenant {
+    use serde_json::Value;
+
+    fn parse(text: &str) -> Vec<Value> {
+        // The files are part of the build; a broken one shows as an empty tenant in tests.
+        serde_json::from_str(text).unwrap_or_default()
+    }
+
+    pub fn purposes() -> Vec<Value> {
+        parse(include_str!("../../samples/tenant/purposes.json"))
+    }
+
+    pub fn target_groups() -> Vec<Value> {
+        parse(include_str!("../../samples/tenant/target-groups.json"))
+    }
+
+    pub fn transactions() -> Vec<Value> {
+        parse(include_str!("../../samples/tenant/transactions.json"))
     }
 }
 

@@ -18,7 +18,8 @@ use super::{RetryAfter, SimConfig};
 /// `requests` counts every HTTP request except `GET /_sim/stats`; every such
 /// request lands in exactly one of the other counters (except
 /// `max_deletes_per_key`, a high-water mark, and requests whose client went
-/// away while the body was being read).
+/// away while the body was being read). Requests to the read APIs (token,
+/// purposes, target groups, transactions) land in `reads`, whatever the answer.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SimStats {
     /// Requests received (any path and method, except the stats endpoint).
@@ -40,6 +41,15 @@ pub struct SimStats {
     /// Outreach reads answered 200 (collection pages and records by id).
     #[serde(default)]
     pub listed: u64,
+    /// Requests to the read APIs: OAuth token, purposes, target groups, transactions.
+    #[serde(default)]
+    pub reads: u64,
+    /// Tokens issued by the OAuth client-credentials endpoint.
+    #[serde(default)]
+    pub tokens_issued: u64,
+    /// Transaction lists answered (one per successful last-N-transactions call).
+    #[serde(default)]
+    pub transaction_lists: u64,
 }
 
 #[derive(Default)]
@@ -53,6 +63,9 @@ pub(crate) struct Counters {
     pub unauthorized: AtomicU64,
     pub max_deletes_per_key: AtomicU64,
     pub listed: AtomicU64,
+    pub reads: AtomicU64,
+    pub tokens_issued: AtomicU64,
+    pub transaction_lists: AtomicU64,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -65,7 +78,7 @@ type Profile = Mutex<HashMap<String, KeyState>>;
 
 struct AuthState {
     token: String,
-    /// Requests to the delete path after which the token expires.
+    /// Requests to the delete and transactions paths after which the token expires.
     expire_after: Option<u64>,
 }
 
@@ -97,7 +110,7 @@ pub struct Sim {
     pub(crate) retry_after: RetryAfter,
     faults: RwLock<Vec<(Fault, f64)>>,
     pub(crate) latency: Duration,
-    /// Requests to the delete path since the token was last set.
+    /// Requests to the delete and transactions paths since the token was last set.
     delete_requests: AtomicU64,
     seed: u64,
     draws: AtomicU64,
@@ -107,6 +120,21 @@ pub struct Sim {
     received: Mutex<Vec<serde_json::Value>>,
     pub(crate) counters: Counters,
     pub(crate) outreach: Store,
+    pub(crate) tenant: Tenant,
+}
+
+/// What the read APIs serve, and the OAuth tokens handed out.
+pub(crate) struct Tenant {
+    pub purposes: Vec<serde_json::Value>,
+    pub target_groups: Vec<serde_json::Value>,
+    pub transactions: Vec<serde_json::Value>,
+    pub client: Option<(String, String)>,
+    pub token_expires_in: Option<u64>,
+    pub token_uses: Option<u64>,
+    /// Issued token → times used.
+    issued: Mutex<HashMap<String, u64>>,
+    /// Subject (`key` or `customer-id` value) → transaction lists answered for it.
+    fetches: Mutex<HashMap<String, u64>>,
 }
 
 impl std::fmt::Debug for Sim {
@@ -175,6 +203,16 @@ impl Sim {
             received: Mutex::new(Vec::new()),
             counters: Counters::default(),
             outreach,
+            tenant: Tenant {
+                purposes: cfg.purposes,
+                target_groups: cfg.target_groups,
+                transactions: cfg.transactions,
+                client: cfg.hub_client,
+                token_expires_in: cfg.hub_token_expires_in,
+                token_uses: cfg.hub_token_uses,
+                issued: Mutex::new(HashMap::new()),
+                fetches: Mutex::new(HashMap::new()),
+            },
         })
     }
 
@@ -191,7 +229,18 @@ impl Sim {
             unauthorized: c.unauthorized.load(Relaxed),
             max_deletes_per_key: c.max_deletes_per_key.load(Relaxed),
             listed: c.listed.load(Relaxed),
+            reads: c.reads.load(Relaxed),
+            tokens_issued: c.tokens_issued.load(Relaxed),
+            transaction_lists: c.transaction_lists.load(Relaxed),
         }
+    }
+
+    /// How many transaction lists were answered for `subject` (a key or a customer id).
+    pub fn transaction_fetches(&self, subject: &str) -> u64 {
+        lock(&self.tenant.fetches)
+            .get(subject)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// How many times `key` of `profile` was answered "deleted" (0 or 1 normally).
@@ -232,7 +281,7 @@ impl Sim {
     }
 
     /// Makes the current token expire after `after` more requests to the
-    /// delete path (`None`: never).
+    /// delete and transactions paths (`None`: never).
     pub fn set_token_expiry(&self, after: Option<u64>) {
         let mut auth = self.auth.write().unwrap_or_else(PoisonError::into_inner);
         auth.expire_after = after;
@@ -246,7 +295,7 @@ impl Sim {
 
     // ----- used by the request handler -----
 
-    /// Counts one delete-path (or Outreach) request and checks the presented bearer token.
+    /// Counts one delete, transactions or Outreach request and checks the presented bearer token.
     /// Once the token has expired every request is `Expired`, whatever token
     /// it carries.
     pub(crate) fn authorize(&self, presented: Option<&[u8]>) -> Auth {
@@ -282,6 +331,50 @@ impl Sim {
 
     pub(crate) fn record(&self, body: serde_json::Value) {
         lock(&self.received).push(body);
+    }
+
+    /// Checks a token presented to a read API: the configured token, or one issued by the
+    /// OAuth endpoint (which expires after `token_uses` uses).
+    pub(crate) fn authorize_read(&self, presented: Option<&[u8]>) -> Auth {
+        let Some(presented) = presented else {
+            return Auth::Bad;
+        };
+        {
+            let auth = self.auth.read().unwrap_or_else(PoisonError::into_inner);
+            if presented == auth.token.as_bytes() {
+                return Auth::Ok;
+            }
+        }
+        let Ok(presented) = std::str::from_utf8(presented) else {
+            return Auth::Bad;
+        };
+        let mut issued = lock(&self.tenant.issued);
+        match issued.get_mut(presented) {
+            Some(uses) => {
+                *uses += 1;
+                if self.tenant.token_uses.is_some_and(|limit| *uses > limit) {
+                    Auth::Expired
+                } else {
+                    Auth::Ok
+                }
+            }
+            None => Auth::Bad,
+        }
+    }
+
+    /// Issues a fresh OAuth token.
+    pub(crate) fn issue_token(&self) -> String {
+        let token = format!("sim-oauth-{}", uuid::Uuid::new_v4().simple());
+        lock(&self.tenant.issued).insert(token.clone(), 0);
+        self.counters.tokens_issued.fetch_add(1, Relaxed);
+        token
+    }
+
+    pub(crate) fn count_fetch(&self, subject: &str) {
+        *lock(&self.tenant.fetches)
+            .entry(subject.to_owned())
+            .or_default() += 1;
+        self.counters.transaction_lists.fetch_add(1, Relaxed);
     }
 
     pub(crate) fn delete(&self, profile: Option<&str>, key: &str) -> DeleteOutcome {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use forget::config::{Rate, RunConfig};
+use forget::hub::{self, Credentials, Reader};
 use forget::input::InputOptions;
 use forget::retry::RetryPolicy;
 use forget::run::{self, RunSummary, Target};
@@ -83,9 +84,43 @@ impl Fixture {
             ledger_key_file: self.path("ledger.db.key"),
             retry_rejected: false,
             dry_run: false,
+            // Tests count the simulator's requests exactly; the preflight's canary has its
+            // own tests (tests/preflight.rs).
+            preflight: false,
             simulate: false,
             quiet: true,
             progress_every: Duration::from_secs(60),
+        }
+    }
+
+    pub fn url(&self) -> reqwest::Url {
+        reqwest::Url::parse(&self.handle.url()).unwrap()
+    }
+
+    /// A reader of the simulator's GET endpoints (hub or base form) with `credentials`.
+    pub fn reader(&self, flag: &'static str, credentials: Credentials) -> Reader {
+        Reader::new(
+            flag,
+            self.url(),
+            credentials,
+            reqwest::Client::new(),
+            Duration::from_secs(5),
+        )
+    }
+
+    pub fn bearer(token: &str) -> Credentials {
+        Credentials::Bearer {
+            token: Token::new(token),
+            source: "the test token",
+        }
+    }
+
+    /// The OAuth client credentials the simulator accepts by default.
+    pub fn client_credentials(&self, secret: &str) -> Credentials {
+        Credentials::Client {
+            id: "sim-client".into(),
+            secret: Token::new(secret),
+            token_url: hub::default_token_url(&self.url()).unwrap(),
         }
     }
 
@@ -146,7 +181,12 @@ impl Workdir {
             .env_remove("WEBEX_CAMPAIGN_TOKEN")
             .env_remove("FORGET_BASE_URL")
             .env_remove("FORGET_STATE")
-            .env_remove("FORGET_LEDGER_KEY");
+            .env_remove("FORGET_LEDGER_KEY")
+            .env_remove("FORGET_HUB_URL")
+            .env_remove("FORGET_HUB_TOKEN_URL")
+            .env_remove("WEBEX_CAMPAIGN_HUB_TOKEN")
+            .env_remove("FORGET_HUB_CLIENT_ID")
+            .env_remove("FORGET_HUB_CLIENT_SECRET");
         cmd
     }
 
@@ -163,6 +203,26 @@ impl Workdir {
         }
         out
     }
+}
+
+/// Run the binary without blocking the runtime (an in-process simulator keeps answering).
+pub async fn run_bin(mut cmd: Command, want_code: i32) -> Output {
+    let out = tokio::task::spawn_blocking(move || {
+        let out = cmd.output().unwrap();
+        (format!("{cmd:?}"), out)
+    })
+    .await
+    .unwrap();
+    let (shown, out) = out;
+    let code = out.status.code().unwrap_or(-1);
+    if code != want_code {
+        panic!(
+            "{shown}: exit {code}, wanted {want_code}\n--- stdout\n{}\n--- stderr\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    out
 }
 
 pub fn repo_path(rel: &str) -> PathBuf {

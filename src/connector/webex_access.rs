@@ -1,0 +1,235 @@
+//! Webex Campaign, last N transactions: `GET {base}{path}?key=..|customer-id=..&count=..`
+//! for access exports (see [`crate::access`]).
+//!
+//! The unit's scope is the query ([`Query::scope`]), its key the subject. A good answer is a
+//! list of transactions (possibly empty): the outcome `deleted`, which for this connector
+//! means "exported" — the document is saved by [`Connector::on_success`] before that is
+//! recorded.
+
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use serde_json::Value;
+
+use super::webex::code_text;
+use super::{Answer, Connector, Unit};
+use crate::access::{CONNECTOR, Exporter, Query, carries_transactions};
+use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
+use crate::retry::retry_after;
+use crate::secret::Token;
+
+/// Fifty transactions with preview URLs are far below this; a list is never cut short.
+const MAX_BODY: usize = 4 * 1024 * 1024;
+
+pub struct WebexAccess {
+    url: reqwest::Url,
+    authorization: String,
+    exporter: Exporter,
+}
+
+impl WebexAccess {
+    /// `path` is the API's path on `base` (e.g. `/campaignapi/resources/v3/transactions`).
+    pub fn new(
+        base: &reqwest::Url,
+        path: &str,
+        token: &Token,
+        exporter: Exporter,
+    ) -> crate::error::Result<Self> {
+        Ok(WebexAccess {
+            url: api_url(base, path)?,
+            authorization: format!("Bearer {}", token.expose()),
+            exporter,
+        })
+    }
+
+    pub fn url(&self) -> &reqwest::Url {
+        &self.url
+    }
+}
+
+/// `{base}{path}`, checked.
+pub fn api_url(base: &reqwest::Url, path: &str) -> crate::error::Result<reqwest::Url> {
+    let base = base.as_str().trim_end_matches('/');
+    if !path.starts_with('/') || path.contains(['?', '#']) {
+        return Err(crate::error::Error::usage(format!(
+            "--path {path}: give a path starting with /, without ?query"
+        )));
+    }
+    reqwest::Url::parse(&format!("{base}{path}"))
+        .map_err(|e| crate::error::Error::usage(format!("--path {path}: {e}")))
+}
+
+impl Connector for WebexAccess {
+    fn name(&self) -> &'static str {
+        CONNECTOR
+    }
+
+    fn request(&self, client: &reqwest::Client, unit: &Unit) -> reqwest::RequestBuilder {
+        // A scope that is not a query cannot come from this tool; ask with the defaults.
+        let query = Query::from_scope(&unit.scope).unwrap_or_default();
+        let mut url = self.url.clone();
+        {
+            let mut pairs = url.query_pairs_mut();
+            pairs.append_pair(query.subject.param(), &unit.key);
+            for (name, value) in query.params() {
+                pairs.append_pair(name, &value);
+            }
+        }
+        client
+            .get(url)
+            .header(AUTHORIZATION, &self.authorization)
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "application/json")
+    }
+
+    fn classify(&self, answer: &Answer<'_>) -> Verdict {
+        classify(answer)
+    }
+
+    fn on_success(&self, unit: &Unit, body: &[u8]) -> Result<(), String> {
+        self.exporter.save(unit, body).map(|_| ())
+    }
+
+    fn success_word(&self) -> &'static str {
+        "exported"
+    }
+
+    fn max_body(&self) -> usize {
+        MAX_BODY
+    }
+}
+
+pub fn classify(answer: &Answer<'_>) -> Verdict {
+    let status = answer.status;
+    let json: Option<Value> = serde_json::from_slice(answer.body).ok();
+    let field = |name: &str| json.as_ref().and_then(|j| j.get(name)).and_then(code_text);
+    let code = field("code");
+    let description = field("description").or_else(|| field("message"));
+    let code_num = code.as_deref().and_then(|c| c.parse::<i64>().ok());
+    let with = |kind: VerdictKind| Verdict::new(kind).with_code(code.clone(), description.clone());
+    // A read changes nothing on the server, so no retry here is ever ambiguous.
+    let retry = |throttled: bool| {
+        with(VerdictKind::Retry {
+            throttled,
+            ambiguous: false,
+            retry_after: if throttled {
+                retry_after(answer.headers)
+            } else {
+                None
+            },
+        })
+    };
+
+    match status {
+        401 if code_num == Some(498) => return with(VerdictKind::Stop(StopCause::ExpiredToken)),
+        401 => return with(VerdictKind::Stop(StopCause::BadToken)),
+        403 => return with(VerdictKind::Stop(StopCause::Forbidden)),
+        404 | 405 | 300..=399 => return with(VerdictKind::Stop(StopCause::WrongUrl)),
+        _ => {}
+    }
+    if status == 429 || code_num == Some(429) {
+        return retry(true);
+    }
+    match code_num {
+        // 1002: neither key nor customer id; 1001: the API could not read the request.
+        Some(1002) | Some(1001) => return with(VerdictKind::Final(Outcome::Rejected)),
+        Some(1010) | Some(499) | Some(500) => return retry(false),
+        Some(430) => return with(VerdictKind::Stop(StopCause::BadToken)),
+        Some(498) => return with(VerdictKind::Stop(StopCause::ExpiredToken)),
+        _ => {}
+    }
+    if status == 499 || status >= 500 {
+        return retry(false);
+    }
+    match json {
+        None => retry(false),
+        Some(json) if (200..300).contains(&status) && carries_transactions(&json) => {
+            // Error fields may sit on a list's items (each transaction has a code): the
+            // export keeps them; the unit records none.
+            Verdict::new(VerdictKind::Final(Outcome::Deleted))
+        }
+        Some(_) => {
+            let mut v = with(VerdictKind::Final(Outcome::Rejected));
+            if v.description.is_none() {
+                v.description = Some(format!("unrecognised answer (HTTP {status})"));
+            }
+            v
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderMap;
+
+    #[test]
+    fn classification_table() {
+        let none = HeaderMap::new();
+        let case = |status: u16, body: &str, want: VerdictKind| {
+            let v = classify(&Answer {
+                status,
+                headers: &none,
+                body: body.as_bytes(),
+            });
+            assert_eq!(v.kind, want, "HTTP {status} {body}");
+        };
+        let exported = VerdictKind::Final(Outcome::Deleted);
+        let rejected = VerdictKind::Final(Outcome::Rejected);
+        let retry = |throttled| VerdictKind::Retry {
+            throttled,
+            ambiguous: false,
+            retry_after: None,
+        };
+        case(200, "[]", exported.clone());
+        case(
+            200,
+            r#"[{"transaction-id":"1","code":"200"}]"#,
+            exported.clone(),
+        );
+        case(200, r#"{"data":[]}"#, exported.clone());
+        case(200, r#"{"transaction-id":"1"}"#, exported);
+        case(
+            200,
+            r#"{"code":"1002","description":"Mandatory field missing"}"#,
+            rejected.clone(),
+        );
+        case(500, r#"{"code":"1001"}"#, rejected.clone());
+        case(200, r#"{"code":"7777"}"#, rejected);
+        case(200, r#"{"code":"1010"}"#, retry(false));
+        case(499, r#"{"code":499}"#, retry(false));
+        case(500, r#"{"code":500}"#, retry(false));
+        case(502, "<html>bad gateway</html>", retry(false));
+        case(200, "[{\"trans", retry(false));
+        case(429, "", retry(true));
+        case(
+            401,
+            r#"{"code":430}"#,
+            VerdictKind::Stop(StopCause::BadToken),
+        );
+        case(
+            401,
+            r#"{"code":"498"}"#,
+            VerdictKind::Stop(StopCause::ExpiredToken),
+        );
+        case(404, "", VerdictKind::Stop(StopCause::WrongUrl));
+        case(
+            405,
+            r#"{"code":405}"#,
+            VerdictKind::Stop(StopCause::WrongUrl),
+        );
+    }
+
+    #[test]
+    fn paths_are_checked() {
+        let base = reqwest::Url::parse("https://acme.example.com/").ok();
+        let Some(base) = base else { return };
+        assert_eq!(
+            api_url(&base, "/campaignapi/resources/v3/transactions")
+                .map(|u| u.to_string())
+                .ok()
+                .as_deref(),
+            Some("https://acme.example.com/campaignapi/resources/v3/transactions")
+        );
+        assert!(api_url(&base, "transactions").is_err());
+        assert!(api_url(&base, "/t?x=1").is_err());
+    }
+}

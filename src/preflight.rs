@@ -1,0 +1,441 @@
+//! Preflight: prove that the base URL, the token and the profile name are right before
+//! thousands of keys are spent on a mistake.
+//!
+//! One delete is sent for a canary key that cannot exist (`forget-preflight-<uuid>`, marked
+//! `exparam10=forget-preflight` for the tenant's audit log) through the connector and its
+//! classifier, exactly as a real key would go. The answer that proves everything is
+//! "contact profile not found" (Webex 1020); 102 means the profile name is wrong, 401 the
+//! token, 404/405 the URL. The canary is never recorded in the ledger.
+//!
+//! `forget check` runs it on demand (and, with hub access, names the tenant from
+//! `/v1/purposes`); `forget run` runs it before sending, unless `--no-preflight`.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::connector::{Answer, Connector, Unit};
+use crate::engine::{self, EngineConfig};
+use crate::error::{Error, Result, exit};
+use crate::hub;
+use crate::input::{InputFile, InputOptions};
+use crate::ledger::Ledger;
+use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
+
+pub const CANARY_PREFIX: &str = "forget-preflight-";
+/// The audit field that marks a canary in the tenant's logs.
+pub const MARK: (&str, &str) = ("exparam10", "forget-preflight");
+/// Profiles checked before a run, at most (one canary each).
+pub const MAX_SCOPES: usize = 20;
+/// Canary attempts when the API answers 429/5xx or not at all.
+const ATTEMPTS: u32 = 3;
+
+/// What the canary proved.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Finding {
+    /// "Not found" (1020): URL, token and profile name are right.
+    Ok,
+    /// Code 102: the profile name is not one of the tenant's.
+    WrongProfile,
+    /// The token was refused, has expired, or may not delete.
+    Token(StopCause),
+    /// No delete endpoint at this address (404, 405, a redirect).
+    WrongUrl,
+    /// A final answer other than "not found": said in words.
+    Unexpected(String),
+    /// No final answer after every attempt (server errors, throttling, no connection).
+    Inconclusive(String),
+}
+
+impl Finding {
+    pub fn is_ok(&self) -> bool {
+        *self == Finding::Ok
+    }
+
+    /// As for `run`: 2 for a wrong setting that was caught before anything was sent (the
+    /// profile name), 3 for a stop (token, URL, an API that does not answer properly).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Finding::Ok => exit::OK,
+            Finding::WrongProfile => exit::USAGE,
+            _ => exit::STOPPED,
+        }
+    }
+}
+
+/// The canary's result for one profile name.
+#[derive(Clone, Debug)]
+pub struct ProfileCheck {
+    /// The profile name ('' = the tenant's default).
+    pub scope: String,
+    pub finding: Finding,
+    pub http_status: Option<u16>,
+    pub code: Option<String>,
+    pub description: Option<String>,
+    pub latency: Duration,
+}
+
+fn profile_label(scope: &str) -> String {
+    if scope.is_empty() {
+        "the tenant's default profile".to_owned()
+    } else {
+        format!("profile {scope:?}")
+    }
+}
+
+impl ProfileCheck {
+    fn answered(&self) -> String {
+        let mut s = match self.http_status {
+            Some(status) => format!("HTTP {status}"),
+            None => "no answer".to_owned(),
+        };
+        if let Some(code) = &self.code {
+            s.push_str(&format!(", code {code}"));
+        }
+        if let Some(d) = &self.description {
+            s.push_str(&format!(": {d}"));
+        }
+        s
+    }
+
+    /// One line: what was checked, what came back, what it means.
+    pub fn explain(&self) -> String {
+        let who = profile_label(&self.scope);
+        let answered = self.answered();
+        match &self.finding {
+            Finding::Ok => format!(
+                "{who}: ok — a canary key was answered \"not found\" ({answered}) in {} ms",
+                self.latency.as_millis()
+            ),
+            Finding::WrongProfile => format!(
+                "{who}: the profile name is wrong ({answered}): check --profile-name or the \
+                 profile-name column"
+            ),
+            Finding::Token(cause) => format!("{who}: {} — {answered}", cause.explain()),
+            Finding::WrongUrl => format!("{who}: {} — {answered}", StopCause::WrongUrl.explain()),
+            Finding::Unexpected(what) => format!("{who}: unexpected answer: {what} — {answered}"),
+            Finding::Inconclusive(what) => format!(
+                "{who}: no usable answer after {ATTEMPTS} attempts ({what}); try again later"
+            ),
+        }
+    }
+}
+
+fn finding(verdict: &Verdict) -> Option<Finding> {
+    let code = verdict.code.as_deref();
+    Some(match &verdict.kind {
+        VerdictKind::Final(Outcome::NotFound) => Finding::Ok,
+        VerdictKind::Final(Outcome::Rejected) if code == Some("102") => Finding::WrongProfile,
+        VerdictKind::Final(Outcome::Deleted) => Finding::Unexpected(
+            "the canary key was deleted, so a profile with that key existed".to_owned(),
+        ),
+        VerdictKind::Final(Outcome::Rejected) => {
+            Finding::Unexpected("the API refused the request".to_owned())
+        }
+        VerdictKind::Final(other) => Finding::Unexpected(other.as_str().to_owned()),
+        VerdictKind::Stop(StopCause::WrongUrl) => Finding::WrongUrl,
+        VerdictKind::Stop(cause) => Finding::Token(cause.clone()),
+        VerdictKind::Retry { .. } => return None,
+    })
+}
+
+/// Send one canary for `scope` through `connector` and read the answer, retrying (a few
+/// times, with backoff) answers that are not final.
+pub async fn canary(
+    connector: &dyn Connector,
+    client: &reqwest::Client,
+    config: &EngineConfig,
+    scope: &str,
+) -> ProfileCheck {
+    let unit = Unit {
+        id: 0,
+        scope: scope.to_owned(),
+        key: format!("{CANARY_PREFIX}{}", uuid::Uuid::new_v4()),
+        exparams: vec![(MARK.0.to_owned(), MARK.1.to_owned())],
+    };
+    let mut backoff = config.retry.backoff();
+    let attempts = config.retry.max_attempts.clamp(1, ATTEMPTS);
+    let mut check = ProfileCheck {
+        scope: scope.to_owned(),
+        finding: Finding::Inconclusive("not sent".to_owned()),
+        http_status: None,
+        code: None,
+        description: None,
+        latency: Duration::ZERO,
+    };
+    for attempt in 1..=attempts {
+        let started = Instant::now();
+        let sent = connector
+            .request(client, &unit)
+            .timeout(config.timeout)
+            .send()
+            .await;
+        let (verdict, status, error) = match sent {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let headers = response.headers().clone();
+                match engine::read_bounded(response, connector.max_body()).await {
+                    Ok(body) => {
+                        let answer = Answer {
+                            status,
+                            headers: &headers,
+                            body: &body,
+                        };
+                        (connector.classify(&answer), Some(status), None)
+                    }
+                    Err(e) => (
+                        engine::transport_verdict(&e),
+                        Some(status),
+                        Some(engine::describe(&e)),
+                    ),
+                }
+            }
+            Err(e) => (
+                engine::transport_verdict(&e),
+                None,
+                Some(engine::describe(&e)),
+            ),
+        };
+        check.latency = started.elapsed();
+        check.http_status = status;
+        check.code = verdict.code.clone();
+        check.description = verdict.description.clone();
+        if let Some(found) = finding(&verdict) {
+            check.finding = found;
+            return check;
+        }
+        check.finding = Finding::Inconclusive(error.unwrap_or_else(|| check.answered()));
+        if attempt < attempts {
+            let retry_after = match verdict.kind {
+                VerdictKind::Retry { retry_after, .. } => retry_after,
+                _ => None,
+            };
+            let delay = backoff.next().unwrap_or(config.retry.cap);
+            tokio::time::sleep(delay.max(retry_after.unwrap_or_default())).await;
+        }
+    }
+    check
+}
+
+/// The profile names a run is about to use: the default of input files not yet recorded,
+/// and those of units already waiting in the ledger. Empty when there is nothing to send.
+pub fn scopes_to_check(
+    ledger: &Ledger,
+    files: &[InputFile],
+    opts: &InputOptions,
+    connector: &str,
+    include: &[Outcome],
+) -> Result<Vec<String>> {
+    let mut scopes = Vec::new();
+    for file in files {
+        if !ledger.file_recorded(&file.sha256, &opts.profile_default)? {
+            scopes.push(opts.profile_default.clone());
+            break;
+        }
+    }
+    for scope in ledger.scopes_to_send(connector, include, MAX_SCOPES)? {
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    scopes.truncate(MAX_SCOPES);
+    Ok(scopes)
+}
+
+/// The automatic preflight of `forget run`: one canary per profile name; the first failure
+/// is the error that refuses the run.
+pub async fn before_run(
+    connector: &dyn Connector,
+    config: &EngineConfig,
+    scopes: &[String],
+    quiet: bool,
+) -> Result<()> {
+    if scopes.is_empty() {
+        return Ok(());
+    }
+    let client = crate::run::http_client(config)?;
+    for scope in scopes {
+        let check = canary(connector, &client, config, scope).await;
+        if !check.finding.is_ok() {
+            let message = format!(
+                "preflight failed, nothing was sent: {}. (`forget check` repeats this test; \
+                 --no-preflight skips it)",
+                check.explain()
+            );
+            return Err(match check.finding.exit_code() {
+                exit::USAGE => Error::usage(message),
+                _ => Error::api(message),
+            });
+        }
+        if !quiet {
+            eprintln!("preflight: {}", check.explain());
+        }
+    }
+    Ok(())
+}
+
+/// What the API hub said about the tenant.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HubFinding {
+    /// The tenant's name(s), from the purposes' `tenantName`, and how many purposes.
+    Tenant { names: Vec<String>, purposes: usize },
+    /// Reading `/v1/purposes` failed; the message and exit code say why.
+    Failed { message: String, exit_code: i32 },
+}
+
+/// Read `/v1/purposes` and name the tenant.
+pub async fn hub_check(reader: &hub::Reader) -> HubFinding {
+    match reader.list(crate::inventory::PURPOSES_PATH).await {
+        Ok(purposes) => {
+            let mut names: Vec<String> = Vec::new();
+            for p in &purposes {
+                if let Some(Value::String(name)) = p.get("tenantName")
+                    && !name.trim().is_empty()
+                    && !names.contains(name)
+                {
+                    names.push(name.clone());
+                }
+            }
+            HubFinding::Tenant {
+                names,
+                purposes: purposes.len(),
+            }
+        }
+        Err(e) => HubFinding::Failed {
+            message: e.to_string(),
+            exit_code: e.exit_code(),
+        },
+    }
+}
+
+/// Everything `forget check` found.
+#[derive(Clone, Debug)]
+pub struct CheckReport {
+    /// The delete endpoint checked and one result per profile name.
+    pub delete: Option<(String, Vec<ProfileCheck>)>,
+    /// The hub checked and what it said.
+    pub hub: Option<(String, HubFinding)>,
+}
+
+impl CheckReport {
+    /// The worst exit code among the checks (3 before 2 before 0).
+    pub fn exit_code(&self) -> i32 {
+        let mut codes: Vec<i32> = Vec::new();
+        if let Some((_, checks)) = &self.delete {
+            codes.extend(checks.iter().map(|c| c.finding.exit_code()));
+        }
+        if let Some((_, HubFinding::Failed { exit_code, .. })) = &self.hub {
+            codes.push(*exit_code);
+        }
+        if codes.contains(&exit::STOPPED) {
+            exit::STOPPED
+        } else {
+            codes.into_iter().max().unwrap_or(exit::OK)
+        }
+    }
+
+    pub fn render(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        if let Some((url, checks)) = &self.delete {
+            let _ = writeln!(out, "delete API  {url}");
+            for check in checks {
+                let mark = if check.finding.is_ok() { "ok " } else { "FAIL" };
+                let _ = writeln!(out, "  [{mark}] {}", check.explain());
+            }
+        }
+        match &self.hub {
+            Some((url, finding)) => {
+                let _ = writeln!(out, "API hub     {url}");
+                let line = match finding {
+                    HubFinding::Tenant { names, purposes } if names.is_empty() => format!(
+                        "[ok ] the token is accepted; {purposes} purposes, none naming the tenant"
+                    ),
+                    HubFinding::Tenant { names, purposes } => format!(
+                        "[ok ] tenant {} ({purposes} purposes)",
+                        names
+                            .iter()
+                            .map(|n| format!("{n:?}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    HubFinding::Failed { message, .. } => format!("[FAIL] {message}"),
+                };
+                let _ = writeln!(out, "  {line}");
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "API hub     not checked (no --hub-url): the tenant is not named"
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "{}",
+            if self.exit_code() == exit::OK {
+                "all checks passed"
+            } else {
+                "CHECK FAILED"
+            }
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn findings_from_verdicts() {
+        let case = |kind: VerdictKind, code: Option<&str>, want: Option<Finding>| {
+            let verdict = Verdict::new(kind.clone()).with_code(code.map(String::from), None);
+            assert_eq!(finding(&verdict), want, "{kind:?} {code:?}");
+        };
+        case(
+            VerdictKind::Final(Outcome::NotFound),
+            Some("1020"),
+            Some(Finding::Ok),
+        );
+        case(
+            VerdictKind::Final(Outcome::Rejected),
+            Some("102"),
+            Some(Finding::WrongProfile),
+        );
+        case(
+            VerdictKind::Stop(StopCause::BadToken),
+            Some("430"),
+            Some(Finding::Token(StopCause::BadToken)),
+        );
+        case(
+            VerdictKind::Stop(StopCause::WrongUrl),
+            None,
+            Some(Finding::WrongUrl),
+        );
+        case(
+            VerdictKind::Final(Outcome::Rejected),
+            Some("1001"),
+            Some(Finding::Unexpected("the API refused the request".into())),
+        );
+        case(
+            VerdictKind::Retry {
+                throttled: true,
+                ambiguous: false,
+                retry_after: None,
+            },
+            Some("429"),
+            None,
+        );
+    }
+
+    #[test]
+    fn exit_codes() {
+        let case = |f: Finding, want: i32| assert_eq!(f.exit_code(), want, "{f:?}");
+        case(Finding::Ok, exit::OK);
+        case(Finding::WrongProfile, exit::USAGE);
+        case(Finding::Token(StopCause::ExpiredToken), exit::STOPPED);
+        case(Finding::WrongUrl, exit::STOPPED);
+        case(Finding::Inconclusive("x".into()), exit::STOPPED);
+    }
+}
