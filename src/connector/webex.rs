@@ -76,66 +76,113 @@ pub(crate) fn code_text(v: &Value) -> Option<String> {
     }
 }
 
-pub fn classify(answer: &Answer<'_>) -> Verdict {
-    let status = answer.status;
-    let json: Option<serde_json::Map<String, Value>> = serde_json::from_slice(answer.body).ok();
-    let field = |name: &str| json.as_ref().and_then(|m| m.get(name)).and_then(code_text);
-    let code = field("code");
-    let description = field("description").or_else(|| field("message"));
-    let code_num = code.as_deref().and_then(|c| c.parse::<i64>().ok());
-    let with = |kind: VerdictKind| Verdict::new(kind).with_code(code.clone(), description.clone());
-    let retry = |throttled: bool, ambiguous: bool| {
-        with(VerdictKind::Retry {
+/// A Webex Campaign answer read the way every endpoint of the API answers: a `code` and a
+/// `description` (strings or numbers) in a JSON body, several failures with HTTP 200, and the
+/// same run-stopping statuses. Shared by the delete and the read (access) classifiers.
+pub(crate) struct WebexAnswer<'a> {
+    pub status: u16,
+    pub json: Option<Value>,
+    pub code: Option<i64>,
+    verdict: Verdict,
+    answer: &'a Answer<'a>,
+}
+
+impl<'a> WebexAnswer<'a> {
+    pub fn read(answer: &'a Answer<'a>) -> Self {
+        let json: Option<Value> = serde_json::from_slice(answer.body).ok();
+        let field = |name: &str| json.as_ref().and_then(|j| j.get(name)).and_then(code_text);
+        let code = field("code");
+        let description = field("description").or_else(|| field("message"));
+        WebexAnswer {
+            status: answer.status,
+            code: code.as_deref().and_then(|c| c.parse::<i64>().ok()),
+            verdict: Verdict::new(VerdictKind::Final(Outcome::Rejected))
+                .with_code(code, description),
+            json,
+            answer,
+        }
+    }
+
+    pub fn field(&self, name: &str) -> Option<String> {
+        self.json
+            .as_ref()
+            .and_then(|j| j.get(name))
+            .and_then(code_text)
+    }
+
+    /// A verdict carrying the answer's code and description as sent.
+    pub fn verdict(&self, kind: VerdictKind) -> Verdict {
+        Verdict {
+            kind,
+            ..self.verdict.clone()
+        }
+    }
+
+    pub fn retry(&self, throttled: bool, ambiguous: bool) -> Verdict {
+        self.verdict(VerdictKind::Retry {
             throttled,
             ambiguous,
             retry_after: if throttled {
-                retry_after(answer.headers)
+                retry_after(self.answer.headers)
             } else {
                 None
             },
         })
-    };
+    }
 
-    // Run-stopping answers first: whatever the body says, nothing more should be sent.
-    match status {
-        401 if code_num == Some(498) => return with(VerdictKind::Stop(StopCause::ExpiredToken)),
-        401 => return with(VerdictKind::Stop(StopCause::BadToken)),
-        403 => return with(VerdictKind::Stop(StopCause::Forbidden)),
-        404 | 405 => return with(VerdictKind::Stop(StopCause::WrongUrl)),
-        300..=399 => return with(VerdictKind::Stop(StopCause::WrongUrl)),
-        _ => {}
+    /// Answers after which nothing more should be sent, whatever else the body says.
+    pub fn stop(&self) -> Option<Verdict> {
+        let cause = match (self.status, self.code) {
+            (401, Some(498)) | (_, Some(498)) => StopCause::ExpiredToken,
+            (401, _) | (_, Some(430)) => StopCause::BadToken,
+            (403, _) => StopCause::Forbidden,
+            (404 | 405 | 300..=399, _) => StopCause::WrongUrl,
+            _ => return None,
+        };
+        Some(self.verdict(VerdictKind::Stop(cause)))
     }
-    if status == 429 || code_num == Some(429) {
-        return retry(true, false);
+
+    pub fn throttled(&self) -> bool {
+        self.status == 429 || self.code == Some(429)
     }
-    if let Some(id) = field("transaction-id").filter(|id| !id.is_empty()) {
-        let mut v = with(VerdictKind::Final(Outcome::Deleted));
+
+    /// Read fine, but says nothing we know: a person must look.
+    pub fn unrecognised(&self) -> Verdict {
+        let mut v = self.verdict(VerdictKind::Final(Outcome::Rejected));
+        if v.description.is_none() {
+            v.description = Some(format!("unrecognised answer (HTTP {})", self.status));
+        }
+        v
+    }
+}
+
+pub fn classify(answer: &Answer<'_>) -> Verdict {
+    let a = WebexAnswer::read(answer);
+    if let Some(stop) = a.stop() {
+        return stop;
+    }
+    if a.throttled() {
+        return a.retry(true, false);
+    }
+    if let Some(id) = a.field("transaction-id").filter(|id| !id.is_empty()) {
+        let mut v = a.verdict(VerdictKind::Final(Outcome::Deleted));
         v.transaction_id = Some(id);
         return v;
     }
-    match code_num {
-        Some(1020) => return with(VerdictKind::Final(Outcome::NotFound)),
-        Some(102) | Some(1001) => return with(VerdictKind::Final(Outcome::Rejected)),
-        Some(1010) | Some(499) | Some(500) => return retry(false, false),
-        Some(430) => return with(VerdictKind::Stop(StopCause::BadToken)),
-        Some(498) => return with(VerdictKind::Stop(StopCause::ExpiredToken)),
+    match a.code {
+        Some(1020) => return a.verdict(VerdictKind::Final(Outcome::NotFound)),
+        Some(102) | Some(1001) => return a.verdict(VerdictKind::Final(Outcome::Rejected)),
+        Some(1010) | Some(499) | Some(500) => return a.retry(false, false),
         _ => {}
     }
-    if status == 499 || status >= 500 {
+    if a.status == 499 || a.status >= 500 {
         // Server trouble (or a proxy's HTML error page): the request may have been acted on.
-        return retry(false, true);
+        return a.retry(false, true);
     }
-    match json {
+    match a.json {
         // A 200 whose body cannot be read may have deleted the key: retry, ambiguously.
-        None => retry(false, true),
-        // Read fine, but says nothing we know: a person must look.
-        Some(_) => {
-            let mut v = with(VerdictKind::Final(Outcome::Rejected));
-            if v.description.is_none() {
-                v.description = Some(format!("unrecognised answer (HTTP {status})"));
-            }
-            v
-        }
+        None => a.retry(false, true),
+        Some(_) => a.unrecognised(),
     }
 }
 

@@ -7,13 +7,11 @@
 //! recorded.
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
-use serde_json::Value;
 
-use super::webex::code_text;
+use super::webex::WebexAnswer;
 use super::{Answer, Connector, Unit};
 use crate::access::{CONNECTOR, Exporter, Query, carries_transactions};
-use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
-use crate::retry::retry_after;
+use crate::outcome::{Outcome, Verdict, VerdictKind};
 use crate::secret::Token;
 
 /// Fifty transactions with preview URLs are far below this; a list is never cut short.
@@ -98,67 +96,38 @@ impl Connector for WebexAccess {
 }
 
 pub fn classify(answer: &Answer<'_>) -> Verdict {
-    let status = answer.status;
-    let json: Option<Value> = serde_json::from_slice(answer.body).ok();
-    let field = |name: &str| json.as_ref().and_then(|j| j.get(name)).and_then(code_text);
-    let code = field("code");
-    let description = field("description").or_else(|| field("message"));
-    let code_num = code.as_deref().and_then(|c| c.parse::<i64>().ok());
-    let with = |kind: VerdictKind| Verdict::new(kind).with_code(code.clone(), description.clone());
+    let a = WebexAnswer::read(answer);
+    if let Some(stop) = a.stop() {
+        return stop;
+    }
     // A read changes nothing on the server, so no retry here is ever ambiguous.
-    let retry = |throttled: bool| {
-        with(VerdictKind::Retry {
-            throttled,
-            ambiguous: false,
-            retry_after: if throttled {
-                retry_after(answer.headers)
-            } else {
-                None
-            },
-        })
-    };
-
-    match status {
-        401 if code_num == Some(498) => return with(VerdictKind::Stop(StopCause::ExpiredToken)),
-        401 => return with(VerdictKind::Stop(StopCause::BadToken)),
-        403 => return with(VerdictKind::Stop(StopCause::Forbidden)),
-        404 | 405 | 300..=399 => return with(VerdictKind::Stop(StopCause::WrongUrl)),
-        _ => {}
+    if a.throttled() {
+        return a.retry(true, false);
     }
-    if status == 429 || code_num == Some(429) {
-        return retry(true);
-    }
-    match code_num {
+    match a.code {
         // 1002: neither key nor customer id; 1001: the API could not read the request.
-        Some(1002) | Some(1001) => return with(VerdictKind::Final(Outcome::Rejected)),
-        Some(1010) | Some(499) | Some(500) => return retry(false),
-        Some(430) => return with(VerdictKind::Stop(StopCause::BadToken)),
-        Some(498) => return with(VerdictKind::Stop(StopCause::ExpiredToken)),
+        Some(1002) | Some(1001) => return a.verdict(VerdictKind::Final(Outcome::Rejected)),
+        Some(1010) | Some(499) | Some(500) => return a.retry(false, false),
         _ => {}
     }
-    if status == 499 || status >= 500 {
-        return retry(false);
+    if a.status == 499 || a.status >= 500 {
+        return a.retry(false, false);
     }
-    match json {
-        None => retry(false),
-        Some(json) if (200..300).contains(&status) && carries_transactions(&json) => {
+    match &a.json {
+        None => a.retry(false, false),
+        Some(json) if (200..300).contains(&a.status) && carries_transactions(json) => {
             // Error fields may sit on a list's items (each transaction has a code): the
             // export keeps them; the unit records none.
             Verdict::new(VerdictKind::Final(Outcome::Deleted))
         }
-        Some(_) => {
-            let mut v = with(VerdictKind::Final(Outcome::Rejected));
-            if v.description.is_none() {
-                v.description = Some(format!("unrecognised answer (HTTP {status})"));
-            }
-            v
-        }
+        Some(_) => a.unrecognised(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::StopCause;
     use reqwest::header::HeaderMap;
 
     #[test]
