@@ -57,7 +57,7 @@ pub struct Ticket {
     generation: u64,
 }
 
-fn limiter_for(rate: f64) -> DefaultDirectRateLimiter {
+fn limiter_for(rate: f64) -> (DefaultDirectRateLimiter, NonZeroU32) {
     let period = Duration::from_secs_f64(1.0 / rate.max(MIN_RATE));
     // Burst ≈ 10 ms of traffic: burst 1 under-delivers with a 1 ms timer, a full second's
     // burst overshoots (governor #16, #39).
@@ -65,7 +65,16 @@ fn limiter_for(rate: f64) -> DefaultDirectRateLimiter {
     let quota = Quota::with_period(period)
         .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
         .allow_burst(burst);
-    RateLimiter::direct(quota)
+    (RateLimiter::direct(quota), burst)
+}
+
+/// A limiter for a rate change mid-run: it starts with its burst spent, so a swap does not
+/// fire a burst at a server that has just said 429 (which would read as a second 429
+/// episode and cut the rate twice).
+fn swapped_limiter_for(rate: f64) -> DefaultDirectRateLimiter {
+    let (limiter, burst) = limiter_for(rate);
+    let _ = limiter.check_n(burst);
+    limiter
 }
 
 impl Throttle {
@@ -74,7 +83,7 @@ impl Throttle {
         let now = Instant::now();
         Throttle {
             ceiling: rate,
-            limiter: ArcSwapOption::from_pointee(rate.map(limiter_for)),
+            limiter: ArcSwapOption::from_pointee(rate.map(|r| limiter_for(r).0)),
             generation: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             state: Mutex::new(State {
@@ -193,7 +202,7 @@ impl Throttle {
     fn set_rate(&self, st: &mut State, rate: Option<f64>) {
         st.rate = rate;
         self.limiter
-            .store(rate.map(|r| std::sync::Arc::new(limiter_for(r))));
+            .store(rate.map(|r| std::sync::Arc::new(swapped_limiter_for(r))));
     }
 
     /// The send rate, over windows of at least 200 ms, smoothed; before the first window
@@ -251,6 +260,16 @@ mod tests {
         let later = t.until_ready().await;
         t.throttled(later, None);
         assert!(t.rate().unwrap_or(f64::MAX) < after_first);
+    }
+
+    #[tokio::test]
+    async fn a_rate_change_fires_no_burst() {
+        let t = Throttle::new(Some(1.0));
+        let ticket = t.until_ready().await;
+        t.throttled(ticket, None);
+        // The new limiter (0.7/s) has its burst spent: the next send waits a full period.
+        let limiter = t.limiter.load_full();
+        assert!(limiter.is_some_and(|l| l.check().is_err()));
     }
 
     #[tokio::test(start_paused = true)]
