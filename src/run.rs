@@ -221,6 +221,20 @@ pub fn ingest(
     hasher: &KeyHasher,
     stop: &Stop,
 ) -> Result<IngestCounts> {
+    ledger.bulk_load(true)?;
+    let result = ingest_files(ledger, files, opts, connector, hasher, stop);
+    let restored = ledger.bulk_load(false);
+    result.and_then(|total| restored.map(|()| total))
+}
+
+fn ingest_files(
+    ledger: &mut Ledger,
+    files: &[InputFile],
+    opts: &InputOptions,
+    connector: &str,
+    hasher: &KeyHasher,
+    stop: &Stop,
+) -> Result<IngestCounts> {
     let mut total = IngestCounts::default();
     for file in files {
         let path = file.path.to_string_lossy();

@@ -29,6 +29,11 @@ use crate::error::{Error, Result};
 use crate::keys::KeyHasher;
 use crate::outcome::Outcome;
 
+/// Page cache while recording input, KiB (SQLite's default is 2000).
+const BULK_CACHE_KIB: i64 = 4 << 10;
+/// WAL pages between checkpoints while recording input (default 1000).
+const BULK_CHECKPOINT_PAGES: i64 = 32 << 10;
+
 pub struct Ledger {
     conn: Connection,
     path: PathBuf,
@@ -179,6 +184,25 @@ impl Ledger {
 
     pub fn conn(&self) -> &Connection {
         &self.conn
+    }
+
+    /// Settings for recording input, `false` restores the defaults:
+    /// - rarer checkpoints: each copies (and syncs) every page written since the last one,
+    ///   and each transaction rewrites pages all over the random-ordered hash index;
+    /// - a page cache of a few MiB (SQLite's default is 2 MB);
+    /// - no foreign-key checks (the bundled SQLite enables them): every `rows` reference is
+    ///   the id just returned for its unit, and each check was a random seek into `units`.
+    pub fn bulk_load(&self, on: bool) -> Result<()> {
+        let (cache_kib, checkpoint_pages) = if on {
+            (BULK_CACHE_KIB, BULK_CHECKPOINT_PAGES)
+        } else {
+            (2000, 1000)
+        };
+        self.conn.pragma_update(None, "cache_size", -cache_kib)?;
+        self.conn
+            .pragma_update(None, "wal_autocheckpoint", checkpoint_pages)?;
+        self.conn.pragma_update(None, "foreign_keys", !on)?;
+        Ok(())
     }
 
     /// Take the run lock (a sidecar `.lock` file, released by the OS if the process dies).
