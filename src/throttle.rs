@@ -27,6 +27,8 @@ const SCALE: f64 = 0.4;
 const MIN_RATE: f64 = 0.5;
 /// The least time between two rate swaps during recovery.
 const ADJUST_EVERY: Duration = Duration::from_millis(250);
+/// The shortest span, in seconds, a first (early) rate measurement may cover.
+const MIN_EARLY_WINDOW: f64 = 0.05;
 
 pub struct Throttle {
     /// The configured ceiling; `None` = unlimited.
@@ -217,7 +219,9 @@ impl Throttle {
                 None => rate,
             });
             st.window = (now, sent);
-        } else if st.measured.is_none() && sent > 0 {
+        } else if st.measured.is_none() && sent > 0 && elapsed >= MIN_EARLY_WINDOW {
+            // A few requests over a few milliseconds say nothing about the rate: a slow
+            // scheduler tick would read as a low rate and cut far below it.
             st.measured = Some(rate);
         }
     }
@@ -246,10 +250,13 @@ mod tests {
         assert!(cubic(w, k + 5.0) > w * 1.5, "then probes above it");
     }
 
-    #[tokio::test]
+    // Paused time: the cut must not depend on how fast this machine hands out tickets.
+    #[tokio::test(start_paused = true)]
     async fn a_429_cuts_the_rate_once_per_episode() {
         let t = Throttle::new(Some(1000.0));
         let ticket = t.until_ready().await;
+        // One request in 5 ms is no measurement of a 200/s rate: cut from the 1000/s.
+        tokio::time::advance(Duration::from_millis(5)).await;
         t.throttled(ticket, None);
         let after_first = t.rate().unwrap_or(0.0);
         assert!((after_first - 700.0).abs() < 1.0, "{after_first}");
