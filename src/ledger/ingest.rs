@@ -1,14 +1,21 @@
-//! Recording input rows and their units of work, in batches, before anything is sent.
+//! Recording input rows and their units of work, in chunks, before anything is sent.
 //!
-//! A file is recorded as a prefix of its lines, one transaction per batch, so a kill during
+//! A file is recorded as a prefix of its lines, one transaction per chunk, so a kill during
 //! ingest loses nothing and the next run continues after the last recorded line.
+//!
+//! Rows are [prepared](PreparedRow) (hashed, masked, their JSON built) away from the ledger,
+//! so that work overlaps the writing of the previous chunk. Within a chunk, units are
+//! inserted in key-hash order: the unique index on the keyed hash is random-ordered, and in
+//! file order every row would dirty a random page of it.
+
+use std::sync::Arc;
 
 use rusqlite::{OptionalExtension, params};
 
 use super::{Ledger, timestamp};
 use crate::deadline;
 use crate::error::Result;
-use crate::keys::{KeyHasher, mask, redact};
+use crate::keys::{KeyHash, KeyHasher, mask, redact};
 
 /// An input row, parsed and validated (see [`crate::input`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,6 +69,153 @@ pub struct FileEntry {
     pub recorded_through: u64,
     /// Every row is recorded (the file's row count is known).
     pub complete: bool,
+}
+
+/// A [`ParsedRow`] made ready for the ledger: everything that needs no database (the keyed
+/// hash, the masked key, the JSON of its fields, its due date) is done. Compact (about 100
+/// bytes and one allocation a row), since a whole chunk of them is held at once.
+#[derive(Clone, Debug)]
+pub struct PreparedRow {
+    line: u64,
+    kind: Prepared,
+}
+
+#[derive(Clone, Debug)]
+enum Prepared {
+    Request {
+        hash: KeyHash,
+        /// The key, then its masked form.
+        text: Box<str>,
+        key_len: u32,
+        /// Shared with the previous row when equal (it nearly always is).
+        scope: Arc<str>,
+        exparams: Option<Arc<str>>,
+        /// What most rows do not carry.
+        more: Option<Box<RowFields>>,
+    },
+    Invalid(Box<InvalidRow>),
+}
+
+#[derive(Clone, Debug, Default)]
+struct RowFields {
+    row_exparams: Vec<(String, String)>,
+    row_exparams_json: Option<String>,
+    received_on: Option<String>,
+    due_on: Option<String>,
+    extra: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+struct InvalidRow {
+    reason: String,
+    raw_key: Option<String>,
+    extra: Option<String>,
+}
+
+impl PreparedRow {
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+}
+
+/// Turns [`ParsedRow`]s into [`PreparedRow`]s, sharing each row's scope and audit fields
+/// with the previous row's when they are the same.
+pub struct Preparer<'a> {
+    hasher: &'a KeyHasher,
+    last_scope: Option<Arc<str>>,
+    last_exparams: Option<(String, Arc<str>)>,
+}
+
+impl<'a> Preparer<'a> {
+    pub fn new(hasher: &'a KeyHasher) -> Self {
+        Preparer {
+            hasher,
+            last_scope: None,
+            last_exparams: None,
+        }
+    }
+
+    fn scope(&mut self, scope: String) -> Arc<str> {
+        match &self.last_scope {
+            Some(last) if **last == *scope => last.clone(),
+            _ => {
+                let shared: Arc<str> = scope.into();
+                self.last_scope = Some(shared.clone());
+                shared
+            }
+        }
+    }
+
+    fn exparams(&mut self, json: Option<String>) -> Option<Arc<str>> {
+        let json = json?;
+        match &self.last_exparams {
+            Some((last, shared)) if *last == json => Some(shared.clone()),
+            _ => {
+                let shared: Arc<str> = json.as_str().into();
+                self.last_exparams = Some((json, shared.clone()));
+                Some(shared)
+            }
+        }
+    }
+
+    pub fn prepare(&mut self, row: ParsedRow) -> PreparedRow {
+        match row {
+            ParsedRow::Request {
+                line,
+                key,
+                scope,
+                exparams,
+                row_exparams,
+                received,
+                extra,
+            } => {
+                let more = RowFields {
+                    row_exparams_json: json_pairs(&row_exparams),
+                    row_exparams,
+                    received_on: received.map(deadline::format_date),
+                    due_on: received.map(|r| deadline::format_date(deadline::due_date(r))),
+                    extra: json_pairs(&extra),
+                };
+                let has_more = !more.row_exparams.is_empty()
+                    || more.received_on.is_some()
+                    || more.extra.is_some();
+                let mut text = key.clone();
+                text.push_str(&mask(&key));
+                PreparedRow {
+                    line,
+                    kind: Prepared::Request {
+                        hash: self.hasher.hash(&key),
+                        text: text.into_boxed_str(),
+                        key_len: key.len() as u32,
+                        scope: self.scope(scope),
+                        exparams: self.exparams(json_pairs(&exparams)),
+                        more: has_more.then(|| Box::new(more)),
+                    },
+                }
+            }
+            ParsedRow::Invalid {
+                line,
+                reason,
+                raw_key,
+                extra,
+            } => PreparedRow {
+                line,
+                kind: Prepared::Invalid(Box::new(InvalidRow {
+                    reason,
+                    raw_key,
+                    extra: json_pairs(&extra),
+                })),
+            },
+        }
+    }
+}
+
+/// How a request row of a chunk was matched to its unit.
+struct Matched {
+    unit_id: i64,
+    duplicate: bool,
+    /// The row's audit fields with the key masked: it repeats a key already gone.
+    redacted_exparams: Option<Option<String>>,
 }
 
 fn json_pairs(pairs: &[(String, String)]) -> Option<String> {
@@ -135,7 +289,8 @@ impl Ledger {
         })
     }
 
-    /// Record a batch of rows in one transaction.
+    /// Record a batch of rows in one transaction (preparing them here: tests and small
+    /// callers; the ingest prepares on another thread and calls [`Ledger::record_prepared`]).
     pub fn record_rows(
         &mut self,
         file_id: i64,
@@ -143,8 +298,26 @@ impl Ledger {
         hasher: &KeyHasher,
         rows: &[ParsedRow],
     ) -> Result<IngestCounts> {
+        let mut preparer = Preparer::new(hasher);
+        let prepared: Vec<PreparedRow> = rows.iter().map(|r| preparer.prepare(r.clone())).collect();
+        self.record_prepared(file_id, connector, &prepared)
+    }
+
+    /// Record a chunk of prepared rows in one transaction: units first, in key-hash order,
+    /// then the rows, in line order.
+    pub fn record_prepared(
+        &mut self,
+        file_id: i64,
+        connector: &str,
+        rows: &[PreparedRow],
+    ) -> Result<IngestCounts> {
         let tx = self.conn.transaction()?;
-        let mut counts = IngestCounts::default();
+        let mut counts = IngestCounts {
+            rows: rows.len() as u64,
+            ..IngestCounts::default()
+        };
+        let mut matched: Vec<Option<Matched>> = Vec::with_capacity(rows.len());
+        matched.resize_with(rows.len(), || None);
         {
             let mut insert_unit = tx.prepare_cached(
                 "INSERT INTO units (connector, scope, key_hash, key, key_masked, exparams, due_on)
@@ -162,92 +335,114 @@ impl Ledger {
             let mut earlier_due = tx.prepare_cached(
                 "UPDATE units SET due_on = ?1 WHERE id = ?2 AND (due_on IS NULL OR due_on > ?1)",
             )?;
+            // Stable: rows of one key keep their line order, so the first is the request.
+            let mut order: Vec<(&KeyHash, usize)> = rows
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| match &r.kind {
+                    Prepared::Request { hash, .. } => Some((hash, i)),
+                    Prepared::Invalid(_) => None,
+                })
+                .collect();
+            order.sort_by_key(|&(hash, _)| hash);
+            for (_, i) in order {
+                let Prepared::Request {
+                    hash,
+                    text,
+                    key_len,
+                    scope,
+                    exparams,
+                    more,
+                } = &rows[i].kind
+                else {
+                    continue;
+                };
+                let (key, masked) = text.split_at(*key_len as usize);
+                let due_on = more.as_ref().and_then(|m| m.due_on.as_deref());
+                let inserted = insert_unit.execute(params![
+                    connector,
+                    &**scope,
+                    &hash[..],
+                    key,
+                    masked,
+                    exparams.as_deref(),
+                    due_on,
+                ])?;
+                matched[i] = Some(if inserted == 1 {
+                    counts.new_units += 1;
+                    Matched {
+                        unit_id: tx.last_insert_rowid(),
+                        duplicate: false,
+                        redacted_exparams: None,
+                    }
+                } else {
+                    let (id, purged, gone): (i64, bool, bool) = find_unit
+                        .query_row(params![connector, &**scope, &hash[..]], |r| {
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                        })?;
+                    if purged {
+                        // Given up on earlier, asked for again: it can be sent again.
+                        restore_key.execute(params![key, id])?;
+                    }
+                    if let Some(due) = due_on {
+                        earlier_due.execute(params![due, id])?;
+                    }
+                    counts.duplicates += 1;
+                    Matched {
+                        unit_id: id,
+                        duplicate: true,
+                        // Asked again after erasure: this row must not bring the key back,
+                        // even inside an audit field.
+                        redacted_exparams: gone.then(|| {
+                            more.as_ref()
+                                .and_then(|m| json_pairs(&without_key(&m.row_exparams, key)))
+                        }),
+                    }
+                });
+            }
             let mut insert_row = tx.prepare_cached(
                 "INSERT OR IGNORE INTO rows
                    (file_id, line, kind, unit_id, reason, raw_key, exparams, extra, received_on, due_on)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
-            for row in rows {
-                counts.rows += 1;
-                match row {
-                    ParsedRow::Request {
-                        line,
-                        key,
-                        scope,
-                        exparams,
-                        row_exparams,
-                        received,
-                        extra,
-                    } => {
-                        let hash = hasher.hash(key);
-                        let received_on = received.map(deadline::format_date);
-                        let due_on = received.map(|r| deadline::format_date(deadline::due_date(r)));
-                        let inserted = insert_unit.execute(params![
-                            connector,
-                            scope,
-                            &hash[..],
-                            key,
-                            mask(key),
-                            json_pairs(exparams),
-                            due_on,
-                        ])?;
-                        let mut own_exparams = json_pairs(row_exparams);
-                        let (unit_id, kind) = if inserted == 1 {
-                            counts.new_units += 1;
-                            (tx.last_insert_rowid(), "request")
-                        } else {
-                            let (id, purged, gone): (i64, bool, bool) = find_unit
-                                .query_row(params![connector, scope, &hash[..]], |r| {
-                                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                                })?;
-                            if gone {
-                                // Asked again after erasure: this row must not bring the key
-                                // back, even inside an audit field.
-                                own_exparams = json_pairs(&without_key(row_exparams, key));
-                            }
-                            if purged {
-                                // Given up on earlier, asked for again: it can be sent again.
-                                restore_key.execute(params![key, id])?;
-                            }
-                            if let Some(due) = &due_on {
-                                earlier_due.execute(params![due, id])?;
-                            }
-                            counts.duplicates += 1;
-                            (id, "duplicate")
+            for (row, matched) in rows.iter().zip(&matched) {
+                match (&row.kind, matched) {
+                    (Prepared::Request { more, .. }, Some(m)) => {
+                        let more = more.as_deref();
+                        let own_exparams = match &m.redacted_exparams {
+                            Some(redacted) => redacted.as_deref(),
+                            None => more.and_then(|m| m.row_exparams_json.as_deref()),
                         };
                         insert_row.execute(params![
                             file_id,
-                            *line as i64,
-                            kind,
-                            unit_id,
+                            row.line as i64,
+                            if m.duplicate { "duplicate" } else { "request" },
+                            m.unit_id,
                             None::<String>,
                             None::<String>,
                             own_exparams,
-                            json_pairs(extra),
-                            received_on,
-                            due_on,
+                            more.and_then(|m| m.extra.as_deref()),
+                            more.and_then(|m| m.received_on.as_deref()),
+                            more.and_then(|m| m.due_on.as_deref()),
                         ])?;
                     }
-                    ParsedRow::Invalid {
-                        line,
-                        reason,
-                        raw_key,
-                        extra,
-                    } => {
+                    (Prepared::Invalid(invalid), _) => {
                         counts.invalid += 1;
                         insert_row.execute(params![
                             file_id,
-                            *line as i64,
+                            row.line as i64,
                             "invalid",
                             None::<i64>,
-                            reason,
-                            raw_key,
+                            invalid.reason,
+                            invalid.raw_key,
                             None::<String>,
-                            json_pairs(extra),
+                            invalid.extra,
                             None::<String>,
                             None::<String>,
                         ])?;
                     }
+                    // Every request was matched above.
+                    (Prepared::Request { .. }, None) => {}
                 }
             }
         }
@@ -337,6 +532,30 @@ mod tests {
         assert_eq!(counts.duplicates, 1);
         let c = ledger.counts()?;
         assert_eq!((c.total, c.pending, c.duplicates, c.invalid), (1, 1, 2, 1));
+        Ok(())
+    }
+
+    #[test]
+    fn units_inserted_in_hash_order_still_match_their_rows() -> Result<()> {
+        let mut ledger = Ledger::open_in_memory()?;
+        let hasher = KeyHasher::new(b"test secret 1234");
+        let f = ledger.begin_file("a.csv", "aaa", "webex", "customers", "key")?;
+        // Lines 2..=51 hold keys k0..k49, then line 52 repeats k7.
+        let mut rows: Vec<ParsedRow> = (0..50).map(|i| request(i + 2, &format!("k{i}"))).collect();
+        rows.push(request(52, "k7"));
+        ledger.record_rows(f.id, "webex", &hasher, &rows)?;
+        let mut stmt = ledger.conn().prepare(
+            "SELECT rows.line, rows.kind, units.key FROM rows JOIN units ON units.id = rows.unit_id
+             ORDER BY rows.line",
+        )?;
+        let got: Vec<(i64, String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut want: Vec<(i64, String, String)> = (0..50)
+            .map(|i| (i + 2, "request".to_owned(), format!("k{i}")))
+            .collect();
+        want.push((52, "duplicate".into(), "k7".into()));
+        assert_eq!(got, want);
         Ok(())
     }
 
