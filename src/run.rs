@@ -377,7 +377,9 @@ fn spawn_source(
     include: Vec<Outcome>,
 ) -> Result<mpsc::Receiver<Unit>> {
     let reader = Ledger::open_existing(path)?;
-    let (tx, rx) = mpsc::channel(PAGE);
+    // Room for two pages: one being sent while the next is read.
+    let (tx, rx) = mpsc::channel(2 * PAGE);
+    let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let mut cursor = SendCursor::default();
         loop {
@@ -391,10 +393,13 @@ fn spawn_source(
             if page.is_empty() {
                 return;
             }
-            for unit in page {
-                if tx.blocking_send(unit).is_err() {
-                    return; // the engine stopped
-                }
+            // Room for the whole page at once: waiting per unit would wake this thread
+            // for every unit the engine takes.
+            let Ok(permits) = runtime.block_on(tx.reserve_many(page.len())) else {
+                return; // the engine stopped
+            };
+            for (permit, unit) in permits.zip(page) {
+                permit.send(unit);
             }
         }
     });
