@@ -117,3 +117,25 @@ impl std::str::FromStr for Kind {
             .ok_or_else(|| format!("`{s}` is not a connector: use webex or outreach"))
     }
 }
+
+/// Shorthands for the classification tables of each connector's tests.
+#[cfg(test)]
+pub(crate) mod verdicts {
+    use crate::outcome::{Outcome, StopCause, VerdictKind};
+
+    pub fn final_(o: Outcome) -> VerdictKind {
+        VerdictKind::Final(o)
+    }
+
+    pub fn retry(throttled: bool, ambiguous: bool) -> VerdictKind {
+        VerdictKind::Retry {
+            throttled,
+            ambiguous,
+            retry_after: None,
+        }
+    }
+
+    pub fn stop(cause: StopCause) -> VerdictKind {
+        VerdictKind::Stop(cause)
+    }
+}

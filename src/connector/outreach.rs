@@ -307,6 +307,7 @@ pub fn parse_page(body: &[u8]) -> std::result::Result<Page, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connector::verdicts::{final_, retry, stop};
     use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
     use std::time::Duration;
 
@@ -316,22 +317,6 @@ mod tests {
             headers,
             body: body.as_bytes(),
         })
-    }
-
-    fn final_(o: Outcome) -> VerdictKind {
-        VerdictKind::Final(o)
-    }
-
-    fn retry(throttled: bool, ambiguous: bool) -> VerdictKind {
-        VerdictKind::Retry {
-            throttled,
-            ambiguous,
-            retry_after: None,
-        }
-    }
-
-    fn stop(cause: StopCause) -> VerdictKind {
-        VerdictKind::Stop(cause)
     }
 
     const NOT_FOUND: &str = r#"{"errors":[{"id":"resourceNotFound","title":"Resource Not Found","detail":"Could not find 'callPurpose' with ID '7'."}]}"#;

@@ -189,6 +189,7 @@ pub fn classify(answer: &Answer<'_>) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connector::verdicts::{final_, retry, stop};
     use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
     use std::time::Duration;
 
@@ -198,22 +199,6 @@ mod tests {
             headers,
             body: body.as_bytes(),
         })
-    }
-
-    fn final_(o: Outcome) -> VerdictKind {
-        VerdictKind::Final(o)
-    }
-
-    fn retry(throttled: bool, ambiguous: bool) -> VerdictKind {
-        VerdictKind::Retry {
-            throttled,
-            ambiguous,
-            retry_after: None,
-        }
-    }
-
-    fn stop(cause: StopCause) -> VerdictKind {
-        VerdictKind::Stop(cause)
     }
 
     #[test]

@@ -311,28 +311,26 @@ impl Ledger {
             }
             c.total += n;
         }
-        let mut stmt = self.conn.prepare(
+        // (connector, scope, count) rows, each count added to one field of its group.
+        let mut add = |sql: &str, field: fn(&mut Counts) -> &mut u64| -> Result<()> {
+            let mut stmt = self.conn.prepare(sql)?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let group = groups.entry((row.get(0)?, row.get(1)?)).or_default();
+                *field(group) += row.get::<_, i64>(2)? as u64;
+            }
+            Ok(())
+        };
+        add(
             "SELECT u.connector, u.scope, count(*) FROM rows r JOIN units u ON u.id = r.unit_id
              WHERE r.kind = 'duplicate' GROUP BY 1, 2",
+            |c| &mut c.duplicates,
         )?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            groups
-                .entry((row.get(0)?, row.get(1)?))
-                .or_default()
-                .duplicates += row.get::<_, i64>(2)? as u64;
-        }
-        let mut stmt = self.conn.prepare(
+        add(
             "SELECT f.connector, f.profile_default, count(*) FROM rows r
              JOIN files f ON f.id = r.file_id WHERE r.kind = 'invalid' GROUP BY 1, 2",
+            |c| &mut c.invalid,
         )?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            groups
-                .entry((row.get(0)?, row.get(1)?))
-                .or_default()
-                .invalid += row.get::<_, i64>(2)? as u64;
-        }
         Ok(groups
             .into_iter()
             .map(|((connector, scope), counts)| ScopeCounts {
