@@ -17,6 +17,7 @@ use crate::engine::{self, Counters, EngineConfig, Stop, StopReason};
 use crate::error::{Error, Result, exit};
 use crate::input::{self, InputFile, InputOptions};
 use crate::keys::KeyHasher;
+use crate::ledger::bulk::ChunkPlan;
 use crate::ledger::ingest::{IngestCounts, PreparedRow, Preparer};
 use crate::ledger::writer::Writer;
 use crate::ledger::{Counts, Ledger, RunRecord, ScopeCounts, SendCursor};
@@ -225,7 +226,10 @@ pub fn ingest(
 ) -> Result<IngestCounts> {
     ledger.bulk_load(true)?;
     let result = ingest_files(ledger, files, opts, connector, hasher, stop);
-    let restored = ledger.bulk_load(false);
+    // Also after a bulk load stopped half-way: its journal settings are for it alone.
+    let restored = ledger
+        .bulk_load(false)
+        .and_then(|()| ledger.bulk_journal(false));
     result.and_then(|total| restored.map(|()| total))
 }
 
@@ -259,14 +263,39 @@ fn ingest_files(
             &opts.keep_columns,
             opts.received_column.as_deref(),
         )?;
+        // Into a ledger with no units yet, record in bulk (see `ledger::bulk`).
+        let bulk = match ledger.bulk_file()? {
+            Some(id) if id == entry.id => true,
+            Some(_) => {
+                // Another file's, interrupted and not given again: settle it first.
+                ledger.finish_bulk(i64::MAX)?;
+                false
+            }
+            None if ledger.can_bulk_load()? => {
+                ledger.begin_bulk(entry.id)?;
+                true
+            }
+            None => false,
+        };
+        ledger.bulk_journal(bulk)?;
+        let counted_from = ledger.next_unit_id()?;
         let after = entry.recorded_through;
         let stopped = std::thread::scope(|scope| -> Result<bool> {
             // Rendezvous: one chunk is prepared while the previous one is written, never more
             // (memory stays flat in the file's size).
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<PreparedRow>>>(0);
-            scope.spawn(move || prepare_chunks(file, opts, hasher, after, tx));
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<PreparedChunk>>(0);
+            std::thread::Builder::new()
+                .name("forget-prepare".into())
+                .spawn_scoped(scope, move || {
+                    prepare_chunks(file, opts, hasher, after, bulk, tx)
+                })
+                .map_err(|e| Error::usage(format!("cannot start the ingest thread: {e}")))?;
             for chunk in rx {
-                total.add(ledger.record_prepared(entry.id, connector, &chunk?)?);
+                let (rows, plan) = chunk?;
+                total.add(match &plan {
+                    Some(plan) => ledger.record_bulk(entry.id, connector, &rows, plan)?,
+                    None => ledger.record_prepared(entry.id, connector, &rows)?,
+                });
                 if stop.is_stopped() {
                     return Ok(true); // dropping `rx` ends the preparing thread
                 }
@@ -276,21 +305,42 @@ fn ingest_files(
         if stopped {
             return Ok(total);
         }
+        if bulk {
+            // Keys this run counted as new but recorded in an earlier chunk too.
+            let merged = ledger.finish_bulk(counted_from)?;
+            total.new_units = total.new_units.saturating_sub(merged);
+            total.duplicates += merged;
+            ledger.bulk_journal(false)?;
+        }
         let rows = ledger.finish_file(entry.id)?;
         tracing::info!(file = %path, rows, sha256 = %file.sha256, "recorded");
+    }
+    // A bulk load of a file this run was not given (or had already recorded): nothing is
+    // sent before its indexes exist.
+    if ledger.bulk_file()?.is_some() {
+        ledger.finish_bulk(i64::MAX)?;
     }
     Ok(total)
 }
 
+/// A chunk of rows ready for the ledger, with its plan when it is recorded in bulk.
+type PreparedChunk = (Vec<PreparedRow>, Option<ChunkPlan>);
+
 /// Read, check, hash and mask the rows of `file` after line `after`, in chunks for
-/// [`Ledger::record_prepared`]. Runs beside the ledger writer; stops when it hangs up.
+/// [`Ledger::record_prepared`] (or, planned, for [`Ledger::record_bulk`]). Runs beside the
+/// ledger writer; stops when it hangs up.
 fn prepare_chunks(
     file: &InputFile,
     opts: &InputOptions,
     hasher: &KeyHasher,
     after: u64,
-    tx: std::sync::mpsc::SyncSender<Result<Vec<PreparedRow>>>,
+    bulk: bool,
+    tx: std::sync::mpsc::SyncSender<Result<PreparedChunk>>,
 ) {
+    let ready = |rows: Vec<PreparedRow>| -> Result<PreparedChunk> {
+        let plan = bulk.then(|| ChunkPlan::of(&rows));
+        Ok((rows, plan))
+    };
     let mut rows = match file.rows(opts) {
         Ok(rows) => rows,
         Err(e) => {
@@ -309,7 +359,7 @@ fn prepare_chunks(
                 }
                 if chunk.len() >= INGEST_CHUNK
                     && tx
-                        .send(Ok(std::mem::replace(
+                        .send(ready(std::mem::replace(
                             &mut chunk,
                             Vec::with_capacity(INGEST_CHUNK),
                         )))
@@ -320,7 +370,7 @@ fn prepare_chunks(
             }
             Ok(None) => {
                 if !chunk.is_empty() {
-                    let _ = tx.send(Ok(chunk));
+                    let _ = tx.send(ready(chunk));
                 }
                 return;
             }
@@ -485,6 +535,7 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
             (Some(StopReason::Api(cause)), None) => Some(cause.explain().to_owned()),
             _ => None,
         };
+        let by_scope = ledger.counts_by_scope()?;
         Ok(RunSummary {
             connector: connector_name,
             ingested,
@@ -505,8 +556,8 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
             after_ambiguous: counters
                 .after_ambiguous
                 .load(std::sync::atomic::Ordering::Relaxed),
-            ledger: ledger.counts_for(connector_name)?,
-            by_scope: ledger.counts_by_scope()?,
+            ledger: Counts::of_connector(&by_scope, connector_name),
+            by_scope,
             stop,
             stop_message,
             elapsed: started.elapsed(),

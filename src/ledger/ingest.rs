@@ -76,12 +76,12 @@ pub struct FileEntry {
 /// bytes and one allocation a row), since a whole chunk of them is held at once.
 #[derive(Clone, Debug)]
 pub struct PreparedRow {
-    line: u64,
-    kind: Prepared,
+    pub(super) line: u64,
+    pub(super) kind: Prepared,
 }
 
 #[derive(Clone, Debug)]
-enum Prepared {
+pub(super) enum Prepared {
     Request {
         hash: KeyHash,
         /// The key, then its masked form.
@@ -97,19 +97,19 @@ enum Prepared {
 }
 
 #[derive(Clone, Debug, Default)]
-struct RowFields {
-    row_exparams: Vec<(String, String)>,
-    row_exparams_json: Option<String>,
-    received_on: Option<String>,
-    due_on: Option<String>,
-    extra: Option<String>,
+pub(super) struct RowFields {
+    pub(super) row_exparams: Vec<(String, String)>,
+    pub(super) row_exparams_json: Option<String>,
+    pub(super) received_on: Option<String>,
+    pub(super) due_on: Option<String>,
+    pub(super) extra: Option<String>,
 }
 
 #[derive(Clone, Debug)]
-struct InvalidRow {
-    reason: String,
-    raw_key: Option<String>,
-    extra: Option<String>,
+pub(super) struct InvalidRow {
+    pub(super) reason: String,
+    pub(super) raw_key: Option<String>,
+    pub(super) extra: Option<String>,
 }
 
 impl PreparedRow {

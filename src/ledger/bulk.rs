@@ -1,0 +1,765 @@
+//! Recording a fresh ledger's first file in bulk: without indexes, which are then built
+//! once, by sorting.
+//!
+//! Row by row, the keyed-hash index is what makes recording slow: it is random-ordered, so
+//! once it outgrows the page cache nearly every insert rewrites a page of it, and the cost
+//! grows with the ledger. Into a ledger with no units yet, every row of the first file is
+//! new work, so it is recorded in bulk instead:
+//!
+//! 1. [`Ledger::begin_bulk`] drops the indexes of `units` and `rows` (the tables hold no
+//!    units, so this costs nothing) and leaves a marker naming the file in `meta`.
+//! 2. [`Ledger::record_bulk`] appends each chunk in one transaction, as the row-by-row path
+//!    does, so a kill loses nothing and the next run continues the same file in bulk. A key
+//!    repeated within a chunk is matched in memory; across chunks, it is left for step 3.
+//! 3. [`Ledger::finish_bulk`] builds the indexes and removes the marker, in one transaction.
+//!    If the unique index meets a key recorded in two chunks, the copies are found (a
+//!    Bloom filter over one scan of the keyed hashes flags candidates, a second scan checks
+//!    them exactly) and each later one merged into the first before it is built again.
+//!
+//! While the marker is present nothing is sent: [`crate::run::ingest`] finishes the bulk
+//! load before it returns, or stops with it unfinished, to be continued by the next run.
+//!
+//! During a bulk load the ledger keeps a rollback journal rather than its write-ahead log
+//! ([`Ledger::bulk_journal`]): pages appended to the file are not journaled, so each is
+//! written once, where the WAL writes it twice (log, then checkpoint).
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::{OptionalExtension, Statement, ToSql, Transaction, params};
+use rustc_hash::FxHashMap;
+
+use super::ingest::{IngestCounts, Prepared, PreparedRow};
+use super::{Ledger, configure, schema};
+use crate::error::Result;
+use crate::keys::KeyHash;
+
+/// The `meta` entry naming the file a bulk load is recording.
+const MARKER: &str = "bulk_load_file";
+
+/// Rows per multi-row INSERT: SQLite steps one statement per 32 rows instead of per row,
+/// which took a third off the time to append a million rows.
+const ROWS_PER_INSERT: usize = 32;
+
+const INSERT_UNITS: &str =
+    "INSERT INTO units (id, connector, scope, key_hash, key, key_masked, exparams, due_on)";
+const UNIT_VALUES: &str = "(?,?,?,?,?,?,?,?)";
+const UNIT_COLUMNS: usize = 8;
+
+const INSERT_ROWS: &str = "INSERT INTO rows
+     (file_id, line, kind, unit_id, reason, raw_key, exparams, extra, received_on, due_on)";
+const ROW_VALUES: &str = "(?,?,?,?,?,?,?,?,?,?)";
+const ROW_COLUMNS: usize = 10;
+
+/// Most rows are a key and nothing else: fewer columns to bind.
+const INSERT_BARE_ROWS: &str = "INSERT INTO rows (file_id, line, kind, unit_id)";
+const BARE_ROW_VALUES: &str = "(?,?,?,?)";
+const BARE_ROW_COLUMNS: usize = 4;
+
+const NO_UNIT: u32 = u32::MAX;
+
+/// A chunk's rows grouped into the units a bulk load adds. Worked out on the preparing
+/// thread ([`ChunkPlan::of`]), so the ledger's thread only writes.
+#[derive(Clone, Debug, Default)]
+pub struct ChunkPlan {
+    /// Per row, the index of its unit in `units` ([`NO_UNIT`] for an invalid row).
+    unit_of_row: Vec<u32>,
+    /// Per unit: its first row (the request; later rows of its key are duplicates), and
+    /// the row with its earliest due date.
+    units: Vec<(u32, u32)>,
+}
+
+impl ChunkPlan {
+    pub fn of(rows: &[PreparedRow]) -> ChunkPlan {
+        let mut plan = ChunkPlan {
+            unit_of_row: Vec::with_capacity(rows.len()),
+            units: Vec::new(),
+        };
+        let mut seen: FxHashMap<(&KeyHash, &str), u32> =
+            FxHashMap::with_capacity_and_hasher(rows.len(), Default::default());
+        let due = |i: u32| match &rows[i as usize].kind {
+            Prepared::Request { more, .. } => more.as_ref().and_then(|m| m.due_on.as_deref()),
+            Prepared::Invalid(_) => None,
+        };
+        for (i, row) in rows.iter().enumerate() {
+            let i = i as u32;
+            let Prepared::Request { hash, scope, .. } = &row.kind else {
+                plan.unit_of_row.push(NO_UNIT);
+                continue;
+            };
+            let unit = match seen.entry((hash, &**scope)) {
+                Entry::Occupied(e) => {
+                    let unit = &mut plan.units[*e.get() as usize];
+                    if due(i).is_some_and(|d| due(unit.1).is_none_or(|u| d < u)) {
+                        unit.1 = i;
+                    }
+                    *e.get()
+                }
+                Entry::Vacant(e) => {
+                    plan.units.push((i, i));
+                    *e.insert(plan.units.len() as u32 - 1)
+                }
+            };
+            plan.unit_of_row.push(unit);
+        }
+        plan
+    }
+}
+
+/// A unit first seen in this chunk.
+struct NewUnit<'a> {
+    id: i64,
+    hash: &'a KeyHash,
+    key: &'a str,
+    masked: &'a str,
+    scope: &'a str,
+    exparams: Option<&'a str>,
+    /// The earliest due date of its rows in the chunk.
+    due_on: Option<&'a str>,
+}
+
+/// An input row as `rows` records it.
+struct RowRecord<'a> {
+    line: u64,
+    kind: &'static str,
+    unit_id: Option<i64>,
+    reason: Option<&'a str>,
+    raw_key: Option<&'a str>,
+    exparams: Option<&'a str>,
+    extra: Option<&'a str>,
+    received_on: Option<&'a str>,
+    due_on: Option<&'a str>,
+}
+
+impl RowRecord<'_> {
+    fn is_bare(&self) -> bool {
+        self.reason.is_none()
+            && self.raw_key.is_none()
+            && self.exparams.is_none()
+            && self.extra.is_none()
+            && self.received_on.is_none()
+            && self.due_on.is_none()
+    }
+}
+
+/// A unit recorded again in a later chunk, to be merged into the first.
+struct LaterCopy {
+    id: i64,
+    first: i64,
+    due_on: Option<String>,
+}
+
+impl Ledger {
+    /// The file a bulk load is recording, if one is under way or was interrupted.
+    pub fn bulk_file(&self) -> Result<Option<i64>> {
+        let value: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE name = ?1", [MARKER], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        // An unreadable marker names no file: the load is finished, not continued.
+        Ok(value.map(|v| v.parse().unwrap_or(0)))
+    }
+
+    /// Whether the next file can be recorded in bulk: the ledger holds no unit yet.
+    pub fn can_bulk_load(&self) -> Result<bool> {
+        let any: bool = self
+            .conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM units)", [], |r| r.get(0))?;
+        Ok(!any)
+    }
+
+    /// The id the next unit recorded will get.
+    pub fn next_unit_id(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT coalesce(max(id), 0) + 1 FROM units", [], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// Start recording `file_id` in bulk: drop the indexes, leave the marker.
+    pub fn begin_bulk(&mut self, file_id: i64) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for (name, _) in schema::DEFERRED_INDEXES {
+            tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)",
+            params![MARKER, file_id.to_string()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The journal and sorter settings for a bulk load (`true`), or the usual ones.
+    pub fn bulk_journal(&self, on: bool) -> Result<()> {
+        if on {
+            // Refused while another process has the ledger open (a `forget status`): the
+            // load then goes through the WAL, slower and just as safe.
+            let mode = self
+                .conn
+                .pragma_update_and_check(None, "journal_mode", "TRUNCATE", |r| {
+                    r.get::<_, String>(0)
+                });
+            tracing::debug!(?mode, "journal for the bulk load");
+            // A rollback journal is only safe from power loss with FULL (WAL is with NORMAL).
+            self.conn.pragma_update(None, "synchronous", "FULL")?;
+            // Worker threads for the sorts that build the indexes.
+            self.conn.pragma_update(None, "threads", 2)?;
+        } else {
+            self.conn.pragma_update(None, "threads", 0)?;
+            configure(&self.conn)?;
+        }
+        Ok(())
+    }
+
+    /// Append a chunk of a bulk load in one transaction. Returns its counts, as if each key
+    /// seen in an earlier chunk were new: [`Ledger::finish_bulk`] says how many were not.
+    pub fn record_bulk(
+        &mut self,
+        file_id: i64,
+        connector: &str,
+        rows: &[PreparedRow],
+        plan: &ChunkPlan,
+    ) -> Result<IngestCounts> {
+        let tx = self.conn.transaction()?;
+        let first_id: i64 =
+            tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM units", [], |r| {
+                r.get(0)
+            })?;
+        let mut counts = IngestCounts {
+            rows: rows.len() as u64,
+            ..IngestCounts::default()
+        };
+        let request = |i: u32| match rows.get(i as usize).map(|r| &r.kind) {
+            Some(Prepared::Request {
+                hash,
+                text,
+                key_len,
+                scope,
+                exparams,
+                more,
+            }) => Some((hash, text, *key_len, scope, exparams, more.as_deref())),
+            _ => None,
+        };
+        let due_of = |i: u32| {
+            request(i)
+                .and_then(|r| r.5)
+                .and_then(|m| m.due_on.as_deref())
+        };
+        let mut units: Vec<NewUnit<'_>> = Vec::with_capacity(plan.units.len());
+        for (n, &(first, earliest)) in plan.units.iter().enumerate() {
+            let Some((hash, text, key_len, scope, exparams, _)) = request(first) else {
+                continue;
+            };
+            let (key, masked) = text.split_at(key_len as usize);
+            units.push(NewUnit {
+                id: first_id + n as i64,
+                hash,
+                key,
+                masked,
+                scope,
+                exparams: exparams.as_deref(),
+                due_on: due_of(earliest),
+            });
+        }
+        let mut bare: Vec<RowRecord<'_>> = Vec::with_capacity(rows.len());
+        let mut full: Vec<RowRecord<'_>> = Vec::new();
+        for (i, row) in rows.iter().enumerate() {
+            let record = match &row.kind {
+                Prepared::Request { more, .. } => {
+                    let more = more.as_deref();
+                    let unit = plan.unit_of_row.get(i).copied().unwrap_or(NO_UNIT);
+                    let duplicate = plan.units.get(unit as usize).map(|u| u.0) != Some(i as u32);
+                    if duplicate {
+                        counts.duplicates += 1;
+                    } else {
+                        counts.new_units += 1;
+                    }
+                    RowRecord {
+                        line: row.line,
+                        kind: if duplicate { "duplicate" } else { "request" },
+                        unit_id: Some(first_id + i64::from(unit)),
+                        reason: None,
+                        raw_key: None,
+                        exparams: more.and_then(|m| m.row_exparams_json.as_deref()),
+                        extra: more.and_then(|m| m.extra.as_deref()),
+                        received_on: more.and_then(|m| m.received_on.as_deref()),
+                        due_on: more.and_then(|m| m.due_on.as_deref()),
+                    }
+                }
+                Prepared::Invalid(invalid) => {
+                    counts.invalid += 1;
+                    RowRecord {
+                        line: row.line,
+                        kind: "invalid",
+                        unit_id: None,
+                        reason: Some(&invalid.reason),
+                        raw_key: invalid.raw_key.as_deref(),
+                        exparams: None,
+                        extra: invalid.extra.as_deref(),
+                        received_on: None,
+                        due_on: None,
+                    }
+                }
+            };
+            if record.is_bare() {
+                bare.push(record);
+            } else {
+                full.push(record);
+            }
+        }
+        insert_many(
+            &tx,
+            (INSERT_UNITS, UNIT_VALUES, UNIT_COLUMNS),
+            &units,
+            |stmt, at, unit| {
+                bind(
+                    stmt,
+                    at,
+                    &[
+                        &unit.id,
+                        &connector,
+                        &unit.scope,
+                        &&unit.hash[..],
+                        &unit.key,
+                        &unit.masked,
+                        &unit.exparams,
+                        &unit.due_on,
+                    ],
+                )
+            },
+        )?;
+        // Bare rows first: the rest are usually none, or all.
+        insert_many(
+            &tx,
+            (INSERT_BARE_ROWS, BARE_ROW_VALUES, BARE_ROW_COLUMNS),
+            &bare,
+            |stmt, at, row| {
+                bind(
+                    stmt,
+                    at,
+                    &[&file_id, &(row.line as i64), &row.kind, &row.unit_id],
+                )
+            },
+        )?;
+        insert_many(
+            &tx,
+            (INSERT_ROWS, ROW_VALUES, ROW_COLUMNS),
+            &full,
+            |stmt, at, row| {
+                bind(
+                    stmt,
+                    at,
+                    &[
+                        &file_id,
+                        &(row.line as i64),
+                        &row.kind,
+                        &row.unit_id,
+                        &row.reason,
+                        &row.raw_key,
+                        &row.exparams,
+                        &row.extra,
+                        &row.received_on,
+                        &row.due_on,
+                    ],
+                )
+            },
+        )?;
+        tx.commit()?;
+        Ok(counts)
+    }
+
+    /// End a bulk load: merge every key recorded in two chunks into its first unit (its
+    /// rows become duplicates of it), build the indexes, remove the marker; one
+    /// transaction. Returns how many of the merged units have an id of at least
+    /// `counted_from`: those this run counted as new keys.
+    pub fn finish_bulk(&mut self, counted_from: i64) -> Result<u64> {
+        let tx = self.conn.transaction()?;
+        tx.execute_batch(schema::ROWS_BY_UNIT)?;
+        // Most loads repeat no key across chunks: build the unique index straight away, and
+        // only if it meets a key twice (the failed statement is undone, the transaction
+        // goes on), find the copies, merge them and build it again.
+        let copies = match tx.execute_batch(schema::UNITS_BY_KEY) {
+            Ok(()) => Vec::new(),
+            Err(e) if is_unique_violation(&e) => {
+                let copies = later_copies(&tx)?;
+                merge(&tx, &copies)?;
+                tx.execute_batch(schema::UNITS_BY_KEY)?;
+                copies
+            }
+            Err(e) => return Err(e.into()),
+        };
+        tx.execute_batch(schema::UNITS_BY_OUTCOME)?;
+        tx.execute_batch(schema::UNITS_TO_SEND)?;
+        tx.execute("DELETE FROM meta WHERE name = ?1", [MARKER])?;
+        tx.commit()?;
+        tracing::debug!(merged = copies.len(), "bulk load finished");
+        Ok(copies.iter().filter(|c| c.id >= counted_from).count() as u64)
+    }
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
+}
+
+/// Fold each later copy into its first unit: its rows (walked by `rows_by_unit`) become
+/// duplicates of the first, which takes the earlier due date.
+fn merge(tx: &Transaction<'_>, copies: &[LaterCopy]) -> rusqlite::Result<()> {
+    let mut repoint =
+        tx.prepare("UPDATE rows SET kind = 'duplicate', unit_id = ?2 WHERE unit_id = ?1")?;
+    let mut earlier_due = tx.prepare(
+        "UPDATE units SET due_on = ?1 WHERE id = ?2 AND (due_on IS NULL OR due_on > ?1)",
+    )?;
+    let mut drop_copy = tx.prepare("DELETE FROM units WHERE id = ?1")?;
+    for copy in copies {
+        repoint.execute(params![copy.id, copy.first])?;
+        if let Some(due) = &copy.due_on {
+            earlier_due.execute(params![due, copy.first])?;
+        }
+        drop_copy.execute([copy.id])?;
+    }
+    Ok(())
+}
+
+/// Insert `items` with multi-row INSERTs of [`ROWS_PER_INSERT`], the remainder one at a
+/// time. `bind` binds one item's columns from the (1-based) parameter index it is given
+/// and says how many it bound.
+fn insert_many<T>(
+    tx: &Transaction<'_>,
+    (insert, values, columns): (&str, &str, usize),
+    items: &[T],
+    bind: impl Fn(&mut Statement<'_>, usize, &T) -> rusqlite::Result<usize>,
+) -> rusqlite::Result<()> {
+    let bind = |stmt: &mut Statement<'_>, at: usize, item: &T| match bind(stmt, at, item)? {
+        n if n == columns => Ok(()),
+        n => Err(rusqlite::Error::InvalidParameterCount(n, columns)),
+    };
+    let sql = |n: usize| format!("{insert} VALUES {}", vec![values; n].join(","));
+    let mut many = tx.prepare_cached(&sql(ROWS_PER_INSERT))?;
+    let mut one = tx.prepare_cached(&sql(1))?;
+    let mut batches = items.chunks_exact(ROWS_PER_INSERT);
+    for batch in &mut batches {
+        for (i, item) in batch.iter().enumerate() {
+            bind(&mut many, i * columns + 1, item)?;
+        }
+        many.raw_execute()?;
+    }
+    for item in batches.remainder() {
+        bind(&mut one, 1, item)?;
+        one.raw_execute()?;
+    }
+    Ok(())
+}
+
+fn bind(stmt: &mut Statement<'_>, at: usize, values: &[&dyn ToSql]) -> rusqlite::Result<usize> {
+    for (i, value) in values.iter().enumerate() {
+        stmt.raw_bind_parameter(at + i, value)?;
+    }
+    Ok(values.len())
+}
+
+/// The units that repeat an earlier unit's (key, connector, scope), in id order.
+fn later_copies(tx: &Transaction<'_>) -> rusqlite::Result<Vec<LaterCopy>> {
+    // The largest id bounds the count, and costs no scan.
+    let units: i64 = tx.query_row("SELECT coalesce(max(id), 0) FROM units", [], |r| r.get(0))?;
+    let mut seen = Seen::for_items(units.max(0) as u64);
+    let mut suspects: HashSet<KeyHash> = HashSet::new();
+    {
+        let mut stmt = tx.prepare("SELECT key_hash FROM units")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            if let Ok(hash) = KeyHash::try_from(r.get_ref(0)?.as_blob()?)
+                && seen.insert(&hash)
+            {
+                suspects.insert(hash);
+            }
+        }
+    }
+    let mut copies = Vec::new();
+    if suspects.is_empty() {
+        return Ok(copies);
+    }
+    let mut first: HashMap<(KeyHash, String, String), i64> = HashMap::new();
+    let mut stmt =
+        tx.prepare("SELECT id, key_hash, connector, scope, due_on FROM units ORDER BY id")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let Ok(hash) = KeyHash::try_from(r.get_ref(1)?.as_blob()?) else {
+            continue;
+        };
+        if !suspects.contains(&hash) {
+            continue;
+        }
+        let id: i64 = r.get(0)?;
+        match first.entry((hash, r.get(2)?, r.get(3)?)) {
+            Entry::Occupied(e) => copies.push(LaterCopy {
+                id,
+                first: *e.get(),
+                due_on: r.get(4)?,
+            }),
+            Entry::Vacant(e) => {
+                e.insert(id);
+            }
+        }
+    }
+    Ok(copies)
+}
+
+/// A Bloom filter of keyed hashes, blocked: all of a hash's bits are in one 64-bit word, so
+/// each insert touches one cache line. The hashes are HMAC outputs, uniform already, so
+/// their own bytes pick the word and the bits.
+struct Seen {
+    words: Vec<u64>,
+    mask: u64,
+}
+
+impl Seen {
+    const PROBES: u32 = 6;
+
+    /// 16 bits a key, at most 16 MiB: a few keys in a thousand are flagged by mistake, and
+    /// each costs one lookup in a hash set.
+    fn for_items(n: u64) -> Seen {
+        let words = n
+            .saturating_mul(16)
+            .div_ceil(64)
+            .checked_next_power_of_two()
+            .unwrap_or(1 << 21)
+            .clamp(1 << 10, 1 << 21);
+        Seen {
+            words: vec![0; words as usize],
+            mask: words - 1,
+        }
+    }
+
+    /// Add `hash`; whether it may have been added before.
+    fn insert(&mut self, hash: &KeyHash) -> bool {
+        let word = |i: usize| {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(&hash[i * 8..i * 8 + 8]);
+            u64::from_le_bytes(bytes)
+        };
+        let slot = (word(0) & self.mask) as usize;
+        let bits = word(1);
+        let flags = (0..Self::PROBES).fold(0u64, |f, i| f | 1 << ((bits >> (6 * i)) & 63));
+        let seen = self.words[slot] & flags == flags;
+        self.words[slot] |= flags;
+        seen
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::KeyHasher;
+    use crate::ledger::ingest::{ParsedRow, Preparer};
+
+    const SECRET: &[u8] = b"test secret 1234";
+
+    /// Keys repeated within and across chunks, in two scopes, some dated (a later row of a
+    /// key may be due earlier), some with audit fields, some invalid.
+    fn input() -> Vec<ParsedRow> {
+        (0..300u64)
+            .map(|i| {
+                let line = i + 2;
+                if i % 29 == 11 {
+                    return ParsedRow::Invalid {
+                        line,
+                        reason: "not a phone number".into(),
+                        raw_key: Some(format!("bad{i}")),
+                        extra: vec![("ticket".into(), format!("T{i}"))],
+                    };
+                }
+                let received = (i % 3 == 0).then(|| {
+                    time::Date::from_ordinal_date(2026, 300 - (i % 200) as u16)
+                        .unwrap_or(time::Date::MIN)
+                });
+                ParsedRow::Request {
+                    line,
+                    key: format!("+4477009{:05}", (i * 7) % 113),
+                    scope: if i % 5 == 0 { "b" } else { "a" }.into(),
+                    exparams: vec![("exparam1".into(), format!("run-{}", i % 2))],
+                    row_exparams: if i % 4 == 0 {
+                        vec![("exparam2".into(), format!("row {i}"))]
+                    } else {
+                        vec![]
+                    },
+                    received,
+                    extra: vec![],
+                }
+            })
+            .collect()
+    }
+
+    type Table = Vec<Vec<rusqlite::types::Value>>;
+    type Snapshot = (Table, Table, Table);
+
+    /// Everything recorded, without ids (the two ways number units differently).
+    fn snapshot(ledger: &Ledger) -> Result<Snapshot> {
+        let all = |sql: &str| -> Result<Table> {
+            let mut stmt = ledger.conn().prepare(sql)?;
+            let n = stmt.column_count();
+            let rows = stmt.query_map([], |r| {
+                (0..n)
+                    .map(|i| r.get::<_, rusqlite::types::Value>(i))
+                    .collect()
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        };
+        Ok((
+            all(
+                "SELECT connector, scope, key, key_masked, exparams, outcome, due_on FROM units
+                 ORDER BY scope, key",
+            )?,
+            all(
+                "SELECT r.line, r.kind, u.scope, u.key, r.reason, r.raw_key, r.exparams, r.extra,
+                        r.received_on, r.due_on
+                 FROM rows r LEFT JOIN units u ON u.id = r.unit_id ORDER BY r.file_id, r.line",
+            )?,
+            all("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name")?,
+        ))
+    }
+
+    fn row_by_row(rows: &[ParsedRow], chunk: usize) -> Result<(Ledger, IngestCounts)> {
+        let hasher = KeyHasher::new(SECRET);
+        let mut ledger = Ledger::open_in_memory()?;
+        let f = ledger.begin_file("a.csv", "aaa", "webex", "a", "key")?;
+        let mut counts = IngestCounts::default();
+        for part in rows.chunks(chunk) {
+            counts.add(ledger.record_rows(f.id, "webex", &hasher, part)?);
+        }
+        Ok((ledger, counts))
+    }
+
+    fn record_in_bulk(
+        ledger: &mut Ledger,
+        file_id: i64,
+        rows: &[ParsedRow],
+    ) -> Result<IngestCounts> {
+        let hasher = KeyHasher::new(SECRET);
+        let mut preparer = Preparer::new(&hasher);
+        let prepared: Vec<PreparedRow> = rows.iter().map(|r| preparer.prepare(r.clone())).collect();
+        ledger.record_bulk(file_id, "webex", &prepared, &ChunkPlan::of(&prepared))
+    }
+
+    fn in_bulk(rows: &[ParsedRow], chunk: usize) -> Result<(Ledger, IngestCounts)> {
+        let mut ledger = Ledger::open_in_memory()?;
+        let f = ledger.begin_file("a.csv", "aaa", "webex", "a", "key")?;
+        assert!(ledger.can_bulk_load()?);
+        ledger.begin_bulk(f.id)?;
+        assert_eq!(ledger.bulk_file()?, Some(f.id));
+        let mut counts = IngestCounts::default();
+        for part in rows.chunks(chunk) {
+            counts.add(record_in_bulk(&mut ledger, f.id, part)?);
+        }
+        let merged = ledger.finish_bulk(1)?;
+        counts.new_units -= merged;
+        counts.duplicates += merged;
+        assert_eq!(ledger.bulk_file()?, None);
+        Ok((ledger, counts))
+    }
+
+    #[test]
+    fn a_bulk_load_records_what_row_by_row_recording_does() -> Result<()> {
+        let rows = input();
+        let (expected, expected_counts) = row_by_row(&rows, 64)?;
+        let expected = snapshot(&expected)?;
+        // Chunks: many (keys repeat across them, so the unique index first fails), and one.
+        for chunk in [1, 7, 64, 1000] {
+            let (ledger, counts) = in_bulk(&rows, chunk)?;
+            assert_eq!(counts, expected_counts, "chunks of {chunk}");
+            let got = snapshot(&ledger)?;
+            assert_eq!(got.0, expected.0, "units, chunks of {chunk}");
+            assert_eq!(got.1, expected.1, "rows, chunks of {chunk}");
+            assert_eq!(got.2, expected.2, "schema, chunks of {chunk}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_counts_of_a_resumed_load_are_of_its_own_rows() -> Result<()> {
+        let rows = input();
+        let mut ledger = Ledger::open_in_memory()?;
+        let f = ledger.begin_file("a.csv", "aaa", "webex", "a", "key")?;
+        ledger.begin_bulk(f.id)?;
+        let (first, rest) = rows.split_at(100);
+        record_in_bulk(&mut ledger, f.id, first)?;
+        // A second run continues: what it counted as new keys but was recorded earlier.
+        let from = ledger.next_unit_id()?;
+        let counts = record_in_bulk(&mut ledger, f.id, rest)?;
+        let merged = ledger.finish_bulk(from)?;
+        let new_in_rest: u64 = {
+            let seen: HashSet<&str> = first
+                .iter()
+                .filter_map(|r| match r {
+                    ParsedRow::Request { key, scope, .. } if scope == "a" => Some(key.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let mut later: HashSet<&str> = HashSet::new();
+            rest.iter()
+                .filter(|r| {
+                    matches!(r, ParsedRow::Request { key, scope, .. }
+                    if scope == "a" && !seen.contains(key.as_str()) && later.insert(key.as_str()))
+                })
+                .count() as u64
+        };
+        let b_units: i64 = ledger.conn().query_row(
+            "SELECT count(*) FROM units WHERE scope = 'b' AND id >= ?1",
+            [from],
+            |r| r.get(0),
+        )?;
+        assert_eq!(counts.new_units - merged, new_in_rest + b_units as u64);
+        Ok(())
+    }
+
+    #[test]
+    fn a_load_without_repeats_builds_its_indexes_at_once() -> Result<()> {
+        let rows: Vec<ParsedRow> = input()
+            .into_iter()
+            .enumerate()
+            .map(|(i, row)| match row {
+                ParsedRow::Request {
+                    line,
+                    scope,
+                    exparams,
+                    row_exparams,
+                    received,
+                    extra,
+                    ..
+                } => ParsedRow::Request {
+                    line,
+                    key: format!("+4477008{i:05}"),
+                    scope,
+                    exparams,
+                    row_exparams,
+                    received,
+                    extra,
+                },
+                invalid => invalid,
+            })
+            .collect();
+        let (expected, _) = row_by_row(&rows, 50)?;
+        let (ledger, counts) = in_bulk(&rows, 50)?;
+        assert_eq!(counts.duplicates, 0);
+        assert_eq!(snapshot(&ledger)?, snapshot(&expected)?);
+        Ok(())
+    }
+
+    #[test]
+    fn the_filter_never_misses_a_hash_it_was_given() {
+        let hasher = KeyHasher::new(SECRET);
+        let hashes: Vec<KeyHash> = (0..20_000).map(|i| hasher.hash(&format!("k{i}"))).collect();
+        let mut seen = Seen::for_items(hashes.len() as u64);
+        let flagged_first = hashes.iter().filter(|h| seen.insert(h)).count();
+        // Every hash, given again, is flagged; few were flagged the first time.
+        assert!(hashes.iter().all(|h| seen.insert(h)));
+        assert!(
+            flagged_first < hashes.len() / 100,
+            "{flagged_first} false positives"
+        );
+    }
+}
