@@ -168,7 +168,7 @@ impl Ledger {
     ) -> Result<HashMap<KeyHash, Vec<InvalidMatch>>> {
         let mut stmt = self.conn.prepare(
             "SELECT r.raw_key, f.path, f.sha256, r.line, r.reason
-             FROM rows r JOIN files f ON f.id = r.file_id
+             FROM row_records r JOIN files f ON f.id = r.file_id
              WHERE r.kind = 'invalid' AND r.raw_key IS NOT NULL ORDER BY r.file_id, r.line",
         )?;
         let mut map: HashMap<KeyHash, Vec<InvalidMatch>> = HashMap::new();

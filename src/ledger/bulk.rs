@@ -11,6 +11,8 @@
 //! 2. [`Ledger::record_bulk`] appends each chunk in one transaction, as the row-by-row path
 //!    does, so a kill loses nothing and the next run continues the same file in bulk. A key
 //!    repeated within a chunk is matched in memory; across chunks, it is left for step 3.
+//!    A request row that is nothing but its key (nearly all are) is recorded with its unit
+//!    (`units.row_file_id`, `row_line`), not in `row_records`: the `rows` view shows both.
 //! 3. [`Ledger::finish_bulk`] builds the indexes and removes the marker, in one transaction.
 //!    If the unique index meets a key recorded in two chunks, the copies are found (a
 //!    Bloom filter over one scan of the keyed hashes flags candidates, a second scan checks
@@ -41,18 +43,19 @@ const MARKER: &str = "bulk_load_file";
 /// which took a third off the time to append a million rows.
 const ROWS_PER_INSERT: usize = 32;
 
-const INSERT_UNITS: &str =
-    "INSERT INTO units (id, connector, scope, key_hash, key, key_masked, exparams, due_on)";
-const UNIT_VALUES: &str = "(?,?,?,?,?,?,?,?)";
-const UNIT_COLUMNS: usize = 8;
+const INSERT_UNITS: &str = "INSERT INTO units
+     (id, connector, scope, key_hash, key, key_masked, exparams, due_on, row_file_id, row_line)";
+const UNIT_VALUES: &str = "(?,?,?,?,?,?,?,?,?,?)";
+const UNIT_COLUMNS: usize = 10;
 
-const INSERT_ROWS: &str = "INSERT INTO rows
+const INSERT_ROWS: &str = "INSERT INTO row_records
      (file_id, line, kind, unit_id, reason, raw_key, exparams, extra, received_on, due_on)";
 const ROW_VALUES: &str = "(?,?,?,?,?,?,?,?,?,?)";
 const ROW_COLUMNS: usize = 10;
 
-/// Most rows are a key and nothing else: fewer columns to bind.
-const INSERT_BARE_ROWS: &str = "INSERT INTO rows (file_id, line, kind, unit_id)";
+/// Rows that carry nothing but the key (duplicates; requests are recorded with their unit):
+/// fewer columns to bind.
+const INSERT_BARE_ROWS: &str = "INSERT INTO row_records (file_id, line, kind, unit_id)";
 const BARE_ROW_VALUES: &str = "(?,?,?,?)";
 const BARE_ROW_COLUMNS: usize = 4;
 
@@ -116,6 +119,9 @@ struct NewUnit<'a> {
     exparams: Option<&'a str>,
     /// The earliest due date of its rows in the chunk.
     due_on: Option<&'a str>,
+    /// Its request row, recorded with it (it is nothing but the key).
+    row_file_id: Option<i64>,
+    row_line: Option<i64>,
 }
 
 /// An input row as `rows` records it.
@@ -249,22 +255,8 @@ impl Ledger {
                 .and_then(|r| r.5)
                 .and_then(|m| m.due_on.as_deref())
         };
-        let mut units: Vec<NewUnit<'_>> = Vec::with_capacity(plan.units.len());
-        for (n, &(first, earliest)) in plan.units.iter().enumerate() {
-            let Some((hash, text, key_len, scope, exparams, _)) = request(first) else {
-                continue;
-            };
-            let (key, masked) = text.split_at(key_len as usize);
-            units.push(NewUnit {
-                id: first_id + n as i64,
-                hash,
-                key,
-                masked,
-                scope,
-                exparams: exparams.as_deref(),
-                due_on: due_of(earliest),
-            });
-        }
+        // Per unit, the line of its request row when that row is recorded with it.
+        let mut with_unit: Vec<Option<i64>> = vec![None; plan.units.len()];
         let mut bare: Vec<RowRecord<'_>> = Vec::with_capacity(rows.len());
         let mut full: Vec<RowRecord<'_>> = Vec::new();
         for (i, row) in rows.iter().enumerate() {
@@ -305,11 +297,34 @@ impl Ledger {
                     }
                 }
             };
-            if record.is_bare() {
-                bare.push(record);
-            } else {
-                full.push(record);
+            match (record.is_bare(), record.kind, record.unit_id) {
+                (true, "request", Some(id)) => {
+                    if let Some(slot) = with_unit.get_mut((id - first_id) as usize) {
+                        *slot = Some(record.line as i64);
+                    }
+                }
+                (true, _, _) => bare.push(record),
+                (false, _, _) => full.push(record),
             }
+        }
+        let mut units: Vec<NewUnit<'_>> = Vec::with_capacity(plan.units.len());
+        for (n, &(first, earliest)) in plan.units.iter().enumerate() {
+            let Some((hash, text, key_len, scope, exparams, _)) = request(first) else {
+                continue;
+            };
+            let (key, masked) = text.split_at(key_len as usize);
+            let row_line = with_unit.get(n).copied().flatten();
+            units.push(NewUnit {
+                id: first_id + n as i64,
+                hash,
+                key,
+                masked,
+                scope,
+                exparams: exparams.as_deref(),
+                due_on: due_of(earliest),
+                row_file_id: row_line.map(|_| file_id),
+                row_line,
+            });
         }
         insert_many(
             &tx,
@@ -328,6 +343,8 @@ impl Ledger {
                         &unit.masked,
                         &unit.exparams,
                         &unit.due_on,
+                        &unit.row_file_id,
+                        &unit.row_line,
                     ],
                 )
             },
@@ -368,6 +385,7 @@ impl Ledger {
                 )
             },
         )?;
+        super::ingest::recorded_in_file(&tx, file_id, rows, rows.len())?;
         tx.commit()?;
         Ok(counts)
     }
@@ -410,13 +428,20 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 /// duplicates of the first, which takes the earlier due date.
 fn merge(tx: &Transaction<'_>, copies: &[LaterCopy]) -> rusqlite::Result<()> {
     let mut repoint =
-        tx.prepare("UPDATE rows SET kind = 'duplicate', unit_id = ?2 WHERE unit_id = ?1")?;
+        tx.prepare("UPDATE row_records SET kind = 'duplicate', unit_id = ?2 WHERE unit_id = ?1")?;
+    // The request row recorded with the copy goes with it: a duplicate of the first.
+    let mut own_row = tx.prepare(
+        "INSERT INTO row_records (file_id, line, kind, unit_id)
+         SELECT row_file_id, row_line, 'duplicate', ?2 FROM units
+         WHERE id = ?1 AND row_line IS NOT NULL",
+    )?;
     let mut earlier_due = tx.prepare(
         "UPDATE units SET due_on = ?1 WHERE id = ?2 AND (due_on IS NULL OR due_on > ?1)",
     )?;
     let mut drop_copy = tx.prepare("DELETE FROM units WHERE id = ?1")?;
     for copy in copies {
         repoint.execute(params![copy.id, copy.first])?;
+        own_row.execute(params![copy.id, copy.first])?;
         if let Some(due) = &copy.due_on {
             earlier_due.execute(params![due, copy.first])?;
         }

@@ -218,6 +218,24 @@ struct Matched {
     redacted_exparams: Option<Option<String>>,
 }
 
+/// Move a file's recorded prefix past a chunk of `rows`, `recorded` of them new; in the
+/// chunk's transaction.
+pub(super) fn recorded_in_file(
+    tx: &rusqlite::Transaction<'_>,
+    file_id: i64,
+    rows: &[PreparedRow],
+    recorded: usize,
+) -> rusqlite::Result<()> {
+    let last = rows.iter().map(|r| r.line).max().unwrap_or(0);
+    tx.execute(
+        "UPDATE files SET recorded_through = max(recorded_through, ?2),
+                          recorded_rows = recorded_rows + ?3
+         WHERE id = ?1",
+        params![file_id, last as i64, recorded as i64],
+    )?;
+    Ok(())
+}
+
 fn json_pairs(pairs: &[(String, String)]) -> Option<String> {
     if pairs.is_empty() {
         return None;
@@ -278,7 +296,7 @@ impl Ledger {
             }
         };
         let recorded_through: i64 = self.conn.query_row(
-            "SELECT coalesce(max(line), 0) FROM rows WHERE file_id = ?1",
+            "SELECT recorded_through FROM files WHERE id = ?1",
             [id],
             |r| r.get(0),
         )?;
@@ -401,10 +419,11 @@ impl Ledger {
                 });
             }
             let mut insert_row = tx.prepare_cached(
-                "INSERT OR IGNORE INTO rows
+                "INSERT OR IGNORE INTO row_records
                    (file_id, line, kind, unit_id, reason, raw_key, exparams, extra, received_on, due_on)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
+            let mut recorded = 0;
             for (row, matched) in rows.iter().zip(&matched) {
                 match (&row.kind, matched) {
                     (Prepared::Request { more, .. }, Some(m)) => {
@@ -413,7 +432,7 @@ impl Ledger {
                             Some(redacted) => redacted.as_deref(),
                             None => more.and_then(|m| m.row_exparams_json.as_deref()),
                         };
-                        insert_row.execute(params![
+                        recorded += insert_row.execute(params![
                             file_id,
                             row.line as i64,
                             if m.duplicate { "duplicate" } else { "request" },
@@ -428,7 +447,7 @@ impl Ledger {
                     }
                     (Prepared::Invalid(invalid), _) => {
                         counts.invalid += 1;
-                        insert_row.execute(params![
+                        recorded += insert_row.execute(params![
                             file_id,
                             row.line as i64,
                             "invalid",
@@ -445,6 +464,7 @@ impl Ledger {
                     (Prepared::Request { .. }, None) => {}
                 }
             }
+            recorded_in_file(&tx, file_id, rows, recorded)?;
         }
         tx.commit()?;
         Ok(counts)
@@ -467,15 +487,12 @@ impl Ledger {
         Ok(())
     }
 
+    /// Mark every row of a file recorded; returns how many there are.
     pub fn finish_file(&self, file_id: i64) -> Result<u64> {
         let rows: i64 = self.conn.query_row(
-            "SELECT count(*) FROM rows WHERE file_id = ?1",
+            "UPDATE files SET rows = recorded_rows WHERE id = ?1 RETURNING rows",
             [file_id],
             |r| r.get(0),
-        )?;
-        self.conn.execute(
-            "UPDATE files SET rows = ?1 WHERE id = ?2",
-            params![rows, file_id],
         )?;
         Ok(rows as u64)
     }

@@ -298,7 +298,8 @@ impl Ledger {
             counts.total += n as u64;
         }
         let (invalid, duplicates): (i64, i64) = self.conn.query_row(
-            "SELECT coalesce(sum(kind = 'invalid'), 0), coalesce(sum(kind = 'duplicate'), 0) FROM rows",
+            "SELECT coalesce(sum(kind = 'invalid'), 0), coalesce(sum(kind = 'duplicate'), 0)
+             FROM row_records",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
@@ -340,12 +341,12 @@ impl Ledger {
             Ok(())
         };
         add(
-            "SELECT u.connector, u.scope, count(*) FROM rows r JOIN units u ON u.id = r.unit_id
+            "SELECT u.connector, u.scope, count(*) FROM row_records r JOIN units u ON u.id = r.unit_id
              WHERE r.kind = 'duplicate' GROUP BY 1, 2",
             |c| &mut c.duplicates,
         )?;
         add(
-            "SELECT f.connector, f.profile_default, count(*) FROM rows r
+            "SELECT f.connector, f.profile_default, count(*) FROM row_records r
              JOIN files f ON f.id = r.file_id WHERE r.kind = 'invalid' GROUP BY 1, 2",
             |c| &mut c.invalid,
         )?;
@@ -501,7 +502,7 @@ impl Ledger {
     /// Invalid rows with their reasons, for `forget invalid`.
     pub fn invalid_rows(&self) -> Result<Vec<InvalidRow>> {
         let mut stmt = self.conn.prepare(
-            "SELECT f.path, r.line, r.reason FROM rows r JOIN files f ON f.id = r.file_id
+            "SELECT f.path, r.line, r.reason FROM row_records r JOIN files f ON f.id = r.file_id
              WHERE r.kind = 'invalid' ORDER BY r.file_id, r.line",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -517,10 +518,10 @@ impl Ledger {
 
 /// Mask unit ?1's key wherever its rows' own audit fields repeat it. Run before the key is
 /// dropped (it reads the key from the unit).
-pub(crate) const MASK_KEY_IN_ROW_EXPARAMS: &str = "UPDATE rows
-     SET exparams = replace(rows.exparams, u.key, u.key_masked)
+pub(crate) const MASK_KEY_IN_ROW_EXPARAMS: &str = "UPDATE row_records AS r
+     SET exparams = replace(r.exparams, u.key, u.key_masked)
      FROM (SELECT key, key_masked FROM units WHERE id = ?1) AS u
-     WHERE rows.unit_id = ?1 AND u.key IS NOT NULL AND instr(rows.exparams, u.key) > 0";
+     WHERE r.unit_id = ?1 AND u.key IS NOT NULL AND instr(r.exparams, u.key) > 0";
 
 /// A page of dated units to send, after (due date, id); walks the `units_to_send` index.
 const NEXT_DATED: &str = "SELECT id, scope, key, exparams, due_on FROM units

@@ -93,7 +93,7 @@ impl Ledger {
         }
         if scope.invalid {
             let n: i64 = self.conn.query_row(
-                "SELECT count(*) FROM rows WHERE kind = 'invalid' AND raw_key IS NOT NULL",
+                "SELECT count(*) FROM row_records WHERE kind = 'invalid' AND raw_key IS NOT NULL",
                 [],
                 |r| r.get(0),
             )?;
@@ -111,10 +111,10 @@ impl Ledger {
         for outcome in &scope.outcomes {
             // Audit fields that repeat a key keep only its masked form, as for erased keys.
             tx.execute(
-                "UPDATE rows SET exparams = replace(rows.exparams, u.key, u.key_masked)
+                "UPDATE row_records AS r SET exparams = replace(r.exparams, u.key, u.key_masked)
                  FROM units u
-                 WHERE rows.unit_id = u.id AND u.outcome = ?1 AND u.key IS NOT NULL
-                   AND instr(rows.exparams, u.key) > 0",
+                 WHERE r.unit_id = u.id AND u.outcome = ?1 AND u.key IS NOT NULL
+                   AND instr(r.exparams, u.key) > 0",
                 [outcome.as_str()],
             )?;
             let n = tx.execute(
@@ -129,7 +129,7 @@ impl Ledger {
         }
         if scope.invalid {
             done.invalid_rows = tx.execute(
-                "UPDATE rows SET raw_key = NULL WHERE kind = 'invalid' AND raw_key IS NOT NULL",
+                "UPDATE row_records SET raw_key = NULL WHERE kind = 'invalid' AND raw_key IS NOT NULL",
                 [],
             )? as u64;
         }

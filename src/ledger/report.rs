@@ -161,7 +161,7 @@ impl Ledger {
         let mut stmt = self.conn.prepare(
             "SELECT DISTINCT j.key FROM units u, json_each(u.exparams) j WHERE u.exparams IS NOT NULL
              UNION
-             SELECT DISTINCT j.key FROM rows r, json_each(r.exparams) j WHERE r.exparams IS NOT NULL",
+             SELECT DISTINCT j.key FROM row_records r, json_each(r.exparams) j WHERE r.exparams IS NOT NULL",
         )?;
         let mut names: Vec<String> = stmt
             .query_map([], |r| r.get(0))?
@@ -191,9 +191,10 @@ impl Ledger {
         let mut stmt = self.conn.prepare(
             "SELECT f.path, f.sha256, f.rows, f.added_at, f.profile_default, f.key_column,
                     f.received_column, f.extra_columns,
-                    (SELECT count(*) FROM rows r WHERE r.file_id = f.id AND r.kind = 'request'),
-                    (SELECT count(*) FROM rows r WHERE r.file_id = f.id AND r.kind = 'duplicate'),
-                    (SELECT count(*) FROM rows r WHERE r.file_id = f.id AND r.kind = 'invalid')
+                    (SELECT count(*) FROM row_records r WHERE r.file_id = f.id AND r.kind = 'request')
+                      + (SELECT count(*) FROM units u WHERE u.row_file_id = f.id),
+                    (SELECT count(*) FROM row_records r WHERE r.file_id = f.id AND r.kind = 'duplicate'),
+                    (SELECT count(*) FROM row_records r WHERE r.file_id = f.id AND r.kind = 'invalid')
              FROM files f ORDER BY f.id",
         )?;
         let files = stmt

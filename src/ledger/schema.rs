@@ -160,12 +160,15 @@ pub const MIGRATIONS: &[&str] = &[
         last_attempt_at  TEXT,
         finished_at      TEXT,
         due_on           TEXT,
-        purged_at        TEXT
+        purged_at        TEXT,
+        -- The unit's request row, when it is nothing but the key (see `rows` below).
+        row_file_id      INTEGER,
+        row_line         INTEGER
     );
     INSERT INTO units_v4
         SELECT id, connector, scope, key_hash, key, key_masked, exparams, outcome, attempts,
                http_status, code, description, transaction_id, after_ambiguous,
-               first_attempt_at, last_attempt_at, finished_at, due_on, purged_at
+               first_attempt_at, last_attempt_at, finished_at, due_on, purged_at, NULL, NULL
         FROM units;
     DROP TABLE units;
     ALTER TABLE units_v4 RENAME TO units;
@@ -175,10 +178,30 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX units_by_outcome ON units (connector, outcome, scope);
     -- Dated units only: undated ones are sent in id order, which the table itself is in.
     CREATE INDEX units_to_send ON units (connector, due_on, id) WHERE key IS NOT NULL AND due_on IS NOT NULL;
+
+    -- Most input rows are a key and nothing else, the request that brought a unit: a bulk
+    -- load records such a row with its unit (row_file_id, row_line), not as a row of its
+    -- own. `rows` becomes the view of both; every other row is in `row_records`.
+    ALTER TABLE rows RENAME TO row_records;
+    DROP INDEX rows_by_unit;
+    CREATE INDEX rows_by_unit ON row_records (unit_id);
+    CREATE VIEW rows AS
+        SELECT file_id, line, kind, unit_id, reason, raw_key, exparams, extra, received_on, due_on
+        FROM row_records
+        UNION ALL
+        SELECT row_file_id, row_line, 'request', id, NULL, NULL, NULL, NULL, NULL, NULL
+        FROM units WHERE row_line IS NOT NULL;
+
+    -- Where the recording of a file stands, kept as it goes.
+    ALTER TABLE files ADD COLUMN recorded_through INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE files ADD COLUMN recorded_rows INTEGER NOT NULL DEFAULT 0;
+    UPDATE files SET
+        recorded_through = (SELECT coalesce(max(line), 0) FROM row_records r WHERE r.file_id = files.id),
+        recorded_rows = (SELECT count(*) FROM row_records r WHERE r.file_id = files.id);
     "#,
 ];
 
-pub const ROWS_BY_UNIT: &str = "CREATE INDEX rows_by_unit ON rows (unit_id)";
+pub const ROWS_BY_UNIT: &str = "CREATE INDEX rows_by_unit ON row_records (unit_id)";
 pub const UNITS_BY_KEY: &str =
     "CREATE UNIQUE INDEX units_by_key ON units (key_hash, connector, scope)";
 pub const UNITS_BY_OUTCOME: &str =
@@ -270,7 +293,7 @@ mod tests {
         // Running again is a no-op.
         assert_eq!(migrate(&mut conn)?, MIGRATIONS.len());
         let tables: i64 = conn.query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('units','rows','files','attempts','runs','meta')",
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('units','row_records','files','attempts','runs','meta')",
             [],
             |r| r.get(0),
         )?;
@@ -372,7 +395,7 @@ mod tests {
         // No other index on units or rows: a bulk load drops every one of them.
         let others: i64 = conn.query_row(
             "SELECT count(*) FROM sqlite_master WHERE type = 'index'
-               AND tbl_name IN ('units', 'rows') AND sql IS NOT NULL",
+               AND tbl_name IN ('units', 'row_records') AND sql IS NOT NULL",
             [],
             |r| r.get(0),
         )?;
