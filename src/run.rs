@@ -17,7 +17,7 @@ use crate::engine::{self, Counters, EngineConfig, Stop, StopReason};
 use crate::error::{Error, Result, exit};
 use crate::input::{self, InputFile, InputOptions};
 use crate::keys::KeyHasher;
-use crate::ledger::bulk::ChunkPlan;
+use crate::ledger::bulk::{ChunkPlan, Seen};
 use crate::ledger::ingest::{IngestCounts, PreparedRow, Preparer};
 use crate::ledger::writer::Writer;
 use crate::ledger::{Counts, Ledger, RunRecord, ScopeCounts, SendCursor};
@@ -264,7 +264,7 @@ fn ingest_files(
             opts.received_column.as_deref(),
         )?;
         // Into a ledger with no units yet, record in bulk (see `ledger::bulk`).
-        let bulk = match ledger.bulk_file()? {
+        let mut bulk = match ledger.bulk_file()? {
             Some(id) if id == entry.id => true,
             Some(_) => {
                 // Another file's, interrupted and not given again: settle it first.
@@ -292,8 +292,18 @@ fn ingest_files(
                 .map_err(|e| Error::usage(format!("cannot start the ingest thread: {e}")))?;
             for chunk in rx {
                 let (rows, plan) = chunk?;
-                total.add(match &plan {
-                    Some(plan) => ledger.record_bulk(entry.id, connector, &rows, plan)?,
+                let plan = plan.filter(|_| bulk);
+                if plan.as_ref().is_some_and(ChunkPlan::mostly_repeats) {
+                    // A file that repeats its keys a lot: from here on, row by row.
+                    tracing::debug!(
+                        line = rows.first().map(|r| r.line()),
+                        "bulk load ends early"
+                    );
+                    end_bulk(ledger, counted_from, &mut total)?;
+                    bulk = false;
+                }
+                total.add(match plan.filter(|_| bulk) {
+                    Some(plan) => ledger.record_bulk(entry.id, connector, &rows, &plan)?,
                     None => ledger.record_prepared(entry.id, connector, &rows)?,
                 });
                 if stop.is_stopped() {
@@ -306,11 +316,7 @@ fn ingest_files(
             return Ok(total);
         }
         if bulk {
-            // Keys this run counted as new but recorded in an earlier chunk too.
-            let merged = ledger.finish_bulk(counted_from)?;
-            total.new_units = total.new_units.saturating_sub(merged);
-            total.duplicates += merged;
-            ledger.bulk_journal(false)?;
+            end_bulk(ledger, counted_from, &mut total)?;
         }
         let rows = ledger.finish_file(entry.id)?;
         tracing::info!(file = %path, rows, sha256 = %file.sha256, "recorded");
@@ -321,6 +327,15 @@ fn ingest_files(
         ledger.finish_bulk(i64::MAX)?;
     }
     Ok(total)
+}
+
+/// Finish a bulk load: keys this run counted as new but recorded in an earlier chunk too
+/// become duplicates.
+fn end_bulk(ledger: &mut Ledger, counted_from: i64, total: &mut IngestCounts) -> Result<()> {
+    let merged = ledger.finish_bulk(counted_from)?;
+    total.new_units = total.new_units.saturating_sub(merged);
+    total.duplicates += merged;
+    ledger.bulk_journal(false)
 }
 
 /// A chunk of rows ready for the ledger, with its plan when it is recorded in bulk.
@@ -337,8 +352,13 @@ fn prepare_chunks(
     bulk: bool,
     tx: std::sync::mpsc::SyncSender<Result<PreparedChunk>>,
 ) {
-    let ready = |rows: Vec<PreparedRow>| -> Result<PreparedChunk> {
-        let plan = bulk.then(|| ChunkPlan::of(&rows));
+    // Sized for the rows the file may hold (a row is at least ~12 bytes: `+4477...\n`).
+    let mut seen = bulk.then(|| {
+        let bytes = std::fs::metadata(&file.path).map(|m| m.len()).unwrap_or(0);
+        Seen::for_items(bytes / 12)
+    });
+    let mut ready = |rows: Vec<PreparedRow>| -> Result<PreparedChunk> {
+        let plan = seen.as_mut().map(|seen| ChunkPlan::of(&rows, seen));
         Ok((rows, plan))
     };
     let mut rows = match file.rows(opts) {

@@ -133,3 +133,55 @@ fn an_interrupted_bulk_load_is_settled_before_another_file() {
     assert_eq!(rows as u64, ROWS + 2_000);
     assert_eq!(duplicates as u64, ROWS + 2_000 - distinct);
 }
+
+#[test]
+fn a_file_that_repeats_its_keys_a_lot_ends_its_bulk_load_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("repeats.csv");
+    // 8,000 keys, 8,000 rows apart, then 4,000 new ones: the second chunk repeats many.
+    let text: String = (0..ROWS)
+        .map(|i| {
+            let n = if i < ROWS - 4_000 {
+                i % 8_000
+            } else {
+                100_000 + i
+            };
+            format!("+4477{n:08}\n")
+        })
+        .collect();
+    std::fs::write(&csv, format!("key\n{text}")).unwrap();
+    let db = dir.path().join("ledger.db");
+    let counts = ingest_files(&db, &[&csv], false);
+    let units = 12_000;
+    assert_eq!(
+        (counts.rows, counts.new_units, counts.duplicates),
+        (ROWS, units, ROWS - units)
+    );
+    assert_eq!(
+        state(&db),
+        (
+            units as i64,
+            units as i64,
+            (ROWS - units) as i64,
+            ROWS as i64,
+            3,
+            false
+        )
+    );
+    let ledger = Ledger::open_existing(&db).unwrap();
+    let count = |sql: &str| -> i64 { ledger.conn().query_row(sql, [], |r| r.get(0)).unwrap() };
+    // Each key's request is its first row, every later row a duplicate of it.
+    assert_eq!(
+        count("SELECT count(*) FROM rows WHERE kind = 'request' AND line > 8001 AND line <= 36001"),
+        0
+    );
+    // The second chunk went row by row: its new keys' requests are rows of their own.
+    assert_eq!(
+        count("SELECT count(*) FROM row_records WHERE kind = 'request'"),
+        4_000
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM units WHERE row_line IS NOT NULL"),
+        8_000
+    );
+}

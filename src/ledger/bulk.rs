@@ -70,15 +70,20 @@ pub struct ChunkPlan {
     /// Per unit: its first row (the request; later rows of its key are duplicates), and
     /// the row with its earliest due date.
     units: Vec<(u32, u32)>,
+    /// How many of those units `seen` may have met in an earlier chunk.
+    repeats: usize,
 }
 
 impl ChunkPlan {
-    pub fn of(rows: &[PreparedRow]) -> ChunkPlan {
+    /// Group `rows` by unit, and count the units whose key `seen` may have met before
+    /// (adding them to it).
+    pub fn of(rows: &[PreparedRow], seen: &mut Seen) -> ChunkPlan {
         let mut plan = ChunkPlan {
             unit_of_row: Vec::with_capacity(rows.len()),
             units: Vec::new(),
+            repeats: 0,
         };
-        let mut seen: FxHashMap<(&KeyHash, &str), u32> =
+        let mut by_key: FxHashMap<(&KeyHash, &str), u32> =
             FxHashMap::with_capacity_and_hasher(rows.len(), Default::default());
         let due = |i: u32| match &rows[i as usize].kind {
             Prepared::Request { more, .. } => more.as_ref().and_then(|m| m.due_on.as_deref()),
@@ -90,7 +95,7 @@ impl ChunkPlan {
                 plan.unit_of_row.push(NO_UNIT);
                 continue;
             };
-            let unit = match seen.entry((hash, &**scope)) {
+            let unit = match by_key.entry((hash, &**scope)) {
                 Entry::Occupied(e) => {
                     let unit = &mut plan.units[*e.get() as usize];
                     if due(i).is_some_and(|d| due(unit.1).is_none_or(|u| d < u)) {
@@ -100,12 +105,20 @@ impl ChunkPlan {
                 }
                 Entry::Vacant(e) => {
                     plan.units.push((i, i));
+                    plan.repeats += usize::from(seen.insert(hash));
                     *e.insert(plan.units.len() as u32 - 1)
                 }
             };
             plan.unit_of_row.push(unit);
         }
         plan
+    }
+
+    /// Whether so many of this chunk's keys repeat earlier ones that a bulk load should stop
+    /// here: each repeat is a unit to merge at the end, where recording row by row (with
+    /// the unique index) matches it on the way in. Above the filter's false positives.
+    pub fn mostly_repeats(&self) -> bool {
+        self.repeats * 20 > self.units.len()
     }
 }
 
@@ -424,30 +437,37 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
         if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
 }
 
-/// Fold each later copy into its first unit: its rows (walked by `rows_by_unit`) become
-/// duplicates of the first, which takes the earlier due date.
+/// Fold each later copy into its first unit: its rows become duplicates of the first (the
+/// request row recorded with it too), the first takes the earlier due date, the copy goes.
+/// Set-based, through a temporary table of the copies.
 fn merge(tx: &Transaction<'_>, copies: &[LaterCopy]) -> rusqlite::Result<()> {
-    let mut repoint =
-        tx.prepare("UPDATE row_records SET kind = 'duplicate', unit_id = ?2 WHERE unit_id = ?1")?;
-    // The request row recorded with the copy goes with it: a duplicate of the first.
-    let mut own_row = tx.prepare(
-        "INSERT INTO row_records (file_id, line, kind, unit_id)
-         SELECT row_file_id, row_line, 'duplicate', ?2 FROM units
-         WHERE id = ?1 AND row_line IS NOT NULL",
+    tx.execute_batch(
+        "CREATE TEMP TABLE bulk_copies (id INTEGER PRIMARY KEY, first INTEGER NOT NULL, due_on TEXT)",
     )?;
-    let mut earlier_due = tx.prepare(
-        "UPDATE units SET due_on = ?1 WHERE id = ?2 AND (due_on IS NULL OR due_on > ?1)",
+    insert_many(
+        tx,
+        (
+            "INSERT INTO temp.bulk_copies (id, first, due_on)",
+            "(?,?,?)",
+            3,
+        ),
+        copies,
+        |stmt, at, copy| bind(stmt, at, &[&copy.id, &copy.first, &copy.due_on]),
     )?;
-    let mut drop_copy = tx.prepare("DELETE FROM units WHERE id = ?1")?;
-    for copy in copies {
-        repoint.execute(params![copy.id, copy.first])?;
-        own_row.execute(params![copy.id, copy.first])?;
-        if let Some(due) = &copy.due_on {
-            earlier_due.execute(params![due, copy.first])?;
-        }
-        drop_copy.execute([copy.id])?;
-    }
-    Ok(())
+    tx.execute_batch(
+        "UPDATE row_records SET kind = 'duplicate', unit_id = c.first
+           FROM temp.bulk_copies c WHERE row_records.unit_id = c.id;
+         INSERT INTO row_records (file_id, line, kind, unit_id)
+           SELECT u.row_file_id, u.row_line, 'duplicate', c.first
+           FROM temp.bulk_copies c JOIN units u ON u.id = c.id
+           WHERE u.row_line IS NOT NULL ORDER BY 1, 2;
+         UPDATE units SET due_on = m.due
+           FROM (SELECT first, min(due_on) AS due FROM temp.bulk_copies
+                 WHERE due_on IS NOT NULL GROUP BY first) AS m
+           WHERE units.id = m.first AND (units.due_on IS NULL OR units.due_on > m.due);
+         DELETE FROM units WHERE id IN (SELECT id FROM temp.bulk_copies);
+         DROP TABLE temp.bulk_copies;",
+    )
 }
 
 /// Insert `items` with multi-row INSERTs of [`ROWS_PER_INSERT`], the remainder one at a
@@ -537,7 +557,7 @@ fn later_copies(tx: &Transaction<'_>) -> rusqlite::Result<Vec<LaterCopy>> {
 /// A Bloom filter of keyed hashes, blocked: all of a hash's bits are in one 64-bit word, so
 /// each insert touches one cache line. The hashes are HMAC outputs, uniform already, so
 /// their own bytes pick the word and the bits.
-struct Seen {
+pub struct Seen {
     words: Vec<u64>,
     mask: u64,
 }
@@ -545,9 +565,8 @@ struct Seen {
 impl Seen {
     const PROBES: u32 = 6;
 
-    /// 16 bits a key, at most 16 MiB: a few keys in a thousand are flagged by mistake, and
-    /// each costs one lookup in a hash set.
-    fn for_items(n: u64) -> Seen {
+    /// 16 bits a key, at most 16 MiB: a few keys in a thousand are flagged by mistake.
+    pub fn for_items(n: u64) -> Seen {
         let words = n
             .saturating_mul(16)
             .div_ceil(64)
@@ -561,7 +580,7 @@ impl Seen {
     }
 
     /// Add `hash`; whether it may have been added before.
-    fn insert(&mut self, hash: &KeyHash) -> bool {
+    pub fn insert(&mut self, hash: &KeyHash) -> bool {
         let word = |i: usize| {
             let mut bytes = [0u8; 8];
             bytes.copy_from_slice(&hash[i * 8..i * 8 + 8]);
@@ -667,7 +686,8 @@ mod tests {
         let hasher = KeyHasher::new(SECRET);
         let mut preparer = Preparer::new(&hasher);
         let prepared: Vec<PreparedRow> = rows.iter().map(|r| preparer.prepare(r.clone())).collect();
-        ledger.record_bulk(file_id, "webex", &prepared, &ChunkPlan::of(&prepared))
+        let plan = ChunkPlan::of(&prepared, &mut Seen::for_items(0));
+        ledger.record_bulk(file_id, "webex", &prepared, &plan)
     }
 
     fn in_bulk(rows: &[ParsedRow], chunk: usize) -> Result<(Ledger, IngestCounts)> {
@@ -772,6 +792,36 @@ mod tests {
         assert_eq!(counts.duplicates, 0);
         assert_eq!(snapshot(&ledger)?, snapshot(&expected)?);
         Ok(())
+    }
+
+    #[test]
+    fn a_chunk_of_keys_seen_before_is_mostly_repeats() {
+        let hasher = KeyHasher::new(SECRET);
+        let mut preparer = Preparer::new(&hasher);
+        let mut chunk = |from: u64| -> Vec<PreparedRow> {
+            (from..from + 1_000)
+                .map(|i| preparer.prepare(request_row(i + 2, &format!("k{}", i % 1_500))))
+                .collect()
+        };
+        let mut seen = Seen::for_items(3_000);
+        let (first, second) = (chunk(0), chunk(1_000));
+        assert!(!ChunkPlan::of(&first, &mut seen).mostly_repeats());
+        // k1000..k1499 are new, k0..k499 come back: half the chunk.
+        let plan = ChunkPlan::of(&second, &mut seen);
+        assert!(plan.mostly_repeats());
+        assert!((500..520).contains(&plan.repeats), "{}", plan.repeats);
+    }
+
+    fn request_row(line: u64, key: &str) -> ParsedRow {
+        ParsedRow::Request {
+            line,
+            key: key.into(),
+            scope: "a".into(),
+            exparams: vec![],
+            row_exparams: vec![],
+            received: None,
+            extra: vec![],
+        }
     }
 
     #[test]
