@@ -17,7 +17,7 @@ use crate::engine::{self, Counters, EngineConfig, Stop, StopReason};
 use crate::error::{Error, Result, exit};
 use crate::input::{self, InputFile, InputOptions};
 use crate::keys::KeyHasher;
-use crate::ledger::bulk::{ChunkPlan, Seen};
+use crate::ledger::bulk::{ChunkPlan, RepeatSample};
 use crate::ledger::ingest::{IngestCounts, PreparedRow, Preparer};
 use crate::ledger::writer::Writer;
 use crate::ledger::{Counts, Ledger, RunRecord, ScopeCounts, SendCursor};
@@ -352,13 +352,9 @@ fn prepare_chunks(
     bulk: bool,
     tx: std::sync::mpsc::SyncSender<Result<PreparedChunk>>,
 ) {
-    // Sized for the rows the file may hold (a row is at least ~12 bytes: `+4477...\n`).
-    let mut seen = bulk.then(|| {
-        let bytes = std::fs::metadata(&file.path).map(|m| m.len()).unwrap_or(0);
-        Seen::for_items(bytes / 12)
-    });
+    let mut sample = bulk.then(RepeatSample::default);
     let mut ready = |rows: Vec<PreparedRow>| -> Result<PreparedChunk> {
-        let plan = seen.as_mut().map(|seen| ChunkPlan::of(&rows, seen));
+        let plan = sample.as_mut().map(|sample| ChunkPlan::of(&rows, sample));
         Ok((rows, plan))
     };
     let mut rows = match file.rows(opts) {

@@ -14,9 +14,10 @@
 //!    A request row that is nothing but its key (nearly all are) is recorded with its unit
 //!    (`units.row_file_id`, `row_line`), not in `row_records`: the `rows` view shows both.
 //! 3. [`Ledger::finish_bulk`] builds the indexes and removes the marker, in one transaction.
-//!    If the unique index meets a key recorded in two chunks, the copies are found (a
-//!    Bloom filter over one scan of the keyed hashes flags candidates, a second scan checks
-//!    them exactly) and each later one merged into the first before it is built again.
+//!    If the unique index meets a key recorded in two chunks, the copies are found (one sort
+//!    of the units) and each later one merged into the first before it is built again. A
+//!    file that repeats many keys across chunks ends its bulk load early (a sample of the
+//!    keys met so far, [`RepeatSample`], tells): the rest of it is recorded row by row.
 //!
 //! While the marker is present nothing is sent: [`crate::run::ingest`] finishes the bulk
 //! load before it returns, or stops with it unfinished, to be continued by the next run.
@@ -26,7 +27,6 @@
 //! written once, where the WAL writes it twice (log, then checkpoint).
 
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
 
 use rusqlite::{OptionalExtension, Statement, ToSql, Transaction, params};
 use rustc_hash::FxHashMap;
@@ -70,17 +70,19 @@ pub struct ChunkPlan {
     /// Per unit: its first row (the request; later rows of its key are duplicates), and
     /// the row with its earliest due date.
     units: Vec<(u32, u32)>,
-    /// How many of those units `seen` may have met in an earlier chunk.
+    /// Of those units, how many the sample follows, and how many of them it met before.
+    sampled: usize,
     repeats: usize,
 }
 
 impl ChunkPlan {
-    /// Group `rows` by unit, and count the units whose key `seen` may have met before
-    /// (adding them to it).
-    pub fn of(rows: &[PreparedRow], seen: &mut Seen) -> ChunkPlan {
+    /// Group `rows` by unit, and count how many of the units `sample` met in an earlier
+    /// chunk.
+    pub fn of(rows: &[PreparedRow], sample: &mut RepeatSample) -> ChunkPlan {
         let mut plan = ChunkPlan {
             unit_of_row: Vec::with_capacity(rows.len()),
             units: Vec::new(),
+            sampled: 0,
             repeats: 0,
         };
         let mut by_key: FxHashMap<(&KeyHash, &str), u32> =
@@ -105,7 +107,10 @@ impl ChunkPlan {
                 }
                 Entry::Vacant(e) => {
                     plan.units.push((i, i));
-                    plan.repeats += usize::from(seen.insert(hash));
+                    if let Some(met) = sample.meet(hash) {
+                        plan.sampled += 1;
+                        plan.repeats += usize::from(met);
+                    }
                     *e.insert(plan.units.len() as u32 - 1)
                 }
             };
@@ -114,11 +119,12 @@ impl ChunkPlan {
         plan
     }
 
-    /// Whether so many of this chunk's keys repeat earlier ones that a bulk load should stop
-    /// here: each repeat is a unit to merge at the end, where recording row by row (with
-    /// the unique index) matches it on the way in. Above the filter's false positives.
+    /// Whether so many of this chunk's keys repeat earlier ones (over 5% of the sample, and
+    /// enough of them to say so) that a bulk load should stop here: each repeat is a unit to
+    /// merge at the end, where recording row by row (with the unique index) matches it on
+    /// the way in.
     pub fn mostly_repeats(&self) -> bool {
-        self.repeats * 20 > self.units.len()
+        self.repeats >= 8 && self.repeats * 20 > self.sampled
     }
 }
 
@@ -159,13 +165,6 @@ impl RowRecord<'_> {
             && self.received_on.is_none()
             && self.due_on.is_none()
     }
-}
-
-/// A unit recorded again in a later chunk, to be merged into the first.
-struct LaterCopy {
-    id: i64,
-    first: i64,
-    due_on: Option<String>,
 }
 
 impl Ledger {
@@ -413,13 +412,12 @@ impl Ledger {
         // Most loads repeat no key across chunks: build the unique index straight away, and
         // only if it meets a key twice (the failed statement is undone, the transaction
         // goes on), find the copies, merge them and build it again.
-        let copies = match tx.execute_batch(schema::UNITS_BY_KEY) {
-            Ok(()) => Vec::new(),
+        let counted = match tx.execute_batch(schema::UNITS_BY_KEY) {
+            Ok(()) => 0,
             Err(e) if is_unique_violation(&e) => {
-                let copies = later_copies(&tx)?;
-                merge(&tx, &copies)?;
+                let counted = merge_copies(&tx, counted_from)?;
                 tx.execute_batch(schema::UNITS_BY_KEY)?;
-                copies
+                counted
             }
             Err(e) => return Err(e.into()),
         };
@@ -427,8 +425,7 @@ impl Ledger {
         tx.execute_batch(schema::UNITS_TO_SEND)?;
         tx.execute("DELETE FROM meta WHERE name = ?1", [MARKER])?;
         tx.commit()?;
-        tracing::debug!(merged = copies.len(), "bulk load finished");
-        Ok(copies.iter().filter(|c| c.id >= counted_from).count() as u64)
+        Ok(counted)
     }
 }
 
@@ -437,22 +434,25 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
         if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
 }
 
-/// Fold each later copy into its first unit: its rows become duplicates of the first (the
-/// request row recorded with it too), the first takes the earlier due date, the copy goes.
-/// Set-based, through a temporary table of the copies.
-fn merge(tx: &Transaction<'_>, copies: &[LaterCopy]) -> rusqlite::Result<()> {
+/// Fold every unit that repeats an earlier one's (key, connector, scope) into the first:
+/// its rows become duplicates of the first (the request row recorded with it too), the
+/// first takes the earlier due date, the copy goes. Set-based, through a temporary table of
+/// the copies found by one sort of the units (SQLite's sorter: memory stays bounded however
+/// many there are). Returns how many copies have an id of at least `counted_from`.
+fn merge_copies(tx: &Transaction<'_>, counted_from: i64) -> rusqlite::Result<u64> {
     tx.execute_batch(
-        "CREATE TEMP TABLE bulk_copies (id INTEGER PRIMARY KEY, first INTEGER NOT NULL, due_on TEXT)",
+        "CREATE TEMP TABLE bulk_copies (id INTEGER PRIMARY KEY, first INTEGER NOT NULL, due_on TEXT);
+         INSERT INTO temp.bulk_copies (id, first, due_on)
+           SELECT id, first, due_on FROM (
+             SELECT id, due_on,
+                    min(id) OVER (PARTITION BY key_hash, connector, scope) AS first
+             FROM units)
+           WHERE id != first;",
     )?;
-    insert_many(
-        tx,
-        (
-            "INSERT INTO temp.bulk_copies (id, first, due_on)",
-            "(?,?,?)",
-            3,
-        ),
-        copies,
-        |stmt, at, copy| bind(stmt, at, &[&copy.id, &copy.first, &copy.due_on]),
+    let counted: i64 = tx.query_row(
+        "SELECT count(*) FROM temp.bulk_copies WHERE id >= ?1",
+        [counted_from],
+        |r| r.get(0),
     )?;
     tx.execute_batch(
         "UPDATE row_records SET kind = 'duplicate', unit_id = c.first
@@ -467,7 +467,8 @@ fn merge(tx: &Transaction<'_>, copies: &[LaterCopy]) -> rusqlite::Result<()> {
            WHERE units.id = m.first AND (units.due_on IS NULL OR units.due_on > m.due);
          DELETE FROM units WHERE id IN (SELECT id FROM temp.bulk_copies);
          DROP TABLE temp.bulk_copies;",
-    )
+    )?;
+    Ok(counted as u64)
 }
 
 /// Insert `items` with multi-row INSERTs of [`ROWS_PER_INSERT`], the remainder one at a
@@ -507,96 +508,40 @@ fn bind(stmt: &mut Statement<'_>, at: usize, values: &[&dyn ToSql]) -> rusqlite:
     Ok(values.len())
 }
 
-/// The units that repeat an earlier unit's (key, connector, scope), in id order.
-fn later_copies(tx: &Transaction<'_>) -> rusqlite::Result<Vec<LaterCopy>> {
-    // The largest id bounds the count, and costs no scan.
-    let units: i64 = tx.query_row("SELECT coalesce(max(id), 0) FROM units", [], |r| r.get(0))?;
-    let mut seen = Seen::for_items(units.max(0) as u64);
-    let mut suspects: HashSet<KeyHash> = HashSet::new();
-    {
-        let mut stmt = tx.prepare("SELECT key_hash FROM units")?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            if let Ok(hash) = KeyHash::try_from(r.get_ref(0)?.as_blob()?)
-                && seen.insert(&hash)
-            {
-                suspects.insert(hash);
-            }
-        }
-    }
-    let mut copies = Vec::new();
-    if suspects.is_empty() {
-        return Ok(copies);
-    }
-    let mut first: HashMap<(KeyHash, String, String), i64> = HashMap::new();
-    let mut stmt =
-        tx.prepare("SELECT id, key_hash, connector, scope, due_on FROM units ORDER BY id")?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let Ok(hash) = KeyHash::try_from(r.get_ref(1)?.as_blob()?) else {
-            continue;
-        };
-        if !suspects.contains(&hash) {
-            continue;
-        }
-        let id: i64 = r.get(0)?;
-        match first.entry((hash, r.get(2)?, r.get(3)?)) {
-            Entry::Occupied(e) => copies.push(LaterCopy {
-                id,
-                first: *e.get(),
-                due_on: r.get(4)?,
-            }),
-            Entry::Vacant(e) => {
-                e.insert(id);
-            }
-        }
-    }
-    Ok(copies)
+/// Which keys a bulk load has met, on a sample: a key is followed when its keyed hash
+/// starts with a zero byte (one in 256, evenly spread, since the hashes are HMAC outputs),
+/// so the share of a chunk's keys met before is estimated in flat memory whatever the size
+/// of the file: at most [`RepeatSample::MAX`] hashes of 8 bytes.
+#[derive(Default)]
+pub struct RepeatSample {
+    met: rustc_hash::FxHashSet<u64>,
 }
 
-/// A Bloom filter of keyed hashes, blocked: all of a hash's bits are in one 64-bit word, so
-/// each insert touches one cache line. The hashes are HMAC outputs, uniform already, so
-/// their own bytes pick the word and the bits.
-pub struct Seen {
-    words: Vec<u64>,
-    mask: u64,
-}
+impl RepeatSample {
+    const MAX: usize = 1 << 16;
 
-impl Seen {
-    const PROBES: u32 = 6;
-
-    /// 16 bits a key, at most 16 MiB: a few keys in a thousand are flagged by mistake.
-    pub fn for_items(n: u64) -> Seen {
-        let words = n
-            .saturating_mul(16)
-            .div_ceil(64)
-            .checked_next_power_of_two()
-            .unwrap_or(1 << 21)
-            .clamp(1 << 10, 1 << 21);
-        Seen {
-            words: vec![0; words as usize],
-            mask: words - 1,
+    /// Whether `hash` is followed; if so, whether it was met before (it is now).
+    fn meet(&mut self, hash: &KeyHash) -> Option<bool> {
+        if hash[0] != 0 {
+            return None;
         }
-    }
-
-    /// Add `hash`; whether it may have been added before.
-    pub fn insert(&mut self, hash: &KeyHash) -> bool {
-        let word = |i: usize| {
-            let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(&hash[i * 8..i * 8 + 8]);
-            u64::from_le_bytes(bytes)
-        };
-        let slot = (word(0) & self.mask) as usize;
-        let bits = word(1);
-        let flags = (0..Self::PROBES).fold(0u64, |f, i| f | 1 << ((bits >> (6 * i)) & 63));
-        let seen = self.words[slot] & flags == flags;
-        self.words[slot] |= flags;
-        seen
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&hash[1..9]);
+        let word = u64::from_le_bytes(word);
+        if self.met.contains(&word) {
+            return Some(true);
+        }
+        if self.met.len() < Self::MAX {
+            self.met.insert(word);
+        }
+        Some(false)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
     use crate::keys::KeyHasher;
     use crate::ledger::ingest::{ParsedRow, Preparer};
@@ -686,7 +631,7 @@ mod tests {
         let hasher = KeyHasher::new(SECRET);
         let mut preparer = Preparer::new(&hasher);
         let prepared: Vec<PreparedRow> = rows.iter().map(|r| preparer.prepare(r.clone())).collect();
-        let plan = ChunkPlan::of(&prepared, &mut Seen::for_items(0));
+        let plan = ChunkPlan::of(&prepared, &mut RepeatSample::default());
         ledger.record_bulk(file_id, "webex", &prepared, &plan)
     }
 
@@ -795,21 +740,32 @@ mod tests {
     }
 
     #[test]
-    fn a_chunk_of_keys_seen_before_is_mostly_repeats() {
+    fn a_chunk_of_keys_met_before_is_mostly_repeats() {
         let hasher = KeyHasher::new(SECRET);
         let mut preparer = Preparer::new(&hasher);
         let mut chunk = |from: u64| -> Vec<PreparedRow> {
-            (from..from + 1_000)
-                .map(|i| preparer.prepare(request_row(i + 2, &format!("k{}", i % 1_500))))
+            (from..from + 20_000)
+                .map(|i| preparer.prepare(request_row(i + 2, &format!("k{}", i % 30_000))))
                 .collect()
         };
-        let mut seen = Seen::for_items(3_000);
-        let (first, second) = (chunk(0), chunk(1_000));
-        assert!(!ChunkPlan::of(&first, &mut seen).mostly_repeats());
-        // k1000..k1499 are new, k0..k499 come back: half the chunk.
-        let plan = ChunkPlan::of(&second, &mut seen);
+        let mut sample = RepeatSample::default();
+        let (first, second, third) = (chunk(0), chunk(20_000), chunk(40_000));
+        let plan = ChunkPlan::of(&first, &mut sample);
+        assert!(!plan.mostly_repeats());
+        // About one key in 256 is followed.
+        assert!((40..120).contains(&plan.sampled), "{}", plan.sampled);
+        // k20000..k29999 are new, k0..k9999 come back: half the chunk.
+        let plan = ChunkPlan::of(&second, &mut sample);
         assert!(plan.mostly_repeats());
-        assert!((500..520).contains(&plan.repeats), "{}", plan.repeats);
+        assert!(
+            plan.repeats * 3 > plan.sampled && plan.repeats * 3 < plan.sampled * 2,
+            "{} of {}",
+            plan.repeats,
+            plan.sampled
+        );
+        // k10000..k29999 again: all of it.
+        let plan = ChunkPlan::of(&third, &mut sample);
+        assert_eq!(plan.repeats, plan.sampled);
     }
 
     fn request_row(line: u64, key: &str) -> ParsedRow {
@@ -822,19 +778,5 @@ mod tests {
             received: None,
             extra: vec![],
         }
-    }
-
-    #[test]
-    fn the_filter_never_misses_a_hash_it_was_given() {
-        let hasher = KeyHasher::new(SECRET);
-        let hashes: Vec<KeyHash> = (0..20_000).map(|i| hasher.hash(&format!("k{i}"))).collect();
-        let mut seen = Seen::for_items(hashes.len() as u64);
-        let flagged_first = hashes.iter().filter(|h| seen.insert(h)).count();
-        // Every hash, given again, is flagged; few were flagged the first time.
-        assert!(hashes.iter().all(|h| seen.insert(h)));
-        assert!(
-            flagged_first < hashes.len() / 100,
-            "{flagged_first} false positives"
-        );
     }
 }
