@@ -1273,6 +1273,10 @@ fn status(args: &StatusArgs) -> Result<i32> {
         println!("by connector and scope:");
         print!("{}", run::render_by_scope(&by_scope));
     }
+    let unfinished = ledger.unfinished_files()?;
+    if let Some(note) = crate::status::render_unfinished(unfinished) {
+        print!("{note}");
+    }
     Ok(exit::OK)
 }
 

@@ -112,3 +112,23 @@ pub fn render_deadlines(d: &DeadlineSummary) -> String {
     }
     out
 }
+
+/// A note on input files a run left partly recorded, if any: the counts above leave out
+/// their unread rows (and, for a bulk load, may count a key of theirs twice) until a run
+/// given the same files continues them.
+pub fn render_unfinished((files, bulk): (u64, bool)) -> Option<String> {
+    if files == 0 {
+        return None;
+    }
+    let mut note = format!(
+        "note: {files} input file{} only partly recorded (a run was stopped while reading {}): \
+         `forget run` with the same file continues it; until then these counts are partial",
+        if files == 1 { " is" } else { "s are" },
+        if files == 1 { "it" } else { "them" },
+    );
+    if bulk {
+        note.push_str(", and a key repeated in it may be counted twice");
+    }
+    note.push('\n');
+    Some(note)
+}

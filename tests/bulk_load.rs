@@ -98,10 +98,27 @@ fn an_interrupted_bulk_load_is_continued_by_the_next_run() {
     assert!(first.rows > 0 && first.rows < ROWS, "{first:?}");
     let (_, _, _, rows, indexes, under_way) = state(&interrupted);
     assert_eq!((rows as u64, indexes, under_way), (first.rows, 0, true));
+    // `forget status` says its counts are partial until a run continues the file.
+    let status = |db: &Path| -> String {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_forget"))
+            .args(["status", "--state"])
+            .arg(db)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let said = status(&interrupted);
+    assert!(
+        said.contains("1 input file is only partly recorded"),
+        "{said}"
+    );
+    assert!(said.contains("may be counted twice"), "{said}");
     let rest = ingest_files(&interrupted, &[&csv], false);
     assert_eq!(first.rows + rest.rows, ROWS);
     assert_eq!(first.new_units + rest.new_units, ROWS - 40);
     assert_eq!(state(&interrupted), expected);
+    assert!(!status(&interrupted).contains("partly recorded"));
 }
 
 #[test]

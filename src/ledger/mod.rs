@@ -499,6 +499,18 @@ impl Ledger {
         Ok(busy == 0)
     }
 
+    /// Input files whose recording a run left unfinished (it was stopped while reading
+    /// them), and whether one of them was being recorded in bulk (its keys repeated across
+    /// chunks count more than once until the load is finished).
+    pub fn unfinished_files(&self) -> Result<(u64, bool)> {
+        let n: i64 =
+            self.conn
+                .query_row("SELECT count(*) FROM files WHERE rows IS NULL", [], |r| {
+                    r.get(0)
+                })?;
+        Ok((n as u64, self.bulk_file()?.is_some()))
+    }
+
     /// Invalid rows with their reasons, for `forget invalid`.
     pub fn invalid_rows(&self) -> Result<Vec<InvalidRow>> {
         let mut stmt = self.conn.prepare(
