@@ -97,6 +97,15 @@ fn write_loop(
 ) -> Result<u64, String> {
     let mut written = 0u64;
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    // Whether any row carries audit fields of its own, where a gone key must be masked.
+    // Fixed for the writer's life: rows are recorded before a run sends, under its lock.
+    let rows_with_fields: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM row_records WHERE exparams IS NOT NULL)",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| format!("reading the ledger failed: {e}"))?;
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
         // Let a batch gather before committing: under load a commit per handful of records
@@ -109,7 +118,7 @@ fn write_loop(
                 Err(_) => break,
             }
         }
-        write_batch(&mut conn, run_id, &batch)
+        write_batch(&mut conn, run_id, &batch, rows_with_fields)
             .map_err(|e| format!("writing the ledger failed: {e}"))?;
         written += batch.len() as u64;
         batch.clear();
@@ -121,6 +130,7 @@ fn write_batch(
     conn: &mut Connection,
     run_id: i64,
     batch: &[AttemptRecord],
+    rows_with_fields: bool,
 ) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     {
@@ -161,7 +171,7 @@ fn write_batch(
             ])?;
             // A gone key keeps no plaintext: only its keyed hash and masked form remain,
             // also where an audit field repeated it.
-            if r.finish.is_some_and(|o| o.is_gone()) {
+            if rows_with_fields && r.finish.is_some_and(|o| o.is_gone()) {
                 forget_rows.execute([r.unit_id])?;
             }
             match r.finish {
