@@ -291,9 +291,8 @@ fn ingest_files(
                 })
                 .map_err(|e| Error::usage(format!("cannot start the ingest thread: {e}")))?;
             for chunk in rx {
-                let (rows, plan) = chunk?;
-                let plan = plan.filter(|_| bulk);
-                if plan.as_ref().is_some_and(ChunkPlan::mostly_repeats) {
+                let (rows, mut plan) = chunk?;
+                if bulk && plan.as_ref().is_some_and(ChunkPlan::mostly_repeats) {
                     // A file that repeats its keys a lot: from here on, row by row.
                     tracing::debug!(
                         line = rows.first().map(|r| r.line()),
@@ -302,8 +301,11 @@ fn ingest_files(
                     end_bulk(ledger, counted_from, &mut total)?;
                     bulk = false;
                 }
-                total.add(match plan.filter(|_| bulk) {
-                    Some(plan) => ledger.record_bulk(entry.id, connector, &rows, &plan)?,
+                if !bulk {
+                    plan = None;
+                }
+                total.add(match &plan {
+                    Some(plan) => ledger.record_bulk(entry.id, connector, &rows, plan)?,
                     None => ledger.record_prepared(entry.id, connector, &rows)?,
                 });
                 if stop.is_stopped() {
@@ -353,9 +355,9 @@ fn prepare_chunks(
     tx: std::sync::mpsc::SyncSender<Result<PreparedChunk>>,
 ) {
     let mut sample = bulk.then(RepeatSample::default);
-    let mut ready = |rows: Vec<PreparedRow>| -> Result<PreparedChunk> {
+    let mut ready = |rows: Vec<PreparedRow>| -> PreparedChunk {
         let plan = sample.as_mut().map(|sample| ChunkPlan::of(&rows, sample));
-        Ok((rows, plan))
+        (rows, plan)
     };
     let mut rows = match file.rows(opts) {
         Ok(rows) => rows,
@@ -375,10 +377,10 @@ fn prepare_chunks(
                 }
                 if chunk.len() >= INGEST_CHUNK
                     && tx
-                        .send(ready(std::mem::replace(
+                        .send(Ok(ready(std::mem::replace(
                             &mut chunk,
                             Vec::with_capacity(INGEST_CHUNK),
-                        )))
+                        ))))
                         .is_err()
                 {
                     return;
@@ -386,7 +388,7 @@ fn prepare_chunks(
             }
             Ok(None) => {
                 if !chunk.is_empty() {
-                    let _ = tx.send(ready(chunk));
+                    let _ = tx.send(Ok(ready(chunk)));
                 }
                 return;
             }

@@ -87,10 +87,7 @@ impl ChunkPlan {
         };
         let mut by_key: FxHashMap<(&KeyHash, &str), u32> =
             FxHashMap::with_capacity_and_hasher(rows.len(), Default::default());
-        let due = |i: u32| match &rows[i as usize].kind {
-            Prepared::Request { more, .. } => more.as_ref().and_then(|m| m.due_on.as_deref()),
-            Prepared::Invalid(_) => None,
-        };
+        let due = |i: u32| rows[i as usize].due_on();
         for (i, row) in rows.iter().enumerate() {
             let i = i as u32;
             let Prepared::Request { hash, scope, .. } = &row.kind else {
@@ -190,11 +187,7 @@ impl Ledger {
 
     /// The id the next unit recorded will get.
     pub fn next_unit_id(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("SELECT coalesce(max(id), 0) + 1 FROM units", [], |r| {
-                r.get(0)
-            })?)
+        Ok(next_unit_id(&self.conn)?)
     }
 
     /// Start recording `file_id` in bulk: drop the indexes, leave the marker.
@@ -243,29 +236,10 @@ impl Ledger {
         plan: &ChunkPlan,
     ) -> Result<IngestCounts> {
         let tx = self.conn.transaction()?;
-        let first_id: i64 =
-            tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM units", [], |r| {
-                r.get(0)
-            })?;
+        let first_id = next_unit_id(&tx)?;
         let mut counts = IngestCounts {
             rows: rows.len() as u64,
             ..IngestCounts::default()
-        };
-        let request = |i: u32| match rows.get(i as usize).map(|r| &r.kind) {
-            Some(Prepared::Request {
-                hash,
-                text,
-                key_len,
-                scope,
-                exparams,
-                more,
-            }) => Some((hash, text, *key_len, scope, exparams, more.as_deref())),
-            _ => None,
-        };
-        let due_of = |i: u32| {
-            request(i)
-                .and_then(|r| r.5)
-                .and_then(|m| m.due_on.as_deref())
         };
         // Per unit, the line of its request row when that row is recorded with it.
         let mut with_unit: Vec<Option<i64>> = vec![None; plan.units.len()];
@@ -282,7 +256,7 @@ impl Ledger {
                     } else {
                         counts.new_units += 1;
                     }
-                    RowRecord {
+                    let record = RowRecord {
                         line: row.line,
                         kind: if duplicate { "duplicate" } else { "request" },
                         unit_id: Some(first_id + i64::from(unit)),
@@ -291,8 +265,17 @@ impl Ledger {
                         exparams: more.and_then(|m| m.row_exparams_json.as_deref()),
                         extra: more.and_then(|m| m.extra.as_deref()),
                         received_on: more.and_then(|m| m.received_on.as_deref()),
-                        due_on: more.and_then(|m| m.due_on.as_deref()),
+                        due_on: row.due_on(),
+                    };
+                    // A request that is nothing but its key is recorded with its unit.
+                    if !duplicate
+                        && record.is_bare()
+                        && let Some(slot) = with_unit.get_mut(unit as usize)
+                    {
+                        *slot = Some(row.line as i64);
+                        continue;
                     }
+                    record
                 }
                 Prepared::Invalid(invalid) => {
                     counts.invalid += 1;
@@ -309,22 +292,26 @@ impl Ledger {
                     }
                 }
             };
-            match (record.is_bare(), record.kind, record.unit_id) {
-                (true, "request", Some(id)) => {
-                    if let Some(slot) = with_unit.get_mut((id - first_id) as usize) {
-                        *slot = Some(record.line as i64);
-                    }
-                }
-                (true, _, _) => bare.push(record),
-                (false, _, _) => full.push(record),
+            if record.is_bare() {
+                bare.push(record);
+            } else {
+                full.push(record);
             }
         }
         let mut units: Vec<NewUnit<'_>> = Vec::with_capacity(plan.units.len());
         for (n, &(first, earliest)) in plan.units.iter().enumerate() {
-            let Some((hash, text, key_len, scope, exparams, _)) = request(first) else {
+            let Some(Prepared::Request {
+                hash,
+                text,
+                key_len,
+                scope,
+                exparams,
+                ..
+            }) = rows.get(first as usize).map(|r| &r.kind)
+            else {
                 continue;
             };
-            let (key, masked) = text.split_at(key_len as usize);
+            let (key, masked) = text.split_at(*key_len as usize);
             let row_line = with_unit.get(n).copied().flatten();
             units.push(NewUnit {
                 id: first_id + n as i64,
@@ -333,7 +320,7 @@ impl Ledger {
                 masked,
                 scope,
                 exparams: exparams.as_deref(),
-                due_on: due_of(earliest),
+                due_on: rows.get(earliest as usize).and_then(PreparedRow::due_on),
                 row_file_id: row_line.map(|_| file_id),
                 row_line,
             });
@@ -427,6 +414,12 @@ impl Ledger {
         tx.commit()?;
         Ok(counted)
     }
+}
+
+fn next_unit_id(conn: &rusqlite::Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT coalesce(max(id), 0) + 1 FROM units", [], |r| {
+        r.get(0)
+    })
 }
 
 fn is_unique_violation(e: &rusqlite::Error) -> bool {

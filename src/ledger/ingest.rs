@@ -116,6 +116,14 @@ impl PreparedRow {
     pub fn line(&self) -> u64 {
         self.line
     }
+
+    /// The legal due date of a request row that has one.
+    pub(super) fn due_on(&self) -> Option<&str> {
+        match &self.kind {
+            Prepared::Request { more, .. } => more.as_ref().and_then(|m| m.due_on.as_deref()),
+            Prepared::Invalid(_) => None,
+        }
+    }
 }
 
 /// Turns [`ParsedRow`]s into [`PreparedRow`]s, sharing each row's scope and audit fields
