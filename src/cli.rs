@@ -1158,8 +1158,9 @@ async fn check_command(args: &CheckArgs) -> Result<i32> {
         let url = connector.url().to_string();
         let t = endpoint.into_target(connector)?;
         let mut checks = Vec::new();
+        let transport = run::transport(&engine)?;
         for scope in &scopes {
-            checks.push(preflight::canary(&*t.connector, &client, &engine, scope).await);
+            checks.push(preflight::canary(&*t.connector, &transport, &engine, scope).await);
         }
         delete = Some((url, checks));
         target = Some(t);

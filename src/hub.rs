@@ -483,14 +483,14 @@ impl Reader {
                     return Err(Error::api(format!(
                         "{what} at {}: no answer after {ATTEMPTS} attempts ({}): check {}",
                         self.base,
-                        crate::engine::describe(&e),
+                        crate::transport::Failure::from_reqwest(&e).describe(),
                         self.flag
                     )));
                 }
             };
             let status = response.status().as_u16();
             let wait = retry_after(response.headers());
-            let body = read_bounded(response).await;
+            let body = crate::transport::read_bounded(response, MAX_BODY).await;
             let retryable = status == 429 || status == 499 || status >= 500;
             if retryable && !last {
                 tokio::time::sleep(wait.unwrap_or(delay).min(Duration::from_secs(30))).await;
@@ -515,18 +515,6 @@ fn description_says_expired(description: &Option<String>) -> bool {
     description
         .as_deref()
         .is_some_and(|d| d.to_ascii_lowercase().contains("expired"))
-}
-
-async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        let room = MAX_BODY - body.len();
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= MAX_BODY {
-            break;
-        }
-    }
-    Ok(body)
 }
 
 /// A list answer: an array, or an object holding exactly one array (`{"data": [...]}`).

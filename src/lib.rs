@@ -8,7 +8,8 @@
 //!   ([`ledger::schema`] migrations, [`ledger::ingest`], the batching [`ledger::writer`]).
 //! - [`keys`] / [`secret`]: keyed hashes and masks of keys; the token and the ledger key.
 //! - [`engine`]: sends units through a [`connector::Connector`], paced by [`throttle`],
-//!   retried by [`retry`], each answer read into an [`outcome::Verdict`].
+//!   retried by [`retry`], each answer read into an [`outcome::Verdict`]; [`transport`]
+//!   carries the requests (a pool of HTTP/1.1 connections, or reqwest behind a proxy).
 //! - [`connector::webex`]: the Webex Campaign delete API; [`connector::webex_access`] its
 //!   last-N-transactions API, read for [`access`] exports (GDPR Art. 15);
 //!   [`connector::outreach`]: Outreach's JSON:API deletes by id.
@@ -47,5 +48,6 @@ pub mod secret;
 pub mod sim;
 pub mod status;
 pub mod throttle;
+pub mod transport;
 
 pub use error::{Error, Result};

@@ -20,12 +20,13 @@ use serde_json::{Map, Value};
 
 use crate::connector::Answer;
 use crate::connector::outreach::{self, Outreach, Record};
-use crate::engine::{describe, read_bounded, transport_verdict};
+use crate::engine::transport_verdict;
 use crate::error::{Error, Result};
 use crate::input::csv_writer_builder;
 use crate::outcome::{StopCause, VerdictKind};
 use crate::retry::RetryPolicy;
 use crate::throttle::Throttle;
+use crate::transport::{Failure, read_bounded};
 
 /// A page is read up to this many bytes (50 records of a wide resource fit many times over).
 pub const MAX_PAGE_BODY: usize = 16 * 1024 * 1024;
@@ -280,10 +281,20 @@ async fn fetch_page(
                         };
                         (verdict, Some(status), last)
                     }
-                    Err(e) => (transport_verdict(&e), Some(status), describe(&e)),
+                    Err(e) => {
+                        let failure = Failure::from_reqwest(&e);
+                        (
+                            transport_verdict(&failure),
+                            Some(status),
+                            failure.describe(),
+                        )
+                    }
                 }
             }
-            Err(e) => (transport_verdict(&e), None, describe(&e)),
+            Err(e) => {
+                let failure = Failure::from_reqwest(&e);
+                (transport_verdict(&failure), None, failure.describe())
+            }
         };
         let delay = match verdict.kind {
             VerdictKind::Stop(cause) => return Err(ListStop::Api(cause)),

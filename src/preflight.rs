@@ -21,6 +21,7 @@ use crate::hub;
 use crate::input::{InputFile, InputOptions};
 use crate::ledger::Ledger;
 use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
+use crate::transport::{Failure, Transport};
 
 pub const CANARY_PREFIX: &str = "forget-preflight-";
 /// The audit field that marks a canary in the tenant's logs.
@@ -143,7 +144,7 @@ fn finding(verdict: &Verdict) -> Option<Finding> {
 /// times, with backoff) answers that are not final.
 pub async fn canary(
     connector: &dyn Connector,
-    client: &reqwest::Client,
+    transport: &Transport,
     config: &EngineConfig,
     scope: &str,
 ) -> ProfileCheck {
@@ -165,35 +166,24 @@ pub async fn canary(
     };
     for attempt in 1..=attempts {
         let started = Instant::now();
-        let sent = connector
-            .request(client, &unit)
-            .timeout(config.timeout)
-            .send()
-            .await;
-        let (verdict, status, error) = match sent {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let headers = response.headers().clone();
-                match engine::read_bounded(response, connector.max_body()).await {
-                    Ok(body) => {
-                        let answer = Answer {
-                            status,
-                            headers: &headers,
-                            body: &body,
-                        };
-                        (connector.classify(&answer), Some(status), None)
-                    }
-                    Err(e) => (
-                        engine::transport_verdict(&e),
-                        Some(status),
-                        Some(engine::describe(&e)),
-                    ),
-                }
+        let sent = match connector.request(&unit) {
+            Ok(request) => {
+                transport
+                    .send(request, connector.max_body(), config.timeout)
+                    .await
             }
-            Err(e) => (
-                engine::transport_verdict(&e),
+            Err(cause) => Err(Failure::Invalid(cause)),
+        };
+        let (verdict, status, error) = match sent {
+            Ok(reply) => (
+                connector.classify(&Answer::from(&reply)),
+                Some(reply.status),
                 None,
-                Some(engine::describe(&e)),
+            ),
+            Err(failure) => (
+                engine::transport_verdict(&failure),
+                failure.status(),
+                Some(failure.describe()),
             ),
         };
         check.latency = started.elapsed();
@@ -253,9 +243,9 @@ pub async fn before_run(
     if scopes.is_empty() {
         return Ok(());
     }
-    let client = crate::run::http_client(config)?;
+    let transport = crate::run::transport(config)?;
     for scope in scopes {
-        let check = canary(connector, &client, config, scope).await;
+        let check = canary(connector, &transport, config, scope).await;
         if !check.finding.is_ok() {
             let message = format!(
                 "preflight failed, nothing was sent: {}. (`forget check` repeats this test; \

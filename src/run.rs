@@ -26,6 +26,7 @@ use crate::preflight;
 use crate::progress::Progress;
 use crate::secret::{self, Token};
 use crate::sim;
+use crate::transport::{self, Transport};
 
 /// Rows recorded per ledger transaction during ingest.
 /// Rows recorded per transaction. Larger chunks visit each page of the key-hash index fewer
@@ -196,18 +197,21 @@ pub fn sample_profiles() -> Vec<String> {
         .collect()
 }
 
+/// The reqwest client for the calls that are not units (the hub, listings).
 pub fn http_client(config: &EngineConfig) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .use_rustls_tls()
-        // Never follow a redirect: it would carry the token to wherever it points, and a
-        // redirected delete endpoint means the base URL is wrong anyway.
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(10).min(config.timeout))
-        .pool_max_idle_per_host(config.concurrency)
-        .tcp_nodelay(true)
-        .user_agent(concat!("forget/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| Error::usage(format!("cannot build the HTTP client: {e}")))
+    transport::reqwest_client(&transport_options(config))
+}
+
+/// What carries a run's requests (see [`crate::transport`]).
+pub fn transport(config: &EngineConfig) -> Result<Transport> {
+    Transport::new(&transport_options(config))
+}
+
+fn transport_options(config: &EngineConfig) -> transport::Options {
+    transport::Options {
+        connect_timeout: Duration::from_secs(10).min(config.timeout),
+        max_idle: config.concurrency,
+    }
 }
 
 /// Check every input file before recording anything.
@@ -593,7 +597,7 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
     };
 
     let connector = target.connector.clone();
-    let client = http_client(&engine_config)?;
+    let transport = transport(&engine_config)?;
     let run_id = ledger.begin_run(&RunRecord {
         connector: connector.name().into(),
         api_host: target.api_host.clone(),
@@ -619,7 +623,7 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
 
     engine::run(
         connector.clone(),
-        client,
+        transport,
         throttle,
         engine_config,
         source,

@@ -27,7 +27,8 @@ fn engine() -> EngineConfig {
 }
 
 async fn canary_with(connector: &dyn Connector, scope: &str) -> preflight::ProfileCheck {
-    preflight::canary(connector, &reqwest::Client::new(), &engine(), scope).await
+    let transport = forget::run::transport(&engine()).unwrap();
+    preflight::canary(connector, &transport, &engine(), scope).await
 }
 
 #[tokio::test]
@@ -76,8 +77,13 @@ impl Connector for GetInsteadOfPost {
     fn name(&self) -> &'static str {
         "webex"
     }
-    fn request(&self, client: &reqwest::Client, _unit: &Unit) -> reqwest::RequestBuilder {
-        client.get(self.0.url().clone())
+    fn request(&self, _unit: &Unit) -> Result<forget::connector::Request, String> {
+        Ok(forget::connector::request(
+            http::Method::GET,
+            forget::connector::uri(self.0.url())?,
+            &http::HeaderMap::new(),
+            bytes::Bytes::new(),
+        ))
     }
     fn classify(&self, answer: &Answer<'_>) -> Verdict {
         webex::classify(answer)

@@ -25,16 +25,71 @@ pub struct Unit {
 /// An HTTP answer, with its body already read (and bounded) by the engine.
 pub struct Answer<'a> {
     pub status: u16,
-    pub headers: &'a reqwest::header::HeaderMap,
+    pub headers: &'a http::HeaderMap,
     pub body: &'a [u8],
+}
+
+impl<'a> From<&'a crate::transport::Reply> for Answer<'a> {
+    fn from(reply: &'a crate::transport::Reply) -> Self {
+        Answer {
+            status: reply.status,
+            headers: &reply.headers,
+            body: &reply.body,
+        }
+    }
+}
+
+/// A request with an absolute URL, as connectors build them and [`crate::transport`] sends
+/// them.
+pub type Request = http::Request<bytes::Bytes>;
+
+/// A request of `method` to `uri`, with `headers` and `body`.
+pub fn request(
+    method: http::Method,
+    uri: http::Uri,
+    headers: &http::HeaderMap,
+    body: bytes::Bytes,
+) -> Request {
+    let mut request = http::Request::new(body);
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.headers_mut() = headers.clone();
+    request
+}
+
+/// The headers every request of a connector carries: `authorization` (kept out of debug
+/// output) and the given others.
+pub fn headers(
+    authorization: &str,
+    others: &[(http::HeaderName, &'static str)],
+) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::with_capacity(others.len() + 1);
+    for (name, value) in others {
+        headers.insert(name, http::HeaderValue::from_static(value));
+    }
+    // A token with bytes no header can carry is refused by the API as missing.
+    if let Ok(mut value) = http::HeaderValue::from_str(authorization) {
+        value.set_sensitive(true);
+        headers.insert(http::header::AUTHORIZATION, value);
+    }
+    headers
+}
+
+/// A URL as a request URI. `url` serialises every URL it accepts in a form `http` parses, so
+/// an error here means a key no URL can carry.
+pub fn uri(url: &url::Url) -> Result<http::Uri, String> {
+    url.as_str()
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| e.to_string())
 }
 
 pub trait Connector: Send + Sync + 'static {
     /// Stored in the ledger with each unit of work, e.g. `webex`.
     fn name(&self) -> &'static str;
 
-    /// Build the request for one unit; the engine adds the timeout and sends it.
-    fn request(&self, client: &reqwest::Client, unit: &Unit) -> reqwest::RequestBuilder;
+    /// Build the request for one unit (an absolute URL); the engine sends it. An `Err` (a key
+    /// no URL can carry) is recorded as a failed attempt that never left.
+    fn request(&self, unit: &Unit) -> Result<Request, String>;
 
     /// Whether keys are personal data (an e-mail, a phone number) that must not survive in
     /// stored answer texts, or record ids that identify no one (Outreach).

@@ -32,6 +32,7 @@ const MAX_TEXT: usize = 500;
 pub struct Outreach {
     base: Url,
     authorization: String,
+    delete_headers: http::HeaderMap,
 }
 
 impl Outreach {
@@ -42,9 +43,15 @@ impl Outreach {
                 "--base-url {base}: not an http(s) URL"
             )));
         }
+        let authorization = format!("Bearer {}", token.expose());
+        let delete_headers = super::headers(
+            &authorization,
+            &[(ACCEPT, JSON_API), (CONTENT_TYPE, JSON_API)],
+        );
         Ok(Outreach {
             base: base.clone(),
-            authorization: format!("Bearer {}", token.expose()),
+            authorization,
+            delete_headers,
         })
     }
 
@@ -96,12 +103,13 @@ impl Connector for Outreach {
         false
     }
 
-    fn request(&self, client: &reqwest::Client, unit: &Unit) -> RequestBuilder {
-        client
-            .delete(self.item_url(&unit.scope, &unit.key))
-            .header(ACCEPT, JSON_API)
-            .header(CONTENT_TYPE, JSON_API)
-            .header(AUTHORIZATION, &self.authorization)
+    fn request(&self, unit: &Unit) -> std::result::Result<super::Request, String> {
+        Ok(super::request(
+            http::Method::DELETE,
+            super::uri(&self.item_url(&unit.scope, &unit.key))?,
+            &self.delete_headers,
+            bytes::Bytes::new(),
+        ))
     }
 
     fn classify(&self, answer: &Answer<'_>) -> Verdict {

@@ -3,10 +3,10 @@
 //! Several failures arrive with HTTP 200, so the body decides; codes come as JSON strings
 //! or numbers, and both are accepted.
 
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use http::header::CONTENT_TYPE;
 use serde_json::Value;
 
-use super::{Answer, Connector, Unit};
+use super::{Answer, Connector, Request, Unit};
 use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
 use crate::retry::retry_after;
 use crate::secret::Token;
@@ -15,7 +15,8 @@ pub const DELETE_PATH: &str = "/campaignapi/resources/v3/delete";
 
 pub struct Webex {
     url: reqwest::Url,
-    authorization: String,
+    uri: http::Uri,
+    headers: http::HeaderMap,
 }
 
 impl Webex {
@@ -25,10 +26,13 @@ impl Webex {
         let base = base.strip_suffix(DELETE_PATH).unwrap_or(base);
         let url = reqwest::Url::parse(&format!("{base}{DELETE_PATH}"))
             .map_err(|e| crate::error::Error::usage(format!("--base-url {base}: {e}")))?;
-        Ok(Webex {
-            url,
-            authorization: format!("Bearer {}", token.expose()),
-        })
+        let uri = super::uri(&url)
+            .map_err(|e| crate::error::Error::usage(format!("--base-url {base}: {e}")))?;
+        let headers = super::headers(
+            &format!("Bearer {}", token.expose()),
+            &[(CONTENT_TYPE, "application/json")],
+        );
+        Ok(Webex { url, uri, headers })
     }
 
     pub fn url(&self) -> &reqwest::Url {
@@ -54,12 +58,13 @@ impl Connector for Webex {
         "webex"
     }
 
-    fn request(&self, client: &reqwest::Client, unit: &Unit) -> reqwest::RequestBuilder {
-        client
-            .post(self.url.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .header(AUTHORIZATION, &self.authorization)
-            .body(body(unit))
+    fn request(&self, unit: &Unit) -> Result<Request, String> {
+        Ok(super::request(
+            http::Method::POST,
+            self.uri.clone(),
+            &self.headers,
+            body(unit).into(),
+        ))
     }
 
     fn classify(&self, answer: &Answer<'_>) -> Verdict {

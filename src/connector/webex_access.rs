@@ -6,7 +6,7 @@
 //! means "exported" — the document is saved by [`Connector::on_success`] before that is
 //! recorded.
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use http::header::{ACCEPT, CONTENT_TYPE};
 
 use super::webex::WebexAnswer;
 use super::{Answer, Connector, Unit};
@@ -19,7 +19,7 @@ const MAX_BODY: usize = 4 * 1024 * 1024;
 
 pub struct WebexAccess {
     url: reqwest::Url,
-    authorization: String,
+    headers: http::HeaderMap,
     exporter: Exporter,
 }
 
@@ -33,7 +33,13 @@ impl WebexAccess {
     ) -> crate::error::Result<Self> {
         Ok(WebexAccess {
             url: api_url(base, path)?,
-            authorization: format!("Bearer {}", token.expose()),
+            headers: super::headers(
+                &format!("Bearer {}", token.expose()),
+                &[
+                    (CONTENT_TYPE, "application/json"),
+                    (ACCEPT, "application/json"),
+                ],
+            ),
             exporter,
         })
     }
@@ -60,7 +66,7 @@ impl Connector for WebexAccess {
         CONNECTOR
     }
 
-    fn request(&self, client: &reqwest::Client, unit: &Unit) -> reqwest::RequestBuilder {
+    fn request(&self, unit: &Unit) -> Result<super::Request, String> {
         // A scope that is not a query cannot come from this tool; ask with the defaults.
         let query = Query::from_scope(&unit.scope).unwrap_or_default();
         let mut url = self.url.clone();
@@ -71,11 +77,12 @@ impl Connector for WebexAccess {
                 pairs.append_pair(name, &value);
             }
         }
-        client
-            .get(url)
-            .header(AUTHORIZATION, &self.authorization)
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "application/json")
+        Ok(super::request(
+            http::Method::GET,
+            super::uri(&url)?,
+            &self.headers,
+            bytes::Bytes::new(),
+        ))
     }
 
     fn classify(&self, answer: &Answer<'_>) -> Verdict {
