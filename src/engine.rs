@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use backon::ExponentialBackoff;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::connector::{Answer, Connector, Unit};
@@ -133,7 +133,11 @@ struct Work {
 
 enum Event {
     Retry(Box<Work>),
-    Done,
+    /// A worker finished an attempt; `done`: the attempt finished its unit for this run.
+    Free {
+        worker: usize,
+        done: bool,
+    },
 }
 
 struct Shared {
@@ -188,7 +192,6 @@ async fn dispatch(
 ) {
     let concurrency = config.concurrency.max(1);
     let window = (concurrency * 8).max(256);
-    let inflight = Arc::new(Semaphore::new(concurrency));
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         connector,
@@ -200,66 +203,143 @@ async fn dispatch(
         counters,
         events: events_tx,
     });
-    let mut ready: VecDeque<Work> = VecDeque::new();
-    let mut in_progress = 0usize;
+    // One long-lived task per request in flight, each fed one attempt at a time: a task
+    // spawned per attempt (and a semaphore to bound them) cost more than the attempt's
+    // own bookkeeping.
+    let mut workers = Vec::with_capacity(concurrency);
+    let mut handles = Vec::with_capacity(concurrency);
+    for id in 0..concurrency {
+        let (tx, rx) = mpsc::channel(1);
+        workers.push(tx);
+        handles.push(tokio::spawn(worker(shared.clone(), id, rx)));
+    }
+    let mut queue = Queue {
+        ready: VecDeque::new(),
+        in_progress: 0,
+        free: (0..concurrency).rev().collect(),
+    };
     let mut source_done = false;
 
     loop {
-        let work = if let Some(work) = ready.pop_front() {
+        if stop.is_stopped() {
+            break;
+        }
+        // A free worker first: work taken with none free would wait holding its ticket.
+        if queue.free.is_empty() {
+            let event = match events.try_recv() {
+                Ok(event) => event,
+                Err(_) => tokio::select! {
+                    biased;
+                    _ = stop.stopped() => break,
+                    Some(event) = events.recv() => event,
+                },
+            };
+            queue.on(event);
+            continue;
+        }
+        let work = if let Some(work) = queue.ready.pop_front() {
             work
-        } else if source_done && in_progress == 0 {
+        } else if let Ok(event) = events.try_recv() {
+            // Retries and finished units are heard before new units are taken.
+            queue.on(event);
+            continue;
+        } else if source_done && queue.in_progress == 0 {
             break;
         } else {
-            tokio::select! {
-                biased;
-                _ = stop.stopped() => break,
-                Some(event) = events.recv() => {
-                    on_event(event, &mut ready, &mut in_progress);
-                    continue;
-                }
-                unit = source.recv(), if !source_done && in_progress < window => match unit {
-                    Some(unit) => {
-                        in_progress += 1;
-                        Work { unit, attempts: 0, ambiguous: false, backoff: None }
-                    }
-                    None => {
-                        source_done = true;
+            let open = !source_done && queue.in_progress < window;
+            let unit = match source.try_recv() {
+                Ok(unit) if open => Some(unit),
+                _ => tokio::select! {
+                    biased;
+                    _ = stop.stopped() => break,
+                    Some(event) = events.recv() => {
+                        queue.on(event);
                         continue;
                     }
+                    unit = source.recv(), if open => unit,
                 },
+            };
+            match unit {
+                Some(unit) => {
+                    queue.in_progress += 1;
+                    Work {
+                        unit,
+                        attempts: 0,
+                        ambiguous: false,
+                        backoff: None,
+                    }
+                }
+                None => {
+                    source_done = true;
+                    continue;
+                }
             }
         };
-        let permit = tokio::select! {
-            biased;
-            _ = stop.stopped() => break,
-            permit = inflight.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => break,
+        let ticket = match shared.throttle.try_ready() {
+            Some(ticket) => ticket,
+            None => tokio::select! {
+                biased;
+                _ = stop.stopped() => break,
+                ticket = shared.throttle.until_ready() => ticket,
             },
         };
-        let ticket = tokio::select! {
-            biased;
-            _ = stop.stopped() => break,
-            ticket = shared.throttle.until_ready() => ticket,
-        };
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            attempt(&shared, work, ticket).await;
-            drop(permit);
-        });
+        let Some(id) = queue.free.pop() else { break };
+        // The worker is free, so its one-slot channel has room.
+        if workers[id].try_send((work, ticket)).is_err() {
+            break;
+        }
     }
-    // Let in-flight requests land (each is bounded by the request timeout).
-    let _ = inflight.acquire_many(concurrency as u32).await;
-}
-
-fn on_event(event: Event, ready: &mut VecDeque<Work>, in_progress: &mut usize) {
-    match event {
-        Event::Retry(work) => ready.push_back(*work),
-        Event::Done => *in_progress = in_progress.saturating_sub(1),
+    // Let in-flight requests land (each is bounded by the request timeout): a worker ends
+    // once its channel is closed and its attempt is done.
+    drop(workers);
+    for handle in handles {
+        if let Err(e) = handle.await
+            && e.is_panic()
+        {
+            std::panic::resume_unwind(e.into_panic());
+        }
     }
 }
 
-async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) {
+/// The dispatcher's view of the work in progress.
+struct Queue {
+    /// Retries whose backoff has passed, sent before new units.
+    ready: VecDeque<Work>,
+    /// Units taken from the source and not yet finished (attempting or waiting to retry).
+    in_progress: usize,
+    /// Workers with no attempt.
+    free: Vec<usize>,
+}
+
+impl Queue {
+    fn on(&mut self, event: Event) {
+        match event {
+            Event::Retry(work) => self.ready.push_back(*work),
+            Event::Free { worker, done } => {
+                self.free.push(worker);
+                if done {
+                    self.in_progress = self.in_progress.saturating_sub(1);
+                }
+            }
+        }
+    }
+}
+
+async fn worker(shared: Arc<Shared>, id: usize, mut jobs: mpsc::Receiver<(Work, Ticket)>) {
+    while let Some((work, ticket)) = jobs.recv().await {
+        let done = attempt(&shared, work, ticket).await;
+        if shared
+            .events
+            .send(Event::Free { worker: id, done })
+            .is_err()
+        {
+            break;
+        }
+    }
+}
+
+/// One attempt at `work`; true when it finished the unit (false: a retry is scheduled).
+async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) -> bool {
     let at = SystemTime::now();
     let started = Instant::now();
     // A success the connector could not keep (an export that could not be saved).
@@ -355,8 +435,7 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) {
                 .stop
                 .trigger(StopReason::Ledger("the ledger writer stopped".into()));
         }
-        let _ = shared.events.send(Event::Done);
-        return;
+        return true;
     }
     let mut done = true;
     match verdict.kind {
@@ -420,9 +499,7 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) {
             .stop
             .trigger(StopReason::Ledger("the ledger writer stopped".into()));
     }
-    if done {
-        let _ = shared.events.send(Event::Done);
-    }
+    done
 }
 
 /// Failures with no answer are the same for every connector: retry. Unless the request

@@ -110,6 +110,23 @@ impl Throttle {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Permission to send one request now, if there is some without waiting.
+    pub fn try_ready(&self) -> Option<Ticket> {
+        if self
+            .lock()
+            .paused_until
+            .is_some_and(|until| until > Instant::now())
+        {
+            return None;
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        if let Some(limiter) = self.limiter.load_full() {
+            limiter.check().ok()?;
+        }
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        Some(Ticket { generation })
+    }
+
     /// Wait for permission to send one request.
     pub async fn until_ready(&self) -> Ticket {
         loop {
