@@ -11,16 +11,21 @@
 //! for the few calls that are not units (the hub, listings).
 //!
 //! Failures are data: a [`Failure`] says whether the server may have seen the request, which
-//! is what decides whether a later "not found" can be trusted.
+//! is what decides whether a later "not found" can be trusted. One race no client can close:
+//! a request written on a kept-alive connection just as the server closes it fails as
+//! [`Failure::Connection`], which is counted as possibly received (the honest reading; the
+//! unit is retried). Idle connections are not used after [`MAX_IDLE`], well inside common
+//! server keep-alive limits, which keeps that race rare.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{HOST, HeaderMap, HeaderValue, USER_AGENT};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Uri};
 use http_body_util::{BodyExt, Full};
+use hyper::body::Body as _;
 use hyper::client::conn::http1::SendRequest;
 use hyper_rustls::{ConfigBuilderExt, HttpsConnector};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -278,10 +283,22 @@ pub async fn read_bounded(
 
 type Origin = (Scheme, Authority);
 
+/// Idle connections older than this are closed rather than used: servers close idle
+/// keep-alive connections after a while (60 s is common), and a request written as the
+/// server closes fails with no way to tell whether it arrived.
+const MAX_IDLE: Duration = Duration::from_secs(30);
+
+/// An idle connection to `origin`, and since when.
+struct Idle {
+    origin: Origin,
+    since: Instant,
+    sender: SendRequest<Full<Bytes>>,
+}
+
 /// Idle HTTP/1.1 connections, each driven by its own task; most recently used first out.
 struct Pool {
     connector: HttpsConnector<HttpConnector>,
-    idle: Mutex<Vec<(Origin, SendRequest<Full<Bytes>>)>>,
+    idle: Mutex<Vec<Idle>>,
     max_idle: usize,
     user_agent: HeaderValue,
 }
@@ -310,7 +327,12 @@ impl Pool {
         let (origin, mut request) = self.prepare(request)?;
         loop {
             let (mut sender, fresh) = match self.checkout(&origin) {
-                Some(sender) => (sender, false),
+                // Ready once its connection task is done with the last answer; an error
+                // means the connection closed while idle.
+                Some(mut sender) => match sender.ready().await {
+                    Ok(()) => (sender, false),
+                    Err(_) => continue,
+                },
                 None => (self.connect(&origin).await?, true),
             };
             *sent = true;
@@ -329,29 +351,30 @@ impl Pool {
                 },
             };
             let (parts, mut body) = response.into_parts();
+            let status = parts.status.as_u16();
             let mut bytes = Vec::new();
             let mut whole = true;
             while let Some(frame) = body.frame().await {
                 let frame = frame.map_err(|e| Failure::Body {
-                    status: parts.status.as_u16(),
+                    status,
                     cause: innermost_or(&e),
                 })?;
                 if let Ok(data) = frame.into_data() {
                     let room = max_body - bytes.len();
                     bytes.extend_from_slice(&data[..data.len().min(room)]);
                     if bytes.len() >= max_body {
-                        whole = false;
+                        whole = data.len() <= room && body.is_end_stream();
                         break;
                     }
                 }
             }
-            // An answer read to its end leaves the connection ready for the next request;
-            // one cut short (too large) is dropped with its connection.
+            // An answer read to its end leaves the connection for the next request; one cut
+            // short (too large) is dropped with its connection.
             if whole {
                 self.checkin(origin, sender);
             }
             return Ok(Reply {
-                status: parts.status.as_u16(),
+                status,
                 headers: parts.headers,
                 body: bytes,
             });
@@ -364,10 +387,10 @@ impl Pool {
         let (mut parts, body) = request.into_parts();
         let uri = std::mem::take(&mut parts.uri).into_parts();
         let (Some(scheme), Some(authority)) = (uri.scheme, uri.authority) else {
-            return Err(Failure::Connect("not an absolute URL".into()));
+            return Err(Failure::Invalid("not an absolute URL".into()));
         };
         if scheme != Scheme::HTTP && scheme != Scheme::HTTPS {
-            return Err(Failure::Connect(format!("cannot send to {scheme}:")));
+            return Err(Failure::Invalid(format!("cannot send to {scheme}:")));
         }
         let path = uri
             .path_and_query
@@ -380,7 +403,7 @@ impl Pool {
                 _ => authority.host(),
             };
             let host = HeaderValue::from_str(host)
-                .map_err(|_| Failure::Connect("not a valid host".into()))?;
+                .map_err(|_| Failure::Invalid("not a valid host".into()))?;
             parts.headers.insert(HOST, host);
         }
         if !parts.headers.contains_key(USER_AGENT) {
@@ -392,13 +415,13 @@ impl Pool {
         ))
     }
 
-    /// The most recently used idle connection to `origin` that is still open.
+    /// The most recently used idle connection to `origin` that is open and not stale.
     fn checkout(&self, origin: &Origin) -> Option<SendRequest<Full<Bytes>>> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        while let Some(at) = idle.iter().rposition(|(o, _)| o == origin) {
-            let (_, sender) = idle.swap_remove(at);
-            if sender.is_ready() {
-                return Some(sender);
+        while let Some(at) = idle.iter().rposition(|c| c.origin == *origin) {
+            let candidate = idle.remove(at);
+            if !candidate.sender.is_closed() && candidate.since.elapsed() < MAX_IDLE {
+                return Some(candidate.sender);
             }
         }
         None
@@ -407,7 +430,11 @@ impl Pool {
     fn checkin(&self, origin: Origin, sender: SendRequest<Full<Bytes>>) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < self.max_idle && !sender.is_closed() {
-            idle.push((origin, sender));
+            idle.push(Idle {
+                origin,
+                since: Instant::now(),
+                sender,
+            });
         }
     }
 

@@ -41,16 +41,33 @@ impl Webex {
 }
 
 /// The JSON body: `profile-name` (when there is one), `key`, then the audit fields.
+/// Written straight out (one buffer per request, not a JSON tree): every request builds one.
 pub fn body(unit: &Unit) -> Vec<u8> {
-    let mut map = serde_json::Map::with_capacity(2 + unit.exparams.len());
+    let mut out = Vec::with_capacity(
+        32 + unit.scope.len()
+            + unit.key.len()
+            + unit
+                .exparams
+                .iter()
+                .map(|(n, v)| n.len() + v.len() + 6)
+                .sum::<usize>(),
+    );
+    let field = |out: &mut Vec<u8>, name: &str, value: &str| {
+        out.push(if out.is_empty() { b'{' } else { b',' });
+        // Writing a string into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, name);
+        out.push(b':');
+        let _ = serde_json::to_writer(&mut *out, value);
+    };
     if !unit.scope.is_empty() {
-        map.insert("profile-name".into(), Value::String(unit.scope.clone()));
+        field(&mut out, "profile-name", &unit.scope);
     }
-    map.insert("key".into(), Value::String(unit.key.clone()));
+    field(&mut out, "key", &unit.key);
     for (name, value) in &unit.exparams {
-        map.insert(name.clone(), Value::String(value.clone()));
+        field(&mut out, name, value);
     }
-    serde_json::to_vec(&Value::Object(map)).unwrap_or_default()
+    out.push(b'}');
+    out
 }
 
 impl Connector for Webex {
@@ -316,6 +333,18 @@ mod tests {
         };
         let v: Value = serde_json::from_slice(&body(&no_profile))?;
         assert!(v.get("profile-name").is_none());
+        // Values that JSON must escape arrive intact.
+        let awkward = Unit {
+            scope: "a \"b\" \\ c".into(),
+            key: "é\u{1}\n".into(),
+            exparams: vec![("exparam2".into(), "<\"x\">\t".into())],
+            ..no_profile
+        };
+        let v: Value = serde_json::from_slice(&body(&awkward))?;
+        assert_eq!(
+            v,
+            serde_json::json!({"profile-name": awkward.scope, "key": awkward.key, "exparam2": "<\"x\">\t"})
+        );
         Ok(())
     }
 }
