@@ -14,7 +14,7 @@
 //! is what decides whether a later "not found" can be trusted. One race no client can close:
 //! a request written on a kept-alive connection just as the server closes it fails as
 //! [`Failure::Connection`], which is counted as possibly received (the honest reading; the
-//! unit is retried). Idle connections are not used after [`MAX_IDLE`], well inside common
+//! unit is retried). Idle connections are not used after 30 s, well inside common
 //! server keep-alive limits, which keeps that race rare.
 
 use std::sync::{Arc, Mutex};
