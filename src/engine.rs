@@ -4,9 +4,13 @@
 //! It takes its resources — a connector, an HTTP client, a throttle, a source of units, a
 //! writer and a stop signal — and knows nothing of flags or files, so tests drive it directly.
 //!
-//! Shape: one dispatcher pulls units (retries first), waits for a free in-flight slot and the
-//! throttle, and spawns one task per attempt. A unit waiting out a backoff holds no slot. At
-//! most `window` units are in progress at once, so memory stays flat whatever the backlog.
+//! Shape: `concurrency` long-lived worker tasks, each one request in flight at a time. Work
+//! (due retries first, then new units) is taken from one shared `Feed`. A worker that
+//! finishes an attempt takes its next work itself when there is some and the throttle allows
+//! it at once (the common case, unthrottled); otherwise it goes idle and the dispatcher,
+//! which does all the waiting (for work, for the throttle), hands it the next. A unit waiting
+//! out a backoff holds no worker. At most `window` units are in progress at once, so memory
+//! stays flat whatever the backlog.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -131,13 +135,68 @@ struct Work {
     backoff: Option<ExponentialBackoff>,
 }
 
+impl Work {
+    fn new(unit: Unit) -> Work {
+        Work {
+            unit,
+            attempts: 0,
+            ambiguous: false,
+            backoff: None,
+        }
+    }
+}
+
+/// What the dispatcher hears.
 enum Event {
-    Retry(Box<Work>),
-    /// A worker finished an attempt; `done`: the attempt finished its unit for this run.
-    Free {
-        worker: usize,
-        done: bool,
-    },
+    /// A worker has no attempt (and found no work it could start at once).
+    Free(usize),
+    /// A retry's backoff has passed: it waits in [`Feed::ready`].
+    Due,
+}
+
+/// The work to hand out, shared by the dispatcher and the workers under one short lock.
+struct Feed {
+    source: mpsc::Receiver<Unit>,
+    source_done: bool,
+    /// Retries whose backoff has passed, sent before new units.
+    ready: VecDeque<Work>,
+    /// Units taken from the source and not finished (attempting or waiting to retry): at
+    /// most `window`, so memory stays flat whatever the backlog.
+    in_progress: usize,
+    window: usize,
+}
+
+impl Feed {
+    /// The next work, if there is some without waiting: a due retry first, else a new unit.
+    fn take(&mut self) -> Option<Work> {
+        if let Some(work) = self.ready.pop_front() {
+            return Some(work);
+        }
+        if !self.open() {
+            return None;
+        }
+        match self.source.try_recv() {
+            Ok(unit) => {
+                self.in_progress += 1;
+                Some(Work::new(unit))
+            }
+            Err(mpsc::error::TryRecvError::Disconnected) => {
+                self.source_done = true;
+                None
+            }
+            Err(mpsc::error::TryRecvError::Empty) => None,
+        }
+    }
+
+    /// Whether a new unit may be taken from the source.
+    fn open(&self) -> bool {
+        !self.source_done && self.in_progress < self.window
+    }
+
+    /// Every unit taken has finished, and the source has no more.
+    fn finished(&self) -> bool {
+        self.source_done && self.in_progress == 0
+    }
 }
 
 struct Shared {
@@ -149,6 +208,13 @@ struct Shared {
     stop: Arc<Stop>,
     counters: Arc<Counters>,
     events: mpsc::UnboundedSender<Event>,
+    feed: Mutex<Feed>,
+}
+
+impl Shared {
+    fn feed(&self) -> std::sync::MutexGuard<'_, Feed> {
+        self.feed.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Send every unit from `source` until it is exhausted and each unit has finished, or until
@@ -185,13 +251,12 @@ async fn dispatch(
     transport: Transport,
     throttle: Arc<Throttle>,
     config: EngineConfig,
-    mut source: mpsc::Receiver<Unit>,
+    source: mpsc::Receiver<Unit>,
     writer: WriterSender,
     stop: Arc<Stop>,
     counters: Arc<Counters>,
 ) {
     let concurrency = config.concurrency.max(1);
-    let window = (concurrency * 8).max(256);
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         connector,
@@ -202,10 +267,17 @@ async fn dispatch(
         stop: stop.clone(),
         counters,
         events: events_tx,
+        feed: Mutex::new(Feed {
+            source,
+            source_done: false,
+            ready: VecDeque::new(),
+            in_progress: 0,
+            window: (concurrency * 8).max(256),
+        }),
     });
-    // One long-lived task per request in flight, each fed one attempt at a time: a task
-    // spawned per attempt (and a semaphore to bound them) cost more than the attempt's
-    // own bookkeeping.
+    // One long-lived task per request in flight. A worker that finishes an attempt starts
+    // the next itself when work and the throttle allow it at once; otherwise it tells the
+    // dispatcher it is free, and the dispatcher, which does the waiting, hands it work.
     let mut workers = Vec::with_capacity(concurrency);
     let mut handles = Vec::with_capacity(concurrency);
     for id in 0..concurrency {
@@ -213,19 +285,14 @@ async fn dispatch(
         workers.push(tx);
         handles.push(tokio::spawn(worker(shared.clone(), id, rx)));
     }
-    let mut queue = Queue {
-        ready: VecDeque::new(),
-        in_progress: 0,
-        free: (0..concurrency).rev().collect(),
-    };
-    let mut source_done = false;
+    let mut free: Vec<usize> = (0..concurrency).rev().collect();
 
     loop {
         if stop.is_stopped() {
             break;
         }
         // A free worker first: work taken with none free would wait holding its ticket.
-        if queue.free.is_empty() {
+        if free.is_empty() {
             let event = match events.try_recv() {
                 Ok(event) => event,
                 Err(_) => tokio::select! {
@@ -234,44 +301,44 @@ async fn dispatch(
                     Some(event) = events.recv() => event,
                 },
             };
-            queue.on(event);
+            if let Event::Free(id) = event {
+                free.push(id);
+            }
             continue;
         }
-        let work = if let Some(work) = queue.ready.pop_front() {
-            work
-        } else if let Ok(event) = events.try_recv() {
-            // Retries and finished units are heard before new units are taken.
-            queue.on(event);
-            continue;
-        } else if source_done && queue.in_progress == 0 {
-            break;
-        } else {
-            let open = !source_done && queue.in_progress < window;
-            let unit = match source.try_recv() {
-                Ok(unit) if open => Some(unit),
-                _ => tokio::select! {
+        let (work, finished, open) = {
+            let mut feed = shared.feed();
+            let work = feed.take();
+            (work, feed.finished(), feed.open())
+        };
+        let work = match work {
+            Some(work) => work,
+            None if finished => break,
+            None => {
+                // Nothing at once: wait for a due retry, a free worker (which may have
+                // finished a unit, opening the window) or the source.
+                let unit = tokio::select! {
                     biased;
                     _ = stop.stopped() => break,
                     Some(event) = events.recv() => {
-                        queue.on(event);
+                        if let Event::Free(id) = event {
+                            free.push(id);
+                        }
                         continue;
                     }
-                    unit = source.recv(), if open => unit,
-                },
-            };
-            match unit {
-                Some(unit) => {
-                    queue.in_progress += 1;
-                    Work {
-                        unit,
-                        attempts: 0,
-                        ambiguous: false,
-                        backoff: None,
+                    unit = std::future::poll_fn(|cx| shared.feed().source.poll_recv(cx)), if open => unit,
+                    else => break,
+                };
+                let mut feed = shared.feed();
+                match unit {
+                    Some(unit) => {
+                        feed.in_progress += 1;
+                        Work::new(unit)
                     }
-                }
-                None => {
-                    source_done = true;
-                    continue;
+                    None => {
+                        feed.source_done = true;
+                        continue;
+                    }
                 }
             }
         };
@@ -283,7 +350,7 @@ async fn dispatch(
                 ticket = shared.throttle.until_ready() => ticket,
             },
         };
-        let Some(id) = queue.free.pop() else { break };
+        let Some(id) = free.pop() else { break };
         // The worker is free, so its one-slot channel has room.
         if workers[id].try_send((work, ticket)).is_err() {
             break;
@@ -301,38 +368,32 @@ async fn dispatch(
     }
 }
 
-/// The dispatcher's view of the work in progress.
-struct Queue {
-    /// Retries whose backoff has passed, sent before new units.
-    ready: VecDeque<Work>,
-    /// Units taken from the source and not yet finished (attempting or waiting to retry).
-    in_progress: usize,
-    /// Workers with no attempt.
-    free: Vec<usize>,
-}
-
-impl Queue {
-    fn on(&mut self, event: Event) {
-        match event {
-            Event::Retry(work) => self.ready.push_back(*work),
-            Event::Free { worker, done } => {
-                self.free.push(worker);
+async fn worker(shared: Arc<Shared>, id: usize, mut jobs: mpsc::Receiver<(Work, Ticket)>) {
+    while let Some((mut work, mut ticket)) = jobs.recv().await {
+        loop {
+            let done = attempt(&shared, work, ticket).await;
+            let next = {
+                let mut feed = shared.feed();
                 if done {
-                    self.in_progress = self.in_progress.saturating_sub(1);
+                    feed.in_progress = feed.in_progress.saturating_sub(1);
+                }
+                if shared.stop.is_stopped() {
+                    None
+                } else {
+                    feed.take()
+                }
+            };
+            let Some(next) = next else { break };
+            match shared.throttle.try_ready() {
+                Some(t) => (work, ticket) = (next, t),
+                None => {
+                    // Paced: the dispatcher waits for the throttle; the work keeps its turn.
+                    shared.feed().ready.push_front(next);
+                    break;
                 }
             }
         }
-    }
-}
-
-async fn worker(shared: Arc<Shared>, id: usize, mut jobs: mpsc::Receiver<(Work, Ticket)>) {
-    while let Some((work, ticket)) = jobs.recv().await {
-        let done = attempt(&shared, work, ticket).await;
-        if shared
-            .events
-            .send(Event::Free { worker: id, done })
-            .is_err()
-        {
+        if shared.events.send(Event::Free(id)).is_err() {
             break;
         }
     }
@@ -482,7 +543,8 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) -> bool {
                     tokio::select! {
                         _ = shared.stop.stopped() => {}
                         _ = tokio::time::sleep(delay) => {
-                            let _ = shared.events.send(Event::Retry(Box::new(work)));
+                            shared.feed().ready.push_back(work);
+                            let _ = shared.events.send(Event::Due);
                         }
                     }
                 });
