@@ -219,7 +219,20 @@ impl Transport {
     }
 }
 
-const USER_AGENT_VALUE: &str = concat!("forget/", env!("CARGO_PKG_VERSION"));
+/// What forget calls itself in `User-Agent`.
+pub const USER_AGENT_VALUE: &str = concat!("forget/", env!("CARGO_PKG_VERSION"));
+
+/// The `Host` header for a URI: its authority, without the scheme's default port.
+/// Connectors put it in the headers they build once (see [`crate::connector::headers`]), so
+/// no request has to make it again.
+pub fn host_header(scheme: &Scheme, authority: &Authority) -> Option<HeaderValue> {
+    let default_port = if *scheme == Scheme::HTTPS { 443 } else { 80 };
+    let host = match authority.port_u16() {
+        Some(port) if port != default_port => authority.as_str(),
+        _ => authority.host(),
+    };
+    HeaderValue::from_str(host).ok()
+}
 
 /// The reqwest client for proxied requests and for the calls that are not units.
 pub fn reqwest_client(options: &Options) -> crate::Result<reqwest::Client> {
@@ -397,13 +410,8 @@ impl Pool {
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
         parts.uri = Uri::from(path);
         if !parts.headers.contains_key(HOST) {
-            let default_port = if scheme == Scheme::HTTPS { 443 } else { 80 };
-            let host = match authority.port_u16() {
-                Some(port) if port != default_port => authority.as_str(),
-                _ => authority.host(),
-            };
-            let host = HeaderValue::from_str(host)
-                .map_err(|_| Failure::Invalid("not a valid host".into()))?;
+            let host = host_header(&scheme, &authority)
+                .ok_or_else(|| Failure::Invalid("not a valid host".into()))?;
             parts.headers.insert(HOST, host);
         }
         if !parts.headers.contains_key(USER_AGENT) {

@@ -57,16 +57,28 @@ pub fn request(
     request
 }
 
-/// The headers every request of a connector carries: `authorization` (kept out of debug
-/// output) and the given others.
+/// The headers every request of a connector to `url`'s origin carries, made once: `Host`,
+/// `User-Agent`, `Authorization` (kept out of debug output) and the given others.
 pub fn headers(
+    url: &url::Url,
     authorization: &str,
     others: &[(http::HeaderName, &'static str)],
 ) -> http::HeaderMap {
-    let mut headers = http::HeaderMap::with_capacity(others.len() + 1);
+    let mut headers = http::HeaderMap::with_capacity(others.len() + 3);
     for (name, value) in others {
         headers.insert(name, http::HeaderValue::from_static(value));
     }
+    // A URL the transport cannot send to gets no Host here; sending it says why.
+    if let Some(host) = uri(url)
+        .ok()
+        .and_then(|u| crate::transport::host_header(u.scheme()?, u.authority()?))
+    {
+        headers.insert(http::header::HOST, host);
+    }
+    headers.insert(
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static(crate::transport::USER_AGENT_VALUE),
+    );
     // A token with bytes no header can carry is refused by the API as missing.
     if let Ok(mut value) = http::HeaderValue::from_str(authorization) {
         value.set_sensitive(true);

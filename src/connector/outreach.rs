@@ -45,6 +45,7 @@ impl Outreach {
         }
         let authorization = format!("Bearer {}", token.expose());
         let delete_headers = super::headers(
+            base,
             &authorization,
             &[(ACCEPT, JSON_API), (CONTENT_TYPE, JSON_API)],
         );

@@ -31,15 +31,17 @@ impl WebexAccess {
         token: &Token,
         exporter: Exporter,
     ) -> crate::error::Result<Self> {
+        let url = api_url(base, path)?;
         Ok(WebexAccess {
-            url: api_url(base, path)?,
             headers: super::headers(
+                &url,
                 &format!("Bearer {}", token.expose()),
                 &[
                     (CONTENT_TYPE, "application/json"),
                     (ACCEPT, "application/json"),
                 ],
             ),
+            url,
             exporter,
         })
     }
