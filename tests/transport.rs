@@ -635,3 +635,78 @@ async fn on_a_multi_thread_runtime_an_answer_read_whole_leaves_its_connection_fo
         "every request reuses the one connection"
     );
 }
+
+/// Behind a proxy the requests go through reqwest: the same request, answer and failures.
+#[tokio::test]
+async fn through_reqwest_the_answers_and_failures_read_the_same() {
+    let server = Server::start(|tcp| async move {
+        let mut conn = Conn::new(tcp);
+        while let Some(seen) = conn.read_request().await {
+            match seen.request_line() {
+                "POST /ok HTTP/1.1" => {
+                    let echo = format!(
+                        "{} {}",
+                        seen.header("user-agent").unwrap_or(""),
+                        String::from_utf8_lossy(&seen.body)
+                    );
+                    conn.write(&answer("201 Created", "x-seen: 1\r\n", echo.as_bytes()))
+                        .await;
+                }
+                "POST /short HTTP/1.1" => {
+                    conn.write(b"HTTP/1.1 404 Not Found\r\ncontent-length: 100\r\n\r\nonly ten b")
+                        .await;
+                    return;
+                }
+                _ => conn.hold().await,
+            }
+        }
+    })
+    .await;
+    let transport = Transport::via_reqwest(forget::transport::reqwest_client(&options()).unwrap());
+    assert!(transport.is_proxied());
+
+    let reply = send(
+        &transport,
+        request("POST", &server.url("/ok"), b"{\"k\":1}"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.status, 201);
+    assert_eq!(header(&reply, "x-seen"), "1");
+    let body = String::from_utf8(reply.body).unwrap();
+    assert!(body.starts_with("forget/"), "{body}");
+    assert!(body.ends_with("{\"k\":1}"), "{body}");
+
+    let short = send(&transport, request("POST", &server.url("/short"), b"{}"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(short, Failure::Body { status: 404, .. }),
+        "{short:?}"
+    );
+    assert!(short.may_have_reached());
+
+    let slow = transport
+        .send(
+            request("POST", &server.url("/slow"), b"{}"),
+            MAX_BODY,
+            Duration::from_millis(300),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(slow, Failure::Timeout { sent: true });
+
+    let refused = {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        send(
+            &transport,
+            request("POST", &format!("http://127.0.0.1:{port}/x"), b"{}"),
+        )
+        .await
+        .unwrap_err()
+    };
+    assert!(matches!(refused, Failure::Connect(_)), "{refused:?}");
+    assert!(refused.is_connect() && !refused.may_have_reached());
+}
