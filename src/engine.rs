@@ -27,7 +27,7 @@ use crate::ledger::writer::{AttemptRecord, WriterSender};
 use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
 use crate::retry::RetryPolicy;
 use crate::throttle::{Throttle, Ticket};
-use crate::transport::{Failure, Transport};
+use crate::transport::{Failure, Reply, Transport};
 
 /// Answer bodies are read up to this many bytes (unless the connector asks for more); the
 /// rest is never buffered.
@@ -404,15 +404,13 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) -> bool {
     let started = Instant::now();
     // A success the connector could not keep (an export that could not be saved).
     let mut not_kept = None;
-    let sent = match shared.connector.request(&work.unit) {
-        Ok(request) => {
-            shared
-                .transport
-                .send(request, shared.connector.max_body(), shared.config.timeout)
-                .await
-        }
-        Err(cause) => Err(Failure::Invalid(cause)),
-    };
+    let sent = ask(
+        &*shared.connector,
+        &shared.transport,
+        &work.unit,
+        shared.config.timeout,
+    )
+    .await;
     let mut unreachable = false;
     let (verdict, http_status, error) = match sent {
         Ok(reply) => {
@@ -561,6 +559,20 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) -> bool {
             .trigger(StopReason::Ledger("the ledger writer stopped".into()));
     }
     done
+}
+
+/// Send `unit`'s request through `transport` and read the answer, up to the connector's
+/// bound, within `timeout`. A request the connector cannot build never leaves.
+pub async fn ask(
+    connector: &dyn Connector,
+    transport: &Transport,
+    unit: &Unit,
+    timeout: Duration,
+) -> Result<Reply, Failure> {
+    match connector.request(unit) {
+        Ok(request) => transport.send(request, connector.max_body(), timeout).await,
+        Err(cause) => Err(Failure::Invalid(cause)),
+    }
 }
 
 /// Failures with no answer are the same for every connector: retry. Unless the request

@@ -21,7 +21,7 @@ use crate::hub;
 use crate::input::{InputFile, InputOptions};
 use crate::ledger::Ledger;
 use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
-use crate::transport::{Failure, Transport};
+use crate::transport::Transport;
 
 pub const CANARY_PREFIX: &str = "forget-preflight-";
 /// The audit field that marks a canary in the tenant's logs.
@@ -166,26 +166,19 @@ pub async fn canary(
     };
     for attempt in 1..=attempts {
         let started = Instant::now();
-        let sent = match connector.request(&unit) {
-            Ok(request) => {
-                transport
-                    .send(request, connector.max_body(), config.timeout)
-                    .await
-            }
-            Err(cause) => Err(Failure::Invalid(cause)),
-        };
-        let (verdict, status, error) = match sent {
-            Ok(reply) => (
-                connector.classify(&Answer::from(&reply)),
-                Some(reply.status),
-                None,
-            ),
-            Err(failure) => (
-                engine::transport_verdict(&failure),
-                failure.status(),
-                Some(failure.describe()),
-            ),
-        };
+        let (verdict, status, error) =
+            match engine::ask(connector, transport, &unit, config.timeout).await {
+                Ok(reply) => (
+                    connector.classify(&Answer::from(&reply)),
+                    Some(reply.status),
+                    None,
+                ),
+                Err(failure) => (
+                    engine::transport_verdict(&failure),
+                    failure.status(),
+                    Some(failure.describe()),
+                ),
+            };
         check.latency = started.elapsed();
         check.http_status = status;
         check.code = verdict.code.clone();

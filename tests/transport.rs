@@ -201,6 +201,21 @@ fn header<'a>(reply: &'a Reply, name: &str) -> &'a str {
     reply.headers.get(name).unwrap().to_str().unwrap()
 }
 
+/// A URL on 127.0.0.1 where nothing listens (a port just bound and let go).
+async fn refused_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}/x")
+}
+
+/// A failure to connect: the server never saw the request.
+fn assert_no_connection(failure: &Failure) {
+    assert!(matches!(failure, Failure::Connect(_)), "{failure:?}");
+    assert!(failure.is_connect(), "{failure:?}");
+    assert!(!failure.may_have_reached(), "{failure:?}");
+}
+
 async fn send(transport: &Transport, req: http::Request<Bytes>) -> Result<Reply, Failure> {
     transport.send(req, MAX_BODY, GENEROUS).await
 }
@@ -314,28 +329,18 @@ async fn an_https_url_to_a_server_that_speaks_plain_http_is_a_connect_failure() 
     let failure = send(&transport, request("POST", &url, b"{}"))
         .await
         .unwrap_err();
-    assert!(matches!(failure, Failure::Connect(_)), "{failure:?}");
-    assert!(failure.is_connect(), "{failure:?}");
-    assert!(!failure.may_have_reached(), "{failure:?}");
+    assert_no_connection(&failure);
     assert_eq!(server.accepted(), 1);
 }
 
 #[tokio::test]
 async fn a_refused_connection_is_a_connect_failure() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
     let transport = plain_transport();
 
-    let failure = send(
-        &transport,
-        request("POST", &format!("http://127.0.0.1:{port}/x"), b"{}"),
-    )
-    .await
-    .unwrap_err();
-    assert!(matches!(failure, Failure::Connect(_)), "{failure:?}");
-    assert!(failure.is_connect(), "{failure:?}");
-    assert!(!failure.may_have_reached(), "{failure:?}");
+    let failure = send(&transport, request("POST", &refused_url().await, b"{}"))
+        .await
+        .unwrap_err();
+    assert_no_connection(&failure);
 }
 
 #[tokio::test]
@@ -696,17 +701,8 @@ async fn through_reqwest_the_answers_and_failures_read_the_same() {
         .unwrap_err();
     assert_eq!(slow, Failure::Timeout { sent: true });
 
-    let refused = {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        drop(listener);
-        send(
-            &transport,
-            request("POST", &format!("http://127.0.0.1:{port}/x"), b"{}"),
-        )
+    let refused = send(&transport, request("POST", &refused_url().await, b"{}"))
         .await
-        .unwrap_err()
-    };
-    assert!(matches!(refused, Failure::Connect(_)), "{refused:?}");
-    assert!(refused.is_connect() && !refused.may_have_reached());
+        .unwrap_err();
+    assert_no_connection(&refused);
 }
