@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::input::{EXPARAM_MAX, InputOptions};
-use crate::retry::RetryPolicy;
+use crate::engine::retry::RetryPolicy;
 
 /// `--rate`: a number of requests per second, or `unlimited`.
 #[derive(Clone, Copy, Debug, PartialEq)]

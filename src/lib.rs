@@ -24,30 +24,21 @@
 //! - [`sim`]: a local simulator of the APIs, for rehearsals and tests.
 
 pub mod access;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod connector;
 pub mod deadline;
 pub mod engine;
 pub mod error;
-pub mod hub;
 pub mod input;
-pub mod inventory;
+pub mod job;
 pub mod keys;
 pub mod ledger;
-pub mod list;
-pub mod lookup;
 pub mod outcome;
-pub mod preflight;
-pub mod progress;
-pub mod purge;
-pub mod report;
-pub mod retry;
-pub mod run;
 pub mod secret;
 pub mod sim;
-pub mod status;
-pub mod throttle;
+pub mod tenant;
 pub mod transport;
 
 pub use error::{Error, Result};

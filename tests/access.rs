@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 use common::{Fixture, TOKEN, Workdir, keys, repo_path, run_bin, text};
 use forget::access::{self, Channel, Exporter, Query, Subject};
 use forget::config::RunConfig;
-use forget::connector::webex_access::WebexAccess;
+use forget::access::connector::WebexAccess;
 use forget::engine::StopReason;
 use forget::error::exit;
 use forget::input::InputOptions;
 use forget::keys::KeyHasher;
 use forget::outcome::StopCause;
-use forget::run::{self, Target};
+use forget::job::{self, Target};
 use forget::secret::Token;
 use forget::sim::Fault;
 use serde_json::{Value, json};
@@ -95,7 +95,7 @@ async fn one_decoded_document_per_subject_named_without_the_key() {
     );
     let out = fx.path("out");
     let query = Query::default();
-    let s = run::run(
+    let s = job::run(
         config(&fx, vec![file], &query),
         Some(target(&fx, &out, TOKEN)),
     )
@@ -181,7 +181,7 @@ async fn the_query_reaches_the_api_and_impossible_rows_are_invalid() {
         message_preview: true,
         ..Query::default()
     };
-    let s = run::run(
+    let s = job::run(
         config(&fx, vec![file], &query),
         Some(target(&fx, &out, TOKEN)),
     )
@@ -233,7 +233,7 @@ async fn customer_ids_and_date_windows() {
         to: Some("2026-03-31".into()),
         ..Query::default()
     };
-    let s = run::run(
+    let s = job::run(
         config(&fx, vec![file], &query),
         Some(target(&fx, &out, TOKEN)),
     )
@@ -266,7 +266,7 @@ async fn retryable_answers_are_retried_until_every_subject_is_exported() {
     let out = fx.path("out");
     let mut c = config(&fx, vec![file], &Query::default());
     c.retry.max_attempts = 30;
-    let s = run::run(c, Some(target(&fx, &out, TOKEN))).await.unwrap();
+    let s = job::run(c, Some(target(&fx, &out, TOKEN))).await.unwrap();
     assert_eq!(s.ledger.deleted, 30, "{s:?}");
     assert!(s.retries > 0 && s.throttled > 0, "{s:?}");
     assert_eq!(documents(&out).len(), 30);
@@ -280,7 +280,7 @@ async fn a_refused_token_stops_and_exports_nothing() {
     let fx = Fixture::new(&[], |_| {}).await;
     let file = fx.csv("in.csv", &[MSISDN, EMAIL].map(String::from));
     let out = fx.path("out");
-    let s = run::run(
+    let s = job::run(
         config(&fx, vec![file], &Query::default()),
         Some(target(&fx, &out, "wrong")),
     )
@@ -300,7 +300,7 @@ async fn a_stopped_export_resumes_without_fetching_finished_subjects() {
     let out = fx.path("out");
     let mut c = config(&fx, vec![file], &Query::default());
     c.concurrency = 1;
-    let s = run::run(c.clone(), Some(target(&fx, &out, TOKEN)))
+    let s = job::run(c.clone(), Some(target(&fx, &out, TOKEN)))
         .await
         .unwrap();
     assert_eq!(s.stop, Some(StopReason::Api(StopCause::ExpiredToken)));
@@ -308,7 +308,7 @@ async fn a_stopped_export_resumes_without_fetching_finished_subjects() {
     assert_eq!(documents(&out).len(), 3);
 
     fx.sim.set_token("fresh-token");
-    let s = run::run(c, Some(target(&fx, &out, "fresh-token")))
+    let s = job::run(c, Some(target(&fx, &out, "fresh-token")))
         .await
         .unwrap();
     assert_eq!(s.exit_code(), exit::OK, "{s:?}");
@@ -328,7 +328,7 @@ async fn a_document_that_cannot_be_saved_keeps_its_subject_pending() {
     std::fs::remove_dir(&out).unwrap();
     let mut c = config(&fx, vec![file], &Query::default());
     c.concurrency = 1;
-    let s = run::run(c.clone(), Some(t)).await.unwrap();
+    let s = job::run(c.clone(), Some(t)).await.unwrap();
     assert!(
         matches!(&s.stop, Some(StopReason::Output(m)) if m.contains("cannot save")),
         "{s:?}"
@@ -336,7 +336,7 @@ async fn a_document_that_cannot_be_saved_keeps_its_subject_pending() {
     assert_eq!(s.exit_code(), exit::FAILURE);
     assert_eq!(s.ledger.deleted, 0);
     assert_eq!(s.ledger.pending, 3);
-    let s = run::run(c, Some(target(&fx, &out, TOKEN))).await.unwrap();
+    let s = job::run(c, Some(target(&fx, &out, TOKEN))).await.unwrap();
     assert_eq!(s.ledger.deleted, 3, "{s:?}");
     assert_eq!(documents(&out).len(), 3);
 }

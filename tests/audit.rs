@@ -12,8 +12,8 @@ use forget::error::exit;
 use forget::keys::KeyHasher;
 use forget::ledger::Ledger;
 use forget::ledger::purge::PurgeScope;
-use forget::lookup::{self, Finder, KeySource};
-use forget::purge::{PurgeConfig, PurgeResult};
+use forget::audit::lookup::{self, Finder, KeySource};
+use forget::audit::purge::{PurgeConfig, PurgeResult};
 use forget::secret;
 use forget::sim::Fault;
 
@@ -254,7 +254,7 @@ async fn erased_keys_leave_no_trace_and_purge_drops_the_plaintext_that_is_left()
         yes: false,
     };
     let mut asked = None;
-    let result = forget::purge::run(&config, |plan| {
+    let result = forget::audit::purge::run(&config, |plan| {
         asked = Some(plan.clone());
         Ok(true)
     })
@@ -273,7 +273,7 @@ async fn erased_keys_leave_no_trace_and_purge_drops_the_plaintext_that_is_left()
     );
     // Purging again finds nothing.
     assert_eq!(
-        forget::purge::run(&config, |_| Ok(true)).unwrap(),
+        forget::audit::purge::run(&config, |_| Ok(true)).unwrap(),
         PurgeResult::Nothing
     );
 

@@ -117,7 +117,7 @@ async fn a_bad_file_among_good_ones_stops_everything_before_sending() {
     let fx = Fixture::new(&held, |_| {}).await;
     let good = fx.csv("good.csv", &held);
     let bad = fx.write("bad.csv", "email\nx@example.com\n");
-    let err = forget::run::run(fx.config(vec![good, bad]), Some(fx.target()))
+    let err = forget::job::run(fx.config(vec![good, bad]), Some(fx.target()))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("bad.csv"), "{err}");

@@ -10,7 +10,7 @@ use forget::input::{InputOptions, inspect};
 use forget::keys::KeyHasher;
 use forget::ledger::Ledger;
 use forget::ledger::ingest::IngestCounts;
-use forget::run::ingest;
+use forget::job::ingest;
 
 /// More rows than one ingest chunk (32k), keys repeated across chunks.
 const ROWS: u64 = 40_000;

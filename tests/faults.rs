@@ -87,7 +87,7 @@ async fn a_burst_of_429s_without_retry_after() {
     rides_through(vec![(Fault::Code429, 0.3)], Duration::from_secs(5)).await;
 }
 
-async fn rate_limited(retry_after: RetryAfter) -> (forget::run::RunSummary, Duration) {
+async fn rate_limited(retry_after: RetryAfter) -> (forget::job::RunSummary, Duration) {
     let held = keys("k", 4);
     let fx = Fixture::new(&held, |c| {
         c.rate_limit = Some(2.0);
@@ -124,7 +124,7 @@ async fn a_token_rejected_at_the_start_stops_on_the_first_answer() {
     let fx = Fixture::new(&held, |_| {}).await;
     let mut config = fx.config(vec![fx.csv("in.csv", &held)]);
     config.concurrency = 1;
-    let s = forget::run::run(config, Some(fx.target_with("bad")))
+    let s = forget::job::run(config, Some(fx.target_with("bad")))
         .await
         .unwrap();
     assert_eq!(s.exit_code(), exit::STOPPED);
@@ -166,7 +166,7 @@ async fn a_ledger_write_failure_stops_sending_and_keeps_keys_pending() {
     // Record the input, then make the ledger fail as a full disk does, after some writes.
     let mut dry = fx.config(vec![file.clone()]);
     dry.dry_run = true;
-    forget::run::run(dry, None).await.unwrap();
+    forget::job::run(dry, None).await.unwrap();
     fx.ledger()
         .execute_batch(
             "CREATE TRIGGER disk_full BEFORE INSERT ON attempts
@@ -261,7 +261,7 @@ async fn an_unreachable_host_stops_the_run_instead_of_failing_every_key() {
         .local_addr()
         .unwrap()
         .port();
-    let target = forget::run::Target::remote(
+    let target = forget::job::Target::remote(
         reqwest::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap(),
         forget::secret::Token::new("t"),
     )
@@ -269,7 +269,7 @@ async fn an_unreachable_host_stops_the_run_instead_of_failing_every_key() {
     let mut config = fx.config(vec![fx.csv("in.csv", &held)]);
     // Retries wait longer than fifty refused connections take, so no key runs out first.
     config.retry.base = Duration::from_millis(500);
-    let s = forget::run::run(config, Some(target)).await.unwrap();
+    let s = forget::job::run(config, Some(target)).await.unwrap();
     assert_eq!(
         s.stop,
         Some(StopReason::Api(forget::outcome::StopCause::Unreachable))

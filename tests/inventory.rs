@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use common::{Fixture, TOKEN, Workdir, run_bin, text};
 use forget::error::exit;
-use forget::hub::{Credentials, Got};
-use forget::inventory::{self, Selection};
+use forget::tenant::hub::{Credentials, Got};
+use forget::tenant::inventory::{self, Selection};
 use forget::secret::Token;
 
 const FLAGGED: [&str; 2] = ["17409112200002", "17409200000003"];
@@ -115,7 +115,7 @@ async fn ids_are_read_one_by_one_and_unknown_ids_are_404() {
 async fn refusals_name_what_to_fix() {
     let fx = Fixture::new(&[], |_| {}).await;
     let case = |credentials: Credentials, base: String, want: &'static str| {
-        let reader = forget::hub::Reader::new(
+        let reader = forget::tenant::hub::Reader::new(
             "--hub-url",
             reqwest::Url::parse(&base).unwrap(),
             credentials,
@@ -216,7 +216,7 @@ async fn the_token_endpoint_is_as_documented() {
         fx.handle.url()
     );
     let client = reqwest::Client::new();
-    let basic = forget::hub::basic_authorization("sim-client", "sim-secret");
+    let basic = forget::tenant::hub::basic_authorization("sim-client", "sim-secret");
     let call = |golden: bool, auth: &str, url: &str| {
         let mut req = client.post(url).header("Authorization", auth);
         if golden {

@@ -14,14 +14,14 @@ use forget::config::RunConfig;
 use forget::connector::outreach::{self, Outreach};
 use forget::engine::StopReason;
 use forget::error::exit;
-use forget::list::{self, ListConfig, ListStop, Spool};
+use forget::tenant::list::{self, ListConfig, ListStop, Spool};
 use forget::outcome::StopCause;
-use forget::retry::RetryPolicy;
-use forget::run::{self, RunSummary, Target};
+use forget::engine::retry::RetryPolicy;
+use forget::job::{self, RunSummary, Target};
 use forget::secret::Token;
 use forget::sim::outreach::{OutreachCollection, sample_call_purposes};
 use forget::sim::{Fault, RetryAfter, SimConfig};
-use forget::throttle::Throttle;
+use forget::engine::throttle::Throttle;
 use serde_json::{Value, json};
 
 const RESOURCE: &str = "callPurposes";
@@ -72,7 +72,7 @@ fn range(from: i64, to: i64) -> impl Iterator<Item = String> {
 }
 
 async fn run_with(fx: &Fixture, config: RunConfig, token: &str) -> RunSummary {
-    run::run(config, Some(target(fx, token))).await.unwrap()
+    job::run(config, Some(target(fx, token))).await.unwrap()
 }
 
 #[tokio::test]
@@ -165,7 +165,7 @@ async fn a_wrong_token_stops_and_the_right_one_resumes() {
     let s = run_with(&fx, config(&fx, vec![file.clone()], RESOURCE), "wrong").await;
     assert_eq!(s.stop, Some(StopReason::Api(StopCause::BadToken)));
     assert_eq!((s.ledger.pending, s.ledger.deleted), (40, 0));
-    let summary = run::render_summary(&s);
+    let summary = job::render_summary(&s);
     assert!(summary.contains("OUTREACH_TOKEN"), "{summary}");
     assert!(!summary.contains("WEBEX_CAMPAIGN_TOKEN"), "{summary}");
     let s = run_with(&fx, config(&fx, vec![file], RESOURCE), TOKEN).await;
@@ -270,7 +270,7 @@ async fn webex_and_outreach_share_one_ledger() {
     let webex = fx.csv("keys.csv", &held);
     let w = fx.run(fx.config(vec![webex.clone(), both.clone()])).await;
     assert_eq!((w.ledger.total, w.ledger.deleted), (8, 8), "{w:?}");
-    assert!(!run::shows_connectors(&w.by_scope));
+    assert!(!job::shows_connectors(&w.by_scope));
 
     let o = run_with(
         &fx,
@@ -289,8 +289,8 @@ async fn webex_and_outreach_share_one_ledger() {
         (7, 5, 2)
     );
     assert_eq!(o.ledger.duplicates, 2);
-    assert!(run::shows_connectors(&o.by_scope));
-    let table = run::render_summary(&o);
+    assert!(job::shows_connectors(&o.by_scope));
+    let table = job::render_summary(&o);
     assert!(table.contains("outreach   callPurposes"), "{table}");
     assert!(table.contains("webex      customers"), "{table}");
 
@@ -303,7 +303,7 @@ async fn webex_and_outreach_share_one_ledger() {
     // Another Outreach tenant on this ledger is refused; the Webex one is still fine.
     let other = reqwest::Url::parse(&format!("{}/api/v3", fx.handle.url())).unwrap();
     let elsewhere = Target::outreach(other, Token::new(TOKEN)).unwrap();
-    let refused = run::run(config(&fx, vec![], RESOURCE), Some(elsewhere)).await;
+    let refused = job::run(config(&fx, vec![], RESOURCE), Some(elsewhere)).await;
     assert!(
         refused
             .err()

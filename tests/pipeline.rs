@@ -164,7 +164,7 @@ async fn a_bad_token_stops_the_run_and_leaves_keys_pending() {
     let held = keys("k", 50);
     let fx = Fixture::new(&held, |_| {}).await;
     let config = fx.config(vec![fx.csv("in.csv", &held)]);
-    let s = forget::run::run(config, Some(fx.target_with("wrong-token")))
+    let s = forget::job::run(config, Some(fx.target_with("wrong-token")))
         .await
         .unwrap();
     assert_eq!(s.stop, Some(StopReason::Api(StopCause::BadToken)));
@@ -266,7 +266,7 @@ async fn dry_run_records_but_sends_nothing() {
     let file = fx.write("in.csv", "key\nk00000\nk00001\nk00001\n\n,\n");
     let mut config = fx.config(vec![file]);
     config.dry_run = true;
-    let s = forget::run::run(config, None).await.unwrap();
+    let s = forget::job::run(config, None).await.unwrap();
     assert_eq!(
         (
             s.to_send,
@@ -306,7 +306,7 @@ async fn a_second_run_on_a_locked_ledger_refuses() {
     let fx = Fixture::new(&keys("k", 1), |_| {}).await;
     let config = fx.config(vec![fx.csv("in.csv", &keys("k", 1))]);
     let _held = forget::ledger::Ledger::lock(&config.state).unwrap();
-    let err = forget::run::run(config, Some(fx.target()))
+    let err = forget::job::run(config, Some(fx.target()))
         .await
         .unwrap_err();
     assert!(
@@ -337,16 +337,16 @@ async fn a_ledger_used_with_another_ledger_key_or_tenant_refuses() {
     fx.run(config.clone()).await;
     let mut other_key = config.clone();
     other_key.ledger_key_file = fx.path("other.key");
-    let err = forget::run::run(other_key, Some(fx.target()))
+    let err = forget::job::run(other_key, Some(fx.target()))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("different ledger key"), "{err}");
-    let other_tenant = forget::run::Target::remote(
+    let other_tenant = forget::job::Target::remote(
         reqwest::Url::parse("https://acme.example.com").unwrap(),
         forget::secret::Token::new("t"),
     )
     .unwrap();
-    let err = forget::run::run(config, Some(other_tenant))
+    let err = forget::job::run(config, Some(other_tenant))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("Use another --state"), "{err}");

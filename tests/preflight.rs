@@ -9,8 +9,8 @@ use forget::connector::{Answer, Connector, Unit};
 use forget::engine::EngineConfig;
 use forget::error::{Error, exit};
 use forget::outcome::{StopCause, Verdict};
-use forget::preflight::{self, Finding};
-use forget::retry::RetryPolicy;
+use forget::engine::preflight::{self, Finding};
+use forget::engine::retry::RetryPolicy;
 use forget::secret::Token;
 use forget::sim::Fault;
 
@@ -27,7 +27,7 @@ fn engine() -> EngineConfig {
 }
 
 async fn canary_with(connector: &dyn Connector, scope: &str) -> preflight::ProfileCheck {
-    let transport = forget::run::transport(&engine()).unwrap();
+    let transport = forget::job::transport(&engine()).unwrap();
     preflight::canary(connector, &transport, &engine(), scope).await
 }
 
@@ -135,7 +135,7 @@ async fn run_sends_one_canary_first_and_never_records_it() {
     let s = fx.run(config.clone()).await;
     assert_eq!(s.sent_units, 0);
     config.dry_run = true;
-    forget::run::run(config, None).await.unwrap();
+    forget::job::run(config, None).await.unwrap();
     assert_eq!(fx.sim.stats().requests, 6);
 }
 
@@ -145,7 +145,7 @@ async fn each_waiting_profile_is_proved() {
     let file = fx.write("in.csv", "key,profile-name\nk00000,\nk00001,vip\n");
     let mut config = fx.config(vec![file]);
     config.dry_run = true;
-    forget::run::run(config.clone(), None).await.unwrap();
+    forget::job::run(config.clone(), None).await.unwrap();
     config.dry_run = false;
     config.preflight = true;
     let s = fx.run(config).await;
@@ -172,7 +172,7 @@ async fn a_failed_preflight_refuses_the_run_and_records_nothing() {
         let target = fx.target_with(token);
         let want_words = want_words.to_owned();
         async move {
-            let error: Error = forget::run::run(config, Some(target)).await.unwrap_err();
+            let error: Error = forget::job::run(config, Some(target)).await.unwrap_err();
             assert_eq!(error.exit_code(), want_exit, "{error}");
             let message = error.to_string();
             assert!(message.contains(&want_words), "{message}");

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use common::{Fixture, Workdir, keys, text};
 use forget::error::exit;
 use forget::ledger::Ledger;
-use forget::report::{self, Format, ReportConfig};
+use forget::audit::report::{self, Format, ReportConfig};
 use sha2::{Digest, Sha256};
 
 struct Setup {

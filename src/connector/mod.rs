@@ -6,7 +6,6 @@
 
 pub mod outreach;
 pub mod webex;
-pub mod webex_access;
 
 use crate::outcome::{StopCause, Verdict};
 

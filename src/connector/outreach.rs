@@ -13,7 +13,7 @@ use super::{Answer, Connector, Unit};
 use crate::error::{Error, Result};
 use crate::input::InputOptions;
 use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
-use crate::retry::throttle_delay;
+use crate::engine::retry::throttle_delay;
 use crate::secret::Token;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.outreach.io/api/v2";

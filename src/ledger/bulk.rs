@@ -19,7 +19,7 @@
 //!    file that repeats many keys across chunks ends its bulk load early (a sample of the
 //!    keys met so far, [`RepeatSample`], tells): the rest of it is recorded row by row.
 //!
-//! While the marker is present nothing is sent: [`crate::run::ingest`] finishes the bulk
+//! While the marker is present nothing is sent: [`crate::job::ingest`] finishes the bulk
 //! load before it returns, or stops with it unfinished, to be continued by the next run.
 //!
 //! During a bulk load the ledger keeps a rollback journal rather than its write-ahead log

@@ -126,7 +126,7 @@ async fn token(sim: &Sim, req: Request<Incoming>) -> Action {
     }
     let presented = parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes());
     let accepted = sim.tenant.client.as_ref().is_some_and(|(id, secret)| {
-        presented == Some(crate::hub::basic_authorization(id, secret).as_bytes())
+        presented == Some(crate::tenant::hub::basic_authorization(id, secret).as_bytes())
     });
     if !accepted {
         return json(StatusCode::UNAUTHORIZED, AUTH_430);

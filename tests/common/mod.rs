@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use forget::config::{Rate, RunConfig};
-use forget::hub::{self, Credentials, Reader};
+use forget::tenant::hub::{self, Credentials, Reader};
 use forget::input::InputOptions;
-use forget::retry::RetryPolicy;
-use forget::run::{self, RunSummary, Target};
+use forget::engine::retry::RetryPolicy;
+use forget::job::{self, RunSummary, Target};
 use forget::secret::Token;
 use forget::sim::{self, Sim, SimConfig, SimHandle};
 
@@ -137,7 +137,7 @@ impl Fixture {
     }
 
     pub async fn run(&self, config: RunConfig) -> RunSummary {
-        run::run(config, Some(self.target())).await.unwrap()
+        job::run(config, Some(self.target())).await.unwrap()
     }
 
     pub fn ledger(&self) -> rusqlite::Connection {

@@ -8,8 +8,8 @@
 
 use http::header::{ACCEPT, CONTENT_TYPE};
 
-use super::webex::WebexAnswer;
-use super::{Answer, Connector, Unit};
+use crate::connector::webex::WebexAnswer;
+use crate::connector::{Answer, Connector, Unit};
 use crate::access::{CONNECTOR, Exporter, Query, carries_transactions};
 use crate::outcome::{Outcome, Verdict, VerdictKind};
 use crate::secret::Token;
@@ -33,7 +33,7 @@ impl WebexAccess {
     ) -> crate::error::Result<Self> {
         let url = api_url(base, path)?;
         Ok(WebexAccess {
-            headers: super::headers(
+            headers: crate::connector::headers(
                 &url,
                 &format!("Bearer {}", token.expose()),
                 &[
@@ -68,7 +68,7 @@ impl Connector for WebexAccess {
         CONNECTOR
     }
 
-    fn request(&self, unit: &Unit) -> Result<super::Request, String> {
+    fn request(&self, unit: &Unit) -> Result<crate::connector::Request, String> {
         // A scope that is not a query cannot come from this tool; ask with the defaults.
         let query = Query::from_scope(&unit.scope).unwrap_or_default();
         let mut url = self.url.clone();
@@ -79,9 +79,9 @@ impl Connector for WebexAccess {
                 pairs.append_pair(name, &value);
             }
         }
-        Ok(super::request(
+        Ok(crate::connector::request(
             http::Method::GET,
-            super::uri(&url)?,
+            crate::connector::uri(&url)?,
             &self.headers,
             bytes::Bytes::new(),
         ))

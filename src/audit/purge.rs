@@ -53,10 +53,10 @@ pub fn run(
     }
     let by = PurgeBy {
         operator: std::env::var("USER").ok(),
-        host: crate::run::hostname(),
+        host: crate::job::hostname(),
     };
     let done = ledger.purge(&config.scope, &by)?;
-    crate::run::checkpoint(&ledger)?;
+    crate::job::checkpoint(&ledger)?;
     Ok(PurgeResult::Purged(done))
 }
 

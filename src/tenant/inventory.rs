@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{Result, exit};
-use crate::hub::Reader;
+use crate::tenant::hub::Reader;
 
 pub const PURPOSES_PATH: &str = "/v1/purposes";
 pub const HUB_TARGET_GROUPS_PATH: &str = "/v1/target-groups";

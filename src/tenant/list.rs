@@ -24,8 +24,8 @@ use crate::engine::transport_verdict;
 use crate::error::{Error, Result};
 use crate::input::csv_writer_builder;
 use crate::outcome::{StopCause, VerdictKind};
-use crate::retry::RetryPolicy;
-use crate::throttle::Throttle;
+use crate::engine::retry::RetryPolicy;
+use crate::engine::throttle::Throttle;
 use crate::transport::{Failure, read_bounded};
 
 /// A page is read up to this many bytes (50 records of a wide resource fit many times over).

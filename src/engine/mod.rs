@@ -12,6 +12,10 @@
 //! out a backoff holds no worker. At most `window` units are in progress at once, so memory
 //! stays flat whatever the backlog.
 
+pub mod preflight;
+pub mod retry;
+pub mod throttle;
+
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,8 +29,8 @@ use crate::connector::{Answer, Connector, Unit};
 use crate::keys::redact;
 use crate::ledger::writer::{AttemptRecord, WriterSender};
 use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
-use crate::retry::RetryPolicy;
-use crate::throttle::{Throttle, Ticket};
+use crate::engine::retry::RetryPolicy;
+use crate::engine::throttle::{Throttle, Ticket};
 use crate::transport::{Failure, Reply, Transport};
 
 /// Answer bodies are read up to this many bytes (unless the connector asks for more); the

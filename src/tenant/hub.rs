@@ -17,7 +17,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::retry::retry_after;
+use crate::engine::retry::retry_after;
 use crate::secret::Token;
 
 pub const TOKEN_PATH: &str = "/campaignapi/resources/v3/oauth/token";

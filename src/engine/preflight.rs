@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::connector::{Answer, Connector, Unit};
 use crate::engine::{self, EngineConfig};
 use crate::error::{Error, Result, exit};
-use crate::hub;
+use crate::tenant::hub;
 use crate::input::{InputFile, InputOptions};
 use crate::ledger::Ledger;
 use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
@@ -236,7 +236,7 @@ pub async fn before_run(
     if scopes.is_empty() {
         return Ok(());
     }
-    let transport = crate::run::transport(config)?;
+    let transport = crate::job::transport(config)?;
     for scope in scopes {
         let check = canary(connector, &transport, config, scope).await;
         if !check.finding.is_ok() {
@@ -268,7 +268,7 @@ pub enum HubFinding {
 
 /// Read `/v1/purposes` and name the tenant.
 pub async fn hub_check(reader: &hub::Reader) -> HubFinding {
-    match reader.list(crate::inventory::PURPOSES_PATH).await {
+    match reader.list(crate::tenant::inventory::PURPOSES_PATH).await {
         Ok(purposes) => {
             let mut names: Vec<String> = Vec::new();
             for p in &purposes {

@@ -11,23 +11,23 @@ use std::sync::Arc;
 use crate::access::{self, Channel, Query, Subject};
 use crate::config::{self, Rate, RunConfig};
 use crate::connector::webex::Webex;
-use crate::connector::webex_access::{self, WebexAccess};
+use crate::access::connector::WebexAccess;
 use crate::connector::{Connector, Kind, outreach};
 use crate::engine::EngineConfig;
 use crate::error::{Error, Result, exit};
-use crate::hub;
+use crate::tenant::hub;
 use crate::input::InputOptions;
-use crate::inventory;
+use crate::tenant::inventory;
 use crate::keys::KeyHasher;
 use crate::ledger::Ledger;
 use crate::ledger::purge::PurgeScope;
-use crate::list::{self, ListConfig};
-use crate::lookup::{self, KeySource, LookupConfig};
-use crate::preflight;
-use crate::purge::{PurgeConfig, PurgeResult};
-use crate::report::ReportConfig;
-use crate::retry::RetryPolicy;
-use crate::run::{self, SampleSimulator, Target};
+use crate::tenant::list::{self, ListConfig};
+use crate::audit::lookup::{self, KeySource, LookupConfig};
+use crate::engine::preflight;
+use crate::audit::purge::{PurgeConfig, PurgeResult};
+use crate::audit::report::ReportConfig;
+use crate::engine::retry::RetryPolicy;
+use crate::job::{self, SampleSimulator, Target};
 use crate::secret::{self, Token};
 
 const ABOUT: &str = "Carry out GDPR erasure requests in bulk against Webex Campaign and \
@@ -183,7 +183,7 @@ key,profile-name,exparam1..,received,...). Files are created 0600.")]
 pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "csv")]
-    pub format: crate::report::Format,
+    pub format: crate::audit::report::Format,
     /// Write the report here instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -767,7 +767,7 @@ impl AccessArgs {
             )));
         }
         query.validate()?;
-        webex_access::api_url(
+        access::connector::api_url(
             &reqwest::Url::parse("https://example.invalid")
                 .map_err(|e| Error::usage(e.to_string()))?,
             &self.path,
@@ -986,7 +986,7 @@ impl ReportArgs {
             outcomes: self
                 .outcome
                 .as_deref()
-                .map(crate::report::parse_outcomes)
+                .map(crate::audit::report::parse_outcomes)
                 .transpose()?,
             split: self.split.clone(),
             manifest: self.manifest.clone(),
@@ -1125,14 +1125,14 @@ async fn run_command(args: &RunArgs) -> Result<i32> {
             "no CSV files given and no ledger to resume: forget run requests.csv",
         ));
     }
-    let summary = run::run(config, target).await?;
-    print!("{}", run::render_summary(&summary));
+    let summary = job::run(config, target).await?;
+    print!("{}", job::render_summary(&summary));
     Ok(summary.exit_code())
 }
 
 async fn check_command(args: &CheckArgs) -> Result<i32> {
     let engine = light_engine(args.timeout)?;
-    let client = run::http_client(&engine)?;
+    let client = job::http_client(&engine)?;
     let endpoint = args.connection.endpoint().await?;
     let hub = args
         .hub
@@ -1158,7 +1158,7 @@ async fn check_command(args: &CheckArgs) -> Result<i32> {
         let url = connector.url().to_string();
         let t = endpoint.into_target(connector)?;
         let mut checks = Vec::new();
-        let transport = run::transport(&engine)?;
+        let transport = job::transport(&engine)?;
         for scope in &scopes {
             checks.push(preflight::canary(&*t.connector, &transport, &engine, scope).await);
         }
@@ -1180,7 +1180,7 @@ async fn check_command(args: &CheckArgs) -> Result<i32> {
 
 async fn inventory_command(args: &InventoryArgs) -> Result<i32> {
     let engine = light_engine(args.timeout)?;
-    let client = run::http_client(&engine)?;
+    let client = job::http_client(&engine)?;
     let endpoint = args.connection.endpoint().await?;
     let hub = args
         .hub
@@ -1227,14 +1227,14 @@ async fn access_command(args: &AccessArgs) -> Result<i32> {
             .await?
             .ok_or_else(|| Error::usage(NO_BASE_URL))?;
         let (secret, _) = secret::load_ledger_key(&config.ledger_key_file, true)?;
-        let source = webex_access::api_url(endpoint.url(), &args.path)?;
+        let source = access::connector::api_url(endpoint.url(), &args.path)?;
         let exporter =
             access::Exporter::new(&args.out, KeyHasher::new(&secret), source.to_string())?;
         let connector = WebexAccess::new(endpoint.url(), &args.path, endpoint.token(), exporter)?;
         Some(endpoint.into_target(Arc::new(connector))?)
     };
     let state = config.state.clone();
-    let summary = run::run(config, target).await?;
+    let summary = job::run(config, target).await?;
     print!("{}", access::render_summary(&summary, &args.out, &state));
     Ok(summary.exit_code())
 }
@@ -1248,7 +1248,7 @@ fn status(args: &StatusArgs) -> Result<i32> {
         if args.json {
             println!("{}", serde_json::to_string(&d).unwrap_or_default());
         } else {
-            print!("{}", crate::status::render_deadlines(&d));
+            print!("{}", crate::audit::status::render_deadlines(&d));
         }
         return Ok(exit::OK);
     }
@@ -1267,15 +1267,15 @@ fn status(args: &StatusArgs) -> Result<i32> {
         .ledger_key_file
         .clone()
         .unwrap_or_else(|| secret::default_key_file(path));
-    let key = crate::status::key_status(&ledger, &key_file)?;
-    let deadlines = ledger.deadlines(today, crate::status::EARLIEST_SHOWN)?;
-    print!("{}", crate::status::render(path, &counts, &key, &deadlines));
-    if args.by_connector || run::shows_connectors(&by_scope) {
+    let key = crate::audit::status::key_status(&ledger, &key_file)?;
+    let deadlines = ledger.deadlines(today, crate::audit::status::EARLIEST_SHOWN)?;
+    print!("{}", crate::audit::status::render(path, &counts, &key, &deadlines));
+    if args.by_connector || job::shows_connectors(&by_scope) {
         println!("by connector and scope:");
-        print!("{}", run::render_by_scope(&by_scope));
+        print!("{}", job::render_by_scope(&by_scope));
     }
     let unfinished = ledger.unfinished_files()?;
-    if let Some(note) = crate::status::render_unfinished(unfinished) {
+    if let Some(note) = crate::audit::status::render_unfinished(unfinished) {
         print!("{note}");
     }
     Ok(exit::OK)
@@ -1298,7 +1298,7 @@ async fn list_command(args: &ListArgs) -> Result<i32> {
     };
     // The simulator (when rehearsing) lives until the listing is written.
     let (outreach, _sim) = if args.target.simulate {
-        let sample = run::SampleSimulator::start().await?;
+        let sample = job::SampleSimulator::start().await?;
         let base = sample.base_url(Kind::Outreach)?;
         (outreach::Outreach::new(&base, &sample.token)?, Some(sample))
     } else {
@@ -1312,12 +1312,12 @@ async fn list_command(args: &ListArgs) -> Result<i32> {
         )?;
         (outreach::Outreach::new(&base, &token)?, None)
     };
-    let client = run::http_client(&crate::engine::EngineConfig {
+    let client = job::http_client(&crate::engine::EngineConfig {
         concurrency: 1,
         timeout: config.timeout,
         retry: config.retry,
     })?;
-    let throttle = crate::throttle::Throttle::new(args.pacing.rate.0);
+    let throttle = crate::engine::throttle::Throttle::new(args.pacing.rate.0);
     let mut spool = list::Spool::create(&spool_dir)?;
     let listing = list::list(&outreach, &client, &throttle, &config, &mut spool);
     let summary = tokio::select! {
@@ -1361,13 +1361,13 @@ fn lookup_command(config: &LookupConfig) -> Result<i32> {
 
 fn report_command(state: &std::path::Path, config: &ReportConfig) -> Result<i32> {
     let ledger = Ledger::open_existing(state)?;
-    let summary = crate::report::write(&ledger, config)?;
-    eprint!("{}", crate::report::render_summary(&summary));
+    let summary = crate::audit::report::write(&ledger, config)?;
+    eprint!("{}", crate::audit::report::render_summary(&summary));
     Ok(exit::OK)
 }
 
 fn purge_command(config: &PurgeConfig) -> Result<i32> {
-    match crate::purge::run(config, crate::purge::ask_on_terminal)? {
+    match crate::audit::purge::run(config, crate::audit::purge::ask_on_terminal)? {
         PurgeResult::Nothing => {
             println!(
                 "nothing to purge: no {} plaintext left in the ledger",
@@ -1382,7 +1382,7 @@ fn purge_command(config: &PurgeConfig) -> Result<i32> {
         PurgeResult::Purged(done) => {
             println!(
                 "purged the plaintext of {}; the purge is recorded in the ledger",
-                crate::purge::describe(&done)
+                crate::audit::purge::describe(&done)
             );
             Ok(exit::OK)
         }

@@ -3,6 +3,8 @@
 //! This is the only place that wires the pieces together: input → ledger ingest → engine
 //! (connector, throttle, writer) → summary. Each piece takes resources, not flags.
 
+pub mod progress;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,8 +24,8 @@ use crate::ledger::ingest::{IngestCounts, PreparedRow, Preparer};
 use crate::ledger::writer::Writer;
 use crate::ledger::{Counts, Ledger, RunRecord, ScopeCounts, SendCursor};
 use crate::outcome::Outcome;
-use crate::preflight;
-use crate::progress::Progress;
+use crate::engine::preflight;
+use crate::job::progress::Progress;
 use crate::secret::{self, Token};
 use crate::sim;
 use crate::transport::{self, Transport};
@@ -189,7 +191,7 @@ impl SampleSimulator {
 
 /// The profile keys of the sample tenant, built into the binary so `--simulate` works anywhere.
 pub fn sample_profiles() -> Vec<String> {
-    include_str!("../samples/profiles/customers.txt")
+    include_str!("../../samples/profiles/customers.txt")
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -612,7 +614,7 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
         })?
     };
     let source = spawn_source(&config.state, connector.name(), include)?;
-    let throttle = Arc::new(crate::throttle::Throttle::new(config.rate.0));
+    let throttle = Arc::new(crate::engine::throttle::Throttle::new(config.rate.0));
     let progress = Progress::start(
         to_send,
         counters.clone(),

@@ -12,6 +12,9 @@
 //! Internally a finished export is the ledger outcome `deleted` (the key leaves the ledger
 //! with it); this module's summary calls it "exported".
 
+
+pub mod connector;
+
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -25,7 +28,7 @@ use crate::engine::StopReason;
 use crate::error::{Error, Result};
 use crate::keys::KeyHasher;
 use crate::outcome::Outcome;
-use crate::run::RunSummary;
+use crate::job::RunSummary;
 
 /// The ledger name of access units: never confused with deletions of the same key.
 pub const CONNECTOR: &str = "webex-access";
@@ -424,7 +427,7 @@ pub fn transactions_of(json: Value) -> Option<Vec<Value>> {
     if json.get("transaction-id").is_some() {
         return Some(vec![json]);
     }
-    crate::hub::as_list(json)
+    crate::tenant::hub::as_list(json)
 }
 
 /// Whether an answer carries transactions in one of the shapes [`transactions_of`] reads.
