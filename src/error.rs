@@ -1,8 +1,11 @@
 //! The one error type for failures that end a command.
 //!
 //! Expected per-key failures (a rejected key, a 429) are *data* — see [`crate::outcome`] —
-//! and never reach this type. What does reach it is something the user must fix: a bad flag,
-//! an unreadable file, a ledger that cannot be opened or written.
+//! and never reach this type. What does reach it ends the command: something the user must
+//! fix before anything is sent (a bad flag, an unreadable file, a ledger that cannot be
+//! opened: exit 2), an API that refuses the whole command (exit 3), or a failure after work
+//! may have begun (a ledger or output file that cannot be written, an internal failure:
+//! exit 1).
 
 use std::path::PathBuf;
 
@@ -10,7 +13,8 @@ use std::path::PathBuf;
 pub mod exit {
     /// Every key deleted or not found.
     pub const OK: i32 = 0;
-    /// Failed in a way that is neither usage nor input (a ledger write failed mid-run, a bug).
+    /// Failed in a way that is neither usage nor input: a ledger or output file could not be
+    /// written, or an internal failure (a bug). Work may have been done: look before re-running.
     pub const FAILURE: i32 = 1;
     /// Usage, configuration or input error: nothing was sent.
     pub const USAGE: i32 = 2;
@@ -44,6 +48,18 @@ pub enum Error {
     #[error("ledger: {0}")]
     Sqlite(#[from] rusqlite::Error),
 
+    /// An output file (a report, a manifest, a listing) could not be written.
+    #[error("{}: {source}", path.display())]
+    Output {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Something that should not fail did (a thread that could not start or panicked).
+    #[error("internal failure: {0}")]
+    Internal(String),
+
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -75,6 +91,17 @@ impl Error {
         Error::Api(message.into())
     }
 
+    pub fn output(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Output {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Error::Internal(message.into())
+    }
+
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
             context: context.into(),
@@ -86,7 +113,9 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Input { .. } | Error::Ledger { .. } => exit::USAGE,
             Error::Api(_) => exit::STOPPED,
-            Error::Sqlite(_) | Error::Io { .. } => exit::FAILURE,
+            Error::Sqlite(_) | Error::Io { .. } | Error::Output { .. } | Error::Internal(_) => {
+                exit::FAILURE
+            }
         }
     }
 }

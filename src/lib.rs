@@ -24,10 +24,11 @@
 //! - [`sim`]: a local simulator of the APIs, for rehearsals and tests.
 
 pub mod access;
+pub mod actor;
 pub mod audit;
 pub mod cli;
-pub mod config;
 pub mod connector;
+pub mod csvfile;
 pub mod deadline;
 pub mod engine;
 pub mod error;
@@ -38,6 +39,7 @@ pub mod ledger;
 pub mod outcome;
 pub mod secret;
 pub mod sim;
+pub mod target;
 pub mod tenant;
 pub mod transport;
 

@@ -148,3 +148,20 @@ pub fn load_ledger_key(file: &Path, create: bool) -> Result<(Vec<u8>, SecretSour
         ))),
     }
 }
+
+/// A random (version 4) UUID, e.g. for canary keys and temporary names: unique and
+/// unguessable without a dependency of its own.
+pub fn random_uuid() -> String {
+    let mut b: [u8; 16] = rand::random();
+    b[6] = (b[6] & 0x0f) | 0x40; // version 4
+    b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}

@@ -31,6 +31,10 @@ use hyper_rustls::{ConfigBuilderExt, HttpsConnector};
 use hyper_util::client::legacy::connect::HttpConnector;
 use tower_service::Service;
 
+/// Answer bodies are read up to this many bytes unless the caller asks for more (see
+/// [`Connector::max_body`](crate::connector::Connector::max_body)); the rest is never buffered.
+pub const MAX_BODY: usize = 64 * 1024;
+
 /// An answer, its body read up to the caller's bound.
 #[derive(Debug)]
 pub struct Reply {
@@ -529,7 +533,7 @@ mod tests {
 
     #[tokio::test]
     async fn answer_bodies_are_read_up_to_the_bound() -> Result<(), reqwest::Error> {
-        let max = crate::engine::MAX_BODY;
+        let max = MAX_BODY;
         let huge = vec![b' '; max * 16];
         let response = reqwest::Response::from(http::Response::new(huge));
         assert_eq!(read_bounded(response, max).await?.len(), max);

@@ -10,17 +10,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Fixture, TOKEN, Workdir, keys, repo_path, run_bin, text};
-use forget::access::{self, Channel, Exporter, Query, Subject};
-use forget::config::RunConfig;
 use forget::access::connector::WebexAccess;
+use forget::access::{self, Channel, Exporter, Query, Subject};
 use forget::engine::StopReason;
 use forget::error::exit;
 use forget::input::InputOptions;
+use forget::job;
+use forget::job::RunConfig;
 use forget::keys::KeyHasher;
 use forget::outcome::StopCause;
-use forget::job::{self, Target};
 use forget::secret::Token;
 use forget::sim::Fault;
+use forget::target::Target;
 use serde_json::{Value, json};
 
 const MSISDN: &str = "+15550100059";

@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use common::{Fixture, Workdir, keys, repo_path, text};
+use forget::audit::lookup::{self, Finder, KeySource};
+use forget::audit::purge::{PurgeConfig, PurgeResult};
 use forget::error::exit;
 use forget::keys::KeyHasher;
 use forget::ledger::Ledger;
 use forget::ledger::purge::PurgeScope;
-use forget::audit::lookup::{self, Finder, KeySource};
-use forget::audit::purge::{PurgeConfig, PurgeResult};
 use forget::secret;
 use forget::sim::Fault;
 

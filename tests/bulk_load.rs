@@ -7,10 +7,10 @@ use std::path::Path;
 
 use forget::engine::{Stop, StopReason};
 use forget::input::{InputOptions, inspect};
+use forget::job::ingest;
 use forget::keys::KeyHasher;
 use forget::ledger::Ledger;
 use forget::ledger::ingest::IngestCounts;
-use forget::job::ingest;
 
 /// More rows than one ingest chunk (32k), keys repeated across chunks.
 const ROWS: u64 = 40_000;

@@ -175,7 +175,7 @@ async fn a_ledger_write_failure_stops_sending_and_keeps_keys_pending() {
         )
         .unwrap();
     let mut config = fx.config(vec![file.clone()]);
-    config.rate = forget::config::Rate(Some(400.0));
+    config.rate = forget::engine::Rate(Some(400.0));
     let s = fx.run(config.clone()).await;
     assert!(
         matches!(s.stop, Some(StopReason::Ledger(ref m)) if m.contains("disk is full")),
@@ -261,7 +261,8 @@ async fn an_unreachable_host_stops_the_run_instead_of_failing_every_key() {
         .local_addr()
         .unwrap()
         .port();
-    let target = forget::job::Target::remote(
+    let target = forget::target::Target::connect(
+        forget::connector::Kind::Webex,
         reqwest::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap(),
         forget::secret::Token::new("t"),
     )

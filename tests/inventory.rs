@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use common::{Fixture, TOKEN, Workdir, run_bin, text};
 use forget::error::exit;
+use forget::secret::Token;
 use forget::tenant::hub::{Credentials, Got};
 use forget::tenant::inventory::{self, Selection};
-use forget::secret::Token;
 
 const FLAGGED: [&str; 2] = ["17409112200002", "17409200000003"];
 

@@ -10,18 +10,19 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{Fixture, TOKEN, Workdir, keys, text};
-use forget::config::RunConfig;
-use forget::connector::outreach::{self, Outreach};
+use forget::connector::outreach::Outreach;
 use forget::engine::StopReason;
-use forget::error::exit;
-use forget::tenant::list::{self, ListConfig, ListStop, Spool};
-use forget::outcome::StopCause;
 use forget::engine::retry::RetryPolicy;
-use forget::job::{self, RunSummary, Target};
+use forget::engine::throttle::Throttle;
+use forget::error::exit;
+use forget::job::RunConfig;
+use forget::job::{self, RunSummary};
+use forget::outcome::StopCause;
 use forget::secret::Token;
 use forget::sim::outreach::{OutreachCollection, sample_call_purposes};
 use forget::sim::{Fault, RetryAfter, SimConfig};
-use forget::engine::throttle::Throttle;
+use forget::target::Target;
+use forget::tenant::list::{self, ListConfig, ListStop, Spool};
 use serde_json::{Value, json};
 
 const RESOURCE: &str = "callPurposes";
@@ -48,13 +49,18 @@ fn base(fx: &Fixture) -> reqwest::Url {
 }
 
 fn target(fx: &Fixture, token: &str) -> Target {
-    Target::outreach(base(fx), Token::new(token)).unwrap()
+    Target::connect(
+        forget::connector::Kind::Outreach,
+        base(fx),
+        Token::new(token),
+    )
+    .unwrap()
 }
 
 fn config(fx: &Fixture, files: Vec<PathBuf>, resource: &str) -> RunConfig {
     let mut c = fx.config(files);
     c.connector = "outreach";
-    c.input = outreach::input_options(resource);
+    c.input = forget::input::InputOptions::for_kind(forget::connector::Kind::Outreach, resource);
     c
 }
 
@@ -270,7 +276,7 @@ async fn webex_and_outreach_share_one_ledger() {
     let webex = fx.csv("keys.csv", &held);
     let w = fx.run(fx.config(vec![webex.clone(), both.clone()])).await;
     assert_eq!((w.ledger.total, w.ledger.deleted), (8, 8), "{w:?}");
-    assert!(!job::shows_connectors(&w.by_scope));
+    assert!(!forget::ledger::shows_connectors(&w.by_scope));
 
     let o = run_with(
         &fx,
@@ -289,7 +295,7 @@ async fn webex_and_outreach_share_one_ledger() {
         (7, 5, 2)
     );
     assert_eq!(o.ledger.duplicates, 2);
-    assert!(job::shows_connectors(&o.by_scope));
+    assert!(forget::ledger::shows_connectors(&o.by_scope));
     let table = job::render_summary(&o);
     assert!(table.contains("outreach   callPurposes"), "{table}");
     assert!(table.contains("webex      customers"), "{table}");
@@ -302,7 +308,8 @@ async fn webex_and_outreach_share_one_ledger() {
 
     // Another Outreach tenant on this ledger is refused; the Webex one is still fine.
     let other = reqwest::Url::parse(&format!("{}/api/v3", fx.handle.url())).unwrap();
-    let elsewhere = Target::outreach(other, Token::new(TOKEN)).unwrap();
+    let elsewhere =
+        Target::connect(forget::connector::Kind::Outreach, other, Token::new(TOKEN)).unwrap();
     let refused = job::run(config(&fx, vec![], RESOURCE), Some(elsewhere)).await;
     assert!(
         refused

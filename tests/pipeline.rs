@@ -341,7 +341,8 @@ async fn a_ledger_used_with_another_ledger_key_or_tenant_refuses() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("different ledger key"), "{err}");
-    let other_tenant = forget::job::Target::remote(
+    let other_tenant = forget::target::Target::connect(
+        forget::connector::Kind::Webex,
         reqwest::Url::parse("https://acme.example.com").unwrap(),
         forget::secret::Token::new("t"),
     )

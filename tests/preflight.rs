@@ -7,10 +7,10 @@ use common::{Fixture, TOKEN, Workdir, keys, run_bin, text};
 use forget::connector::webex::{self, Webex};
 use forget::connector::{Answer, Connector, Unit};
 use forget::engine::EngineConfig;
-use forget::error::{Error, exit};
-use forget::outcome::{StopCause, Verdict};
 use forget::engine::preflight::{self, Finding};
 use forget::engine::retry::RetryPolicy;
+use forget::error::{Error, exit};
+use forget::outcome::{StopCause, Verdict};
 use forget::secret::Token;
 use forget::sim::Fault;
 
@@ -27,7 +27,7 @@ fn engine() -> EngineConfig {
 }
 
 async fn canary_with(connector: &dyn Connector, scope: &str) -> preflight::ProfileCheck {
-    let transport = forget::job::transport(&engine()).unwrap();
+    let transport = engine().transport().unwrap();
     preflight::canary(connector, &transport, &engine(), scope).await
 }
 

@@ -9,9 +9,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use common::{Fixture, Workdir, keys, text};
+use forget::audit::report::{self, Format, ReportConfig};
 use forget::error::exit;
 use forget::ledger::Ledger;
-use forget::audit::report::{self, Format, ReportConfig};
 use sha2::{Digest, Sha256};
 
 struct Setup {

@@ -7,9 +7,9 @@ use std::path::Path;
 
 use forget::connector::Answer;
 use forget::connector::webex::classify;
+use forget::input::ParsedRow;
 use forget::input::{InputOptions, inspect};
 use forget::keys::KeyHasher;
-use forget::ledger::ingest::ParsedRow;
 use proptest::prelude::*;
 
 /// Inspect and read a whole file; an `Err` is a refused file, which is fine; a panic is not.

@@ -8,9 +8,9 @@
 
 use http::header::{ACCEPT, CONTENT_TYPE};
 
+use crate::access::{CONNECTOR, Exporter, Query, carries_transactions};
 use crate::connector::webex::WebexAnswer;
 use crate::connector::{Answer, Connector, Unit};
-use crate::access::{CONNECTOR, Exporter, Query, carries_transactions};
 use crate::outcome::{Outcome, Verdict, VerdictKind};
 use crate::secret::Token;
 
@@ -61,6 +61,13 @@ pub fn api_url(base: &reqwest::Url, path: &str) -> crate::error::Result<reqwest:
     }
     reqwest::Url::parse(&format!("{base}{path}"))
         .map_err(|e| crate::error::Error::usage(format!("--path {path}: {e}")))
+}
+
+/// Check `--path` alone, before any base URL is known.
+pub fn check_path(path: &str) -> crate::error::Result<()> {
+    let any = reqwest::Url::parse("https://example.invalid")
+        .map_err(|e| crate::error::Error::internal(e.to_string()))?;
+    api_url(&any, path).map(|_| ())
 }
 
 impl Connector for WebexAccess {

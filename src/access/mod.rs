@@ -12,7 +12,6 @@
 //! Internally a finished export is the ledger outcome `deleted` (the key leaves the ledger
 //! with it); this module's summary calls it "exported".
 
-
 pub mod connector;
 
 use std::fs::{DirBuilder, OpenOptions};
@@ -26,9 +25,9 @@ use serde_json::{Map, Value, json};
 use crate::connector::Unit;
 use crate::engine::StopReason;
 use crate::error::{Error, Result};
+use crate::job::RunSummary;
 use crate::keys::KeyHasher;
 use crate::outcome::Outcome;
-use crate::job::RunSummary;
 
 /// The ledger name of access units: never confused with deletions of the same key.
 pub const CONNECTOR: &str = "webex-access";
@@ -427,7 +426,7 @@ pub fn transactions_of(json: Value) -> Option<Vec<Value>> {
     if json.get("transaction-id").is_some() {
         return Some(vec![json]);
     }
-    crate::tenant::hub::as_list(json)
+    crate::connector::as_list(json)
 }
 
 /// Whether an answer carries transactions in one of the shapes [`transactions_of`] reads.

@@ -7,10 +7,10 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
 use crate::error::{Error, Result, exit};
+use crate::input::ParsedRow;
 use crate::input::{self, InputOptions};
 use crate::keys::{KeyHash, KeyHasher, mask};
 use crate::ledger::audit::{InvalidMatch, UnitRecord};
-use crate::ledger::ingest::ParsedRow;
 use crate::ledger::{KeyCheck, Ledger, Pairs};
 use crate::secret;
 

@@ -4,9 +4,10 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
+use crate::actor::Actor;
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
-use crate::ledger::purge::{PurgeBy, PurgePlan, PurgeScope};
+use crate::ledger::purge::{PurgePlan, PurgeScope};
 
 #[derive(Clone, Debug)]
 pub struct PurgeConfig {
@@ -51,12 +52,8 @@ pub fn run(
     if !config.yes && !confirm(&plan)? {
         return Ok(PurgeResult::Cancelled(plan));
     }
-    let by = PurgeBy {
-        operator: std::env::var("USER").ok(),
-        host: crate::job::hostname(),
-    };
-    let done = ledger.purge(&config.scope, &by)?;
-    crate::job::checkpoint(&ledger)?;
+    let done = ledger.purge(&config.scope, &Actor::here())?;
+    ledger.truncate_wal()?;
     Ok(PurgeResult::Purged(done))
 }
 

@@ -14,8 +14,8 @@ use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
+use crate::csvfile;
 use crate::error::{Error, Result};
-use crate::input::csv_writer_builder;
 use crate::ledger::report::{FileFact, PurgeFact, ReportRow, RunFact};
 use crate::ledger::{Counts, Ledger, Pairs, timestamp};
 
@@ -424,7 +424,7 @@ impl Sink {
         };
         let encoder = match format {
             Format::Csv => {
-                let mut csv = csv_writer_builder().from_writer(w);
+                let mut csv = csvfile::writer_builder().from_writer(w);
                 csv.write_record(columns.header(shape))
                     .map_err(csv_err(&display))?;
                 Encoder::Csv(Box::new(csv))

@@ -94,6 +94,22 @@ pub fn uri(url: &url::Url) -> Result<http::Uri, String> {
         .map_err(|e: http::uri::InvalidUri| e.to_string())
 }
 
+/// A list answer: an array, or an object holding exactly one array (`{"data": [...]}`).
+pub fn as_list(json: serde_json::Value) -> Option<Vec<serde_json::Value>> {
+    match json {
+        serde_json::Value::Array(items) => Some(items),
+        serde_json::Value::Object(map) => {
+            let mut arrays = map.into_iter().filter_map(|(_, v)| match v {
+                serde_json::Value::Array(items) => Some(items),
+                _ => None,
+            });
+            let first = arrays.next()?;
+            arrays.next().is_none().then_some(first)
+        }
+        _ => None,
+    }
+}
+
 pub trait Connector: Send + Sync + 'static {
     /// Stored in the ledger with each unit of work, e.g. `webex`.
     fn name(&self) -> &'static str;
@@ -128,7 +144,7 @@ pub trait Connector: Send + Sync + 'static {
 
     /// The largest answer body the engine reads for this connector.
     fn max_body(&self) -> usize {
-        crate::engine::MAX_BODY
+        crate::transport::MAX_BODY
     }
 
     /// What the operator should do about a stopped run, in this system's words.
@@ -156,6 +172,41 @@ impl Kind {
             Kind::Webex => "webex",
             Kind::Outreach => "outreach",
         }
+    }
+
+    /// A connector for this system's API at `base_url`, sending `token`.
+    pub fn connect(
+        self,
+        base_url: &reqwest::Url,
+        token: &crate::secret::Token,
+    ) -> crate::error::Result<std::sync::Arc<dyn Connector>> {
+        Ok(match self {
+            Kind::Webex => std::sync::Arc::new(webex::Webex::new(base_url, token)?),
+            Kind::Outreach => std::sync::Arc::new(outreach::Outreach::new(base_url, token)?),
+        })
+    }
+
+    /// The input column holding the key unless `--key-column` names another.
+    pub fn key_column(self) -> &'static str {
+        match self {
+            Kind::Webex => "key",
+            Kind::Outreach => outreach::KEY_COLUMN,
+        }
+    }
+
+    /// This system's own rule for a key, checked at intake on top of the general ones: a
+    /// row whose key breaks it is an invalid row with the rule's reason.
+    pub fn key_rule(self) -> fn(&str) -> Result<(), String> {
+        match self {
+            Kind::Webex => |_| Ok(()),
+            Kind::Outreach => outreach::check_id,
+        }
+    }
+
+    /// Whether input rows carry `profile-name` and `exparamN` columns (Webex). Elsewhere they
+    /// are ordinary columns, ignored, and every row takes the default scope.
+    pub fn reads_profile_columns(self) -> bool {
+        self == Kind::Webex
     }
 
     /// The environment variable the API token is read from.
@@ -203,5 +254,23 @@ pub(crate) mod verdicts {
 
     pub fn stop(cause: StopCause) -> VerdictKind {
         VerdictKind::Stop(cause)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    #[test]
+    fn lists_are_arrays_or_one_wrapped_array() {
+        let case = |json: Value, want: Option<usize>| {
+            assert_eq!(as_list(json.clone()).map(|l| l.len()), want, "{json}");
+        };
+        case(serde_json::json!([1, 2]), Some(2));
+        case(serde_json::json!([]), Some(0));
+        case(serde_json::json!({"data": [1], "total": 1}), Some(1));
+        case(serde_json::json!({"a": [1], "b": [2]}), None);
+        case(serde_json::json!({"id": 1}), None);
     }
 }

@@ -10,10 +10,9 @@ use reqwest::{RequestBuilder, Url};
 use serde_json::{Map, Value};
 
 use super::{Answer, Connector, Unit};
-use crate::error::{Error, Result};
-use crate::input::InputOptions;
-use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
 use crate::engine::retry::throttle_delay;
+use crate::error::{Error, Result};
+use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
 use crate::secret::Token;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.outreach.io/api/v2";
@@ -154,17 +153,8 @@ pub fn check_resource(name: &str) -> std::result::Result<(), String> {
     }
 }
 
-/// How Outreach input is read: an `id` column of integers, every row a record of `resource`
-/// (`profile-name` and `exparamN` columns mean nothing here and are ignored).
-pub fn input_options(resource: &str) -> InputOptions {
-    InputOptions {
-        key_column: "id".into(),
-        profile_default: resource.to_owned(),
-        validate_key: check_id,
-        profile_and_exparam_columns: false,
-        ..InputOptions::default()
-    }
-}
+/// The input column holding the record ids.
+pub const KEY_COLUMN: &str = "id";
 
 /// An Outreach id: a positive integer, written plainly (so `7` and `007` are not two units).
 pub fn check_id(key: &str) -> std::result::Result<(), String> {

@@ -7,8 +7,8 @@ use http::header::CONTENT_TYPE;
 use serde_json::Value;
 
 use super::{Answer, Connector, Request, Unit};
-use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
 use crate::engine::retry::retry_after;
+use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
 use crate::secret::Token;
 
 pub const DELETE_PATH: &str = "/campaignapi/resources/v3/delete";

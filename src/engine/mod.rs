@@ -13,6 +13,7 @@
 //! stays flat whatever the backlog.
 
 pub mod preflight;
+mod rate;
 pub mod retry;
 pub mod throttle;
 
@@ -25,17 +26,15 @@ use backon::ExponentialBackoff;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+pub use rate::Rate;
+
 use crate::connector::{Answer, Connector, Unit};
+use crate::engine::retry::RetryPolicy;
+use crate::engine::throttle::{Throttle, Ticket};
 use crate::keys::redact;
 use crate::ledger::writer::{AttemptRecord, WriterSender};
 use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
-use crate::engine::retry::RetryPolicy;
-use crate::engine::throttle::{Throttle, Ticket};
 use crate::transport::{Failure, Reply, Transport};
-
-/// Answer bodies are read up to this many bytes (unless the connector asks for more); the
-/// rest is never buffered.
-pub const MAX_BODY: usize = 64 * 1024;
 
 /// This many connection failures in a row, with no answer between them, stop the run: the
 /// host is unreachable, and burning every key's attempts would only mark them all failed.
@@ -48,6 +47,25 @@ pub struct EngineConfig {
     /// Per-request timeout, connect to last body byte.
     pub timeout: Duration,
     pub retry: RetryPolicy,
+}
+
+impl EngineConfig {
+    /// What carries the units' requests (see [`crate::transport`]).
+    pub fn transport(&self) -> crate::error::Result<Transport> {
+        Transport::new(&self.transport_options())
+    }
+
+    /// The reqwest client for the calls that are not units (the hub, listings).
+    pub fn http_client(&self) -> crate::error::Result<reqwest::Client> {
+        crate::transport::reqwest_client(&self.transport_options())
+    }
+
+    fn transport_options(&self) -> crate::transport::Options {
+        crate::transport::Options {
+            connect_timeout: Duration::from_secs(10).min(self.timeout),
+            max_idle: self.concurrency,
+        }
+    }
 }
 
 /// Why a run stopped before its work was done.

@@ -12,14 +12,9 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use crate::connector::{Answer, Connector, Unit};
 use crate::engine::{self, EngineConfig};
 use crate::error::{Error, Result, exit};
-use crate::tenant::hub;
-use crate::input::{InputFile, InputOptions};
-use crate::ledger::Ledger;
 use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
 use crate::transport::Transport;
 
@@ -151,7 +146,7 @@ pub async fn canary(
     let unit = Unit {
         id: 0,
         scope: scope.to_owned(),
-        key: format!("{CANARY_PREFIX}{}", uuid::Uuid::new_v4()),
+        key: format!("{CANARY_PREFIX}{}", crate::secret::random_uuid()),
         exparams: vec![(MARK.0.to_owned(), MARK.1.to_owned())],
     };
     let mut backoff = config.retry.backoff();
@@ -200,31 +195,6 @@ pub async fn canary(
     check
 }
 
-/// The profile names a run is about to use: the default of input files not yet recorded,
-/// and those of units already waiting in the ledger. Empty when there is nothing to send.
-pub fn scopes_to_check(
-    ledger: &Ledger,
-    files: &[InputFile],
-    opts: &InputOptions,
-    connector: &str,
-    include: &[Outcome],
-) -> Result<Vec<String>> {
-    let mut scopes = Vec::new();
-    for file in files {
-        if !ledger.file_recorded(&file.sha256, &opts.profile_default)? {
-            scopes.push(opts.profile_default.clone());
-            break;
-        }
-    }
-    for scope in ledger.scopes_to_send(connector, include, MAX_SCOPES)? {
-        if !scopes.contains(&scope) {
-            scopes.push(scope);
-        }
-    }
-    scopes.truncate(MAX_SCOPES);
-    Ok(scopes)
-}
-
 /// The automatic preflight of `forget run`: one canary per profile name; the first failure
 /// is the error that refuses the run.
 pub async fn before_run(
@@ -236,7 +206,7 @@ pub async fn before_run(
     if scopes.is_empty() {
         return Ok(());
     }
-    let transport = crate::job::transport(config)?;
+    let transport = config.transport()?;
     for scope in scopes {
         let check = canary(connector, &transport, config, scope).await;
         if !check.finding.is_ok() {
@@ -255,115 +225,6 @@ pub async fn before_run(
         }
     }
     Ok(())
-}
-
-/// What the API hub said about the tenant.
-#[derive(Clone, Debug, PartialEq)]
-pub enum HubFinding {
-    /// The tenant's name(s), from the purposes' `tenantName`, and how many purposes.
-    Tenant { names: Vec<String>, purposes: usize },
-    /// Reading `/v1/purposes` failed; the message and exit code say why.
-    Failed { message: String, exit_code: i32 },
-}
-
-/// Read `/v1/purposes` and name the tenant.
-pub async fn hub_check(reader: &hub::Reader) -> HubFinding {
-    match reader.list(crate::tenant::inventory::PURPOSES_PATH).await {
-        Ok(purposes) => {
-            let mut names: Vec<String> = Vec::new();
-            for p in &purposes {
-                if let Some(Value::String(name)) = p.get("tenantName")
-                    && !name.trim().is_empty()
-                    && !names.contains(name)
-                {
-                    names.push(name.clone());
-                }
-            }
-            HubFinding::Tenant {
-                names,
-                purposes: purposes.len(),
-            }
-        }
-        Err(e) => HubFinding::Failed {
-            message: e.to_string(),
-            exit_code: e.exit_code(),
-        },
-    }
-}
-
-/// Everything `forget check` found.
-#[derive(Clone, Debug)]
-pub struct CheckReport {
-    /// The delete endpoint checked and one result per profile name.
-    pub delete: Option<(String, Vec<ProfileCheck>)>,
-    /// The hub checked and what it said.
-    pub hub: Option<(String, HubFinding)>,
-}
-
-impl CheckReport {
-    /// The worst exit code among the checks (3 before 2 before 0).
-    pub fn exit_code(&self) -> i32 {
-        let mut codes: Vec<i32> = Vec::new();
-        if let Some((_, checks)) = &self.delete {
-            codes.extend(checks.iter().map(|c| c.finding.exit_code()));
-        }
-        if let Some((_, HubFinding::Failed { exit_code, .. })) = &self.hub {
-            codes.push(*exit_code);
-        }
-        if codes.contains(&exit::STOPPED) {
-            exit::STOPPED
-        } else {
-            codes.into_iter().max().unwrap_or(exit::OK)
-        }
-    }
-
-    pub fn render(&self) -> String {
-        use std::fmt::Write;
-        let mut out = String::new();
-        if let Some((url, checks)) = &self.delete {
-            let _ = writeln!(out, "delete API  {url}");
-            for check in checks {
-                let mark = if check.finding.is_ok() { "ok " } else { "FAIL" };
-                let _ = writeln!(out, "  [{mark}] {}", check.explain());
-            }
-        }
-        match &self.hub {
-            Some((url, finding)) => {
-                let _ = writeln!(out, "API hub     {url}");
-                let line = match finding {
-                    HubFinding::Tenant { names, purposes } if names.is_empty() => format!(
-                        "[ok ] the token is accepted; {purposes} purposes, none naming the tenant"
-                    ),
-                    HubFinding::Tenant { names, purposes } => format!(
-                        "[ok ] tenant {} ({purposes} purposes)",
-                        names
-                            .iter()
-                            .map(|n| format!("{n:?}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                    HubFinding::Failed { message, .. } => format!("[FAIL] {message}"),
-                };
-                let _ = writeln!(out, "  {line}");
-            }
-            None => {
-                let _ = writeln!(
-                    out,
-                    "API hub     not checked (no --hub-url): the tenant is not named"
-                );
-            }
-        }
-        let _ = writeln!(
-            out,
-            "{}",
-            if self.exit_code() == exit::OK {
-                "all checks passed"
-            } else {
-                "CHECK FAILED"
-            }
-        );
-        out
-    }
 }
 
 #[cfg(test)]

@@ -10,9 +10,14 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+mod row;
+
+pub use row::{ParsedRow, RowReader, without_key};
+
+use crate::connector::Kind;
+use crate::csvfile;
 use crate::deadline;
 use crate::error::{Error, Result};
-use crate::ledger::ingest::ParsedRow;
 
 /// Longer keys are invalid rows: no identifier is this long, and a runaway field (a missing
 /// quote swallowing the rest of the file) should not become a request.
@@ -59,6 +64,18 @@ impl Default for InputOptions {
 }
 
 impl InputOptions {
+    /// How `kind`'s input is read, every row defaulting to `scope` (a Webex profile name, an
+    /// Outreach resource).
+    pub fn for_kind(kind: Kind, scope: &str) -> InputOptions {
+        InputOptions {
+            key_column: kind.key_column().into(),
+            profile_default: scope.to_owned(),
+            validate_key: kind.key_rule(),
+            profile_and_exparam_columns: kind.reads_profile_columns(),
+            ..InputOptions::default()
+        }
+    }
+
     /// Refuse a mapping that would store what must not be stored, or read one column twice.
     pub fn check_mapping(&self) -> Result<()> {
         let key = normalise(&self.key_column);
@@ -88,20 +105,6 @@ impl InputOptions {
         }
         Ok(())
     }
-}
-
-/// The shared CSV reader settings (everything that reads CSV goes through here).
-pub fn csv_reader_builder(delimiter: u8) -> csv::ReaderBuilder {
-    let mut b = csv::ReaderBuilder::new();
-    b.delimiter(delimiter).has_headers(true).flexible(true);
-    b
-}
-
-/// The shared CSV writer settings.
-pub fn csv_writer_builder() -> csv::WriterBuilder {
-    let mut b = csv::WriterBuilder::new();
-    b.has_headers(true);
-    b
 }
 
 /// An input file that passed the file-level checks.
@@ -226,7 +229,7 @@ fn normalise(name: &str) -> String {
 }
 
 fn read_layout(path: &Path, delimiter: u8, opts: &InputOptions) -> Result<Layout> {
-    let mut reader = csv_reader_builder(delimiter).from_reader(BufReader::new(open(path)?));
+    let mut reader = csvfile::reader_builder(delimiter).from_reader(BufReader::new(open(path)?));
     let headers = reader
         .byte_headers()
         .map_err(|e| Error::input(path, format!("cannot read the header row: {e}")))?
@@ -349,181 +352,6 @@ fn finish_layout(
         received,
         keep,
     })
-}
-
-/// Streams the rows of an inspected file as [`ParsedRow`]s.
-pub struct RowReader<'a> {
-    reader: csv::Reader<BufReader<File>>,
-    record: csv::ByteRecord,
-    file: &'a InputFile,
-    opts: &'a InputOptions,
-}
-
-impl InputFile {
-    pub fn rows<'a>(&'a self, opts: &'a InputOptions) -> Result<RowReader<'a>> {
-        let reader = csv_reader_builder(self.delimiter)
-            .from_reader(BufReader::with_capacity(1 << 16, open(&self.path)?));
-        Ok(RowReader {
-            reader,
-            record: csv::ByteRecord::new(),
-            file: self,
-            opts,
-        })
-    }
-}
-
-impl RowReader<'_> {
-    /// The next row, or `None` at the end. An `Err` is a read failure of the file itself.
-    pub fn next_row(&mut self) -> Result<Option<ParsedRow>> {
-        match self.reader.read_byte_record(&mut self.record) {
-            Ok(false) => Ok(None),
-            Ok(true) => {
-                let line =
-                    self.record.position().map(|p| p.line()).unwrap_or(0) + self.file.line_offset;
-                Ok(Some(parse_record(
-                    &self.record,
-                    line,
-                    &self.file.layout,
-                    self.opts,
-                )))
-            }
-            Err(e) => match e.kind() {
-                csv::ErrorKind::Io(_) => Err(Error::input(
-                    &self.file.path,
-                    format!("cannot read it: {e}"),
-                )),
-                _ => {
-                    // The csv reader recovers at the next record; report this one as invalid.
-                    let line = e.position().map(|p| p.line()).unwrap_or(0) + self.file.line_offset;
-                    Ok(Some(ParsedRow::Invalid {
-                        line,
-                        reason: format!("unreadable CSV: {e}"),
-                        raw_key: None,
-                        extra: Vec::new(),
-                    }))
-                }
-            },
-        }
-    }
-}
-
-/// The kept columns of a record that has them, so even an invalid row can be traced back to
-/// its ticket. Not validated: they are only ever shown back.
-fn kept(record: &csv::ByteRecord, layout: &Layout) -> Vec<(String, String)> {
-    layout
-        .keep
-        .iter()
-        .filter_map(|(i, name)| {
-            let value = String::from_utf8_lossy(record.get(*i)?).trim().to_owned();
-            (!value.is_empty()).then(|| (name.clone(), value))
-        })
-        .collect()
-}
-
-fn parse_record(
-    record: &csv::ByteRecord,
-    line: u64,
-    layout: &Layout,
-    opts: &InputOptions,
-) -> ParsedRow {
-    let raw_key = record.get(layout.key);
-    let extra = kept(record, layout);
-    let invalid = |line: u64, reason: String, raw_key: Option<&[u8]>| {
-        let raw_key: Option<String> = raw_key.map(|k| {
-            let text = String::from_utf8_lossy(k);
-            text.chars().take(MAX_KEY_LEN).collect()
-        });
-        let trimmed = raw_key.as_deref().unwrap_or_default().trim();
-        ParsedRow::Invalid {
-            line,
-            reason,
-            extra: crate::ledger::ingest::without_key(&extra, trimmed),
-            raw_key,
-        }
-    };
-    if record.len() != layout.columns {
-        return invalid(
-            line,
-            format!(
-                "has {} fields, the header has {}",
-                record.len(),
-                layout.columns
-            ),
-            raw_key,
-        );
-    }
-    let field = |i: usize| -> std::result::Result<&str, String> {
-        let raw = record.get(i).unwrap_or_default();
-        std::str::from_utf8(raw).map_err(|_| format!("field {} is not valid UTF-8", i + 1))
-    };
-    let key = match field(layout.key) {
-        Ok(k) => k.trim(),
-        Err(reason) => return invalid(line, reason, raw_key),
-    };
-    if key.is_empty() {
-        return invalid(line, "blank key".into(), None);
-    }
-    if key.chars().any(char::is_control) {
-        return invalid(line, "key contains control characters".into(), raw_key);
-    }
-    if key.chars().count() > MAX_KEY_LEN {
-        return invalid(
-            line,
-            format!("key is longer than {MAX_KEY_LEN} characters"),
-            raw_key,
-        );
-    }
-    if let Err(reason) = (opts.validate_key)(key) {
-        return invalid(line, reason, raw_key);
-    }
-    let scope = match layout.profile.map(field).transpose() {
-        Ok(Some(p)) if !p.trim().is_empty() => p.trim().to_owned(),
-        Ok(_) => opts.profile_default.clone(),
-        Err(reason) => return invalid(line, reason, raw_key),
-    };
-    if scope.chars().any(char::is_control) {
-        return invalid(
-            line,
-            "profile-name contains control characters".into(),
-            raw_key,
-        );
-    }
-    let mut row_exparams = Vec::new();
-    for (i, name) in &layout.exparams {
-        match field(*i) {
-            Ok(v) if !v.trim().is_empty() => row_exparams.push((name.clone(), v.trim().to_owned())),
-            Ok(_) => {}
-            Err(reason) => return invalid(line, reason, raw_key),
-        }
-    }
-    let mut exparams = row_exparams.clone();
-    for (name, value) in &opts.exparam_defaults {
-        if !exparams.iter().any(|(n, _)| n == name) {
-            exparams.push((name.clone(), value.clone()));
-        }
-    }
-    exparams.sort_by_key(|(n, _)| n.trim_start_matches("exparam").parse::<u8>().unwrap_or(0));
-    let received = match layout.received.map(field).transpose() {
-        Ok(Some(text)) if !text.trim().is_empty() => {
-            match deadline::parse_date(text)
-                .and_then(|d| deadline::check_not_future(d, opts.today).map(|()| d))
-            {
-                Ok(date) => Some(date),
-                Err(reason) => return invalid(line, reason, raw_key),
-            }
-        }
-        Ok(_) => None,
-        Err(reason) => return invalid(line, reason, raw_key),
-    };
-    ParsedRow::Request {
-        line,
-        extra: crate::ledger::ingest::without_key(&extra, key),
-        key: key.to_owned(),
-        scope,
-        exparams,
-        row_exparams,
-        received,
-    }
 }
 
 #[cfg(test)]

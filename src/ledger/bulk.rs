@@ -536,8 +536,9 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
+    use crate::input::ParsedRow;
     use crate::keys::KeyHasher;
-    use crate::ledger::ingest::{ParsedRow, Preparer};
+    use crate::ledger::ingest::Preparer;
 
     const SECRET: &[u8] = b"test secret 1234";
 

@@ -15,34 +15,8 @@ use rusqlite::{OptionalExtension, params};
 use super::{Ledger, timestamp};
 use crate::deadline;
 use crate::error::Result;
-use crate::keys::{KeyHash, KeyHasher, mask, redact};
-
-/// An input row, parsed and validated (see [`crate::input`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ParsedRow {
-    Request {
-        line: u64,
-        key: String,
-        /// Profile name (Webex) or resource: part of the unit's identity.
-        scope: String,
-        /// Audit fields sent with the request: the row's own, then run-wide defaults.
-        exparams: Vec<(String, String)>,
-        /// The audit fields the row itself carried (kept per row for the report).
-        row_exparams: Vec<(String, String)>,
-        /// When the request was received (`--received-column`): sets its legal due date.
-        received: Option<time::Date>,
-        /// Values of the `--keep-column` columns (e.g. a ticket id).
-        extra: Vec<(String, String)>,
-    },
-    Invalid {
-        line: u64,
-        reason: String,
-        /// The key as written, so the row can be fixed; the only plaintext a row keeps,
-        /// until `forget purge --outcome invalid`.
-        raw_key: Option<String>,
-        extra: Vec<(String, String)>,
-    },
-}
+use crate::input::{ParsedRow, without_key};
+use crate::keys::{KeyHash, KeyHasher, mask};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct IngestCounts {
@@ -253,16 +227,6 @@ fn json_pairs(pairs: &[(String, String)]) -> Option<String> {
         .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
         .collect();
     Some(serde_json::Value::Object(map).to_string())
-}
-
-/// `pairs` with `key` masked in every value. Kept columns are never sent and outlive the
-/// key, so they are stored this way from the start (a ticket titled with the e-mail address
-/// keeps only its masked form); audit fields are, once their key is gone.
-pub fn without_key(pairs: &[(String, String)], key: &str) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.clone(), redact(v, key)))
-        .collect()
 }
 
 impl Ledger {

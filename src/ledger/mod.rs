@@ -12,12 +12,15 @@
 
 pub mod audit;
 pub mod bulk;
+mod counts;
 pub mod deadlines;
 pub mod ingest;
 pub mod purge;
 pub mod report;
 pub mod schema;
 pub mod writer;
+
+pub use counts::{Counts, ScopeCounts, render_by_scope, shows_connectors};
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
@@ -26,6 +29,7 @@ use std::time::SystemTime;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::actor::Actor;
 use crate::connector::Unit;
 use crate::error::{Error, Result};
 use crate::keys::KeyHasher;
@@ -45,73 +49,6 @@ pub struct Ledger {
 #[derive(Debug)]
 pub struct LedgerLock {
     _file: File,
-}
-
-/// Counts per outcome, as `forget status --json` prints them.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Counts {
-    pub total: u64,
-    pub deleted: u64,
-    pub not_found: u64,
-    pub rejected: u64,
-    pub failed: u64,
-    pub pending: u64,
-    pub invalid: u64,
-    pub duplicates: u64,
-}
-
-impl Counts {
-    pub fn get(&self, outcome: Outcome) -> u64 {
-        match outcome {
-            Outcome::Pending => self.pending,
-            Outcome::Deleted => self.deleted,
-            Outcome::NotFound => self.not_found,
-            Outcome::Rejected => self.rejected,
-            Outcome::Failed => self.failed,
-        }
-    }
-
-    fn slot(&mut self, outcome: Outcome) -> &mut u64 {
-        match outcome {
-            Outcome::Pending => &mut self.pending,
-            Outcome::Deleted => &mut self.deleted,
-            Outcome::NotFound => &mut self.not_found,
-            Outcome::Rejected => &mut self.rejected,
-            Outcome::Failed => &mut self.failed,
-        }
-    }
-}
-
-/// Counts for one connector and scope (Webex profile, Outreach resource), for
-/// `forget status` when a ledger holds more than one system.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ScopeCounts {
-    pub connector: String,
-    pub scope: String,
-    #[serde(flatten)]
-    pub counts: Counts,
-}
-
-impl Counts {
-    /// One connector's counts, from [`Ledger::counts_by_scope`].
-    pub fn of_connector(by_scope: &[ScopeCounts], connector: &str) -> Counts {
-        let mut counts = Counts::default();
-        for group in by_scope.iter().filter(|g| g.connector == connector) {
-            counts.add(&group.counts);
-        }
-        counts
-    }
-
-    fn add(&mut self, other: &Counts) {
-        self.total += other.total;
-        self.deleted += other.deleted;
-        self.not_found += other.not_found;
-        self.rejected += other.rejected;
-        self.failed += other.failed;
-        self.pending += other.pending;
-        self.invalid += other.invalid;
-        self.duplicates += other.duplicates;
-    }
 }
 
 /// RFC 3339, UTC, as every timestamp in the ledger is written.
@@ -283,83 +220,6 @@ impl Ledger {
         )
     }
 
-    pub fn counts(&self) -> Result<Counts> {
-        let mut counts = Counts::default();
-        let mut stmt = self
-            .conn
-            .prepare("SELECT outcome, count(*) FROM units GROUP BY outcome")?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let outcome: String = row.get(0)?;
-            let n: i64 = row.get(1)?;
-            if let Some(o) = Outcome::parse(&outcome) {
-                *counts.slot(o) += n as u64;
-            }
-            counts.total += n as u64;
-        }
-        let (invalid, duplicates): (i64, i64) = self.conn.query_row(
-            "SELECT coalesce(sum(kind = 'invalid'), 0), coalesce(sum(kind = 'duplicate'), 0)
-             FROM row_records",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        counts.invalid = invalid as u64;
-        counts.duplicates = duplicates as u64;
-        Ok(counts)
-    }
-
-    /// Counts per (connector, scope), in that order. Invalid rows have no unit: they count
-    /// under the connector and default scope their file was read for.
-    pub fn counts_by_scope(&self) -> Result<Vec<ScopeCounts>> {
-        use std::collections::BTreeMap;
-        let mut groups: BTreeMap<(String, String), Counts> = BTreeMap::new();
-        let mut stmt = self
-            .conn
-            // In the order of `units_by_outcome`, which then answers alone.
-            .prepare(
-                "SELECT connector, scope, outcome, count(*) FROM units
-                 GROUP BY connector, outcome, scope",
-            )?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let c = groups.entry((row.get(0)?, row.get(1)?)).or_default();
-            let outcome: String = row.get(2)?;
-            let n = row.get::<_, i64>(3)? as u64;
-            if let Some(o) = Outcome::parse(&outcome) {
-                *c.slot(o) += n;
-            }
-            c.total += n;
-        }
-        // (connector, scope, count) rows, each count added to one field of its group.
-        let mut add = |sql: &str, field: fn(&mut Counts) -> &mut u64| -> Result<()> {
-            let mut stmt = self.conn.prepare(sql)?;
-            let mut rows = stmt.query([])?;
-            while let Some(row) = rows.next()? {
-                let group = groups.entry((row.get(0)?, row.get(1)?)).or_default();
-                *field(group) += row.get::<_, i64>(2)? as u64;
-            }
-            Ok(())
-        };
-        add(
-            "SELECT u.connector, u.scope, count(*) FROM row_records r JOIN units u ON u.id = r.unit_id
-             WHERE r.kind = 'duplicate' GROUP BY 1, 2",
-            |c| &mut c.duplicates,
-        )?;
-        add(
-            "SELECT f.connector, f.profile_default, count(*) FROM row_records r
-             JOIN files f ON f.id = r.file_id WHERE r.kind = 'invalid' GROUP BY 1, 2",
-            |c| &mut c.invalid,
-        )?;
-        Ok(groups
-            .into_iter()
-            .map(|((connector, scope), counts)| ScopeCounts {
-                connector,
-                scope,
-                counts,
-            })
-            .collect())
-    }
-
     /// The next page of units to send, oldest due date first, undated ones last (each in id
     /// order), after `cursor`, which is moved past the page. Keyset paging (on the
     /// `units_to_send` index, then on the table's ids) keeps every page as cheap as the first,
@@ -473,8 +333,8 @@ impl Ledger {
                 run.connector,
                 run.api_host,
                 run.rate,
-                run.operator,
-                run.host,
+                run.by.operator,
+                run.by.host,
                 env!("CARGO_PKG_VERSION"),
             ],
         )?;
@@ -497,6 +357,48 @@ impl Ledger {
             .conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
         Ok(busy == 0)
+    }
+
+    /// [`Ledger::checkpoint`], warning on stderr when another process kept the WAL from
+    /// being emptied (erased keys may linger in it until the next forget command).
+    pub fn truncate_wal(&self) -> Result<()> {
+        if !self.checkpoint()? {
+            eprintln!(
+                "warning: another process is reading {}: its write-ahead log could not be emptied \
+                 now; the next forget command on it will",
+                self.path().display()
+            );
+        }
+        Ok(())
+    }
+
+    /// Remember which API this ledger is used against (`label`, for `connector`'s units);
+    /// refuse another, so keys finished in one tenant are not skipped in another.
+    pub fn bind_target(&self, connector: &str, label: &str) -> Result<()> {
+        let name = format!("target:{connector}");
+        let stored: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE name = ?1", [&name], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match stored {
+            Some(s) if s == label => Ok(()),
+            Some(s) => Err(Error::ledger(
+                self.path(),
+                format!(
+                    "it records erasures sent to {s}; this run targets {label}. Use another --state \
+                     for another tenant, so keys finished in one are not skipped in the other"
+                ),
+            )),
+            None => {
+                self.conn.execute(
+                    "INSERT INTO meta (name, value) VALUES (?1, ?2)",
+                    [&name, &label.to_owned()],
+                )?;
+                Ok(())
+            }
+        }
     }
 
     /// Input files whose recording a run left unfinished (it was stopped while reading
@@ -588,8 +490,7 @@ pub struct RunRecord {
     pub connector: String,
     pub api_host: Option<String>,
     pub rate: String,
-    pub operator: Option<String>,
-    pub host: Option<String>,
+    pub by: Actor,
 }
 
 fn key_check_value(hasher: &KeyHasher) -> String {

@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use rusqlite::params;
 
 use super::{Ledger, timestamp};
+use crate::actor::Actor;
 use crate::error::Result;
 use crate::outcome::Outcome;
 
@@ -72,13 +73,6 @@ impl PurgePlan {
     }
 }
 
-/// Who purged, for the ledger's record.
-#[derive(Clone, Debug, Default)]
-pub struct PurgeBy {
-    pub operator: Option<String>,
-    pub host: Option<String>,
-}
-
 impl Ledger {
     /// Count what [`Ledger::purge`] would drop, changing nothing.
     pub fn purge_plan(&self, scope: &PurgeScope) -> Result<PurgePlan> {
@@ -104,7 +98,7 @@ impl Ledger {
 
     /// Drop the plaintext in `scope` and record the purge, in one transaction. Returns what
     /// was dropped. The caller checkpoints, so the old values do not survive in the WAL.
-    pub fn purge(&mut self, scope: &PurgeScope, by: &PurgeBy) -> Result<PurgePlan> {
+    pub fn purge(&mut self, scope: &PurgeScope, by: &Actor) -> Result<PurgePlan> {
         let at = timestamp(SystemTime::now());
         let tx = self.conn.transaction()?;
         let mut done = PurgePlan::default();

@@ -94,7 +94,7 @@ pub fn sample_call_purposes(n: usize) -> Vec<(i64, Value)> {
 /// Records from a CSV with an `id` column, every other column an attribute (string values):
 /// what `forget list` writes.
 pub fn read_records(path: &Path) -> Result<Vec<(i64, Value)>, String> {
-    let mut reader = crate::input::csv_reader_builder(b',')
+    let mut reader = crate::csvfile::reader_builder(b',')
         .from_path(path)
         .map_err(|e| e.to_string())?;
     let headers: Vec<String> = reader

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use serde_json::Value;
 
-use crate::error::{Error, Result};
 use crate::engine::retry::retry_after;
+use crate::error::{Error, Result};
 use crate::secret::Token;
 
 pub const TOKEN_PATH: &str = "/campaignapi/resources/v3/oauth/token";
@@ -278,7 +278,7 @@ impl Reader {
                 "{path} is not at {} (404): check {}",
                 self.base, self.flag
             ))),
-            Got::Json(json) => as_list(json).ok_or_else(|| {
+            Got::Json(json) => crate::connector::as_list(json).ok_or_else(|| {
                 Error::api(format!(
                     "{path} at {} answered JSON that is not a list",
                     self.base
@@ -517,22 +517,6 @@ fn description_says_expired(description: &Option<String>) -> bool {
         .is_some_and(|d| d.to_ascii_lowercase().contains("expired"))
 }
 
-/// A list answer: an array, or an object holding exactly one array (`{"data": [...]}`).
-pub fn as_list(json: Value) -> Option<Vec<Value>> {
-    match json {
-        Value::Array(items) => Some(items),
-        Value::Object(map) => {
-            let mut arrays = map.into_iter().filter_map(|(_, v)| match v {
-                Value::Array(items) => Some(items),
-                _ => None,
-            });
-            let first = arrays.next()?;
-            arrays.next().is_none().then_some(first)
-        }
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -580,17 +564,5 @@ mod tests {
         case(r#"{"expires_in":5}"#, None);
         case("not json", None);
         case(r#"["a"]"#, None);
-    }
-
-    #[test]
-    fn lists_are_arrays_or_one_wrapped_array() {
-        let case = |json: Value, want: Option<usize>| {
-            assert_eq!(as_list(json.clone()).map(|l| l.len()), want, "{json}");
-        };
-        case(serde_json::json!([1, 2]), Some(2));
-        case(serde_json::json!([]), Some(0));
-        case(serde_json::json!({"data": [1], "total": 1}), Some(1));
-        case(serde_json::json!({"a": [1], "b": [2]}), None);
-        case(serde_json::json!({"id": 1}), None);
     }
 }

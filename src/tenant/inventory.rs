@@ -506,7 +506,7 @@ pub fn render_table(inv: &Inventory) -> String {
 
 /// One CSV table of both kinds (`kind` = purpose | target-group).
 pub fn render_csv(inv: &Inventory) -> Result<String> {
-    let mut writer = crate::input::csv_writer_builder().from_writer(Vec::new());
+    let mut writer = crate::csvfile::writer_builder().from_writer(Vec::new());
     let header = [
         "kind",
         "id",

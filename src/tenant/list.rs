@@ -20,12 +20,12 @@ use serde_json::{Map, Value};
 
 use crate::connector::Answer;
 use crate::connector::outreach::{self, Outreach, Record};
-use crate::engine::transport_verdict;
-use crate::error::{Error, Result};
-use crate::input::csv_writer_builder;
-use crate::outcome::{StopCause, VerdictKind};
+use crate::csvfile;
 use crate::engine::retry::RetryPolicy;
 use crate::engine::throttle::Throttle;
+use crate::engine::transport_verdict;
+use crate::error::{Error, Result};
+use crate::outcome::{StopCause, VerdictKind};
 use crate::transport::{Failure, read_bounded};
 
 /// A page is read up to this many bytes (50 records of a wide resource fit many times over).
@@ -139,7 +139,7 @@ impl Spool {
                 .map_err(|e| Error::io("writing the list spool", e))?;
         }
         let columns = self.columns();
-        let mut csv = csv_writer_builder().from_writer(out);
+        let mut csv = csvfile::writer_builder().from_writer(out);
         let csv_error = |e: csv::Error| Error::usage(format!("writing the CSV: {e}"));
         csv.write_record(&columns).map_err(csv_error)?;
         let file = File::open(&self.path)

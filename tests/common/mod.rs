@@ -7,13 +7,15 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
-use forget::config::{Rate, RunConfig};
-use forget::tenant::hub::{self, Credentials, Reader};
-use forget::input::InputOptions;
+use forget::engine::Rate;
 use forget::engine::retry::RetryPolicy;
-use forget::job::{self, RunSummary, Target};
+use forget::input::InputOptions;
+use forget::job::RunConfig;
+use forget::job::{self, RunSummary};
 use forget::secret::Token;
 use forget::sim::{self, Sim, SimConfig, SimHandle};
+use forget::target::Target;
+use forget::tenant::hub::{self, Credentials, Reader};
 
 pub const TOKEN: &str = "test-token-123";
 
@@ -70,8 +72,6 @@ impl Fixture {
                 profile_default: "customers".into(),
                 ..InputOptions::default()
             },
-            base_url: None,
-            token_file: None,
             rate: Rate(None),
             concurrency: 4,
             timeout: Duration::from_secs(5),
@@ -87,7 +87,6 @@ impl Fixture {
             // Tests count the simulator's requests exactly; the preflight's canary has its
             // own tests (tests/preflight.rs).
             preflight: false,
-            simulate: false,
             quiet: true,
             progress_every: Duration::from_secs(60),
         }
@@ -129,7 +128,8 @@ impl Fixture {
     }
 
     pub fn target_with(&self, token: &str) -> Target {
-        Target::remote(
+        Target::connect(
+            forget::connector::Kind::Webex,
             reqwest::Url::parse(&self.handle.url()).unwrap(),
             Token::new(token),
         )

@@ -1,0 +1,427 @@
+//! Argument groups shared by several commands, and the checks that turn flag values into
+//! settings. A command's own flags live in its own file; what two commands share lives here,
+//! written once.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::connector::{Kind, outreach};
+use crate::engine::Rate;
+use crate::engine::retry::RetryPolicy;
+use crate::error::{Error, Result};
+use crate::input::EXPARAM_MAX;
+use crate::secret::{self, Token};
+use crate::target::{self, SampleTenant, Target};
+use crate::tenant::hub;
+
+/// The ledger of the audit commands (`status`, `invalid`, `lookup`, `report`, `purge`).
+#[derive(Args, Debug, Clone)]
+pub struct LedgerArgs {
+    /// The ledger file.
+    #[arg(
+        long,
+        env = "FORGET_STATE",
+        default_value = "forget.db",
+        value_name = "PATH"
+    )]
+    pub state: PathBuf,
+}
+
+/// Where requests go: a tenant's API at a base URL with its token, or the simulator.
+#[derive(Args, Debug, Clone)]
+pub struct TargetArgs {
+    /// The API's base URL: for Webex Campaign your API domain, e.g.
+    /// https://acme.webexcampaign.io (env FORGET_BASE_URL); for Outreach
+    /// https://api.outreach.io/api/v2 unless given (env OUTREACH_BASE_URL). The token comes
+    /// from WEBEX_CAMPAIGN_TOKEN (Outreach: OUTREACH_TOKEN) or --token-file.
+    #[arg(long, value_name = "URL", help_heading = "Connection")]
+    pub base_url: Option<String>,
+    /// Read the API token from this file (keep it chmod 600).
+    #[arg(long, value_name = "PATH", help_heading = "Connection")]
+    pub token_file: Option<PathBuf>,
+    /// Rehearse: start a built-in simulator loaded with the sample tenant and use it instead
+    /// of --base-url (and --hub-url). `run` and `access` then keep their own ledger
+    /// (forget-simulate.db, forget-access-simulate.db) unless --state is given.
+    #[arg(long, help_heading = "Connection")]
+    pub simulate: bool,
+}
+
+/// What `--base-url` missing means, and how to fix it.
+pub const NO_BASE_URL: &str = "no --base-url: give your API domain, e.g. --base-url https://acme.webexcampaign.io (or set FORGET_BASE_URL), or rehearse with --simulate";
+
+/// A tenant's API (base URL and token), or the sample tenant's simulator serving it.
+pub enum Api {
+    Sample(SampleTenant, Kind),
+    Remote {
+        kind: Kind,
+        url: reqwest::Url,
+        token: Token,
+    },
+}
+
+impl TargetArgs {
+    /// The base URL for `kind`: the flag, else the connector's environment variable, else
+    /// (Outreach) its public API; `None` with --simulate. Each connector has its own
+    /// variable so that a Webex URL set in the environment never receives an Outreach token,
+    /// or the other way round.
+    pub fn base_url(&self, kind: Kind) -> Result<Option<reqwest::Url>> {
+        if self.simulate {
+            return Ok(None);
+        }
+        let env_name = match kind {
+            Kind::Webex => "FORGET_BASE_URL",
+            Kind::Outreach => outreach::BASE_URL_ENV,
+        };
+        let given = self.base_url.clone().or_else(|| {
+            std::env::var(env_name)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+        });
+        match (given, kind) {
+            (Some(url), _) => target::parse_base_url(&url).map(Some),
+            (None, Kind::Webex) => Ok(None),
+            (None, Kind::Outreach) => target::parse_base_url(outreach::DEFAULT_BASE_URL).map(Some),
+        }
+    }
+
+    /// The simulator, or `kind`'s API at its base URL with its token; `None` when neither is
+    /// given.
+    pub async fn api(&self, kind: Kind) -> Result<Option<Api>> {
+        if self.simulate {
+            return Ok(Some(Api::Sample(SampleTenant::start().await?, kind)));
+        }
+        let Some(url) = self.base_url(kind)? else {
+            return Ok(None);
+        };
+        let token = secret::load_token(kind.token_env(), self.token_file.as_deref())?;
+        Ok(Some(Api::Remote { kind, url, token }))
+    }
+
+    /// [`TargetArgs::api`], required.
+    pub async fn require_api(&self, kind: Kind) -> Result<Api> {
+        self.api(kind)
+            .await?
+            .ok_or_else(|| Error::usage(NO_BASE_URL))
+    }
+}
+
+impl Api {
+    pub fn url(&self) -> Result<reqwest::Url> {
+        match self {
+            Api::Sample(sample, kind) => sample.base_url(*kind),
+            Api::Remote { url, .. } => Ok(url.clone()),
+        }
+    }
+
+    pub fn token(&self) -> &Token {
+        match self {
+            Api::Sample(sample, _) => &sample.token,
+            Api::Remote { token, .. } => token,
+        }
+    }
+
+    /// A target sending through `connector` (keeping a simulator alive with it).
+    pub fn into_target(
+        self,
+        connector: std::sync::Arc<dyn crate::connector::Connector>,
+    ) -> Result<Target> {
+        match self {
+            Api::Sample(sample, kind) => sample.target_with(kind, connector),
+            Api::Remote { url, .. } => Ok(Target::new(connector, &url)),
+        }
+    }
+
+    /// A target sending through this API's own connector.
+    pub fn connect(self) -> Result<Target> {
+        match self {
+            Api::Sample(sample, kind) => sample.target(kind),
+            Api::Remote { kind, url, token } => Target::connect(kind, url, token),
+        }
+    }
+
+    /// A reader of the base URL's GET endpoints with the API token.
+    pub fn reader(&self, client: reqwest::Client, timeout: Duration) -> Result<hub::Reader> {
+        let source = match self {
+            Api::Sample(..) => "the simulator's token",
+            Api::Remote { .. } => "WEBEX_CAMPAIGN_TOKEN or --token-file",
+        };
+        Ok(hub::Reader::new(
+            "--base-url",
+            self.url()?,
+            hub::Credentials::Bearer {
+                token: self.token().clone(),
+                source,
+            },
+            client,
+            timeout,
+        ))
+    }
+}
+
+/// Which system, for the commands that serve more than one (`run`, `list`).
+#[derive(Args, Debug, Clone)]
+pub struct ConnectorArgs {
+    /// The system to erase from: webex (Webex Campaign profiles by key) or outreach
+    /// (Outreach JSON:API resources by id).
+    #[arg(
+        long,
+        default_value = "webex",
+        value_name = "NAME",
+        help_heading = "Connection"
+    )]
+    pub connector: Kind,
+    /// Outreach: the JSON:API collection, e.g. callPurposes or prospects (letters and digits).
+    #[arg(long, value_name = "NAME", help_heading = "Connection")]
+    pub resource: Option<String>,
+}
+
+impl ConnectorArgs {
+    /// `--resource`, checked: required for Outreach when `required`, refused for Webex.
+    pub fn resource(&self, required: bool) -> Result<Option<String>> {
+        match (self.connector, &self.resource) {
+            (Kind::Webex, Some(_)) => Err(Error::usage(
+                "--resource is for --connector outreach; Webex Campaign profiles are chosen \
+                 with --profile-name",
+            )),
+            (Kind::Webex, None) => Ok(None),
+            (Kind::Outreach, Some(r)) => {
+                outreach::check_resource(r.trim()).map_err(Error::Usage)?;
+                Ok(Some(r.trim().to_owned()))
+            }
+            (Kind::Outreach, None) if required => Err(Error::usage(format!(
+                "--connector outreach needs --resource NAME: the JSON:API collection the ids \
+                 belong to, e.g. --resource {}",
+                outreach::DEFAULT_RESOURCE
+            ))),
+            (Kind::Outreach, None) => Ok(None),
+        }
+    }
+}
+
+/// Pacing and retries: shared by `run`, `access` and `list`.
+#[derive(Args, Debug, Clone)]
+pub struct PacingArgs {
+    /// Requests per second, shared by all workers, or `unlimited`. On 429 answers the rate
+    /// is lowered automatically and recovers slowly.
+    #[arg(
+        long,
+        default_value = "10",
+        value_name = "N",
+        help_heading = "Throttle and retries"
+    )]
+    pub rate: Rate,
+    /// Seconds before a request is given up (and retried).
+    #[arg(
+        long,
+        default_value_t = 30.0,
+        value_name = "SECS",
+        help_heading = "Throttle and retries"
+    )]
+    pub timeout: f64,
+    /// Attempts per key (or page) per run before it is marked failed (a re-run tries again).
+    #[arg(
+        long,
+        default_value_t = 6,
+        value_name = "N",
+        help_heading = "Throttle and retries"
+    )]
+    pub max_attempts: u32,
+    /// First retry delay in milliseconds; doubles per retry, with jitter.
+    #[arg(
+        long,
+        default_value_t = 500,
+        value_name = "MS",
+        help_heading = "Throttle and retries"
+    )]
+    pub retry_base_ms: u64,
+    /// Longest retry delay in seconds (a server's Retry-After may ask for more).
+    #[arg(
+        long,
+        default_value_t = 30.0,
+        value_name = "SECS",
+        help_heading = "Throttle and retries"
+    )]
+    pub retry_max: f64,
+}
+
+impl PacingArgs {
+    pub fn retry(&self) -> Result<RetryPolicy> {
+        if self.max_attempts == 0 {
+            return Err(Error::usage("--max-attempts must be at least 1"));
+        }
+        Ok(RetryPolicy {
+            max_attempts: self.max_attempts,
+            base: Duration::from_millis(self.retry_base_ms.max(1)),
+            cap: secs("--retry-max", self.retry_max)?,
+        })
+    }
+
+    pub fn timeout(&self) -> Result<Duration> {
+        secs("--timeout", self.timeout)
+    }
+}
+
+/// The API hub (purposes, target groups) and its credentials.
+#[derive(Args, Debug, Clone)]
+pub struct HubArgs {
+    /// Your API-hub domain, e.g. https://acme.apihub.example. Credentials come from
+    /// WEBEX_CAMPAIGN_HUB_TOKEN, or FORGET_HUB_CLIENT_ID and FORGET_HUB_CLIENT_SECRET
+    /// (exchanged for a token by the OAuth client-credentials call).
+    #[arg(
+        long,
+        env = "FORGET_HUB_URL",
+        value_name = "URL",
+        help_heading = "API hub"
+    )]
+    pub hub_url: Option<String>,
+    /// The OAuth token endpoint for client credentials [default:
+    /// {hub-url}/campaignapi/resources/v3/oauth/token].
+    #[arg(
+        long,
+        env = "FORGET_HUB_TOKEN_URL",
+        value_name = "URL",
+        help_heading = "API hub"
+    )]
+    pub hub_token_url: Option<String>,
+}
+
+impl HubArgs {
+    /// The hub reader: the simulator's with --simulate, else --hub-url's (if given) with
+    /// credentials from the environment.
+    pub fn reader(
+        &self,
+        api: Option<&Api>,
+        client: reqwest::Client,
+        timeout: Duration,
+    ) -> Result<Option<hub::Reader>> {
+        if let Some(api @ Api::Sample(..)) = api {
+            let mut reader = api.reader(client, timeout)?;
+            reader.set_flag("--hub-url");
+            return Ok(Some(reader));
+        }
+        let Some(hub_url) = &self.hub_url else {
+            return Ok(None);
+        };
+        let url = target::parse_url("--hub-url", hub_url)?;
+        let token_url = match &self.hub_token_url {
+            Some(t) => target::parse_url("--hub-token-url", t)?,
+            None => hub::default_token_url(&url)?,
+        };
+        let credentials = hub::Credentials::from_env(token_url)?;
+        Ok(Some(hub::Reader::new(
+            "--hub-url",
+            url,
+            credentials,
+            client,
+            timeout,
+        )))
+    }
+}
+
+/// A positive number of seconds.
+pub fn secs(flag: &str, v: f64) -> Result<Duration> {
+    if v.is_finite() && v > 0.0 {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        Err(Error::usage(format!(
+            "{flag} must be a positive number of seconds"
+        )))
+    }
+}
+
+/// `--concurrency`: requests in flight at once.
+pub fn concurrency(n: usize) -> Result<usize> {
+    if n == 0 || n > 4096 {
+        return Err(Error::usage("--concurrency must be between 1 and 4096"));
+    }
+    Ok(n)
+}
+
+/// `--delimiter`: one character, or `tab`; `None` detects it from the header.
+pub fn delimiter(delimiter: Option<&str>) -> Result<Option<u8>> {
+    Ok(match delimiter {
+        None => None,
+        Some("\\t") | Some("tab") | Some("\t") => Some(b'\t'),
+        Some(d) if d.len() == 1 && d.is_ascii() => Some(d.as_bytes()[0]),
+        Some(d) => {
+            return Err(Error::usage(format!(
+                "--delimiter {d:?}: give one character, e.g. ';' or '\\t'"
+            )));
+        }
+    })
+}
+
+/// `--exparam exparamN=VALUE`.
+pub fn exparam(s: &str) -> Result<(String, String)> {
+    let (name, value) = s.split_once('=').ok_or_else(|| {
+        Error::usage(format!(
+            "--exparam {s}: expected exparamN=VALUE, e.g. --exparam exparam1=GDPR-2026-11"
+        ))
+    })?;
+    let n = name
+        .trim()
+        .to_ascii_lowercase()
+        .strip_prefix("exparam")
+        .and_then(|n| n.parse::<u8>().ok())
+        .filter(|n| (1..=EXPARAM_MAX).contains(n))
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "--exparam {s}: the name must be exparam1 to exparam10"
+            ))
+        })?;
+    Ok((format!("exparam{n}"), value.to_owned()))
+}
+
+/// The ledger a job keeps: `--state`, else `{stem}.db`, or `{stem}-simulate.db` when
+/// rehearsing (a rehearsal never mixes with the real ledger).
+pub fn job_ledger(given: Option<&Path>, stem: &str, simulate: bool) -> PathBuf {
+    match given {
+        Some(path) => path.to_owned(),
+        None if simulate => PathBuf::from(format!("{stem}-simulate.db")),
+        None => PathBuf::from(format!("{stem}.db")),
+    }
+}
+
+/// `--ledger-key-file`, else the ledger's path + `.key`.
+pub fn key_file(given: Option<&Path>, ledger: &Path) -> PathBuf {
+    given
+        .map(Path::to_owned)
+        .unwrap_or_else(|| secret::default_key_file(ledger))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exparams() {
+        let case = |s: &str, want: Option<(&str, &str)>| {
+            assert_eq!(
+                exparam(s).ok(),
+                want.map(|(a, b)| (a.to_string(), b.to_string())),
+                "{s}"
+            )
+        };
+        case("exparam1=GDPR", Some(("exparam1", "GDPR")));
+        case("EXPARAM10=a=b", Some(("exparam10", "a=b")));
+        case("exparam11=x", None);
+        case("exparam0=x", None);
+        case("exparam1", None);
+        case("other=x", None);
+    }
+
+    #[test]
+    fn job_ledgers() {
+        let case = |given: Option<&str>, simulate: bool, want: &str| {
+            assert_eq!(
+                job_ledger(given.map(Path::new), "forget", simulate),
+                PathBuf::from(want)
+            )
+        };
+        case(None, false, "forget.db");
+        case(None, true, "forget-simulate.db");
+        case(Some("x.db"), true, "x.db");
+    }
+}

@@ -1,0 +1,72 @@
+//! `forget report`: one row per request row, as evidence; split files; a manifest.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::args::LedgerArgs;
+use crate::audit::report::{self, ReportConfig};
+use crate::error::{Error, Result, exit};
+use crate::ledger::Ledger;
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Columns: file, line, kind (request/duplicate/invalid), key_masked, key_hash (HMAC-SHA256 hex),
+connector, profile-name, outcome, http_status, code, description, transaction_id, attempts,
+first_attempt_at, last_attempt_at, finished_at (UTC, RFC 3339), received_on, due_on, the
+exparams sent, then the columns kept with `forget run --keep-column`.
+--split DIR writes succeeded.csv (deleted, not_found) and needs-attention.csv (everything else,
+with plaintext keys while the ledger has them, in the shape `forget run` reads:
+key,profile-name,exparam1..,received,...). Files are created 0600.")]
+pub struct ReportArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: report::Format,
+    /// Write the report here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Only rows with these outcomes, e.g. `rejected,failed,invalid` (deleted, not_found,
+    /// rejected, failed, pending, invalid).
+    #[arg(long, value_name = "LIST")]
+    pub outcome: Option<String>,
+    /// Also write succeeded.csv and needs-attention.csv into DIR (instead of the report on
+    /// stdout, unless --out is given).
+    #[arg(long, value_name = "DIR")]
+    pub split: Option<PathBuf>,
+    /// Write a JSON manifest: tool version, input files with SHA-256 and row counts, every
+    /// run, counts per outcome, and the SHA-256 of every file written now.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    #[command(flatten)]
+    pub ledger: LedgerArgs,
+}
+
+impl ReportArgs {
+    pub fn to_config(&self) -> Result<ReportConfig> {
+        if let (Some(out), Some(manifest)) = (&self.out, &self.manifest)
+            && out == manifest
+        {
+            return Err(Error::usage("--out and --manifest must be different files"));
+        }
+        Ok(ReportConfig {
+            format: self.format,
+            out: self.out.clone(),
+            main: self.out.is_some() || self.split.is_none(),
+            outcomes: self
+                .outcome
+                .as_deref()
+                .map(report::parse_outcomes)
+                .transpose()?,
+            split: self.split.clone(),
+            manifest: self.manifest.clone(),
+        })
+    }
+}
+
+pub fn exec(args: &ReportArgs) -> Result<i32> {
+    let config = args.to_config()?;
+    let ledger = Ledger::open_existing(&args.ledger.state)?;
+    let summary = report::write(&ledger, &config)?;
+    eprint!("{}", report::render_summary(&summary));
+    Ok(exit::OK)
+}

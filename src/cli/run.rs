@@ -1,0 +1,192 @@
+//! `forget run`: record erasure requests from CSV files and send every unfinished key.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::args::{self, ConnectorArgs, PacingArgs, TargetArgs};
+use crate::connector::Kind;
+use crate::error::{Error, Result};
+use crate::input::InputOptions;
+use crate::job::{self, RunConfig};
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// CSV files of erasure requests (header row; a `key` column; optional `profile-name`
+    /// and `exparam1`..`exparam10`; for Outreach an `id` column). With none, the ledger's
+    /// unfinished keys are resumed.
+    #[arg(value_name = "CSV")]
+    pub files: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub connector: ConnectorArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Skip the preflight: by default one canary delete (a key that cannot exist) proves the
+    /// URL, token and profile name before any real Webex key is sent.
+    #[arg(long, help_heading = "Connection")]
+    pub no_preflight: bool,
+
+    /// The column holding the key: MSISDN, e-mail or app device id (Webex), or the record id
+    /// (Outreach) [default: key; id with --connector outreach].
+    #[arg(long, value_name = "NAME", help_heading = "Input")]
+    pub key_column: Option<String>,
+    /// Field delimiter; detected from the header when not given (comma, semicolon, tab).
+    #[arg(long, value_name = "CHAR", help_heading = "Input")]
+    pub delimiter: Option<String>,
+    /// Profile name for rows without a `profile-name` value (none: the tenant default).
+    #[arg(long, value_name = "NAME", help_heading = "Input")]
+    pub profile_name: Option<String>,
+    /// A run-wide audit field for rows that do not carry their own, e.g.
+    /// `--exparam exparam1=GDPR-REQ-2026-11`. Repeatable; N is 1 to 10.
+    #[arg(long, value_name = "exparamN=VALUE", help_heading = "Input")]
+    pub exparam: Vec<String>,
+    /// The column holding the date each request was received (yyyy-MM-dd). Each request is
+    /// then due one month later (GDPR Art. 12(3)); the oldest-due keys are sent first.
+    #[arg(long, value_name = "NAME", help_heading = "Input")]
+    pub received_column: Option<String>,
+    /// Keep this extra column of each row (e.g. a ticket id) for `forget report`.
+    /// Repeatable. Columns not named here are never stored: do not keep personal data.
+    #[arg(long, value_name = "NAME", help_heading = "Input")]
+    pub keep_column: Vec<String>,
+
+    #[command(flatten)]
+    pub pacing: PacingArgs,
+    /// Requests in flight at once.
+    #[arg(
+        long,
+        default_value_t = 8,
+        value_name = "N",
+        help_heading = "Throttle and retries"
+    )]
+    pub concurrency: usize,
+
+    /// The ledger file [default: forget.db; forget-simulate.db with --simulate].
+    #[arg(
+        long,
+        env = "FORGET_STATE",
+        value_name = "PATH",
+        help_heading = "Ledger"
+    )]
+    pub state: Option<PathBuf>,
+    /// The ledger's secret HMAC key file (created 0600 on first use) [default: the ledger
+    /// path + .key]. FORGET_LEDGER_KEY overrides it.
+    #[arg(long, value_name = "PATH", help_heading = "Ledger")]
+    pub ledger_key_file: Option<PathBuf>,
+    /// Also send keys the API rejected before (e.g. after fixing --profile-name).
+    #[arg(long, help_heading = "Ledger")]
+    pub retry_rejected: bool,
+    /// Validate and record the input, print what would be sent, send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// No progress output (the summary is still printed).
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Seconds between progress lines when stderr is not a terminal.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS", hide = true)]
+    pub progress_every: f64,
+}
+
+impl RunArgs {
+    /// The one place these flags become a validated configuration.
+    pub fn to_config(&self) -> Result<RunConfig> {
+        let kind = self.connector.connector;
+        let delimiter = args::delimiter(self.delimiter.as_deref())?;
+        let concurrency = args::concurrency(self.concurrency)?;
+        let retry = self.pacing.retry()?;
+        let input = match kind {
+            Kind::Webex => {
+                self.connector.resource(false)?;
+                InputOptions {
+                    key_column: self.key_column.clone().unwrap_or_else(|| "key".into()),
+                    delimiter,
+                    profile_default: self
+                        .profile_name
+                        .clone()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned(),
+                    exparam_defaults: self
+                        .exparam
+                        .iter()
+                        .map(|e| args::exparam(e))
+                        .collect::<Result<Vec<_>>>()?,
+                    ..InputOptions::default()
+                }
+            }
+            Kind::Outreach => {
+                for (given, flag) in [
+                    (self.profile_name.is_some(), "--profile-name"),
+                    (!self.exparam.is_empty(), "--exparam"),
+                ] {
+                    if given {
+                        return Err(Error::usage(format!(
+                            "{flag} is a Webex Campaign setting and means nothing to Outreach: \
+                             remove it (--resource names the collection the ids belong to)"
+                        )));
+                    }
+                }
+                // Resuming (no files) needs no resource: each unit carries its own.
+                let resource = self.connector.resource(!self.files.is_empty())?;
+                let mut input = InputOptions::for_kind(kind, &resource.unwrap_or_default());
+                if let Some(column) = &self.key_column {
+                    input.key_column = column.clone();
+                }
+                input.delimiter = delimiter;
+                input
+            }
+        };
+        let input = InputOptions {
+            received_column: self.received_column.as_ref().map(|c| c.trim().to_owned()),
+            keep_columns: self
+                .keep_column
+                .iter()
+                .map(|c| c.trim().to_owned())
+                .collect(),
+            ..input
+        };
+        // Checked here, before anything runs: a bad URL is a usage error even for a dry run.
+        self.target.base_url(kind)?;
+        let state = args::job_ledger(self.state.as_deref(), "forget", self.target.simulate);
+        let config = RunConfig {
+            connector: kind.name(),
+            files: self.files.clone(),
+            input,
+            rate: self.pacing.rate,
+            concurrency,
+            timeout: self.pacing.timeout()?,
+            retry,
+            ledger_key_file: args::key_file(self.ledger_key_file.as_deref(), &state),
+            state,
+            retry_rejected: self.retry_rejected,
+            dry_run: self.dry_run,
+            preflight: !self.no_preflight && kind == Kind::Webex,
+            quiet: self.quiet,
+            progress_every: args::secs("--progress-every", self.progress_every)?,
+        };
+        config.input.check_mapping()?;
+        Ok(config)
+    }
+}
+
+pub async fn exec(args: &RunArgs) -> Result<i32> {
+    let config = args.to_config()?;
+    let target = if config.dry_run {
+        None
+    } else {
+        Some(
+            args.target
+                .require_api(args.connector.connector)
+                .await?
+                .connect()?,
+        )
+    };
+    if config.files.is_empty() && !config.state.exists() {
+        return Err(Error::usage(
+            "no CSV files given and no ledger to resume: forget run requests.csv",
+        ));
+    }
+    let summary = job::run(config, target).await?;
+    print!("{}", job::render_summary(&summary));
+    Ok(summary.exit_code())
+}

@@ -1,0 +1,71 @@
+//! `forget status`: counts per outcome, where the ledger key lives, and deadlines.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::args::{self, LedgerArgs};
+use crate::audit::status;
+use crate::deadline;
+use crate::error::{Result, exit};
+use crate::ledger::{self, Ledger};
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArgs,
+    /// Print one JSON object: total, deleted, not_found, rejected, failed, pending, invalid,
+    /// duplicates (with --deadlines: the deadline summary and every key due soon or overdue).
+    #[arg(long)]
+    pub json: bool,
+    /// Counts per connector and scope (Webex profile, Outreach resource), even for a
+    /// Webex-only ledger; with --json, a JSON array of objects with `connector` and `scope`.
+    #[arg(long)]
+    pub by_connector: bool,
+    /// Deadlines only: every unfinished key overdue or due within 7 days (masked keys).
+    #[arg(long)]
+    pub deadlines: bool,
+    /// The ledger's HMAC key file [default: the ledger path + .key]; FORGET_LEDGER_KEY
+    /// overrides it. Shown, and checked against the ledger.
+    #[arg(long, value_name = "PATH")]
+    pub ledger_key_file: Option<PathBuf>,
+}
+
+pub fn exec(args: &StatusArgs) -> Result<i32> {
+    let path = &args.ledger.state;
+    let ledger = Ledger::open_existing(path)?;
+    let today = deadline::today();
+    if args.deadlines {
+        let d = ledger.deadlines(today, usize::MAX >> 1)?;
+        if args.json {
+            println!("{}", serde_json::to_string(&d).unwrap_or_default());
+        } else {
+            print!("{}", status::render_deadlines(&d));
+        }
+        return Ok(exit::OK);
+    }
+    let counts = ledger.counts()?;
+    let by_scope = ledger.counts_by_scope()?;
+    if args.json {
+        let line = if args.by_connector {
+            serde_json::to_string(&by_scope)
+        } else {
+            serde_json::to_string(&counts)
+        };
+        println!("{}", line.unwrap_or_default());
+        return Ok(exit::OK);
+    }
+    let key_file = args::key_file(args.ledger_key_file.as_deref(), path);
+    let key = status::key_status(&ledger, &key_file)?;
+    let deadlines = ledger.deadlines(today, status::EARLIEST_SHOWN)?;
+    print!("{}", status::render(path, &counts, &key, &deadlines));
+    if args.by_connector || ledger::shows_connectors(&by_scope) {
+        println!("by connector and scope:");
+        print!("{}", ledger::render_by_scope(&by_scope));
+    }
+    let unfinished = ledger.unfinished_files()?;
+    if let Some(note) = status::render_unfinished(unfinished) {
+        print!("{note}");
+    }
+    Ok(exit::OK)
+}

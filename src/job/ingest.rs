@@ -1,0 +1,205 @@
+//! Recording a run's input in the ledger before anything is sent: every file checked first,
+//! then each read on a second thread (parsed, hashed and masked) while this one records the
+//! previous chunk, in bulk into a fresh ledger (see [`crate::ledger::bulk`]).
+
+use crate::engine::Stop;
+use crate::error::{Error, Result};
+use crate::input::{self, InputFile, InputOptions};
+use crate::keys::KeyHasher;
+use crate::ledger::Ledger;
+use crate::ledger::bulk::{ChunkPlan, RepeatSample};
+use crate::ledger::ingest::{IngestCounts, PreparedRow, Preparer};
+
+/// Rows recorded per transaction. Larger chunks visit each page of the key-hash index fewer
+/// times; two chunks are held in memory at once.
+const INGEST_CHUNK: usize = 32 * 1024;
+
+/// Check every input file before recording anything.
+pub fn inspect_all(files: &[std::path::PathBuf], opts: &InputOptions) -> Result<Vec<InputFile>> {
+    files.iter().map(|f| input::inspect(f, opts)).collect()
+}
+
+/// Record every row of `files` (resuming a file whose ingest was interrupted).
+pub fn ingest(
+    ledger: &mut Ledger,
+    files: &[InputFile],
+    opts: &InputOptions,
+    connector: &str,
+    hasher: &KeyHasher,
+    stop: &Stop,
+) -> Result<IngestCounts> {
+    ledger.bulk_load(true)?;
+    let result = ingest_files(ledger, files, opts, connector, hasher, stop);
+    // Also after a bulk load stopped half-way: its journal settings are for it alone.
+    let restored = ledger
+        .bulk_load(false)
+        .and_then(|()| ledger.bulk_journal(false));
+    result.and_then(|total| restored.map(|()| total))
+}
+
+fn ingest_files(
+    ledger: &mut Ledger,
+    files: &[InputFile],
+    opts: &InputOptions,
+    connector: &str,
+    hasher: &KeyHasher,
+    stop: &Stop,
+) -> Result<IngestCounts> {
+    let mut total = IngestCounts::default();
+    for file in files {
+        let path = file.path.to_string_lossy();
+        let entry = ledger.begin_file(
+            &path,
+            &file.sha256,
+            connector,
+            &opts.profile_default,
+            &opts.key_column,
+        )?;
+        if entry.complete {
+            tracing::info!(file = %path, "already recorded: skipping ingest");
+            continue;
+        }
+        if entry.recorded_through > 0 {
+            tracing::info!(file = %path, after_line = entry.recorded_through, "resuming an interrupted ingest");
+        }
+        ledger.set_file_mapping(
+            entry.id,
+            &opts.keep_columns,
+            opts.received_column.as_deref(),
+        )?;
+        // Into a ledger with no units yet, record in bulk (see `ledger::bulk`).
+        let mut bulk = match ledger.bulk_file()? {
+            Some(id) if id == entry.id => true,
+            Some(_) => {
+                // Another file's, interrupted and not given again: settle it first.
+                ledger.finish_bulk(i64::MAX)?;
+                false
+            }
+            None if ledger.can_bulk_load()? => {
+                ledger.begin_bulk(entry.id)?;
+                true
+            }
+            None => false,
+        };
+        ledger.bulk_journal(bulk)?;
+        let counted_from = ledger.next_unit_id()?;
+        let after = entry.recorded_through;
+        let stopped = std::thread::scope(|scope| -> Result<bool> {
+            // Rendezvous: one chunk is prepared while the previous one is written, never more
+            // (memory stays flat in the file's size).
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<PreparedChunk>>(0);
+            std::thread::Builder::new()
+                .name("forget-prepare".into())
+                .spawn_scoped(scope, move || {
+                    prepare_chunks(file, opts, hasher, after, bulk, tx)
+                })
+                .map_err(|e| Error::usage(format!("cannot start the ingest thread: {e}")))?;
+            for chunk in rx {
+                let (rows, mut plan) = chunk?;
+                if bulk && plan.as_ref().is_some_and(ChunkPlan::mostly_repeats) {
+                    // A file that repeats its keys a lot: from here on, row by row.
+                    tracing::debug!(
+                        line = rows.first().map(|r| r.line()),
+                        "bulk load ends early"
+                    );
+                    end_bulk(ledger, counted_from, &mut total)?;
+                    bulk = false;
+                }
+                if !bulk {
+                    plan = None;
+                }
+                total.add(match &plan {
+                    Some(plan) => ledger.record_bulk(entry.id, connector, &rows, plan)?,
+                    None => ledger.record_prepared(entry.id, connector, &rows)?,
+                });
+                if stop.is_stopped() {
+                    return Ok(true); // dropping `rx` ends the preparing thread
+                }
+            }
+            Ok(false)
+        })?;
+        if stopped {
+            return Ok(total);
+        }
+        if bulk {
+            end_bulk(ledger, counted_from, &mut total)?;
+        }
+        let rows = ledger.finish_file(entry.id)?;
+        tracing::info!(file = %path, rows, sha256 = %file.sha256, "recorded");
+    }
+    // A bulk load of a file this run was not given (or had already recorded): nothing is
+    // sent before its indexes exist.
+    if ledger.bulk_file()?.is_some() {
+        ledger.finish_bulk(i64::MAX)?;
+    }
+    Ok(total)
+}
+
+/// Finish a bulk load: keys this run counted as new but recorded in an earlier chunk too
+/// become duplicates.
+fn end_bulk(ledger: &mut Ledger, counted_from: i64, total: &mut IngestCounts) -> Result<()> {
+    let merged = ledger.finish_bulk(counted_from)?;
+    total.new_units = total.new_units.saturating_sub(merged);
+    total.duplicates += merged;
+    ledger.bulk_journal(false)
+}
+
+/// A chunk of rows ready for the ledger, with its plan when it is recorded in bulk.
+type PreparedChunk = (Vec<PreparedRow>, Option<ChunkPlan>);
+
+/// Read, check, hash and mask the rows of `file` after line `after`, in chunks for
+/// [`Ledger::record_prepared`] (or, planned, for [`Ledger::record_bulk`]). Runs beside the
+/// ledger writer; stops when it hangs up.
+fn prepare_chunks(
+    file: &InputFile,
+    opts: &InputOptions,
+    hasher: &KeyHasher,
+    after: u64,
+    bulk: bool,
+    tx: std::sync::mpsc::SyncSender<Result<PreparedChunk>>,
+) {
+    let mut sample = bulk.then(RepeatSample::default);
+    let mut ready = |rows: Vec<PreparedRow>| -> PreparedChunk {
+        let plan = sample.as_mut().map(|sample| ChunkPlan::of(&rows, sample));
+        (rows, plan)
+    };
+    let mut rows = match file.rows(opts) {
+        Ok(rows) => rows,
+        Err(e) => {
+            let _ = tx.send(Err(e));
+            return;
+        }
+    };
+    let mut preparer = Preparer::new(hasher);
+    let mut chunk = Vec::with_capacity(INGEST_CHUNK);
+    loop {
+        match rows.next_row() {
+            Ok(Some(row)) => {
+                let row = preparer.prepare(row);
+                if row.line() > after {
+                    chunk.push(row);
+                }
+                if chunk.len() >= INGEST_CHUNK
+                    && tx
+                        .send(Ok(ready(std::mem::replace(
+                            &mut chunk,
+                            Vec::with_capacity(INGEST_CHUNK),
+                        ))))
+                        .is_err()
+                {
+                    return;
+                }
+            }
+            Ok(None) => {
+                if !chunk.is_empty() {
+                    let _ = tx.send(Ok(ready(chunk)));
+                }
+                return;
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The source of a run: unfinished units read from the ledger, oldest due first, page by
+//! page on a blocking thread, into the engine's channel.
+
+use std::path::Path;
+
+use tokio::sync::mpsc;
+
+use crate::connector::Unit;
+use crate::error::Result;
+use crate::ledger::{Ledger, SendCursor};
+use crate::outcome::Outcome;
+
+/// Units read from the ledger per query while sending.
+const PAGE: usize = 1024;
+
+/// Feed pending units from the ledger into the engine, oldest due first, page by page, on a
+/// blocking thread.
+pub fn spawn(
+    path: &Path,
+    connector: &'static str,
+    include: Vec<Outcome>,
+) -> Result<mpsc::Receiver<Unit>> {
+    let reader = Ledger::open_existing(path)?;
+    // Room for two pages: one being sent while the next is read.
+    let (tx, rx) = mpsc::channel(2 * PAGE);
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let mut cursor = SendCursor::default();
+        loop {
+            let page = match reader.next_units(connector, &include, &mut cursor, PAGE) {
+                Ok(page) => page,
+                Err(e) => {
+                    eprintln!("error: reading the ledger: {e}");
+                    return;
+                }
+            };
+            if page.is_empty() {
+                return;
+            }
+            // Room for the whole page at once: waiting per unit would wake this thread
+            // for every unit the engine takes.
+            let Ok(permits) = runtime.block_on(tx.reserve_many(page.len())) else {
+                return; // the engine stopped
+            };
+            for (permit, unit) in permits.zip(page) {
+                permit.send(unit);
+            }
+        }
+    });
+    Ok(rx)
+}

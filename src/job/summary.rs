@@ -1,0 +1,230 @@
+//! What a run did: the summary a [`Collector`] gathers as the run goes, the exit code it
+//! means, and the table printed at the end.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::connector::Connector;
+use crate::engine::{Counters, StopReason};
+use crate::error::{Result, exit};
+use crate::ledger::ingest::IngestCounts;
+use crate::ledger::{Counts, Ledger, ScopeCounts, render_by_scope, shows_connectors};
+use crate::outcome::Outcome;
+
+/// What a run did, for the summary and the exit code.
+#[derive(Debug)]
+pub struct RunSummary {
+    /// The connector this run was for; `ledger` counts its units only.
+    pub connector: &'static str,
+    pub ingested: IngestCounts,
+    pub to_send: u64,
+    pub sent_units: u64,
+    pub this_run: [(Outcome, u64); 4],
+    pub attempts: u64,
+    pub retries: u64,
+    pub throttled: u64,
+    pub after_ambiguous: u64,
+    pub ledger: Counts,
+    /// Every connector and scope in the ledger, for the side-by-side table.
+    pub by_scope: Vec<ScopeCounts>,
+    pub stop: Option<StopReason>,
+    /// Why the API stopped the run, in the connector's words.
+    pub stop_message: Option<String>,
+    pub elapsed: Duration,
+    pub dry_run: bool,
+}
+
+impl RunSummary {
+    pub fn exit_code(&self) -> i32 {
+        match &self.stop {
+            Some(StopReason::Api(_)) => exit::STOPPED,
+            Some(StopReason::Interrupted) => exit::INTERRUPTED,
+            Some(StopReason::Ledger(_)) | Some(StopReason::Output(_)) => exit::FAILURE,
+            None if self.dry_run => exit::OK,
+            None => {
+                let c = &self.ledger;
+                if c.rejected + c.failed + c.invalid + c.pending > 0 {
+                    exit::INCOMPLETE
+                } else {
+                    exit::OK
+                }
+            }
+        }
+    }
+}
+
+/// Gathers a run's summary: what it recorded and counted, and who can explain a stop.
+pub(super) struct Collector {
+    pub connector: &'static str,
+    pub started: Instant,
+    pub ingested: IngestCounts,
+    pub to_send: u64,
+    pub counters: Arc<Counters>,
+    /// The connector that can explain an API's stop in its own words (none for a dry run).
+    pub explainer: Option<Arc<dyn Connector>>,
+}
+
+impl Collector {
+    /// The summary now, with the ledger's counts and the reason the run stopped, if any.
+    pub fn summary(
+        &self,
+        ledger: &Ledger,
+        stop: Option<StopReason>,
+        dry_run: bool,
+    ) -> Result<RunSummary> {
+        let stop_message = match (&stop, &self.explainer) {
+            (Some(StopReason::Api(cause)), Some(c)) => Some(c.explain_stop(cause)),
+            (Some(StopReason::Api(cause)), None) => Some(cause.explain().to_owned()),
+            _ => None,
+        };
+        let by_scope = ledger.counts_by_scope()?;
+        let counters = &self.counters;
+        Ok(RunSummary {
+            connector: self.connector,
+            ingested: self.ingested,
+            to_send: self.to_send,
+            sent_units: counters.finished_total(),
+            this_run: [
+                Outcome::Deleted,
+                Outcome::NotFound,
+                Outcome::Rejected,
+                Outcome::Failed,
+            ]
+            .map(|o| (o, counters.finished(o))),
+            attempts: counters.attempts.load(Ordering::Relaxed),
+            retries: counters.retries.load(Ordering::Relaxed),
+            throttled: counters.throttled.load(Ordering::Relaxed),
+            after_ambiguous: counters.after_ambiguous.load(Ordering::Relaxed),
+            ledger: Counts::of_connector(&by_scope, self.connector),
+            by_scope,
+            stop,
+            stop_message,
+            elapsed: self.started.elapsed(),
+            dry_run,
+        })
+    }
+}
+
+/// The summary table printed at the end of a run.
+pub fn render_summary(s: &RunSummary) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let secs = s.elapsed.as_secs_f64();
+    let i = &s.ingested;
+    let _ = writeln!(
+        out,
+        "input: {} rows recorded ({} new keys, {} duplicate rows, {} invalid rows)",
+        i.rows, i.new_units, i.duplicates, i.invalid
+    );
+    let by_connector = if shows_connectors(&s.by_scope) {
+        format!(
+            "the ledger by connector (this run counts {} only):\n{}",
+            s.connector,
+            render_by_scope(&s.by_scope)
+        )
+    } else {
+        String::new()
+    };
+    if s.dry_run {
+        let l = &s.ledger;
+        let _ = writeln!(out, "dry run: nothing was sent");
+        let _ = writeln!(out, "  would send          {:>9}", s.to_send);
+        let _ = writeln!(
+            out,
+            "  already finished    {:>9}",
+            l.deleted + l.not_found + l.rejected
+        );
+        let _ = writeln!(out, "  duplicate rows      {:>9}", l.duplicates);
+        let _ = writeln!(out, "  invalid rows        {:>9}", l.invalid);
+        out.push_str(&by_connector);
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "sent {} keys in {:.1} s ({:.0} keys/s); {} attempts, {} retries, {} throttled (429)",
+        s.sent_units,
+        secs,
+        s.sent_units as f64 / secs.max(0.001),
+        s.attempts,
+        s.retries,
+        s.throttled
+    );
+    let _ = writeln!(out, "  {:<16}{:>10}{:>10}", "outcome", "this run", "ledger");
+    for (outcome, n) in s.this_run {
+        let _ = writeln!(
+            out,
+            "  {:<16}{:>10}{:>10}",
+            outcome.as_str(),
+            n,
+            s.ledger.get(outcome)
+        );
+    }
+    let _ = writeln!(out, "  {:<16}{:>10}{:>10}", "pending", "", s.ledger.pending);
+    let _ = writeln!(
+        out,
+        "  {:<16}{:>10}{:>10}",
+        "total keys", "", s.ledger.total
+    );
+    let _ = writeln!(
+        out,
+        "  {:<16}{:>10}{:>10}",
+        "invalid rows", "", s.ledger.invalid
+    );
+    let _ = writeln!(
+        out,
+        "  {:<16}{:>10}{:>10}",
+        "duplicate rows", "", s.ledger.duplicates
+    );
+    out.push_str(&by_connector);
+    if s.after_ambiguous > 0 {
+        let _ = writeln!(
+            out,
+            "{} keys answered \"not found\" after a timed-out or dropped attempt: that attempt erased them",
+            s.after_ambiguous
+        );
+    }
+    match &s.stop {
+        Some(StopReason::Api(cause)) => {
+            let message = s
+                .stop_message
+                .clone()
+                .unwrap_or_else(|| cause.explain().to_owned());
+            let _ = writeln!(out, "STOPPED: {message}. Unfinished keys stay pending.");
+        }
+        Some(StopReason::Interrupted) => {
+            let _ = writeln!(out, "interrupted: run the same command again to resume");
+        }
+        Some(StopReason::Ledger(m)) | Some(StopReason::Output(m)) => {
+            let _ = writeln!(
+                out,
+                "STOPPED: {m}. Unfinished keys stay pending; fix the disk and run again"
+            );
+        }
+        None => {
+            let l = &s.ledger;
+            if l.failed + l.pending > 0 {
+                let _ = writeln!(
+                    out,
+                    "{} keys not finished: run the same command again to retry them",
+                    l.failed + l.pending
+                );
+            }
+            if l.rejected > 0 {
+                let _ = writeln!(
+                    out,
+                    "{} keys rejected: see `forget status`; --retry-rejected sends them again",
+                    l.rejected
+                );
+            }
+            if l.invalid > 0 {
+                let _ = writeln!(
+                    out,
+                    "{} rows invalid: `forget invalid` lists them with reasons",
+                    l.invalid
+                );
+            }
+        }
+    }
+    out
+}
