@@ -109,6 +109,24 @@ impl Error {
         }
     }
 
+    /// A failure writing JSON: the writer's I/O error (a full disk, a closed pipe), or a
+    /// value that cannot be JSON (a bug).
+    pub fn json(context: impl Into<String>, e: serde_json::Error) -> Self {
+        if e.io_error_kind().is_some() {
+            Error::io(context, std::io::Error::from(e))
+        } else {
+            Error::internal(format!("{}: {e}", context.into()))
+        }
+    }
+
+    /// A failure writing CSV: the writer's I/O error, or a record the writer refused (a bug).
+    pub fn csv(context: impl Into<String>, e: csv::Error) -> Self {
+        match e.into_kind() {
+            csv::ErrorKind::Io(e) => Error::io(context, e),
+            other => Error::internal(format!("{}: {other:?}", context.into())),
+        }
+    }
+
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) | Error::Input { .. } | Error::Ledger { .. } => exit::USAGE,

@@ -37,6 +37,7 @@ pub mod job;
 pub mod keys;
 pub mod ledger;
 pub mod outcome;
+pub mod retry_after;
 pub mod secret;
 pub mod sim;
 pub mod target;

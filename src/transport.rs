@@ -174,7 +174,7 @@ impl Transport {
             rustls::crypto::ring::default_provider(),
         ))
         .with_safe_default_protocol_versions()
-        .map_err(|e| crate::Error::usage(format!("cannot set up TLS: {e}")))?
+        .map_err(|e| crate::Error::internal(format!("cannot set up TLS: {e}")))?
         .with_webpki_roots()
         .with_no_client_auth();
         Ok(Transport::direct(options, tls))
@@ -250,7 +250,7 @@ pub fn reqwest_client(options: &Options) -> crate::Result<reqwest::Client> {
         .tcp_nodelay(true)
         .user_agent(USER_AGENT_VALUE)
         .build()
-        .map_err(|e| crate::Error::usage(format!("cannot build the HTTP client: {e}")))
+        .map_err(|e| crate::Error::internal(format!("cannot build the HTTP client: {e}")))
 }
 
 async fn send_reqwest(

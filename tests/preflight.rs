@@ -77,7 +77,10 @@ impl Connector for GetInsteadOfPost {
     fn name(&self) -> &'static str {
         "webex"
     }
-    fn request(&self, _unit: &Unit) -> Result<forget::connector::Request, String> {
+    fn request(
+        &self,
+        _unit: &Unit,
+    ) -> Result<forget::connector::Request, forget::connector::Unsendable> {
         Ok(forget::connector::request(
             http::Method::GET,
             forget::connector::uri(self.0.url())?,

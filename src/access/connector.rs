@@ -75,7 +75,10 @@ impl Connector for WebexAccess {
         CONNECTOR
     }
 
-    fn request(&self, unit: &Unit) -> Result<crate::connector::Request, String> {
+    fn request(
+        &self,
+        unit: &Unit,
+    ) -> Result<crate::connector::Request, crate::connector::Unsendable> {
         // A scope that is not a query cannot come from this tool; ask with the defaults.
         let query = Query::from_scope(&unit.scope).unwrap_or_default();
         let mut url = self.url.clone();
@@ -98,7 +101,7 @@ impl Connector for WebexAccess {
         classify(answer)
     }
 
-    fn on_success(&self, unit: &Unit, body: &[u8]) -> Result<(), String> {
+    fn on_success(&self, unit: &Unit, body: &[u8]) -> Result<(), crate::connector::NotKept> {
         self.exporter.save(unit, body).map(|_| ())
     }
 

@@ -22,7 +22,7 @@ use std::str::FromStr;
 
 use serde_json::{Map, Value, json};
 
-use crate::connector::Unit;
+use crate::connector::{NotKept, Unit};
 use crate::engine::StopReason;
 use crate::error::{Error, Result};
 use crate::job::RunSummary;
@@ -542,12 +542,13 @@ impl Exporter {
     /// Write the document for `unit` from an answer `body`: to a temporary file (0600),
     /// flushed, then renamed, so a document is whole or absent. This runs on the engine's
     /// task: one small file per subject, synced because the ledger will say it exists.
-    pub fn save(&self, unit: &Unit, body: &[u8]) -> std::result::Result<PathBuf, String> {
+    pub fn save(&self, unit: &Unit, body: &[u8]) -> std::result::Result<PathBuf, NotKept> {
         let json: Value =
-            serde_json::from_slice(body).map_err(|e| format!("the answer is not JSON: {e}"))?;
+            serde_json::from_slice(body).map_err(|e| NotKept::new("the answer is not JSON", e))?;
         let transactions = transactions_of(json).unwrap_or_default();
         let doc = self.document(unit, transactions);
-        let bytes = serde_json::to_vec_pretty(&doc).map_err(|e| e.to_string())?;
+        let bytes = serde_json::to_vec_pretty(&doc)
+            .map_err(|e| NotKept::new("cannot write the document", e))?;
         let name = self.file_name(unit);
         let path = self.dir.join(&name);
         let tmp = self.dir.join(format!(".{name}.tmp"));
@@ -563,7 +564,7 @@ impl Exporter {
                 f.sync_data()
             })
             .and_then(|()| std::fs::rename(&tmp, &path));
-        written.map_err(|e| format!("cannot save {}: {e}", path.display()))?;
+        written.map_err(|e| NotKept::new(format!("cannot save {}", path.display()), e))?;
         Ok(path)
     }
 }

@@ -347,7 +347,7 @@ impl<W: Write> Printer<W> {
             let sep: &[u8] = if self.first { b"[\n" } else { b",\n" };
             self.out.write_all(sep).map_err(io)?;
             serde_json::to_writer(&mut self.out, &l)
-                .map_err(|e| Error::usage(format!("writing the lookup: {e}")))?;
+                .map_err(|e| Error::json("writing the lookup", e))?;
         } else {
             self.out.write_all(render(&l).as_bytes()).map_err(io)?;
         }

@@ -181,10 +181,7 @@ fn io_err(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
 }
 
 fn csv_err(what: &str) -> impl Fn(csv::Error) -> Error + '_ {
-    move |e| match e.into_kind() {
-        csv::ErrorKind::Io(e) => Error::io(format!("writing {what}"), e),
-        other => Error::usage(format!("writing {what}: {other:?}")),
-    }
+    move |e| Error::csv(format!("writing {what}"), e)
 }
 
 /// Which columns a sink writes.
@@ -457,11 +454,11 @@ impl Sink {
                 *first = false;
                 w.write_all(sep).map_err(io_err(display))?;
                 serde_json::to_writer(&mut *w, &JsonRow::from(row))
-                    .map_err(|e| Error::usage(format!("writing {display}: {e}")))?;
+                    .map_err(|e| Error::json(format!("writing {display}"), e))?;
             }
             Encoder::Jsonl(w) => {
                 serde_json::to_writer(&mut *w, &JsonRow::from(row))
-                    .map_err(|e| Error::usage(format!("writing {display}: {e}")))?;
+                    .map_err(|e| Error::json(format!("writing {display}"), e))?;
                 w.write_all(b"\n").map_err(io_err(display))?;
             }
         }
@@ -570,7 +567,7 @@ pub fn write(ledger: &Ledger, config: &ReportConfig) -> Result<ReportSummary> {
     if let Some(path) = &config.manifest {
         let manifest = manifest(ledger, config, &summary.files)?;
         let text = serde_json::to_vec_pretty(&manifest)
-            .map_err(|e| Error::usage(format!("manifest: {e}")))?;
+            .map_err(|e| Error::json("writing the manifest", e))?;
         let mut dest = create_private(path)?;
         dest.write_all(&text)
             .and_then(|()| dest.write_all(b"\n"))

@@ -88,10 +88,36 @@ pub fn headers(
 
 /// A URL as a request URI. `url` serialises every URL it accepts in a form `http` parses, so
 /// an error here means a key no URL can carry.
-pub fn uri(url: &url::Url) -> Result<http::Uri, String> {
-    url.as_str()
-        .parse()
-        .map_err(|e: http::uri::InvalidUri| e.to_string())
+pub fn uri(url: &url::Url) -> Result<http::Uri, Unsendable> {
+    Ok(url.as_str().parse()?)
+}
+
+/// A unit no request can be built for (a key no URL can carry): the request never leaves,
+/// and the attempt is recorded as failed with this reason.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unsendable(#[from] http::uri::InvalidUri);
+
+/// A good answer whose result could not be kept (an access export that could not be saved):
+/// the unit stays pending and the run stops, so nothing is recorded as done that was not.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {source}")]
+pub struct NotKept {
+    pub what: String,
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl NotKept {
+    pub fn new(
+        what: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> NotKept {
+        NotKept {
+            what: what.into(),
+            source: source.into(),
+        }
+    }
 }
 
 /// A list answer: an array, or an object holding exactly one array (`{"data": [...]}`).
@@ -116,7 +142,7 @@ pub trait Connector: Send + Sync + 'static {
 
     /// Build the request for one unit (an absolute URL); the engine sends it. An `Err` (a key
     /// no URL can carry) is recorded as a failed attempt that never left.
-    fn request(&self, unit: &Unit) -> Result<Request, String>;
+    fn request(&self, unit: &Unit) -> Result<Request, Unsendable>;
 
     /// Whether keys are personal data (an e-mail, a phone number) that must not survive in
     /// stored answer texts, or record ids that identify no one (Outreach).
@@ -133,7 +159,7 @@ pub trait Connector: Send + Sync + 'static {
     /// for answers classified [`Outcome::Deleted`](crate::outcome::Outcome::Deleted) only;
     /// an `Err` leaves the unit pending and stops the run, so nothing is recorded as done
     /// that was not kept. Erasure connectors keep nothing.
-    fn on_success(&self, _unit: &Unit, _body: &[u8]) -> Result<(), String> {
+    fn on_success(&self, _unit: &Unit, _body: &[u8]) -> Result<(), NotKept> {
         Ok(())
     }
 

@@ -10,9 +10,9 @@ use reqwest::{RequestBuilder, Url};
 use serde_json::{Map, Value};
 
 use super::{Answer, Connector, Unit};
-use crate::engine::retry::throttle_delay;
 use crate::error::{Error, Result};
 use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
+use crate::retry_after::throttle_delay;
 use crate::secret::Token;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.outreach.io/api/v2";
@@ -103,7 +103,7 @@ impl Connector for Outreach {
         false
     }
 
-    fn request(&self, unit: &Unit) -> std::result::Result<super::Request, String> {
+    fn request(&self, unit: &Unit) -> std::result::Result<super::Request, super::Unsendable> {
         Ok(super::request(
             http::Method::DELETE,
             super::uri(&self.item_url(&unit.scope, &unit.key))?,

@@ -7,8 +7,8 @@ use http::header::CONTENT_TYPE;
 use serde_json::Value;
 
 use super::{Answer, Connector, Request, Unit};
-use crate::engine::retry::retry_after;
 use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
+use crate::retry_after::retry_after;
 use crate::secret::Token;
 
 pub const DELETE_PATH: &str = "/campaignapi/resources/v3/delete";
@@ -76,7 +76,7 @@ impl Connector for Webex {
         "webex"
     }
 
-    fn request(&self, unit: &Unit) -> Result<Request, String> {
+    fn request(&self, unit: &Unit) -> Result<Request, super::Unsendable> {
         Ok(super::request(
             http::Method::POST,
             self.uri.clone(),

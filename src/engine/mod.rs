@@ -441,7 +441,7 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) -> bool {
             if verdict.kind == VerdictKind::Final(Outcome::Deleted)
                 && let Err(message) = shared.connector.on_success(&work.unit, &reply.body)
             {
-                not_kept = Some(message);
+                not_kept = Some(message.to_string());
             }
             (verdict, Some(reply.status), None)
         }
@@ -593,7 +593,7 @@ pub async fn ask(
 ) -> Result<Reply, Failure> {
     match connector.request(unit) {
         Ok(request) => transport.send(request, connector.max_body(), timeout).await,
-        Err(cause) => Err(Failure::Invalid(cause)),
+        Err(cause) => Err(Failure::Invalid(cause.to_string())),
     }
 }
 

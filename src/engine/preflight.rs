@@ -13,6 +13,7 @@
 use std::time::{Duration, Instant};
 
 use crate::connector::{Answer, Connector, Unit};
+use crate::engine::retry::{Attempt, RetryPolicy};
 use crate::engine::{self, EngineConfig};
 use crate::error::{Error, Result, exit};
 use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
@@ -149,8 +150,10 @@ pub async fn canary(
         key: format!("{CANARY_PREFIX}{}", crate::secret::random_uuid()),
         exparams: vec![(MARK.0.to_owned(), MARK.1.to_owned())],
     };
-    let mut backoff = config.retry.backoff();
-    let attempts = config.retry.max_attempts.clamp(1, ATTEMPTS);
+    let policy = RetryPolicy {
+        max_attempts: config.retry.max_attempts.clamp(1, ATTEMPTS),
+        ..config.retry
+    };
     let mut check = ProfileCheck {
         scope: scope.to_owned(),
         finding: Finding::Inconclusive("not sent".to_owned()),
@@ -159,39 +162,39 @@ pub async fn canary(
         description: None,
         latency: Duration::ZERO,
     };
-    for attempt in 1..=attempts {
-        let started = Instant::now();
-        let (verdict, status, error) =
-            match engine::ask(connector, transport, &unit, config.timeout).await {
-                Ok(reply) => (
-                    connector.classify(&Answer::from(&reply)),
-                    Some(reply.status),
-                    None,
-                ),
-                Err(failure) => (
-                    engine::transport_verdict(&failure),
-                    failure.status(),
-                    Some(failure.describe()),
-                ),
-            };
-        check.latency = started.elapsed();
-        check.http_status = status;
-        check.code = verdict.code.clone();
-        check.description = verdict.description.clone();
-        if let Some(found) = finding(&verdict) {
-            check.finding = found;
-            return check;
-        }
-        check.finding = Finding::Inconclusive(error.unwrap_or_else(|| check.answered()));
-        if attempt < attempts {
-            let retry_after = match verdict.kind {
-                VerdictKind::Retry { retry_after, .. } => retry_after,
-                _ => None,
-            };
-            let delay = backoff.next().unwrap_or(config.retry.cap);
-            tokio::time::sleep(delay.max(retry_after.unwrap_or_default())).await;
-        }
-    }
+    let found = policy
+        .run(async |_| {
+            let started = Instant::now();
+            let (verdict, status, error) =
+                match engine::ask(connector, transport, &unit, config.timeout).await {
+                    Ok(reply) => (
+                        connector.classify(&Answer::from(&reply)),
+                        Some(reply.status),
+                        None,
+                    ),
+                    Err(failure) => (
+                        engine::transport_verdict(&failure),
+                        failure.status(),
+                        Some(failure.describe()),
+                    ),
+                };
+            check.latency = started.elapsed();
+            check.http_status = status;
+            check.code = verdict.code.clone();
+            check.description = verdict.description.clone();
+            match (finding(&verdict), verdict.kind) {
+                (Some(found), _) => Attempt::Done(Ok(found)),
+                (None, kind) => Attempt::Again {
+                    after: match kind {
+                        VerdictKind::Retry { retry_after, .. } => retry_after,
+                        _ => None,
+                    },
+                    error: Finding::Inconclusive(error.unwrap_or_else(|| check.answered())),
+                },
+            }
+        })
+        .await;
+    check.finding = found.unwrap_or_else(|inconclusive| inconclusive);
     check
 }
 

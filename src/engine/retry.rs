@@ -1,14 +1,9 @@
-//! Retry timing: exponential backoff with jitter (from `backon`), `Retry-After`, and the
-//! rate-limit reset headers some APIs send instead.
+//! Retry timing: exponential backoff with jitter (from `backon`). How long a server asks us
+//! to wait is read by [`crate::retry_after`].
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
-use reqwest::header::{HeaderMap, RETRY_AFTER};
-
-/// The longest `Retry-After` honoured as given; a longer one is clamped so a confused server
-/// cannot park a run for hours.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 
 #[derive(Clone, Copy, Debug)]
 pub struct RetryPolicy {
@@ -44,144 +39,86 @@ impl RetryPolicy {
     }
 }
 
-/// `Retry-After` as delta-seconds or an HTTP-date (RFC 9110 §10.2.3).
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    parse_retry_after(value, SystemTime::now())
+/// What one attempt of a sequential call came to (see [`RetryPolicy::run`]).
+pub enum Attempt<T, E> {
+    /// Done, well or badly: no retry.
+    Done(Result<T, E>),
+    /// Worth another try, after at least `after` (a server's `Retry-After`); `error` is the
+    /// result if no attempt is left.
+    Again { after: Option<Duration>, error: E },
 }
 
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let delay = if let Ok(secs) = value.parse::<u64>() {
-        Duration::from_secs(secs)
-    } else if let Ok(secs) = value.parse::<f64>() {
-        // Not in the RFC, but some servers send "1.5"; accepting it costs nothing.
-        if !(secs.is_finite() && secs >= 0.0) {
-            return None;
+impl RetryPolicy {
+    /// Call `attempt` (with its number, from 1) until it is done or `max_attempts` are
+    /// spent, sleeping the backoff between tries (longer if the server asked). The one retry
+    /// loop of every sequential call (hub reads, listings, the preflight canary); the engine
+    /// schedules its own retries without holding a worker.
+    pub async fn run<T, E>(
+        &self,
+        mut attempt: impl AsyncFnMut(u32) -> Attempt<T, E>,
+    ) -> Result<T, E> {
+        let mut backoff = self.backoff();
+        let mut n = 0;
+        loop {
+            n += 1;
+            match attempt(n).await {
+                Attempt::Done(result) => return result,
+                Attempt::Again { error, .. } if n >= self.max_attempts => return Err(error),
+                Attempt::Again { after, .. } => {
+                    let delay = backoff.next().unwrap_or(self.cap);
+                    tokio::time::sleep(delay.max(after.unwrap_or_default())).await;
+                }
+            }
         }
-        Duration::from_secs_f64(secs.min(MAX_RETRY_AFTER.as_secs_f64()))
-    } else {
-        let at = httpdate::parse_http_date(value).ok()?;
-        at.duration_since(now).unwrap_or(Duration::ZERO)
-    };
-    Some(delay.min(MAX_RETRY_AFTER))
-}
-
-/// Reset values at or above this are Unix times, not delays: no API asks for a 30-year wait.
-const EPOCH_SECONDS: u64 = 1_000_000_000;
-/// ... and at or above this, Unix times in milliseconds.
-const EPOCH_MILLIS: u64 = 1_000_000_000_000;
-
-/// How long a throttled answer asks us to wait: `Retry-After` if present, else a rate-limit
-/// reset header (`RateLimit-Reset`, `X-RateLimit-Reset`, `X-Rate-Limit-Reset`, or the
-/// `reset=`/`t=` parameter of a combined `RateLimit` header).
-pub fn throttle_delay(headers: &HeaderMap) -> Option<Duration> {
-    throttle_delay_at(headers, SystemTime::now())
-}
-
-pub fn throttle_delay_at(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    if let Some(delay) = text(RETRY_AFTER.as_str()).and_then(|v| parse_retry_after(v, now)) {
-        return Some(delay);
     }
-    ["ratelimit-reset", "x-ratelimit-reset", "x-rate-limit-reset"]
-        .into_iter()
-        .find_map(|name| text(name).and_then(|v| parse_reset(v, now)))
-        .or_else(|| {
-            text("ratelimit")?
-                .split([',', ';'])
-                .filter_map(|part| part.split_once('='))
-                .find(|(k, _)| matches!(k.trim(), "reset" | "t"))
-                .and_then(|(_, v)| parse_reset(v.trim(), now))
-        })
-}
-
-/// A reset header: delta seconds, a Unix time in seconds or milliseconds, or an HTTP-date.
-pub fn parse_reset(value: &str, now: SystemTime) -> Option<Duration> {
-    let Ok(n) = value.parse::<u64>() else {
-        return parse_retry_after(value, now);
-    };
-    let delay = if n >= EPOCH_MILLIS {
-        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(n);
-        at.duration_since(now).unwrap_or(Duration::ZERO)
-    } else if n >= EPOCH_SECONDS {
-        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(n);
-        at.duration_since(now).unwrap_or(Duration::ZERO)
-    } else {
-        Duration::from_secs(n)
-    };
-    Some(delay.min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn retry_after_forms() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let date = httpdate::fmt_http_date(now + Duration::from_secs(7));
-        let case =
-            |v: &str, want: Option<Duration>| assert_eq!(parse_retry_after(v, now), want, "{v}");
-        case("3", Some(Duration::from_secs(3)));
-        case("0", Some(Duration::ZERO));
-        case("1.5", Some(Duration::from_millis(1500)));
-        case(&date, Some(Duration::from_secs(7)));
-        case(
-            &httpdate::fmt_http_date(now - Duration::from_secs(60)),
-            Some(Duration::ZERO),
-        );
-        case("99999", Some(MAX_RETRY_AFTER));
-        case("soon", None);
-        case("-1", None);
-    }
-
-    #[test]
-    fn throttle_delay_reads_retry_after_then_reset_headers() {
-        use reqwest::header::HeaderValue;
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let case = |headers: &[(&'static str, &str)], want: Option<Duration>| {
-            let mut map = HeaderMap::new();
-            for (name, value) in headers {
-                map.insert(
-                    *name,
-                    HeaderValue::from_str(value).unwrap_or(HeaderValue::from_static("")),
-                );
-            }
-            assert_eq!(throttle_delay_at(&map, now), want, "{headers:?}");
+    // Paused time: the sleeps between attempts take no real time and are measured exactly.
+    #[tokio::test(start_paused = true)]
+    async fn run_retries_until_done_or_spent() {
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(1),
         };
-        let secs = |n: u64| Some(Duration::from_secs(n));
-        case(&[], None);
-        case(&[("retry-after", "3")], secs(3));
-        case(
-            &[("retry-after", "3"), ("x-ratelimit-reset", "1700000009")],
-            secs(3),
-        );
-        case(
-            &[("retry-after", "soon"), ("x-ratelimit-reset", "5")],
-            secs(5),
-        );
-        case(&[("x-ratelimit-reset", "1700000009")], secs(9));
-        case(
-            &[("x-ratelimit-reset", "1700000009500")],
-            Some(Duration::from_millis(9500)),
-        );
-        case(&[("x-ratelimit-reset", "1699999000")], secs(0));
-        case(&[("ratelimit-reset", "7")], secs(7));
-        case(&[("x-rate-limit-reset", "2")], secs(2));
-        case(&[("ratelimit", "limit=100, remaining=0, reset=4")], secs(4));
-        case(&[("ratelimit", "\"default\";r=0;t=6")], secs(6));
-        case(
-            &[("x-ratelimit-reset", "1.5")],
-            Some(Duration::from_millis(1500)),
-        );
-        case(&[("x-ratelimit-reset", "99999")], Some(MAX_RETRY_AFTER));
-        case(&[("x-ratelimit-reset", "later")], None);
-        case(&[("x-ratelimit-remaining", "0")], None);
+        // Done on the second attempt, after at least the server's 5 s.
+        let start = tokio::time::Instant::now();
+        let got: Result<u32, &str> = policy
+            .run(async |n| match n {
+                1 => Attempt::Again {
+                    after: Some(Duration::from_secs(5)),
+                    error: "busy",
+                },
+                n => Attempt::Done(Ok(n)),
+            })
+            .await;
+        assert_eq!(got, Ok(2));
+        assert!(start.elapsed() >= Duration::from_secs(5));
+        // Never done: the last error, after exactly max_attempts tries.
+        let mut tries = 0;
+        let got: Result<(), String> = policy
+            .run(async |n| {
+                tries += 1;
+                Attempt::Again {
+                    after: None,
+                    error: format!("try {n}"),
+                }
+            })
+            .await;
+        assert_eq!((got, tries), (Err("try 3".to_owned()), 3));
+        // A final failure is not retried.
+        let mut tries = 0;
+        let got: Result<(), &str> = policy
+            .run(async |_| {
+                tries += 1;
+                Attempt::Done(Err("refused"))
+            })
+            .await;
+        assert_eq!((got, tries), (Err("refused"), 1));
     }
 
     #[test]

@@ -93,7 +93,7 @@ fn ingest_files(
                 .spawn_scoped(scope, move || {
                     prepare_chunks(file, opts, hasher, after, bulk, tx)
                 })
-                .map_err(|e| Error::usage(format!("cannot start the ingest thread: {e}")))?;
+                .map_err(|e| Error::internal(format!("cannot start the ingest thread: {e}")))?;
             for chunk in rx {
                 let (rows, mut plan) = chunk?;
                 if bulk && plan.as_ref().is_some_and(ChunkPlan::mostly_repeats) {

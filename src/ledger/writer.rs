@@ -36,9 +36,21 @@ pub struct AttemptRecord {
     pub after_ambiguous: bool,
 }
 
+/// Why the writer stopped: the engine must then stop sending (answers it cannot record
+/// would be lost, and their keys sent again by the next run).
+#[derive(Debug, thiserror::Error)]
+pub enum WriterError {
+    #[error("reading the ledger failed: {0}")]
+    Read(#[source] rusqlite::Error),
+    #[error("writing the ledger failed: {0}")]
+    Write(#[source] rusqlite::Error),
+    #[error("the ledger writer thread panicked")]
+    Panicked,
+}
+
 pub struct Writer {
     tx: mpsc::UnboundedSender<AttemptRecord>,
-    handle: JoinHandle<Result<u64, String>>,
+    handle: JoinHandle<Result<u64, WriterError>>,
 }
 
 impl Writer {
@@ -47,7 +59,7 @@ impl Writer {
     pub fn spawn(
         path: &Path,
         run_id: i64,
-        on_error: impl FnOnce(String) + Send + 'static,
+        on_error: impl FnOnce(&WriterError) + Send + 'static,
     ) -> rusqlite::Result<Writer> {
         let conn = Connection::open(path)?;
         configure(&conn)?;
@@ -56,8 +68,8 @@ impl Writer {
             .name("ledger-writer".into())
             .spawn(move || {
                 let result = write_loop(conn, run_id, rx);
-                if let Err(message) = &result {
-                    on_error(message.clone());
+                if let Err(failure) = &result {
+                    on_error(failure);
                 }
                 result
             })
@@ -71,11 +83,9 @@ impl Writer {
 
     /// Flush what is queued and stop. Returns how many records were written. Blocking: call
     /// it from `spawn_blocking` or outside the runtime.
-    pub fn finish(self) -> Result<u64, String> {
+    pub fn finish(self) -> Result<u64, WriterError> {
         drop(self.tx);
-        self.handle
-            .join()
-            .unwrap_or_else(|_| Err("the ledger writer thread panicked".into()))
+        self.handle.join().unwrap_or(Err(WriterError::Panicked))
     }
 }
 
@@ -94,7 +104,7 @@ fn write_loop(
     mut conn: Connection,
     run_id: i64,
     mut rx: mpsc::UnboundedReceiver<AttemptRecord>,
-) -> Result<u64, String> {
+) -> Result<u64, WriterError> {
     let mut written = 0u64;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // Whether any row carries audit fields of its own, where a gone key must be masked.
@@ -105,7 +115,7 @@ fn write_loop(
             [],
             |r| r.get(0),
         )
-        .map_err(|e| format!("reading the ledger failed: {e}"))?;
+        .map_err(WriterError::Read)?;
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
         // Let a batch gather before committing: under load a commit per handful of records
@@ -118,8 +128,7 @@ fn write_loop(
                 Err(_) => break,
             }
         }
-        write_batch(&mut conn, run_id, &batch, rows_with_fields)
-            .map_err(|e| format!("writing the ledger failed: {e}"))?;
+        write_batch(&mut conn, run_id, &batch, rows_with_fields).map_err(WriterError::Write)?;
         written += batch.len() as u64;
         batch.clear();
     }

@@ -364,7 +364,7 @@ impl Sim {
 
     /// Issues a fresh OAuth token.
     pub(crate) fn issue_token(&self) -> String {
-        let token = format!("sim-oauth-{}", uuid::Uuid::new_v4().simple());
+        let token = format!("sim-oauth-{}", hex::encode(rand::random::<[u8; 16]>()));
         lock(&self.tenant.issued).insert(token.clone(), 0);
         self.counters.tokens_issued.fetch_add(1, Relaxed);
         token

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use serde_json::Value;
 
-use crate::engine::retry::retry_after;
+use crate::engine::retry::{Attempt, RetryPolicy};
 use crate::error::{Error, Result};
+use crate::retry_after::retry_after;
 use crate::secret::Token;
 
 pub const TOKEN_PATH: &str = "/campaignapi/resources/v3/oauth/token";
@@ -25,8 +26,12 @@ pub const HUB_TOKEN_ENV: &str = "WEBEX_CAMPAIGN_HUB_TOKEN";
 pub const CLIENT_ID_ENV: &str = "FORGET_HUB_CLIENT_ID";
 pub const CLIENT_SECRET_ENV: &str = "FORGET_HUB_CLIENT_SECRET";
 
-/// Attempts per call when the API answers 429, 5xx or not at all.
-const ATTEMPTS: u32 = 3;
+/// How each call is retried when the API answers 429, 499, 5xx or not at all.
+const RETRIES: RetryPolicy = RetryPolicy {
+    max_attempts: 3,
+    base: Duration::from_millis(500),
+    cap: Duration::from_secs(30),
+};
 /// Answers are read up to this size (a tenant's full target-group list can be long).
 const MAX_BODY: usize = 16 * 1024 * 1024;
 /// A cached token is replaced this long before the API would declare it expired.
@@ -466,48 +471,43 @@ impl Reader {
         what: &str,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<Answer> {
-        let mut delay = Duration::from_millis(500);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let last = attempt >= ATTEMPTS;
-            let response = match build().timeout(self.timeout).send().await {
-                Ok(r) => r,
-                Err(e) if !last => {
-                    tracing::debug!(error = %e, "{what}: no answer, retrying");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                    continue;
+        RETRIES
+            .run(async |_| {
+                let response = match build().timeout(self.timeout).send().await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "{what}: no answer");
+                        return Attempt::Again {
+                            after: None,
+                            error: Error::api(format!(
+                                "{what} at {}: no answer after {} attempts ({}): check {}",
+                                self.base,
+                                RETRIES.max_attempts,
+                                crate::transport::Failure::from_reqwest(&e).describe(),
+                                self.flag
+                            )),
+                        };
+                    }
+                };
+                let status = response.status().as_u16();
+                let wait = retry_after(response.headers());
+                let body = crate::transport::read_bounded(response, MAX_BODY).await;
+                let json = body.ok().and_then(|b| serde_json::from_slice(&b).ok());
+                if status == 429 || status == 499 || status >= 500 {
+                    let (code, description) = code_of(&json);
+                    return Attempt::Again {
+                        after: wait,
+                        error: Error::api(format!(
+                            "{what} at {}: HTTP {status}{} after {} attempts; try again later",
+                            self.base,
+                            with_code(&code, &description),
+                            RETRIES.max_attempts
+                        )),
+                    };
                 }
-                Err(e) => {
-                    return Err(Error::api(format!(
-                        "{what} at {}: no answer after {ATTEMPTS} attempts ({}): check {}",
-                        self.base,
-                        crate::transport::Failure::from_reqwest(&e).describe(),
-                        self.flag
-                    )));
-                }
-            };
-            let status = response.status().as_u16();
-            let wait = retry_after(response.headers());
-            let body = crate::transport::read_bounded(response, MAX_BODY).await;
-            let retryable = status == 429 || status == 499 || status >= 500;
-            if retryable && !last {
-                tokio::time::sleep(wait.unwrap_or(delay).min(Duration::from_secs(30))).await;
-                delay *= 2;
-                continue;
-            }
-            let json = body.ok().and_then(|b| serde_json::from_slice(&b).ok());
-            if retryable {
-                let (code, description) = code_of(&json);
-                return Err(Error::api(format!(
-                    "{what} at {}: HTTP {status}{} after {ATTEMPTS} attempts; try again later",
-                    self.base,
-                    with_code(&code, &description)
-                )));
-            }
-            return Ok(Answer { status, json });
-        }
+                Attempt::Done(Ok(Answer { status, json }))
+            })
+            .await
     }
 }
 

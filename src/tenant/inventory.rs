@@ -527,7 +527,7 @@ pub fn render_csv(inv: &Inventory) -> Result<String> {
         "listed_by",
         "review",
     ];
-    let csv_error = |e: csv::Error| crate::error::Error::usage(format!("writing CSV: {e}"));
+    let csv_error = |e: csv::Error| crate::error::Error::csv("writing CSV", e);
     writer.write_record(header).map_err(csv_error)?;
     let o = |v: &Option<String>| v.clone().unwrap_or_default();
     for p in inv.purposes.iter().flatten() {
@@ -569,7 +569,7 @@ pub fn render_csv(inv: &Inventory) -> Result<String> {
     }
     let bytes = writer
         .into_inner()
-        .map_err(|e| crate::error::Error::usage(format!("writing CSV: {e}")))?;
+        .map_err(|e| crate::error::Error::csv("writing CSV", e.into_error().into()))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 

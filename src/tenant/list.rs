@@ -9,9 +9,9 @@
 //! whatever the collection's size; the CSV appears under its name only once complete.
 
 use std::collections::{BTreeSet, HashSet};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 use crate::connector::Answer;
 use crate::connector::outreach::{self, Outreach, Record};
 use crate::csvfile;
-use crate::engine::retry::RetryPolicy;
+use crate::engine::retry::{Attempt, RetryPolicy};
 use crate::engine::throttle::Throttle;
 use crate::engine::transport_verdict;
 use crate::error::{Error, Result};
@@ -88,7 +88,7 @@ pub struct ListSummary {
 
 /// Records as they arrive, one JSON line each, in a 0600 file removed when dropped.
 pub struct Spool {
-    path: PathBuf,
+    file: tempfile::NamedTempFile,
     out: Option<BufWriter<File>>,
     attributes: BTreeSet<String>,
     records: u64,
@@ -97,16 +97,14 @@ pub struct Spool {
 impl Spool {
     /// A spool file in `dir`, under a name nobody else uses.
     pub fn create(dir: &Path) -> Result<Spool> {
-        let path = dir.join(format!(".forget-list-{}.jsonl", uuid::Uuid::new_v4()));
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
+        let file = private_temp(dir, ".jsonl")?;
+        let out = file
+            .as_file()
+            .try_clone()
+            .map_err(|e| Error::io(format!("cannot open {}", file.path().display()), e))?;
         Ok(Spool {
-            path,
-            out: Some(BufWriter::new(file)),
+            file,
+            out: Some(BufWriter::new(out)),
             attributes: BTreeSet::new(),
             records: 0,
         })
@@ -119,7 +117,7 @@ impl Spool {
         let out = self
             .out
             .as_mut()
-            .ok_or_else(|| Error::usage("the list spool is closed"))?;
+            .ok_or_else(|| Error::internal("the list spool is closed"))?;
         writeln!(out, "{line}").map_err(|e| Error::io("writing the list spool", e))?;
         self.records += 1;
         Ok(())
@@ -140,15 +138,17 @@ impl Spool {
         }
         let columns = self.columns();
         let mut csv = csvfile::writer_builder().from_writer(out);
-        let csv_error = |e: csv::Error| Error::usage(format!("writing the CSV: {e}"));
+        let csv_error = |e: csv::Error| Error::csv("writing the CSV", e);
         csv.write_record(&columns).map_err(csv_error)?;
-        let file = File::open(&self.path)
-            .map_err(|e| Error::io(format!("cannot read {}", self.path.display()), e))?;
+        let file = self
+            .file
+            .reopen()
+            .map_err(|e| Error::io(format!("cannot read {}", self.file.path().display()), e))?;
         let mut fields = Vec::with_capacity(columns.len());
         for line in BufReader::new(file).lines() {
             let line = line.map_err(|e| Error::io("reading the list spool", e))?;
             let (id, attributes): (String, Map<String, Value>) = serde_json::from_str(&line)
-                .map_err(|e| Error::usage(format!("the list spool is damaged: {e}")))?;
+                .map_err(|e| Error::internal(format!("the list spool is damaged: {e}")))?;
             fields.clear();
             fields.push(id);
             fields.extend(columns[1..].iter().map(|c| cell(attributes.get(c))));
@@ -156,13 +156,6 @@ impl Spool {
         }
         csv.flush().map_err(|e| Error::io("writing the CSV", e))?;
         Ok(self.records)
-    }
-}
-
-impl Drop for Spool {
-    fn drop(&mut self) {
-        self.out.take();
-        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -242,93 +235,101 @@ async fn fetch_page(
     url: &Url,
     summary: &mut ListSummary,
 ) -> std::result::Result<outreach::Page, ListStop> {
-    let mut backoff = config.retry.backoff();
-    let mut attempts = 0;
-    loop {
-        let ticket = throttle.until_ready().await;
-        attempts += 1;
-        summary.attempts += 1;
-        let request = outreach.get(client, url.clone()).timeout(config.timeout);
-        let (verdict, status, last) = match request.send().await {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let headers = response.headers().clone();
-                match read_bounded(response, MAX_PAGE_BODY).await {
-                    Ok(body) if status == 200 => match outreach::parse_page(&body) {
-                        Ok(page) => {
-                            throttle.succeeded();
-                            return Ok(page);
-                        }
-                        // A broken 200 (cut short, a proxy's page): try again.
-                        Err(reason) => (crate::outcome::Verdict::retry(), Some(status), reason),
-                    },
-                    Ok(body) => {
-                        let answer = Answer {
-                            status,
-                            headers: &headers,
-                            body: &body,
-                        };
-                        let verdict = outreach::classify(&answer);
-                        let detail = [verdict.code.as_deref(), verdict.description.as_deref()]
-                            .into_iter()
-                            .flatten()
-                            .collect::<Vec<_>>()
-                            .join(": ");
-                        let last = if detail.is_empty() {
-                            format!("HTTP {status}")
-                        } else {
-                            format!("HTTP {status}, {detail}")
-                        };
-                        (verdict, Some(status), last)
-                    }
-                    Err(e) => {
-                        let failure = Failure::from_reqwest(&e);
-                        (
-                            transport_verdict(&failure),
-                            Some(status),
-                            failure.describe(),
-                        )
-                    }
+    let max_attempts = config.retry.max_attempts;
+    config
+        .retry
+        .run(async |attempt| {
+            let ticket = throttle.until_ready().await;
+            summary.attempts += 1;
+            let (verdict, status, last) = match read_page(outreach, client, config, url).await {
+                Ok(page) => {
+                    throttle.succeeded();
+                    return Attempt::Done(Ok(page));
                 }
-            }
-            Err(e) => {
-                let failure = Failure::from_reqwest(&e);
-                (transport_verdict(&failure), None, failure.describe())
-            }
-        };
-        let delay = match verdict.kind {
-            VerdictKind::Stop(cause) => return Err(ListStop::Api(cause)),
-            VerdictKind::Final(_) => {
-                return Err(ListStop::Refused {
+                Err(failed) => failed,
+            };
+            match verdict.kind {
+                VerdictKind::Stop(cause) => Attempt::Done(Err(ListStop::Api(cause))),
+                VerdictKind::Final(_) => Attempt::Done(Err(ListStop::Refused {
                     status: status.unwrap_or_default(),
                     reason: last,
-                });
-            }
-            VerdictKind::Retry {
-                throttled,
-                retry_after,
-                ..
-            } => {
-                if throttled {
-                    summary.throttled += 1;
-                    throttle.throttled(ticket, retry_after);
-                } else {
-                    throttle.succeeded();
+                })),
+                VerdictKind::Retry {
+                    throttled,
+                    retry_after,
+                    ..
+                } => {
+                    if throttled {
+                        summary.throttled += 1;
+                        throttle.throttled(ticket, retry_after);
+                    } else {
+                        throttle.succeeded();
+                    }
+                    if attempt < max_attempts {
+                        summary.retries += 1;
+                    }
+                    Attempt::Again {
+                        after: retry_after,
+                        error: ListStop::GaveUp {
+                            page: summary.pages + 1,
+                            last,
+                        },
+                    }
                 }
-                backoff
-                    .next()
-                    .unwrap_or(config.retry.cap)
-                    .max(retry_after.unwrap_or_default())
             }
-        };
-        if attempts >= config.retry.max_attempts {
-            return Err(ListStop::GaveUp {
-                page: summary.pages + 1,
-                last,
-            });
+        })
+        .await
+}
+
+/// One request for a page: the page, or how the answer reads (its verdict, HTTP status and
+/// what it said, in words).
+async fn read_page(
+    outreach: &Outreach,
+    client: &reqwest::Client,
+    config: &ListConfig,
+    url: &Url,
+) -> std::result::Result<outreach::Page, (crate::outcome::Verdict, Option<u16>, String)> {
+    let request = outreach.get(client, url.clone()).timeout(config.timeout);
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(e) => {
+            let failure = Failure::from_reqwest(&e);
+            return Err((transport_verdict(&failure), None, failure.describe()));
         }
-        summary.retries += 1;
-        tokio::time::sleep(delay).await;
+    };
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    match read_bounded(response, MAX_PAGE_BODY).await {
+        Ok(body) if status == 200 => outreach::parse_page(&body)
+            // A broken 200 (cut short, a proxy's page): try again.
+            .map_err(|reason| (crate::outcome::Verdict::retry(), Some(status), reason)),
+        Ok(body) => {
+            let answer = Answer {
+                status,
+                headers: &headers,
+                body: &body,
+            };
+            let verdict = outreach::classify(&answer);
+            let detail = [verdict.code.as_deref(), verdict.description.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(": ");
+            let last = if detail.is_empty() {
+                format!("HTTP {status}")
+            } else {
+                format!("HTTP {status}, {detail}")
+            };
+            Err((verdict, Some(status), last))
+        }
+        Err(e) => {
+            let failure = Failure::from_reqwest(&e);
+            Err((
+                transport_verdict(&failure),
+                Some(status),
+                failure.describe(),
+            ))
+        }
     }
 }
 
@@ -338,27 +339,27 @@ pub fn write_output(spool: &mut Spool, out: Option<&Path>) -> Result<u64> {
         let stdout = std::io::stdout();
         return spool.write_csv(stdout.lock());
     };
-    let dir = output_dir(path);
-    let partial = dir.join(format!(".forget-list-{}.csv.partial", uuid::Uuid::new_v4()));
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&partial)
-        .map_err(|e| Error::io(format!("cannot create {}", partial.display()), e))?;
-    let written = spool.write_csv(BufWriter::new(&file)).and_then(|n| {
-        file.sync_all()
-            .map_err(|e| Error::io(format!("cannot write {}", partial.display()), e))?;
-        Ok(n)
-    });
-    let placed = written.and_then(|n| {
-        // `hard_link` fails if `path` appeared meanwhile: never overwrite a file.
-        std::fs::hard_link(&partial, path)
-            .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
-        Ok(n)
-    });
-    let _ = std::fs::remove_file(&partial);
-    placed
+    let partial = private_temp(&output_dir(path), ".csv.partial")?;
+    let n = spool.write_csv(BufWriter::new(partial.as_file()))?;
+    partial
+        .as_file()
+        .sync_all()
+        .map_err(|e| Error::output(path, e))?;
+    // Fails if `path` appeared meanwhile: never overwrite a file.
+    partial
+        .persist_noclobber(path)
+        .map_err(|e| Error::output(path, e.error))?;
+    Ok(n)
+}
+
+/// A new file in `dir` only its owner can read (0600), removed unless persisted.
+fn private_temp(dir: &Path, suffix: &str) -> Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(".forget-list-")
+        .suffix(suffix)
+        .permissions(std::fs::Permissions::from_mode(0o600))
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(format!("cannot create a file in {}", dir.display()), e))
 }
 
 /// The directory a file will be created in (`.` for a bare name).
@@ -403,7 +404,7 @@ mod tests {
             String::from_utf8_lossy(&out),
             "id,colour,name,order\n2,,B,2\n1,,\"A, \"\"x\"\"\",\n"
         );
-        let path = spool.path.clone();
+        let path = spool.file.path().to_owned();
         drop(spool);
         assert!(!path.exists(), "the spool is removed");
         Ok(())
