@@ -18,9 +18,11 @@ pub mod ingest;
 pub mod purge;
 pub mod report;
 pub mod schema;
+mod send;
 pub mod writer;
 
 pub use counts::{Counts, ScopeCounts, render_by_scope, shows_connectors};
+pub use send::SendCursor;
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
@@ -30,10 +32,8 @@ use std::time::SystemTime;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::actor::Actor;
-use crate::connector::Unit;
 use crate::error::{Error, Result};
 use crate::keys::KeyHasher;
-use crate::outcome::Outcome;
 
 /// Page cache while recording input, KiB (SQLite's default is 2000).
 const BULK_CACHE_KIB: i64 = 4 << 10;
@@ -220,96 +220,6 @@ impl Ledger {
         )
     }
 
-    /// The next page of units to send, oldest due date first, undated ones last (each in id
-    /// order), after `cursor`, which is moved past the page. Keyset paging (on the
-    /// `units_to_send` index, then on the table's ids) keeps every page as cheap as the first,
-    /// however large the ledger.
-    pub fn next_units(
-        &self,
-        connector: &str,
-        include: &[Outcome],
-        cursor: &mut SendCursor,
-        limit: usize,
-    ) -> Result<Vec<Unit>> {
-        let outcomes: Vec<&str> = include.iter().map(|o| o.as_str()).collect();
-        let include_json = serde_json::to_string(&outcomes).unwrap_or_else(|_| "[]".into());
-        let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(Unit, Option<String>)> {
-            let exparams: Option<String> = r.get(3)?;
-            Ok((
-                Unit {
-                    id: r.get(0)?,
-                    scope: r.get(1)?,
-                    key: r.get(2)?,
-                    exparams: exparams.as_deref().map(parse_exparams).unwrap_or_default(),
-                },
-                r.get(4)?,
-            ))
-        };
-        loop {
-            let page: Vec<(Unit, Option<String>)> = match cursor {
-                SendCursor::Dated { due, id } => {
-                    let mut stmt = self.conn.prepare_cached(NEXT_DATED)?;
-                    stmt.query_map(
-                        params![connector, due.as_str(), *id, include_json, limit as i64],
-                        read,
-                    )?
-                    .collect::<rusqlite::Result<_>>()?
-                }
-                SendCursor::Undated { id } => {
-                    let mut stmt = self.conn.prepare_cached(NEXT_UNDATED)?;
-                    stmt.query_map(params![connector, *id, include_json, limit as i64], read)?
-                        .collect::<rusqlite::Result<_>>()?
-                }
-            };
-            match (page.last(), &cursor) {
-                (Some((unit, Some(due))), _) => {
-                    *cursor = SendCursor::Dated {
-                        due: due.clone(),
-                        id: unit.id,
-                    }
-                }
-                (Some((unit, None)), _) => *cursor = SendCursor::Undated { id: unit.id },
-                (None, SendCursor::Dated { .. }) => {
-                    *cursor = SendCursor::Undated { id: 0 };
-                    continue;
-                }
-                (None, SendCursor::Undated { .. }) => {}
-            }
-            return Ok(page.into_iter().map(|(unit, _)| unit).collect());
-        }
-    }
-
-    /// How many units a run would send.
-    pub fn count_units(&self, connector: &str, include: &[Outcome]) -> Result<u64> {
-        let outcomes: Vec<&str> = include.iter().map(|o| o.as_str()).collect();
-        let include_json = serde_json::to_string(&outcomes).unwrap_or_else(|_| "[]".into());
-        let n: i64 = self.conn.query_row(
-            "SELECT count(*) FROM units WHERE connector = ?1
-               AND outcome IN (SELECT value FROM json_each(?2)) AND key IS NOT NULL",
-            params![connector, include_json],
-            |r| r.get(0),
-        )?;
-        Ok(n as u64)
-    }
-
-    /// Distinct scopes (profile names) of the units a run would send, at most `limit`.
-    pub fn scopes_to_send(
-        &self,
-        connector: &str,
-        include: &[Outcome],
-        limit: usize,
-    ) -> Result<Vec<String>> {
-        let outcomes: Vec<&str> = include.iter().map(|o| o.as_str()).collect();
-        let include_json = serde_json::to_string(&outcomes).unwrap_or_else(|_| "[]".into());
-        let mut stmt = self.conn.prepare(
-            "SELECT DISTINCT scope FROM units WHERE connector = ?1
-               AND outcome IN (SELECT value FROM json_each(?2)) AND key IS NOT NULL
-             ORDER BY scope LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(params![connector, include_json, limit as i64], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
     /// Whether every row of the file with this content, read with this profile default, is
     /// already recorded (so ingesting it again adds nothing).
     pub fn file_recorded(&self, sha256: &str, profile_default: &str) -> Result<bool> {
@@ -437,37 +347,6 @@ pub(crate) const MASK_KEY_IN_ROW_EXPARAMS: &str = "UPDATE row_records AS r
      FROM (SELECT key, key_masked FROM units WHERE id = ?1) AS u
      WHERE r.unit_id = ?1 AND u.key IS NOT NULL AND instr(r.exparams, u.key) > 0";
 
-/// A page of dated units to send, after (due date, id); walks the `units_to_send` index.
-const NEXT_DATED: &str = "SELECT id, scope, key, exparams, due_on FROM units
-     WHERE connector = ?1 AND key IS NOT NULL AND due_on IS NOT NULL
-       AND (due_on, id) > (?2, ?3)
-       AND outcome IN (SELECT value FROM json_each(?4))
-     ORDER BY due_on, id LIMIT ?5";
-
-/// A page of undated units to send, after id: a walk of the table itself, in id order
-/// (an index would only repeat that order; `units_by_outcome` would need a sort).
-const NEXT_UNDATED: &str = "SELECT id, scope, key, exparams, due_on FROM units NOT INDEXED
-     WHERE connector = ?1 AND key IS NOT NULL AND due_on IS NULL AND id > ?2
-       AND outcome IN (SELECT value FROM json_each(?3))
-     ORDER BY id LIMIT ?4";
-
-/// Where [`Ledger::next_units`] continues: first the dated units by (due date, id), then
-/// the undated ones by id.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SendCursor {
-    Dated { due: String, id: i64 },
-    Undated { id: i64 },
-}
-
-impl Default for SendCursor {
-    fn default() -> Self {
-        SendCursor::Dated {
-            due: String::new(),
-            id: 0,
-        }
-    }
-}
-
 /// Whether a ledger key is the one a ledger's hashes were made with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyCheck {
@@ -571,36 +450,5 @@ fn explain_open_error(path: &Path, e: rusqlite::Error) -> Error {
             Error::ledger(path, format!("cannot open it for writing: {e}"))
         }
         _ => Error::Sqlite(e),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn plan(ledger: &Ledger, sql: &str) -> Result<String> {
-        let mut stmt = ledger
-            .conn()
-            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
-        let n = stmt.parameter_count();
-        let args: Vec<rusqlite::types::Value> = (0..n)
-            .map(|_| rusqlite::types::Value::Text("x".into()))
-            .collect();
-        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?.join("\n"))
-    }
-
-    #[test]
-    fn send_pages_walk_the_index_without_sorting() -> Result<()> {
-        let ledger = Ledger::open_in_memory()?;
-        for (sql, walks) in [
-            (NEXT_DATED, "USING INDEX units_to_send"),
-            (NEXT_UNDATED, "USING INTEGER PRIMARY KEY"),
-        ] {
-            let plan = plan(&ledger, sql)?;
-            assert!(plan.contains(walks), "{plan}");
-            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
-        }
-        Ok(())
     }
 }

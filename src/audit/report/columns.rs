@@ -1,0 +1,199 @@
+//! The report's columns: the fixed ones, the exparams and kept columns a ledger holds, and
+//! the input-shaped layout of `needs-attention.csv` that `forget run` reads back.
+
+use super::sink::Shape;
+use crate::ledger::Pairs;
+use crate::ledger::report::ReportRow;
+
+/// The report's column layout, fixed before the first row is written.
+pub(super) struct Columns {
+    exparams: Vec<String>,
+    /// Kept column names, and the header each gets (prefixed when it would clash).
+    extra: Vec<(String, String)>,
+}
+
+pub(super) const REPORT_FIXED: [&str; 18] = [
+    "file",
+    "line",
+    "kind",
+    "key_masked",
+    "key_hash",
+    "connector",
+    "profile-name",
+    "outcome",
+    "http_status",
+    "code",
+    "description",
+    "transaction_id",
+    "attempts",
+    "first_attempt_at",
+    "last_attempt_at",
+    "finished_at",
+    "received_on",
+    "due_on",
+];
+
+/// The columns after the input-shaped ones in needs-attention.csv.
+pub(super) const ATTENTION_INFO: [&str; 6] = [
+    "outcome",
+    "code",
+    "description",
+    "file",
+    "line",
+    "key_masked",
+];
+
+impl Columns {
+    pub(super) fn new(exparams: Vec<String>, kept: Vec<String>) -> Columns {
+        let taken = |n: &str| {
+            let n = n.to_ascii_lowercase();
+            REPORT_FIXED.contains(&n.as_str())
+                || ATTENTION_INFO.contains(&n.as_str())
+                || n == "key"
+                || n == "received"
+                || n.starts_with("exparam")
+        };
+        let extra = kept
+            .into_iter()
+            .map(|name| {
+                let header = if taken(&name) {
+                    format!("extra:{name}")
+                } else {
+                    name.clone()
+                };
+                (name, header)
+            })
+            .collect();
+        Columns { exparams, extra }
+    }
+
+    pub(super) fn header(&self, shape: Shape) -> Vec<String> {
+        let mut h: Vec<String> = Vec::new();
+        match shape {
+            Shape::Report => {
+                h.extend(REPORT_FIXED.iter().map(|s| s.to_string()));
+                h.extend(self.exparams.iter().cloned());
+            }
+            Shape::Attention => {
+                h.push("key".into());
+                h.push("profile-name".into());
+                h.extend(self.exparams.iter().cloned());
+                h.push("received".into());
+            }
+        }
+        h.extend(self.extra.iter().map(|(_, header)| header.clone()));
+        if shape == Shape::Attention {
+            h.extend(ATTENTION_INFO.iter().map(|s| s.to_string()));
+        }
+        h
+    }
+
+    pub(super) fn record(&self, shape: Shape, row: &ReportRow) -> Vec<String> {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        let pick = |pairs: &Pairs, name: &str| pairs.get(name).unwrap_or_default().to_owned();
+        let mut r = Vec::with_capacity(32);
+        match shape {
+            Shape::Report => {
+                r.extend([
+                    row.file.clone(),
+                    row.line.to_string(),
+                    row.kind.clone(),
+                    row.key_masked.clone(),
+                    opt(&row.key_hash),
+                    opt(&row.connector),
+                    opt(&row.profile_name),
+                    row.outcome.clone(),
+                    row.http_status.map(|s| s.to_string()).unwrap_or_default(),
+                    opt(&row.code),
+                    opt(&row.description),
+                    opt(&row.transaction_id),
+                    row.attempts.to_string(),
+                    opt(&row.first_attempt_at),
+                    opt(&row.last_attempt_at),
+                    opt(&row.finished_at),
+                    opt(&row.received_on),
+                    opt(&row.due_on),
+                ]);
+                r.extend(self.exparams.iter().map(|n| pick(&row.exparams, n)));
+            }
+            Shape::Attention => {
+                r.push(opt(&row.key));
+                r.push(opt(&row.profile_name));
+                // What this row would send again: its own fields, then those its unit sent.
+                r.extend(self.exparams.iter().map(|n| {
+                    let own = pick(&row.row_exparams, n);
+                    if own.is_empty() {
+                        pick(&row.exparams, n)
+                    } else {
+                        own
+                    }
+                }));
+                r.push(opt(&row.received_on));
+            }
+        }
+        r.extend(self.extra.iter().map(|(name, _)| pick(&row.extra, name)));
+        if shape == Shape::Attention {
+            r.extend([
+                row.outcome.clone(),
+                opt(&row.code),
+                opt(&row.description),
+                row.file.clone(),
+                row.line.to_string(),
+                row.key_masked.clone(),
+            ]);
+        }
+        r
+    }
+}
+
+/// A report row as JSON, fields in report order.
+#[derive(serde::Serialize)]
+pub(super) struct JsonRow<'a> {
+    file: &'a str,
+    line: u64,
+    kind: &'a str,
+    key_masked: &'a str,
+    key_hash: &'a Option<String>,
+    connector: &'a Option<String>,
+    profile_name: &'a Option<String>,
+    outcome: &'a str,
+    http_status: Option<i64>,
+    code: &'a Option<String>,
+    description: &'a Option<String>,
+    transaction_id: &'a Option<String>,
+    attempts: u64,
+    first_attempt_at: &'a Option<String>,
+    last_attempt_at: &'a Option<String>,
+    finished_at: &'a Option<String>,
+    received_on: &'a Option<String>,
+    due_on: &'a Option<String>,
+    exparams: &'a Pairs,
+    extra: &'a Pairs,
+}
+
+impl<'a> From<&'a ReportRow> for JsonRow<'a> {
+    fn from(r: &'a ReportRow) -> Self {
+        JsonRow {
+            file: &r.file,
+            line: r.line,
+            kind: &r.kind,
+            key_masked: &r.key_masked,
+            key_hash: &r.key_hash,
+            connector: &r.connector,
+            profile_name: &r.profile_name,
+            outcome: &r.outcome,
+            http_status: r.http_status,
+            code: &r.code,
+            description: &r.description,
+            transaction_id: &r.transaction_id,
+            attempts: r.attempts,
+            first_attempt_at: &r.first_attempt_at,
+            last_attempt_at: &r.last_attempt_at,
+            finished_at: &r.finished_at,
+            received_on: &r.received_on,
+            due_on: &r.due_on,
+            exparams: &r.exparams,
+            extra: &r.extra,
+        }
+    }
+}
