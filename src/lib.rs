@@ -1,27 +1,30 @@
 //! forget: carry out GDPR erasure requests in bulk, resumably, and prove it.
 //!
-//! The path of a key, and the module that owns each step:
+//! The tree, top to bottom; each layer uses only the layers below it (ARCHITECTURE.md
+//! draws it):
 //!
-//! - [`cli`] / [`config`]: flags become one validated [`config::RunConfig`]; errors become exit codes.
-//! - [`input`]: CSV rows become [`ledger::ingest::ParsedRow`]s (bad rows are data, bad files errors).
-//! - [`ledger`]: the SQLite record of every row, unit of work, attempt and run
-//!   ([`ledger::schema`] migrations, [`ledger::ingest`], the batching [`ledger::writer`]).
-//! - [`keys`] / [`secret`]: keyed hashes and masks of keys; the token and the ledger key.
-//! - [`engine`]: sends units through a [`connector::Connector`], paced by [`throttle`],
-//!   retried by [`retry`], each answer read into an [`outcome::Verdict`]; [`transport`]
-//!   carries the requests (a pool of HTTP/1.1 connections, or reqwest behind a proxy).
-//! - [`connector::webex`]: the Webex Campaign delete API; [`connector::webex_access`] its
-//!   last-N-transactions API, read for [`access`] exports (GDPR Art. 15);
-//!   [`connector::outreach`]: Outreach's JSON:API deletes by id.
-//! - [`run`]: wires the above into `forget run` (and `forget access`); [`progress`] shows it.
-//! - [`preflight`]: a canary delete proving URL, token and profile before a run (`forget check`).
-//! - [`hub`]: reading the API hub and base URL (bearer or OAuth client credentials);
-//!   [`inventory`] lists purposes and target groups and flags static uploads.
-//! - [`list`]: `forget list`, an Outreach collection as CSV (shared throttle and retries).
-//! - [`deadline`]: received dates and legal due dates (GDPR Art. 12(3)).
-//! - The audit commands, each over the ledger's queries: [`status`], [`lookup`] ("did you
-//!   erase me?"), [`report`] (evidence files and manifest), [`purge`] (giving up on keys).
-//! - [`sim`]: a local simulator of the APIs, for rehearsals and tests.
+//! - [`cli`]: one file per subcommand (its flags, their validation into a config, its
+//!   `exec`), the argument groups they share, and the one place errors become exit codes.
+//! - The jobs and reads the commands run:
+//!   - [`job`]: `forget run` (and `forget access`): input recorded ([`job::ingest`]), then
+//!     unfinished units sent, then the [`job::summary`];
+//!   - [`access`]: data-subject access exports (GDPR Art. 15), a run of its own connector;
+//!   - [`audit`]: reading the ledger for people — `status`, `lookup`, `report`, `purge`;
+//!   - [`tenant`]: reading the tenant — the API hub, `inventory`, Outreach `list`, `check`.
+//! - [`target`]: where requests go (a tenant's API with its token, or the sample simulator).
+//! - [`engine`]: sends units through a connector, paced by its [`engine::throttle`], retried
+//!   by [`engine::retry`], each answer read into an [`outcome::Verdict`] and handed to the
+//!   ledger writer; [`engine::preflight`] proves URL, token and profile with a canary.
+//! - [`ledger`]: the SQLite record of every row, unit, attempt and run (migrations, ingest,
+//!   the batching writer, the queries of the audit commands).
+//! - [`input`]: CSV rows become [`input::ParsedRow`]s (bad rows are data, bad files errors).
+//! - [`connector`]: how one system is asked to erase one unit and how its answer reads
+//!   (Webex Campaign, Outreach); [`transport`] carries the requests.
+//! - Leaves, used by everything above: [`error`] (the one fatal error type and the exit
+//!   codes), [`outcome`], [`keys`] and [`secret`] (keyed hashes, masks, the token and the
+//!   ledger key), [`deadline`], [`retry_after`], [`csvfile`], [`actor`].
+//! - [`sim`]: the simulator of the APIs, its own crate (`crates/forget-sim`), used for
+//!   rehearsals and tests; it shares no code with the client it checks.
 
 pub mod access;
 pub mod actor;

@@ -63,27 +63,21 @@ pub enum Api {
 
 impl TargetArgs {
     /// The base URL for `kind`: the flag, else the connector's environment variable, else
-    /// (Outreach) its public API; `None` with --simulate. Each connector has its own
-    /// variable so that a Webex URL set in the environment never receives an Outreach token,
-    /// or the other way round.
+    /// its public API if it has one; `None` with --simulate.
     pub fn base_url(&self, kind: Kind) -> Result<Option<reqwest::Url>> {
         if self.simulate {
             return Ok(None);
         }
-        let env_name = match kind {
-            Kind::Webex => "FORGET_BASE_URL",
-            Kind::Outreach => outreach::BASE_URL_ENV,
-        };
         let given = self.base_url.clone().or_else(|| {
-            std::env::var(env_name)
+            std::env::var(kind.base_url_env())
                 .ok()
                 .filter(|v| !v.trim().is_empty())
         });
-        match (given, kind) {
-            (Some(url), _) => target::parse_base_url(&url).map(Some),
-            (None, Kind::Webex) => Ok(None),
-            (None, Kind::Outreach) => target::parse_base_url(outreach::DEFAULT_BASE_URL).map(Some),
-        }
+        given
+            .as_deref()
+            .or(kind.default_base_url())
+            .map(target::parse_base_url)
+            .transpose()
     }
 
     /// The simulator, or `kind`'s API at its base URL with its token; `None` when neither is
@@ -178,24 +172,26 @@ pub struct ConnectorArgs {
 }
 
 impl ConnectorArgs {
-    /// `--resource`, checked: required for Outreach when `required`, refused for Webex.
+    /// `--resource`, checked: required (when `required`) by a system whose units are ids in
+    /// a collection (Outreach), refused by one whose rows name their profile (Webex).
     pub fn resource(&self, required: bool) -> Result<Option<String>> {
-        match (self.connector, &self.resource) {
-            (Kind::Webex, Some(_)) => Err(Error::usage(
+        let kind = self.connector;
+        match (kind.reads_profile_columns(), &self.resource) {
+            (true, Some(_)) => Err(Error::usage(
                 "--resource is for --connector outreach; Webex Campaign profiles are chosen \
                  with --profile-name",
             )),
-            (Kind::Webex, None) => Ok(None),
-            (Kind::Outreach, Some(r)) => {
+            (true, None) => Ok(None),
+            (false, Some(r)) => {
                 outreach::check_resource(r.trim()).map_err(Error::Usage)?;
                 Ok(Some(r.trim().to_owned()))
             }
-            (Kind::Outreach, None) if required => Err(Error::usage(format!(
-                "--connector outreach needs --resource NAME: the JSON:API collection the ids \
+            (false, None) if required => Err(Error::usage(format!(
+                "--connector {kind} needs --resource NAME: the JSON:API collection the ids \
                  belong to, e.g. --resource {}",
                 outreach::DEFAULT_RESOURCE
             ))),
-            (Kind::Outreach, None) => Ok(None),
+            (false, None) => Ok(None),
         }
     }
 }

@@ -94,8 +94,10 @@ impl RunArgs {
         let delimiter = args::delimiter(self.delimiter.as_deref())?;
         let concurrency = args::concurrency(self.concurrency)?;
         let retry = self.pacing.retry()?;
-        let input = match kind {
-            Kind::Webex => {
+        // Webex Campaign's rows name their profile and carry audit fields; other systems'
+        // rows are ids in one collection (`--resource`).
+        let input = match kind.reads_profile_columns() {
+            true => {
                 self.connector.resource(false)?;
                 InputOptions {
                     key_column: self.key_column.clone().unwrap_or_else(|| "key".into()),
@@ -114,7 +116,7 @@ impl RunArgs {
                     ..InputOptions::default()
                 }
             }
-            Kind::Outreach => {
+            false => {
                 for (given, flag) in [
                     (self.profile_name.is_some(), "--profile-name"),
                     (!self.exparam.is_empty(), "--exparam"),

@@ -235,6 +235,24 @@ impl Kind {
         self == Kind::Webex
     }
 
+    /// The environment variable a base URL is read from when `--base-url` is not given. Each
+    /// system has its own, so a URL set for one never receives another's token.
+    pub fn base_url_env(self) -> &'static str {
+        match self {
+            Kind::Webex => "FORGET_BASE_URL",
+            Kind::Outreach => outreach::BASE_URL_ENV,
+        }
+    }
+
+    /// The base URL when none is given: a system with one public API has it here; Webex
+    /// Campaign has one per tenant.
+    pub fn default_base_url(self) -> Option<&'static str> {
+        match self {
+            Kind::Webex => None,
+            Kind::Outreach => Some(outreach::DEFAULT_BASE_URL),
+        }
+    }
+
     /// The environment variable the API token is read from.
     pub fn token_env(self) -> &'static str {
         match self {
