@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use super::args::{self, PacingArgs, TargetArgs};
+use super::args::{self, PacingArgs, SendArgs, TargetArgs};
 use crate::access::connector::{self as webex_access, WebexAccess};
 use crate::access::{self, Channel, Query, Subject};
 use crate::connector::Kind;
@@ -64,14 +64,8 @@ pub struct AccessArgs {
 
     #[command(flatten)]
     pub pacing: PacingArgs,
-    /// Requests in flight at once.
-    #[arg(
-        long,
-        default_value_t = 8,
-        value_name = "N",
-        help_heading = "Throttle and retries"
-    )]
-    pub concurrency: usize,
+    #[command(flatten)]
+    pub send: SendArgs,
 
     /// The ledger file [default: forget-access.db; forget-access-simulate.db with
     /// --simulate]. Keep it apart from the erasure ledger.
@@ -87,12 +81,6 @@ pub struct AccessArgs {
     /// Validate and record the input, print what would be fetched, fetch nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// No progress output (the summary is still printed).
-    #[arg(short, long)]
-    pub quiet: bool,
-    /// Seconds between progress lines when stderr is not a terminal.
-    #[arg(long, default_value_t = 10.0, value_name = "SECS", hide = true)]
-    pub progress_every: f64,
 }
 
 impl AccessArgs {
@@ -128,7 +116,7 @@ impl AccessArgs {
         }
         query.validate()?;
         webex_access::check_path(&self.path)?;
-        let concurrency = args::concurrency(self.concurrency)?;
+        let concurrency = self.send.concurrency()?;
         let timeout = self.pacing.timeout()?;
         let retry = self.pacing.retry()?;
         self.target.base_url(Kind::Webex)?;
@@ -157,8 +145,8 @@ impl AccessArgs {
             retry_rejected: self.retry_rejected,
             dry_run: self.dry_run,
             preflight: false,
-            quiet: self.quiet,
-            progress_every: args::secs("--progress-every", self.progress_every)?,
+            quiet: self.send.quiet,
+            progress_every: self.send.progress_every()?,
         };
         Ok((config, query))
     }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::connector::{Kind, outreach};
-use crate::engine::Rate;
 use crate::engine::retry::RetryPolicy;
+use crate::engine::{EngineConfig, Rate};
 use crate::error::{Error, Result};
 use crate::input::EXPARAM_MAX;
 use crate::secret::{self, Token};
@@ -259,6 +259,38 @@ impl PacingArgs {
     }
 }
 
+/// How a run sends and shows progress: shared by `run` and `access`.
+#[derive(Args, Debug, Clone)]
+pub struct SendArgs {
+    /// Requests in flight at once.
+    #[arg(
+        long,
+        default_value_t = 8,
+        value_name = "N",
+        help_heading = "Throttle and retries"
+    )]
+    pub concurrency: usize,
+    /// No progress output (the summary is still printed).
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Seconds between progress lines when stderr is not a terminal.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS", hide = true)]
+    pub progress_every: f64,
+}
+
+impl SendArgs {
+    pub fn concurrency(&self) -> Result<usize> {
+        if self.concurrency == 0 || self.concurrency > 4096 {
+            return Err(Error::usage("--concurrency must be between 1 and 4096"));
+        }
+        Ok(self.concurrency)
+    }
+
+    pub fn progress_every(&self) -> Result<Duration> {
+        secs("--progress-every", self.progress_every)
+    }
+}
+
 /// The API hub (purposes, target groups) and its credentials.
 #[derive(Args, Debug, Clone)]
 pub struct HubArgs {
@@ -281,6 +313,35 @@ pub struct HubArgs {
         help_heading = "API hub"
     )]
     pub hub_token_url: Option<String>,
+}
+
+/// What the tenant-reading commands (`check`, `inventory`) start from: a light engine
+/// configuration, an HTTP client, the API at --base-url (or the simulator) and the hub.
+pub struct TenantReaders {
+    pub engine: EngineConfig,
+    pub client: reqwest::Client,
+    pub api: Option<Api>,
+    pub hub: Option<hub::Reader>,
+}
+
+impl TenantReaders {
+    pub async fn new(target: &TargetArgs, hub: &HubArgs, timeout: f64) -> Result<TenantReaders> {
+        // A few sequential reads or canaries: one at a time, the default retries.
+        let engine = EngineConfig {
+            concurrency: 1,
+            timeout: secs("--timeout", timeout)?,
+            retry: RetryPolicy::default(),
+        };
+        let client = engine.http_client()?;
+        let api = target.api(Kind::Webex).await?;
+        let hub = hub.reader(api.as_ref(), client.clone(), engine.timeout)?;
+        Ok(TenantReaders {
+            engine,
+            client,
+            api,
+            hub,
+        })
+    }
 }
 
 impl HubArgs {
@@ -325,14 +386,6 @@ pub fn secs(flag: &str, v: f64) -> Result<Duration> {
             "{flag} must be a positive number of seconds"
         )))
     }
-}
-
-/// `--concurrency`: requests in flight at once.
-pub fn concurrency(n: usize) -> Result<usize> {
-    if n == 0 || n > 4096 {
-        return Err(Error::usage("--concurrency must be between 1 and 4096"));
-    }
-    Ok(n)
 }
 
 /// `--delimiter`: one character, or `tab`; `None` detects it from the header.

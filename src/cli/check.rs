@@ -5,12 +5,9 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use super::args::{self, HubArgs, TargetArgs};
-use crate::connector::Kind;
+use super::args::{HubArgs, TargetArgs, TenantReaders};
 use crate::connector::webex::Webex;
-use crate::engine::EngineConfig;
 use crate::engine::preflight;
-use crate::engine::retry::RetryPolicy;
 use crate::error::{Error, Result};
 use crate::tenant::check::{self, CheckReport};
 
@@ -28,22 +25,10 @@ pub struct CheckArgs {
     pub timeout: f64,
 }
 
-/// An engine configuration for a few sequential reads or canaries.
-pub(super) fn light_engine(timeout: f64) -> Result<EngineConfig> {
-    Ok(EngineConfig {
-        concurrency: 1,
-        timeout: args::secs("--timeout", timeout)?,
-        retry: RetryPolicy::default(),
-    })
-}
-
 pub async fn exec(args: &CheckArgs) -> Result<i32> {
-    let engine = light_engine(args.timeout)?;
-    let client = engine.http_client()?;
-    let api = args.target.api(Kind::Webex).await?;
-    let hub = args
-        .hub
-        .reader(api.as_ref(), client.clone(), engine.timeout)?;
+    let TenantReaders {
+        engine, api, hub, ..
+    } = TenantReaders::new(&args.target, &args.hub, args.timeout).await?;
     if api.is_none() && hub.is_none() {
         return Err(Error::usage(
             "nothing to check: give --base-url (with WEBEX_CAMPAIGN_TOKEN or --token-file), \

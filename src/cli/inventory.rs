@@ -3,9 +3,7 @@
 
 use clap::Args;
 
-use super::args::{HubArgs, TargetArgs};
-use super::check::light_engine;
-use crate::connector::Kind;
+use super::args::{HubArgs, TargetArgs, TenantReaders};
 use crate::error::{Error, Result};
 use crate::tenant::inventory;
 
@@ -34,12 +32,12 @@ pub struct InventoryArgs {
 }
 
 pub async fn exec(args: &InventoryArgs) -> Result<i32> {
-    let engine = light_engine(args.timeout)?;
-    let client = engine.http_client()?;
-    let api = args.target.api(Kind::Webex).await?;
-    let hub = args
-        .hub
-        .reader(api.as_ref(), client.clone(), engine.timeout)?;
+    let TenantReaders {
+        engine,
+        client,
+        api,
+        hub,
+    } = TenantReaders::new(&args.target, &args.hub, args.timeout).await?;
     let base = api
         .as_ref()
         .map(|a| a.reader(client.clone(), engine.timeout))

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::args::{self, ConnectorArgs, PacingArgs, TargetArgs};
+use super::args::{self, ConnectorArgs, PacingArgs, SendArgs, TargetArgs};
 use crate::connector::Kind;
 use crate::error::{Error, Result};
 use crate::input::InputOptions;
@@ -52,14 +52,8 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub pacing: PacingArgs,
-    /// Requests in flight at once.
-    #[arg(
-        long,
-        default_value_t = 8,
-        value_name = "N",
-        help_heading = "Throttle and retries"
-    )]
-    pub concurrency: usize,
+    #[command(flatten)]
+    pub send: SendArgs,
 
     /// The ledger file [default: forget.db; forget-simulate.db with --simulate].
     #[arg(
@@ -79,12 +73,6 @@ pub struct RunArgs {
     /// Validate and record the input, print what would be sent, send nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// No progress output (the summary is still printed).
-    #[arg(short, long)]
-    pub quiet: bool,
-    /// Seconds between progress lines when stderr is not a terminal.
-    #[arg(long, default_value_t = 10.0, value_name = "SECS", hide = true)]
-    pub progress_every: f64,
 }
 
 impl RunArgs {
@@ -92,7 +80,7 @@ impl RunArgs {
     pub fn to_config(&self) -> Result<RunConfig> {
         let kind = self.connector.connector;
         let delimiter = args::delimiter(self.delimiter.as_deref())?;
-        let concurrency = args::concurrency(self.concurrency)?;
+        let concurrency = self.send.concurrency()?;
         let retry = self.pacing.retry()?;
         // Webex Campaign's rows name their profile and carry audit fields; other systems'
         // rows are ids in one collection (`--resource`).
@@ -163,8 +151,8 @@ impl RunArgs {
             retry_rejected: self.retry_rejected,
             dry_run: self.dry_run,
             preflight: !self.no_preflight && kind == Kind::Webex,
-            quiet: self.quiet,
-            progress_every: args::secs("--progress-every", self.progress_every)?,
+            quiet: self.send.quiet,
+            progress_every: self.send.progress_every()?,
         };
         config.input.check_mapping()?;
         Ok(config)
