@@ -1,12 +1,9 @@
 //! Black-box tests of the `forget` binary.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use common::{Workdir, repo_path, text};
+use crate::common::{Workdir, repo_path, text};
 
 #[test]
 fn the_sample_runs_end_to_end_against_the_simulator_and_resumes() {

@@ -1,7 +1,6 @@
 //! A fresh ledger's first file is recorded in bulk (`ledger::bulk`): an interrupted bulk
 //! load is continued by the next run, or settled before another file is recorded, and
 //! either way the ledger ends as a straight ingest would leave it.
-#![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 

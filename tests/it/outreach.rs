@@ -1,15 +1,12 @@
 //! The Outreach connector end to end against the simulator on 127.0.0.1:0: classification,
 //! resume, a ledger shared with Webex, `forget list` paging, and the JSON:API the simulator
 //! serves.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Fixture, TOKEN, Workdir, keys, text};
+use crate::common::{Fixture, TOKEN, Workdir, keys, text};
 use forget::connector::outreach::Outreach;
 use forget::engine::StopReason;
 use forget::engine::retry::RetryPolicy;
