@@ -1,6 +1,5 @@
 //! Shared test helpers: a simulator on 127.0.0.1:0, temporary work directories, CSV files,
 //! fast run configurations, and a `Workdir` that runs the real binary.
-#![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
