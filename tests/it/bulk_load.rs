@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use crate::common::forget_in;
 use forget::engine::{Stop, StopReason};
 use forget::input::{InputOptions, inspect};
 use forget::job::ingest;
@@ -99,7 +100,7 @@ fn an_interrupted_bulk_load_is_continued_by_the_next_run() {
     assert_eq!((rows as u64, indexes, under_way), (first.rows, 0, true));
     // `forget status` says its counts are partial until a run continues the file.
     let status = |db: &Path| -> String {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_forget"))
+        let out = forget_in(dir.path())
             .args(["status", "--state"])
             .arg(db)
             .output()

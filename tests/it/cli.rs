@@ -130,7 +130,8 @@ fn dry_run_counts_what_would_be_sent() {
 #[test]
 fn the_token_never_reaches_the_ledger_or_the_output() {
     let wd = Workdir::new();
-    let sim_out = std::process::Command::new(env!("CARGO_BIN_EXE_forget"))
+    let sim_out = wd
+        .command()
         .args([
             "sim",
             "--listen",

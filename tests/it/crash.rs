@@ -38,8 +38,8 @@ struct Sim(Child, String);
 
 impl Sim {
     fn start(wd: &Workdir) -> Sim {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_forget"))
-            .current_dir(wd.dir.path())
+        let mut child = wd
+            .command()
             .args([
                 "sim",
                 "--listen",

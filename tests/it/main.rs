@@ -12,6 +12,7 @@ mod bulk_load;
 mod cli;
 mod crash;
 mod deadlines;
+mod environment;
 mod faults;
 mod inventory;
 mod outreach;

@@ -632,7 +632,8 @@ fn cli_refuses_what_means_nothing_to_outreach() {
 #[test]
 fn list_then_run_with_the_binary() {
     let wd = Workdir::new();
-    let mut sim = std::process::Command::new(env!("CARGO_BIN_EXE_forget"))
+    let mut sim = wd
+        .command()
         .args([
             "sim",
             "--listen",
