@@ -59,8 +59,21 @@ impl Attempts {
 }
 
 impl Ctx {
+    /// The binary, without the shell's proxy variables: one would switch forget from its own
+    /// pool to reqwest and send through the proxy, and the figures would measure that.
     fn forget(&self) -> Command {
-        Command::new(&self.bin)
+        let mut cmd = Command::new(&self.bin);
+        for var in [
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd
     }
 
     /// `forget run` against `url`, measured.

@@ -1,7 +1,6 @@
 //! No panic on any bytes: property tests of CSV ingest and of the answer classifier, and a
 //! replay of the regression corpus in `tests/corpus/` (add a file there for every input that
 //! ever broke something).
-#![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 

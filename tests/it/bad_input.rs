@@ -1,11 +1,8 @@
 //! Bad input through the real binary: a bad file is refused with a message naming the file
 //! (and line), before anything is sent; a bad row becomes an `invalid` row and never stops
 //! the good ones.
-#![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::{Fixture, Workdir, keys, text};
+use crate::common::{Fixture, Workdir, keys, text};
 
 #[test]
 fn bad_files_are_refused_with_file_and_reason() {

@@ -1,12 +1,9 @@
 //! Black-box tests of the `forget` binary.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use common::{Workdir, repo_path, text};
+use crate::common::{Workdir, repo_path, text};
 
 #[test]
 fn the_sample_runs_end_to_end_against_the_simulator_and_resumes() {
@@ -133,7 +130,8 @@ fn dry_run_counts_what_would_be_sent() {
 #[test]
 fn the_token_never_reaches_the_ledger_or_the_output() {
     let wd = Workdir::new();
-    let sim_out = std::process::Command::new(env!("CARGO_BIN_EXE_forget"))
+    let sim_out = wd
+        .command()
         .args([
             "sim",
             "--listen",

@@ -1,7 +1,8 @@
 //! Shared test helpers: a simulator on 127.0.0.1:0, temporary work directories, CSV files,
-//! fast run configurations, and a `Workdir` that runs the real binary.
-#![allow(dead_code, clippy::unwrap_used)]
+//! fast run configurations, and a `Workdir` that runs the real binary from a cleared
+//! environment.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
@@ -175,19 +176,9 @@ impl Workdir {
         p
     }
 
+    /// The binary in this directory, from a cleared environment (see `forget_in`).
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_forget"));
-        cmd.current_dir(self.dir.path())
-            .env_remove("WEBEX_CAMPAIGN_TOKEN")
-            .env_remove("FORGET_BASE_URL")
-            .env_remove("FORGET_STATE")
-            .env_remove("FORGET_LEDGER_KEY")
-            .env_remove("FORGET_HUB_URL")
-            .env_remove("FORGET_HUB_TOKEN_URL")
-            .env_remove("WEBEX_CAMPAIGN_HUB_TOKEN")
-            .env_remove("FORGET_HUB_CLIENT_ID")
-            .env_remove("FORGET_HUB_CLIENT_SECRET");
-        cmd
+        forget_in(self.dir.path())
     }
 
     /// Run and return the output, asserting the exit code (printing everything if it differs).
@@ -203,6 +194,29 @@ impl Workdir {
         }
         out
     }
+}
+
+/// The `forget` binary run in `dir` with `base_env(dir)` and nothing else: the environment is
+/// cleared, so nothing of the shell the tests run in reaches it. A token, a base URL,
+/// `FORGET_STATE`, `FORGET_LOG` or a proxy variable there would change where it sends, with
+/// what, and what it prints. A test that wants a variable sets it on the command.
+pub fn forget_in(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_forget"));
+    cmd.current_dir(dir).env_clear().envs(base_env(dir));
+    cmd
+}
+
+/// The whole environment `forget_in` gives the binary. It is started by its full path and
+/// starts no program itself, so it needs no `PATH`; what is set keeps it inside `dir`:
+/// - `HOME`: nothing of the user's home can be read or written;
+/// - `TMPDIR`: `forget list` without `--out` spools there, removed with the directory;
+/// - `LANG=C`: whatever the C library words, it words in one language.
+pub fn base_env(dir: &Path) -> [(&'static str, &OsStr); 3] {
+    [
+        ("HOME", dir.as_os_str()),
+        ("TMPDIR", dir.as_os_str()),
+        ("LANG", OsStr::new("C")),
+    ]
 }
 
 /// Run the binary without blocking the runtime (an in-process simulator keeps answering).

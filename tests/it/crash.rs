@@ -4,16 +4,13 @@
 //! or miscounted.
 //!
 //! CI runs a quick variant. For a soak: `FORGET_SOAK_KILLS=300 FORGET_SOAK_KEYS=100000
-//! cargo test --release --test crash -- --nocapture`.
-#![allow(clippy::unwrap_used)]
-
-mod common;
+//! cargo test --release --test it crash:: -- --nocapture`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Workdir, text};
+use crate::common::{Workdir, text};
 
 const TOKEN: &str = "crash-test-token";
 
@@ -41,8 +38,8 @@ struct Sim(Child, String);
 
 impl Sim {
     fn start(wd: &Workdir) -> Sim {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_forget"))
-            .current_dir(wd.dir.path())
+        let mut child = wd
+            .command()
             .args([
                 "sim",
                 "--listen",

@@ -1,10 +1,10 @@
 //! A fresh ledger's first file is recorded in bulk (`ledger::bulk`): an interrupted bulk
 //! load is continued by the next run, or settled before another file is recorded, and
 //! either way the ledger ends as a straight ingest would leave it.
-#![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 
+use crate::common::forget_in;
 use forget::engine::{Stop, StopReason};
 use forget::input::{InputOptions, inspect};
 use forget::job::ingest;
@@ -100,7 +100,7 @@ fn an_interrupted_bulk_load_is_continued_by_the_next_run() {
     assert_eq!((rows as u64, indexes, under_way), (first.rows, 0, true));
     // `forget status` says its counts are partial until a run continues the file.
     let status = |db: &Path| -> String {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_forget"))
+        let out = forget_in(dir.path())
             .args(["status", "--state"])
             .arg(db)
             .output()

@@ -1,11 +1,8 @@
 //! Faults a run must ride through, and failures that must stop it cleanly.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Fixture, Workdir, keys, text};
+use crate::common::{Fixture, Workdir, keys, text};
 use forget::engine::StopReason;
 use forget::error::exit;
 use forget::sim::{Fault, RetryAfter};

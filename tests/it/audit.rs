@@ -1,13 +1,10 @@
 //! A ledger that forgets: no erased key survives anywhere in the ledger's files; purge drops
 //! the rest; lookup answers "did you erase me?" from keyed hashes.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use common::{Fixture, Workdir, keys, repo_path, text};
+use crate::common::{Fixture, Workdir, keys, repo_path, text};
 use forget::audit::lookup::{self, Finder, KeySource};
 use forget::audit::purge::{PurgeConfig, PurgeResult};
 use forget::error::exit;

@@ -1,15 +1,12 @@
 //! The Outreach connector end to end against the simulator on 127.0.0.1:0: classification,
 //! resume, a ledger shared with Webex, `forget list` paging, and the JSON:API the simulator
 //! serves.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Fixture, TOKEN, Workdir, keys, text};
+use crate::common::{Fixture, TOKEN, Workdir, keys, text};
 use forget::connector::outreach::Outreach;
 use forget::engine::StopReason;
 use forget::engine::retry::RetryPolicy;
@@ -635,7 +632,8 @@ fn cli_refuses_what_means_nothing_to_outreach() {
 #[test]
 fn list_then_run_with_the_binary() {
     let wd = Workdir::new();
-    let mut sim = std::process::Command::new(env!("CARGO_BIN_EXE_forget"))
+    let mut sim = wd
+        .command()
         .args([
             "sim",
             "--listen",

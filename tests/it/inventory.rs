@@ -1,11 +1,8 @@
 //! `forget inventory` and the API-hub credentials, against the simulator's read APIs.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::time::Duration;
 
-use common::{Fixture, TOKEN, Workdir, run_bin, text};
+use crate::common::{Fixture, TOKEN, Workdir, run_bin, text};
 use forget::error::exit;
 use forget::secret::Token;
 use forget::tenant::hub::{Credentials, Got};

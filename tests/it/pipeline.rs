@@ -1,11 +1,8 @@
 //! The pipeline end to end against the simulator on 127.0.0.1:0.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Fixture, TOKEN, keys};
+use crate::common::{Fixture, TOKEN, keys};
 use forget::engine::StopReason;
 use forget::error::exit;
 use forget::outcome::StopCause;

@@ -1,9 +1,6 @@
 //! Deadlines (GDPR Art. 12(3): one month from receipt) and what `forget status` shows.
-#![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::{Workdir, text};
+use crate::common::{Workdir, text};
 use forget::deadline::{due_date, format_date, today};
 use forget::error::exit;
 use time::Duration;

@@ -1,11 +1,8 @@
 //! The send order: oldest due first, undated last, paged by (due date, id) on an index.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::time::Instant;
 
-use common::Fixture;
+use crate::common::{self, Fixture};
 use forget::ledger::{Ledger, SendCursor};
 use forget::outcome::Outcome;
 
@@ -164,7 +161,8 @@ async fn a_run_sends_the_oldest_due_keys_first() {
     );
 }
 
-/// `cargo test --release --test send_order -- --ignored --nocapture`: page costs on 1M units.
+/// `cargo test --release --test it send_order:: -- --ignored --nocapture`: page costs on 1M
+/// units.
 #[test]
 #[ignore]
 fn paging_stays_cheap_on_a_million_units() {

@@ -1,9 +1,6 @@
 //! The preflight: `forget check`, and the canary `forget run` sends before real keys.
-#![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::{Fixture, TOKEN, Workdir, keys, run_bin, text};
+use crate::common::{Fixture, TOKEN, Workdir, keys, run_bin, text};
 use forget::connector::webex::{self, Webex};
 use forget::connector::{Answer, Connector, Unit};
 use forget::engine::EngineConfig;

@@ -1,5 +1,4 @@
 //! Black-box tests of the API simulator over real HTTP.
-#![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

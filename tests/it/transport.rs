@@ -1,6 +1,5 @@
 //! The transport seen from outside: real connections to small servers on 127.0.0.1 that
 //! speak just enough HTTP/1.1 (and TLS) for each case.
-#![allow(clippy::unwrap_used)]
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};

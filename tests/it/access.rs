@@ -1,15 +1,12 @@
 //! `forget access`: Art. 15 exports through the engine, against the simulator's
 //! last-N-transactions API.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Fixture, TOKEN, Workdir, keys, repo_path, run_bin, text};
+use crate::common::{Fixture, TOKEN, Workdir, keys, repo_path, run_bin, text};
 use forget::access::connector::WebexAccess;
 use forget::access::{self, Channel, Exporter, Query, Subject};
 use forget::engine::StopReason;

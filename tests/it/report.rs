@@ -1,14 +1,11 @@
 //! `forget report`: one row per request row, in CSV, JSON or JSONL; split files a run can
 //! take back; a manifest sealing every file with its SHA-256.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use common::{Fixture, Workdir, keys, text};
+use crate::common::{Fixture, Workdir, keys, text};
 use forget::audit::report::{self, Format, ReportConfig};
 use forget::error::exit;
 use forget::ledger::Ledger;

@@ -1,0 +1,25 @@
+//! The integration tests, one binary (`cargo test --test it`): a module per area, run one
+//! with `cargo test --test it crash::`. `common` holds the helpers they share: a simulator on
+//! 127.0.0.1:0, temporary work directories, and a `Workdir` that runs the real binary.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+mod access;
+mod audit;
+mod bad_input;
+mod bulk_load;
+mod cli;
+mod crash;
+mod deadlines;
+mod environment;
+mod faults;
+mod inventory;
+mod outreach;
+mod pipeline;
+mod preflight;
+mod report;
+mod robustness;
+mod send_order;
+mod sim_server;
+mod transport;
