@@ -21,7 +21,8 @@
 //! - [`deadline`]: received dates and legal due dates (GDPR Art. 12(3)).
 //! - The audit commands, each over the ledger's queries: [`status`], [`lookup`] ("did you
 //!   erase me?"), [`report`] (evidence files and manifest), [`purge`] (giving up on keys).
-//! - [`sim`]: a local simulator of the APIs, for rehearsals and tests.
+//! - [`sim`]: a local simulator of the APIs, for rehearsals and tests: the `forget-sim`
+//!   crate (`crates/forget-sim`), kept apart so that it cannot share the client's code.
 
 pub mod access;
 pub mod cli;
@@ -45,9 +46,9 @@ pub mod report;
 pub mod retry;
 pub mod run;
 pub mod secret;
-pub mod sim;
 pub mod status;
 pub mod throttle;
 pub mod transport;
 
 pub use error::{Error, Result};
+pub use forget_sim as sim;

@@ -152,15 +152,15 @@ pub mod sample_tenant {
     }
 
     pub fn purposes() -> Vec<Value> {
-        parse(include_str!("../../samples/tenant/purposes.json"))
+        parse(include_str!("../../../samples/tenant/purposes.json"))
     }
 
     pub fn target_groups() -> Vec<Value> {
-        parse(include_str!("../../samples/tenant/target-groups.json"))
+        parse(include_str!("../../../samples/tenant/target-groups.json"))
     }
 
     pub fn transactions() -> Vec<Value> {
-        parse(include_str!("../../samples/tenant/transactions.json"))
+        parse(include_str!("../../../samples/tenant/transactions.json"))
     }
 }
 
