@@ -5,8 +5,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
-use super::outreach::{self, OutreachCollection};
-use super::{Fault, RetryAfter, Sim, SimConfig, serve};
+use crate::outreach::{self, OutreachCollection};
+use crate::{Fault, RetryAfter, Sim, SimConfig, serve};
 
 /// Run a local simulator of the Webex Campaign delete API, the read APIs beside it (OAuth
 /// token, purposes, target groups, last-N transactions), and Outreach's JSON:API

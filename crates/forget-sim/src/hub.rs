@@ -17,11 +17,11 @@ use hyper::header::{AUTHORIZATION, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 use serde_json::{Value, json as value};
 
-use super::handler::{
+use crate::reply::{
     AUTH_430, Action, BAD_JSON_1001, EXPIRED_498, JSON, METHOD_405, NOT_FOUND_404, bearer, count,
     fault_action, json, read_body, respond, too_many,
 };
-use super::state::{Auth, Sim};
+use crate::state::{Auth, Sim};
 
 pub const TOKEN_PATH: &str = "/campaignapi/resources/v3/oauth/token";
 pub const PURPOSES_PATH: &str = "/v1/purposes";

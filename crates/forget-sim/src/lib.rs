@@ -29,6 +29,7 @@ mod fault;
 mod handler;
 mod hub;
 pub mod outreach;
+mod reply;
 mod server;
 mod state;
 

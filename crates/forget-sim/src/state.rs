@@ -9,9 +9,9 @@ use std::time::Duration;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
 
-use super::fault::{self, Fault};
-use super::outreach::Store;
-use super::{RetryAfter, SimConfig};
+use crate::fault::{self, Fault};
+use crate::outreach::Store;
+use crate::{RetryAfter, SimConfig};
 
 /// A snapshot of the simulator's counters.
 ///
