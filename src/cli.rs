@@ -1096,7 +1096,10 @@ async fn dispatch(command: Command) -> Result<i32> {
         Command::Sim(args) => crate::sim::run_cli(&args)
             .await
             .map(|()| exit::OK)
-            .map_err(Error::Usage),
+            .map_err(|e| match e {
+                crate::sim::SimError::Io { context, source } => Error::io(context, source),
+                usage => Error::Usage(usage.to_string()),
+            }),
     }
 }
 

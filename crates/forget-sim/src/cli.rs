@@ -362,31 +362,59 @@ async fn stop_signal() {
     ctrl_c.await;
 }
 
+/// Why `forget sim` stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// A flag, or a file a flag names, is wrong: nothing was served.
+    #[error("{0}")]
+    Usage(String),
+    /// The address cannot be listened on (in use, not local, no permission).
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Serving failed, or the standard output could not be written.
+    #[error("{context}: {source}")]
+    Io {
+        context: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn print_line(line: &str) -> Result<(), SimError> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(|source| SimError::Io {
+            context: "cannot write to stdout",
+            source,
+        })
+}
+
 /// Runs `forget sim`: binds, prints `forget sim listening on http://ADDR`,
 /// serves until Ctrl-C, then prints the stats as one JSON line.
-pub async fn run_cli(args: &SimArgs) -> Result<(), String> {
-    let addr = args.listen_addr()?;
-    let sim = Sim::new(args.to_config()?);
+pub async fn run_cli(args: &SimArgs) -> Result<(), SimError> {
+    let addr = args.listen_addr().map_err(SimError::Usage)?;
+    let sim = Sim::new(args.to_config().map_err(SimError::Usage)?);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        .map_err(|source| SimError::Listen { addr, source })?;
     let local = listener
         .local_addr()
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "forget sim listening on http://{local}")
-            .and_then(|()| out.flush())
-            .map_err(|e| format!("cannot write to stdout: {e}"))?;
-    }
+        .map_err(|source| SimError::Listen { addr, source })?;
+    print_line(&format!("forget sim listening on http://{local}"))?;
     serve(listener, std::sync::Arc::clone(&sim), stop_signal())
         .await
-        .map_err(|e| format!("simulator failed: {e}"))?;
-    let stats = serde_json::to_string(&sim.stats()).map_err(|e| e.to_string())?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{stats}")
-        .and_then(|()| out.flush())
-        .map_err(|e| format!("cannot write to stdout: {e}"))
+        .map_err(|source| SimError::Io {
+            context: "simulator failed",
+            source,
+        })?;
+    // SimStats is plain numbers: encoding it cannot fail.
+    let stats = serde_json::to_string(&sim.stats()).unwrap_or_default();
+    print_line(&stats)
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use cli::{SimArgs, load_profiles, run_cli};
+pub use cli::{SimArgs, SimError, load_profiles, run_cli};
 pub use fault::Fault;
 pub use server::serve;
 pub use state::{Sim, SimStats};
