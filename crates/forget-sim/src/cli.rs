@@ -79,8 +79,11 @@ pub struct SimArgs {
 
     /// Inject a fault with probability PROB (0..1) per request, instead of
     /// processing it. KIND is one of 500, 1010, 429, 499, drop, slow,
-    /// truncated, empty, notjson, html502. Repeatable; e.g.
-    /// --fault 500=0.05 --fault drop=0.01. Faulted requests delete nothing.
+    /// truncated, empty, notjson, html502: these delete nothing. Or one of
+    /// drop-after-delete, slow-after-delete, 500-after-delete: the delete is
+    /// done, then the answer is lost (connection closed, no answer ever, or
+    /// HTTP 500), so a correct client retries and reads 1020 (on reads they are
+    /// plain drop, slow, 500). Repeatable; e.g. --fault 500=0.05 --fault drop=0.01.
     #[arg(long = "fault", value_name = "KIND=PROB", value_parser = parse_fault)]
     pub faults: Vec<(Fault, f64)>,
 

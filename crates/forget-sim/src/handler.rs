@@ -7,6 +7,7 @@ use hyper::header::AUTHORIZATION;
 use hyper::{Method, Request, StatusCode};
 use serde::Deserialize;
 
+use crate::fault::Fault;
 use crate::reply::{
     AUTH_430, Action, BAD_JSON_1001, EXPIRED_498, INTERNAL_500, JSON, METHOD_405, NO_PROFILE_102,
     NOT_FOUND_404, NOT_FOUND_1020, ReadError, bearer, count, fault_action, json, read_body,
@@ -122,11 +123,21 @@ async fn decide(sim: &Sim, req: Request<Incoming>) -> Action {
         count(&c.throttled);
         return too_many(sim.retry_after);
     }
+    let parsed = body.as_deref().and_then(parse_body);
     if let Some(fault) = sim.draw_fault() {
         count(&c.faults);
+        if fault == Fault::Code429 {
+            count(&c.random_throttled);
+        }
+        if let (true, Some(parsed)) = (fault.after_delete(), &parsed) {
+            let key = parsed.key.as_deref().unwrap_or_default();
+            if let DeleteOutcome::Deleted(_) = sim.delete(parsed.profile_name.as_deref(), key) {
+                count(&c.deleted_then_faulted);
+            }
+        }
         return fault_action(fault, sim.retry_after);
     }
-    let Some(parsed) = body.as_deref().and_then(parse_body) else {
+    let Some(parsed) = parsed else {
         count(&c.rejected);
         return json(StatusCode::INTERNAL_SERVER_ERROR, BAD_JSON_1001);
     };

@@ -135,7 +135,7 @@ pub(crate) fn with_retry_after(mut action: Action, retry_after: RetryAfter) -> A
 }
 
 pub(crate) fn fault_action(fault: Fault, retry_after: RetryAfter) -> Action {
-    match fault {
+    match fault.before_delete() {
         Fault::Http500 => json(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_500),
         Fault::Code1010 => json(StatusCode::OK, NOT_PROCESSED_1010),
         Fault::Code429 => too_many(retry_after),
@@ -149,6 +149,10 @@ pub(crate) fn fault_action(fault: Fault, retry_after: RetryAfter) -> Action {
         Fault::Empty => json(StatusCode::OK, ""),
         Fault::NotJson => respond(StatusCode::OK, "text/plain", "OK"),
         Fault::Html502 => respond(StatusCode::BAD_GATEWAY, "text/html", HTML_502),
+        // before_delete() maps these to the plain kinds above.
+        Fault::DropAfterDelete => Action::Drop,
+        Fault::SlowAfterDelete => Action::Hang,
+        Fault::Http500AfterDelete => json(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_500),
     }
 }
 

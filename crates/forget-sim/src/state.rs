@@ -16,9 +16,10 @@ use crate::{RetryAfter, SimConfig};
 /// A snapshot of the simulator's counters.
 ///
 /// `requests` counts every HTTP request except `GET /_sim/stats`; every such
-/// request lands in exactly one of the other counters (except
-/// `max_deletes_per_key`, a high-water mark, and requests whose client went
-/// away while the body was being read). Requests to the read APIs (token,
+/// request lands in exactly one of `deleted`, `not_found`, `rejected`, `throttled`,
+/// `faults`, `unauthorized`, `listed` and `reads` (except requests whose client went away
+/// while the body was being read). The other fields are parts of these (`random_throttled`,
+/// `deleted_then_faulted`) or high-water marks. Requests to the read APIs (token,
 /// purposes, target groups, transactions) land in `reads`, whatever the answer.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SimStats {
@@ -30,10 +31,19 @@ pub struct SimStats {
     pub not_found: u64,
     /// Answered 404, 405, 1001 (bad input) or 102 (unknown profile).
     pub rejected: u64,
-    /// Answered 429 by the rate limiter (injected 429s count as `faults`).
+    /// Answered 429 by the rate limiter (injected 429s count as `faults` and
+    /// `random_throttled`).
     pub throttled: u64,
-    /// Answered with an injected fault.
+    /// Answered with an injected fault (or left unanswered by one).
     pub faults: u64,
+    /// Of `faults`: injected 429s, which come whatever the rate limiter's state.
+    #[serde(default)]
+    pub random_throttled: u64,
+    /// Of `faults`: keys deleted by a request an after-delete fault then answered
+    /// (`500-after-delete`) or left unanswered (`drop-`, `slow-after-delete`). Keys deleted
+    /// in all: `deleted + deleted_then_faulted`.
+    #[serde(default)]
+    pub deleted_then_faulted: u64,
     /// Answered 401 (430 bad token, 498 expired token).
     pub unauthorized: u64,
     /// The largest number of times any single key was answered "deleted".
@@ -60,6 +70,8 @@ pub(crate) struct Counters {
     pub rejected: AtomicU64,
     pub throttled: AtomicU64,
     pub faults: AtomicU64,
+    pub random_throttled: AtomicU64,
+    pub deleted_then_faulted: AtomicU64,
     pub unauthorized: AtomicU64,
     pub max_deletes_per_key: AtomicU64,
     pub listed: AtomicU64,
@@ -226,6 +238,8 @@ impl Sim {
             rejected: c.rejected.load(Relaxed),
             throttled: c.throttled.load(Relaxed),
             faults: c.faults.load(Relaxed),
+            random_throttled: c.random_throttled.load(Relaxed),
+            deleted_then_faulted: c.deleted_then_faulted.load(Relaxed),
             unauthorized: c.unauthorized.load(Relaxed),
             max_deletes_per_key: c.max_deletes_per_key.load(Relaxed),
             listed: c.listed.load(Relaxed),

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Fixture, TOKEN, config};
+use common::{Fixture, TOKEN, answer, config};
 use forget_sim::{DELETE_PATH, Fault, RetryAfter, SimConfig};
 use serde_json::{Value, json};
 
@@ -184,4 +184,147 @@ async fn faults_can_be_switched_mid_run() {
     f.sim.set_faults(Vec::new());
     assert_eq!(f.delete("k").await.0, 200);
     assert_eq!(f.sim.delete_count("customers", "k"), 1);
+}
+
+#[tokio::test]
+async fn drop_after_delete_deletes_then_closes_without_answer() {
+    let f = Fixture::new(SimConfig {
+        faults: vec![(Fault::DropAfterDelete, 1.0)],
+        ..config(&["k"])
+    })
+    .await;
+    let err = f.send(json!({"key": "k"})).await.unwrap_err();
+    assert!(err.status().is_none() && !err.is_timeout(), "{err:?}");
+    assert!(
+        !f.sim.holds("customers", "k"),
+        "deleted before the answer was lost"
+    );
+    // The retry reads 1020: what the client records as deleted after an ambiguous answer.
+    f.sim.set_faults(Vec::new());
+    let (status, body) = f.delete("k").await;
+    assert_eq!((status, &body["code"]), (200, &json!("1020")));
+    let stats = f.sim.stats();
+    assert_eq!(
+        (stats.faults, stats.deleted_then_faulted, stats.deleted),
+        (1, 1, 0)
+    );
+    assert_eq!((stats.not_found, stats.max_deletes_per_key), (1, 1));
+    assert_eq!(f.sim.delete_count("customers", "k"), 1);
+}
+
+#[tokio::test]
+async fn slow_after_delete_deletes_then_never_answers() {
+    let f = Fixture::new(SimConfig {
+        faults: vec![(Fault::SlowAfterDelete, 1.0)],
+        ..config(&["k"])
+    })
+    .await;
+    let err = f
+        .client
+        .post(f.url())
+        .bearer_auth(TOKEN)
+        .timeout(Duration::from_millis(300))
+        .body(r#"{"key":"k"}"#)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(!f.sim.holds("customers", "k"));
+    assert_eq!(f.sim.stats().deleted_then_faulted, 1);
+}
+
+#[tokio::test]
+async fn http_500_after_delete_deletes_then_answers_500() {
+    let f = Fixture::new(SimConfig {
+        faults: vec![(Fault::Http500AfterDelete, 1.0)],
+        ..config(&["k"])
+    })
+    .await;
+    let (status, body) = f.delete("k").await;
+    assert_eq!((status, &body["code"]), (500, &json!(500)));
+    assert!(!f.sim.holds("customers", "k"));
+    // Again: nothing left to delete, the same 500.
+    let (status, _) = f.delete("k").await;
+    assert_eq!(status, 500);
+    // A body naming no key deletes nothing and still gets the fault.
+    let (status, _) = answer(f.send_raw(Some(TOKEN), "{}").await.unwrap()).await;
+    assert_eq!(status, 500);
+    let stats = f.sim.stats();
+    assert_eq!((stats.faults, stats.deleted_then_faulted), (3, 1));
+    assert_eq!(stats.max_deletes_per_key, 1);
+}
+
+#[tokio::test]
+async fn injected_429s_are_counted_apart_from_the_limiter() {
+    let f = Fixture::new(SimConfig {
+        faults: vec![(Fault::Code429, 1.0)],
+        ..config(&["k"])
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(f.delete("k").await.0, 429);
+    }
+    let stats = f.sim.stats();
+    assert_eq!(
+        (stats.random_throttled, stats.faults, stats.throttled),
+        (3, 3, 0)
+    );
+}
+
+#[tokio::test]
+async fn after_delete_faults_act_on_outreach_deletes_and_are_plain_on_reads() {
+    let mut cfg = config(&[]);
+    cfg.outreach = vec![forget_sim::outreach::OutreachCollection::new(
+        "callPurposes",
+        forget_sim::outreach::sample_call_purposes(3),
+    )];
+    cfg.faults = vec![(Fault::Http500AfterDelete, 1.0)];
+    let f = Fixture::new(cfg).await;
+    let record = |id: i64| format!("{}/api/v2/callPurposes/{id}", f.handle.url());
+    let resp = f
+        .client
+        .delete(record(1))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 500);
+    let doc: Value = resp.json().await.unwrap();
+    assert!(doc["errors"][0]["title"].is_string(), "{doc}");
+    assert!(!f.sim.outreach_holds("callPurposes", 1));
+    assert_eq!(f.sim.outreach_delete_count("callPurposes", 1), 1);
+    // A read has nothing to delete: the plain 500.
+    let resp = f
+        .client
+        .get(record(2))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 500);
+    let transactions = format!(
+        "{}/campaignapi/resources/v3/transactions?key=x",
+        f.handle.url()
+    );
+    let resp = f
+        .client
+        .get(transactions)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 500);
+    assert!(f.sim.outreach_holds("callPurposes", 2));
+    f.sim.set_faults(vec![(Fault::DropAfterDelete, 1.0)]);
+    let err = f
+        .client
+        .get(record(3))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.status().is_none(), "{err:?}");
+    assert!(f.sim.outreach_holds("callPurposes", 3));
+    let stats = f.sim.stats();
+    assert_eq!((stats.deleted_then_faulted, stats.deleted), (1, 0));
 }

@@ -79,7 +79,7 @@ fn fault_action(fault: Fault, read: bool, sim: &Sim) -> Action {
             "Something went wrong.",
         )
     };
-    match fault {
+    match fault.before_delete() {
         Fault::Http500 => internal(),
         Fault::Code1010 => error_doc(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -107,6 +107,10 @@ fn fault_action(fault: Fault, read: bool, sim: &Sim) -> Action {
             "text/html",
             "<html><body><h1>502 Bad Gateway</h1></body></html>",
         ),
+        // before_delete() maps these to the plain kinds above.
+        Fault::DropAfterDelete => Action::Drop,
+        Fault::SlowAfterDelete => Action::Hang,
+        Fault::Http500AfterDelete => internal(),
     }
 }
 
@@ -192,6 +196,18 @@ pub(crate) async fn handle(sim: &Sim, req: Request<Incoming>) -> Action {
     }
     if let Some(fault) = sim.draw_fault() {
         count(&c.faults);
+        if fault == Fault::Code429 {
+            count(&c.random_throttled);
+        }
+        let target = id.as_deref().and_then(|id| id.parse::<i64>().ok());
+        if fault.after_delete()
+            && method == Method::DELETE
+            && let Some(id) = target
+            && let Delete::Deleted(deletes) = sim.outreach.delete(&resource, id)
+        {
+            count(&c.deleted_then_faulted);
+            c.max_deletes_per_key.fetch_max(deletes, Relaxed);
+        }
         return fault_action(fault, method == Method::GET, sim);
     }
     let Some(id_text) = id else {
