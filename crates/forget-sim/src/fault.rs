@@ -100,6 +100,20 @@ impl Fault {
     pub fn answers(self) -> bool {
         !matches!(self.before_delete(), Fault::Drop | Fault::Slow)
     }
+
+    /// The position in [`Fault::ALL`], for compact storage.
+    pub(crate) fn index(self) -> u8 {
+        // ALL has 13 entries; the position always fits.
+        Fault::ALL
+            .iter()
+            .position(|&f| f == self)
+            .and_then(|i| u8::try_from(i).ok())
+            .unwrap_or(u8::MAX)
+    }
+
+    pub(crate) fn from_index(index: u8) -> Option<Fault> {
+        Fault::ALL.get(usize::from(index)).copied()
+    }
 }
 
 impl fmt::Display for Fault {
@@ -164,6 +178,10 @@ mod tests {
         }
         assert_eq!("DROP".parse::<Fault>(), Ok(Fault::Drop));
         assert!("nope".parse::<Fault>().is_err());
+        for (i, f) in Fault::ALL.into_iter().enumerate() {
+            assert_eq!(Fault::from_index(f.index()), Some(f));
+            assert_eq!(usize::from(f.index()), i);
+        }
     }
 
     #[test]

@@ -8,12 +8,14 @@ use hyper::{Method, Request, StatusCode};
 use serde::Deserialize;
 
 use crate::fault::Fault;
+use crate::history::Answer;
+use crate::profiles::{Outcome, Step};
 use crate::reply::{
     AUTH_430, Action, BAD_JSON_1001, EXPIRED_498, INTERNAL_500, JSON, METHOD_405, NO_PROFILE_102,
     NOT_FOUND_404, NOT_FOUND_1020, ReadError, bearer, count, fault_action, json, read_body,
     respond, too_many,
 };
-use crate::state::{Auth, DeleteOutcome, Sim};
+use crate::state::{Auth, Receipt, Sim};
 use crate::{DELETE_PATH, STATS_PATH, hub, outreach};
 
 /// The fields of a delete request. Unknown fields are ignored; the known ones
@@ -59,47 +61,60 @@ fn parse_body(body: &[u8]) -> Option<DeleteBody<'_>> {
 
 /// Handles one request, including the configured latency.
 pub(crate) async fn handle(sim: &Sim, req: Request<Incoming>) -> Action {
-    let action = decide(sim, req).await;
-    if !sim.latency.is_zero() {
-        tokio::time::sleep(sim.latency).await;
+    let (action, receipt) = decide(sim, req).await;
+    let latency = sim.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    // Reached only if the client did not go away meanwhile (the future is dropped then).
+    if let (Action::Respond(_), Some(receipt)) = (&action, receipt) {
+        sim.deliver(receipt);
     }
     action
 }
 
-async fn decide(sim: &Sim, req: Request<Incoming>) -> Action {
+async fn decide(sim: &Sim, req: Request<Incoming>) -> (Action, Option<Receipt>) {
     let c = &sim.counters;
     let path = req.uri().path();
     if path == STATS_PATH {
         if req.method() != Method::GET {
-            return json(StatusCode::METHOD_NOT_ALLOWED, METHOD_405);
+            return (json(StatusCode::METHOD_NOT_ALLOWED, METHOD_405), None);
         }
-        return match serde_json::to_vec(&sim.stats()) {
+        let action = match serde_json::to_vec(&sim.stats()) {
             Ok(body) => respond(StatusCode::OK, JSON, body),
             Err(_) => json(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_500),
         };
+        return (action, None);
     }
     count(&c.requests);
     if path.starts_with(outreach::PREFIX) {
         return outreach::handle(sim, req).await;
     }
     if let Some(route) = hub::route(path) {
-        return hub::decide(sim, route, req).await;
+        return (hub::decide(sim, route, req).await, None);
     }
     if path != DELETE_PATH {
         count(&c.rejected);
-        return json(StatusCode::NOT_FOUND, NOT_FOUND_404);
+        return (json(StatusCode::NOT_FOUND, NOT_FOUND_404), None);
     }
     if req.method() != Method::POST {
         count(&c.rejected);
-        return json(StatusCode::METHOD_NOT_ALLOWED, METHOD_405);
+        return (json(StatusCode::METHOD_NOT_ALLOWED, METHOD_405), None);
     }
+    delete(sim, req).await
+}
+
+/// `POST /campaignapi/resources/v3/delete`. Every answer to a body naming a key goes into
+/// that key's history.
+async fn delete(sim: &Sim, req: Request<Incoming>) -> (Action, Option<Receipt>) {
+    let c = &sim.counters;
     // Read the whole body first so that keep-alive connections stay usable
     // whatever the answer is.
     let (parts, body) = req.into_parts();
     let body = match read_body(body).await {
         Ok(body) => Some(body),
         Err(ReadError::TooLarge) => None,
-        Err(ReadError::Io) => return Action::Drop,
+        Err(ReadError::Io) => return (Action::Drop, None),
     };
     if let Some(body) = body.as_deref().filter(|_| sim.records_bodies()) {
         let value = serde_json::from_slice(body).unwrap_or_else(|_| {
@@ -107,43 +122,64 @@ async fn decide(sim: &Sim, req: Request<Incoming>) -> Action {
         });
         sim.record(value);
     }
+    let parsed = body.as_deref().and_then(parse_body);
+    let target = parsed.as_ref().map(|p| {
+        let key = p.key.as_deref().unwrap_or_default();
+        (p.profile_name.as_deref(), key)
+    });
+    let refuse = |answer: Answer, action: Action| match target {
+        Some((profile, key)) => {
+            let answers = !matches!(action, Action::Drop | Action::Hang);
+            let (_, receipt) = sim.webex_request(profile, key, Step::Refuse(answer), answers);
+            (action, receipt)
+        }
+        None => (action, None),
+    };
 
     match sim.authorize(bearer(parts.headers.get(AUTHORIZATION))) {
         Auth::Ok => {}
         Auth::Bad => {
             count(&c.unauthorized);
-            return json(StatusCode::UNAUTHORIZED, AUTH_430);
+            return refuse(
+                Answer::Unauthorized,
+                json(StatusCode::UNAUTHORIZED, AUTH_430),
+            );
         }
         Auth::Expired => {
             count(&c.unauthorized);
-            return json(StatusCode::UNAUTHORIZED, EXPIRED_498);
+            let action = json(StatusCode::UNAUTHORIZED, EXPIRED_498);
+            return refuse(Answer::Unauthorized, action);
         }
     }
     if !sim.admit() {
         count(&c.throttled);
-        return too_many(sim.retry_after);
+        return refuse(Answer::Throttled, too_many(sim.retry_after));
     }
-    let parsed = body.as_deref().and_then(parse_body);
     if let Some(fault) = sim.draw_fault() {
         count(&c.faults);
         if fault == Fault::Code429 {
             count(&c.random_throttled);
         }
-        if let (true, Some(parsed)) = (fault.after_delete(), &parsed) {
-            let key = parsed.key.as_deref().unwrap_or_default();
-            if let DeleteOutcome::Deleted(_) = sim.delete(parsed.profile_name.as_deref(), key) {
-                count(&c.deleted_then_faulted);
+        let action = fault_action(fault, sim.retry_after);
+        return match target.filter(|_| fault.after_delete()) {
+            Some((profile, key)) => {
+                let step = Step::Delete { then: Some(fault) };
+                let (outcome, receipt) = sim.webex_request(profile, key, step, fault.answers());
+                if let Outcome::Refused { deleted: true } = outcome {
+                    count(&c.deleted_then_faulted);
+                }
+                (action, receipt)
             }
-        }
-        return fault_action(fault, sim.retry_after);
+            None => refuse(Answer::Fault(fault), action),
+        };
     }
-    let Some(parsed) = parsed else {
+    let Some((profile, key)) = target else {
         count(&c.rejected);
-        return json(StatusCode::INTERNAL_SERVER_ERROR, BAD_JSON_1001);
+        return (json(StatusCode::INTERNAL_SERVER_ERROR, BAD_JSON_1001), None);
     };
-    let key = parsed.key.as_deref().unwrap_or_default();
-    match sim.delete(parsed.profile_name.as_deref(), key) {
-        DeleteOutcome::Deleted(txn) => {
+    let (outcome, receipt) = sim.webex_request(profile, key, Step::Delete { then: None }, true);
+    let action = match outcome {
+        Outcome::Deleted(txn) => {
             count(&c.deleted);
             respond(
                 StatusCode::OK,
@@ -151,13 +187,14 @@ async fn decide(sim: &Sim, req: Request<Incoming>) -> Action {
                 format!(r#"{{"transaction-id":"sim-{txn}"}}"#),
             )
         }
-        DeleteOutcome::NotFound => {
+        Outcome::NotFound | Outcome::Refused { .. } => {
             count(&c.not_found);
             json(StatusCode::OK, NOT_FOUND_1020)
         }
-        DeleteOutcome::UnknownProfile => {
+        Outcome::UnknownProfile => {
             count(&c.rejected);
             json(StatusCode::OK, NO_PROFILE_102)
         }
-    }
+    };
+    (action, receipt)
 }

@@ -27,8 +27,10 @@
 mod cli;
 mod fault;
 mod handler;
+mod history;
 mod hub;
 pub mod outreach;
+mod profiles;
 mod reply;
 mod server;
 mod state;
@@ -42,6 +44,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use cli::{SimArgs, SimError, load_profiles, run_cli};
 pub use fault::Fault;
+pub use history::{Answer, DeleteRequest};
 pub use server::serve;
 pub use state::{Sim, SimStats};
 

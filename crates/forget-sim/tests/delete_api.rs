@@ -41,6 +41,10 @@ async fn deletes_once_then_not_found() {
             deleted: 2,
             not_found: 1,
             max_deletes_per_key: 1,
+            // a@x was sent again after its deletion was answered.
+            max_requests_per_key: 2,
+            resent_after_final: 1,
+            resent_without_cause: 1,
             ..SimStats::default()
         }
     );

@@ -14,19 +14,19 @@
 
 mod store;
 
-use std::sync::atomic::Ordering::Relaxed;
-
 use hyper::body::Incoming;
 use hyper::header::HOST;
 use hyper::{Method, Request, StatusCode};
 use serde_json::{Value, json};
 
 use crate::fault::Fault;
+use crate::history::{Answer, DeleteRequest};
+use crate::profiles::Step;
 use crate::reply::{
     Action, METHOD_405, NOT_FOUND_404, ReadError, bearer, count, json, read_body, respond,
     with_retry_after,
 };
-use crate::state::{Auth, Sim};
+use crate::state::{Auth, Receipt, Sim};
 
 /// Outreach collections are served below this path, as `https://api.outreach.io/api/v2/`.
 pub const PREFIX: &str = "/api/v2/";
@@ -54,6 +54,12 @@ impl Sim {
     /// Records `resource` still holds.
     pub fn outreach_remaining(&self, resource: &str) -> usize {
         self.outreach.remaining(resource)
+    }
+
+    /// Every delete request for record `id` of `resource`, in arrival order, and what it
+    /// got (as [`Sim::history`]).
+    pub fn outreach_history(&self, resource: &str, id: i64) -> Vec<DeleteRequest> {
+        self.outreach.history(resource, id)
     }
 }
 
@@ -135,8 +141,32 @@ fn not_found(resource: &str, id: &str) -> Action {
     )
 }
 
-/// Handles a request whose path starts with [`PREFIX`].
-pub(crate) async fn handle(sim: &Sim, req: Request<Incoming>) -> Action {
+/// Applies `step` to record `id` and records its answer (see [`Sim::webex_request`]).
+fn request(
+    sim: &Sim,
+    resource: &str,
+    id: i64,
+    step: Step,
+    answers: bool,
+) -> (Delete, Option<Receipt>) {
+    let now = answers && sim.latency().is_zero();
+    let Some((outcome, index)) = sim
+        .outreach
+        .request(resource, id, step, now, &sim.counters.keys)
+    else {
+        return (Delete::NotFound, None);
+    };
+    let receipt = (answers && !now).then(|| Receipt::Outreach {
+        resource: resource.to_owned(),
+        id,
+        index,
+    });
+    (outcome, receipt)
+}
+
+/// Handles a request whose path starts with [`PREFIX`]; a delete's answer comes with where
+/// to mark it delivered, if it waits for the configured latency.
+pub(crate) async fn handle(sim: &Sim, req: Request<Incoming>) -> (Action, Option<Receipt>) {
     let c = &sim.counters;
     let path = req.uri().path().strip_prefix(PREFIX).unwrap_or_default();
     let mut segments = path.split('/');
@@ -144,13 +174,13 @@ pub(crate) async fn handle(sim: &Sim, req: Request<Incoming>) -> Action {
     let id = segments.next().map(str::to_owned);
     if segments.next().is_some() || id.as_deref() == Some("") || !sim.outreach.serves(&resource) {
         count(&c.rejected);
-        return json(StatusCode::NOT_FOUND, NOT_FOUND_404);
+        return (json(StatusCode::NOT_FOUND, NOT_FOUND_404), None);
     }
     let method = req.method().clone();
     let allowed = method == Method::GET || (method == Method::DELETE && id.is_some());
     if !allowed {
         count(&c.rejected);
-        return json(StatusCode::METHOD_NOT_ALLOWED, METHOD_405);
+        return (json(StatusCode::METHOD_NOT_ALLOWED, METHOD_405), None);
     }
     let base = match &sim.outreach.next_base {
         Some(base) => base.clone(),
@@ -167,58 +197,75 @@ pub(crate) async fn handle(sim: &Sim, req: Request<Incoming>) -> Action {
     let (parts, body) = req.into_parts();
     // Drain any body so the connection stays usable; none is expected.
     if let Err(ReadError::Io) = read_body(body).await {
-        return Action::Drop;
+        return (Action::Drop, None);
     }
+    // A delete of a record by id: every answer goes into the record's history.
+    let deleting = id
+        .as_deref()
+        .and_then(|id| id.parse::<i64>().ok())
+        .filter(|_| method == Method::DELETE);
+    let refuse = |answer: Answer, action: Action| match deleting {
+        Some(id) => {
+            let answers = !matches!(action, Action::Drop | Action::Hang);
+            let (_, receipt) = request(sim, &resource, id, Step::Refuse(answer), answers);
+            (action, receipt)
+        }
+        None => (action, None),
+    };
     match sim.authorize(bearer(parts.headers.get(hyper::header::AUTHORIZATION))) {
         Auth::Ok => {}
         Auth::Bad => {
             count(&c.unauthorized);
-            return error_doc(
+            let doc = error_doc(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "Unauthorized",
                 "The access token is invalid.",
             );
+            return refuse(Answer::Unauthorized, doc);
         }
         Auth::Expired => {
             count(&c.unauthorized);
-            return error_doc(
+            let doc = error_doc(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "Unauthorized",
                 "The access token has expired.",
             );
+            return refuse(Answer::Unauthorized, doc);
         }
     }
     if !sim.admit() {
         count(&c.throttled);
-        return too_many(sim);
+        return refuse(Answer::Throttled, too_many(sim));
     }
     if let Some(fault) = sim.draw_fault() {
         count(&c.faults);
         if fault == Fault::Code429 {
             count(&c.random_throttled);
         }
-        let target = id.as_deref().and_then(|id| id.parse::<i64>().ok());
-        if fault.after_delete()
-            && method == Method::DELETE
-            && let Some(id) = target
-            && let Delete::Deleted(deletes) = sim.outreach.delete(&resource, id)
-        {
-            count(&c.deleted_then_faulted);
-            c.max_deletes_per_key.fetch_max(deletes, Relaxed);
-        }
-        return fault_action(fault, method == Method::GET, sim);
+        let action = fault_action(fault, method == Method::GET, sim);
+        return match deleting.filter(|_| fault.after_delete()) {
+            Some(id) => {
+                let step = Step::Delete { then: Some(fault) };
+                let (outcome, receipt) = request(sim, &resource, id, step, fault.answers());
+                if let Delete::Refused { deleted: true } = outcome {
+                    count(&c.deleted_then_faulted);
+                }
+                (action, receipt)
+            }
+            None => refuse(Answer::Fault(fault), action),
+        };
     }
     let Some(id_text) = id else {
-        return list(sim, &resource, &query, &base);
+        return (list(sim, &resource, &query, &base), None);
     };
     let Ok(id) = id_text.parse::<i64>() else {
         count(&c.not_found);
-        return not_found(&resource, &id_text);
+        return (not_found(&resource, &id_text), None);
     };
     if method == Method::GET {
-        return match sim.outreach.get(&resource, id) {
+        let action = match sim.outreach.get(&resource, id) {
             Some(attributes) => {
                 count(&c.listed);
                 let body = json!({"data": item(&base, &resource, id, attributes)});
@@ -229,14 +276,15 @@ pub(crate) async fn handle(sim: &Sim, req: Request<Incoming>) -> Action {
                 not_found(&resource, &id_text)
             }
         };
+        return (action, None);
     }
-    match sim.outreach.delete(&resource, id) {
-        Delete::Deleted(deletes) => {
+    let (outcome, receipt) = request(sim, &resource, id, Step::Delete { then: None }, true);
+    let action = match outcome {
+        Delete::Deleted => {
             count(&c.deleted);
-            c.max_deletes_per_key.fetch_max(deletes, Relaxed);
             respond(StatusCode::NO_CONTENT, JSON_API, "")
         }
-        Delete::NotFound => {
+        Delete::NotFound | Delete::Refused { .. } => {
             count(&c.not_found);
             not_found(&resource, &id_text)
         }
@@ -252,7 +300,8 @@ pub(crate) async fn handle(sim: &Sim, req: Request<Incoming>) -> Action {
                 ),
             )
         }
-    }
+    };
+    (action, receipt)
 }
 
 fn item(base: &str, resource: &str, id: i64, attributes: Value) -> Value {

@@ -7,7 +7,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde_json::{Value, json};
 
-use super::DEFAULT_RESOURCE;
+use super::{DEFAULT_RESOURCE, PREFIX};
+use crate::history::{Answer, DeleteRequest, KeyCounters, KeyHistory};
+use crate::profiles::Step;
 
 /// One collection the simulator serves.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -101,19 +103,30 @@ pub fn read_records(path: &Path) -> Result<Vec<(i64, Value)>, String> {
     Ok(records)
 }
 
+/// A record, or an id only ever asked for (not held, kept for its delete history).
 struct Record {
     attributes: Value,
-    held: bool,
-    deletes: u64,
     undeletable: bool,
+    history: KeyHistory,
+}
+
+impl Record {
+    fn held(&self) -> bool {
+        self.history.is_held()
+    }
 }
 
 type Collection = Mutex<BTreeMap<i64, Record>>;
 
+/// What a delete [`Step`] came to.
 pub(super) enum Delete {
-    Deleted(u64),
+    Deleted,
     NotFound,
     Undeletable,
+    /// Answered as the step said; `deleted` if an after-delete fault deleted it first.
+    Refused {
+        deleted: bool,
+    },
 }
 
 /// The simulated Outreach tenant.
@@ -137,9 +150,8 @@ impl Store {
                     id,
                     Record {
                         attributes,
-                        held: true,
-                        deletes: 0,
                         undeletable: false,
+                        history: KeyHistory::held(),
                     },
                 );
             }
@@ -169,11 +181,11 @@ impl Store {
             return (Vec::new(), false, 0);
         };
         let records = lock(collection);
-        let total = records.values().filter(|r| r.held).count();
+        let total = records.values().filter(|r| r.held()).count();
         let from = after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
         let mut held = records
             .range((from, std::ops::Bound::Unbounded))
-            .filter(|(_, r)| r.held)
+            .filter(|(_, r)| r.held())
             .map(|(id, r)| (*id, r.attributes.clone()));
         let page: Vec<_> = held.by_ref().take(size).collect();
         let more = held.next().is_some();
@@ -184,7 +196,7 @@ impl Store {
         let records = lock(self.collections.get(resource)?);
         records
             .get(&id)
-            .filter(|r| r.held)
+            .filter(|r| r.held())
             .map(|r| r.attributes.clone())
     }
 
@@ -196,36 +208,85 @@ impl Store {
     pub(super) fn holds(&self, resource: &str, id: i64) -> bool {
         self.collections
             .get(resource)
-            .is_some_and(|c| lock(c).get(&id).is_some_and(|r| r.held))
+            .is_some_and(|c| lock(c).get(&id).is_some_and(|r| r.held()))
     }
 
     pub(super) fn delete_count(&self, resource: &str, id: i64) -> u64 {
         self.collections
             .get(resource)
-            .and_then(|c| lock(c).get(&id).map(|r| r.deletes))
+            .and_then(|c| lock(c).get(&id).map(|r| r.history.deletes()))
             .unwrap_or(0)
     }
 
     pub(super) fn remaining(&self, resource: &str) -> usize {
         self.collections
             .get(resource)
-            .map_or(0, |c| lock(c).values().filter(|r| r.held).count())
+            .map_or(0, |c| lock(c).values().filter(|r| r.held()).count())
     }
 
-    pub(super) fn delete(&self, resource: &str, id: i64) -> Delete {
-        let Some(collection) = self.collections.get(resource) else {
-            return Delete::NotFound;
+    /// Applies `step` to record `id` and records the answer in its history (`delivered`:
+    /// the answer reaches the connection now). `None` if `resource` is not served.
+    pub(super) fn request(
+        &self,
+        resource: &str,
+        id: i64,
+        step: Step,
+        delivered: bool,
+        counters: &KeyCounters,
+    ) -> Option<(Delete, u64)> {
+        let mut records = lock(self.collections.get(resource)?);
+        let record = records.entry(id).or_insert_with(|| Record {
+            attributes: Value::Null,
+            undeletable: false,
+            history: KeyHistory::default(),
+        });
+        let (outcome, answer) = match step {
+            Step::Refuse(answer) => (Delete::Refused { deleted: false }, answer),
+            Step::Delete { then } if record.held() && record.undeletable => match then {
+                None => (Delete::Undeletable, Answer::Rejected),
+                Some(f) => (Delete::Refused { deleted: false }, Answer::Fault(f)),
+            },
+            Step::Delete { then } => match (record.history.take(), then) {
+                (true, None) => (Delete::Deleted, Answer::Deleted),
+                (false, None) => (Delete::NotFound, Answer::NotFound),
+                (true, Some(f)) => (
+                    Delete::Refused { deleted: true },
+                    Answer::FaultAfterDelete(f),
+                ),
+                (false, Some(f)) => (Delete::Refused { deleted: false }, Answer::Fault(f)),
+            },
         };
-        let mut records = lock(collection);
-        match records.get_mut(&id) {
-            Some(r) if r.held && r.undeletable => Delete::Undeletable,
-            Some(r) if r.held => {
-                r.held = false;
-                r.deletes += 1;
-                Delete::Deleted(r.deletes)
-            }
-            _ => Delete::NotFound,
+        let index = record.history.record(answer, delivered, counters);
+        Some((outcome, index))
+    }
+
+    pub(crate) fn deliver(&self, resource: &str, id: i64, index: u64) {
+        if let Some(collection) = self.collections.get(resource)
+            && let Some(record) = lock(collection).get_mut(&id)
+        {
+            record.history.deliver(index);
         }
+    }
+
+    pub(super) fn history(&self, resource: &str, id: i64) -> Vec<DeleteRequest> {
+        self.collections
+            .get(resource)
+            .and_then(|c| lock(c).get(&id).map(|r| r.history.entries()))
+            .unwrap_or_default()
+    }
+
+    /// `("/api/v2/{resource}", id)` of every record sent again after a delivered final answer.
+    pub(crate) fn resent_without_cause(&self) -> Vec<(String, String)> {
+        let mut found = Vec::new();
+        for (resource, records) in &self.collections {
+            found.extend(
+                lock(records)
+                    .iter()
+                    .filter(|(_, r)| r.history.resent_without_cause())
+                    .map(|(id, _)| (format!("{PREFIX}{resource}"), id.to_string())),
+            );
+        }
+        found
     }
 }
 
@@ -251,11 +312,23 @@ mod tests {
             )],
             None,
         );
-        assert!(matches!(
-            store.delete("callPurposes", 2),
-            Delete::Deleted(1)
-        ));
-        assert!(matches!(store.delete("callPurposes", 2), Delete::NotFound));
+        let c = KeyCounters::default();
+        let delete = |id| {
+            let step = Step::Delete { then: None };
+            store
+                .request("callPurposes", id, step, true, &c)
+                .map(|d| d.0)
+        };
+        assert!(matches!(delete(2), Some(Delete::Deleted)));
+        assert!(matches!(delete(2), Some(Delete::NotFound)));
+        // An id never held gets a history, not a place in the pages.
+        assert!(matches!(delete(99), Some(Delete::NotFound)));
+        assert_eq!(store.history("callPurposes", 99).len(), 1);
+        assert!(
+            store
+                .request("nothing", 1, Step::Delete { then: None }, true, &c)
+                .is_none()
+        );
         let ids = |(page, more, total): (Vec<(i64, Value)>, bool, usize)| {
             (
                 page.into_iter().map(|(id, _)| id).collect::<Vec<_>>(),
