@@ -1,6 +1,7 @@
 //! The router, and the Webex delete endpoint: decides what the simulator answers.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use hyper::body::Incoming;
 use hyper::header::AUTHORIZATION;
@@ -151,16 +152,19 @@ async fn delete(sim: &Sim, req: Request<Incoming>) -> (Action, Option<Receipt>) 
             return refuse(Answer::Unauthorized, action);
         }
     }
-    if !sim.admit() {
+    let now = sim.now();
+    if let Err(wait) = sim.admit(now) {
         count(&c.throttled);
-        return refuse(Answer::Throttled, too_many(sim.retry_after));
+        return refuse(Answer::Throttled, too_many(sim.retry_after, wait));
     }
     if let Some(fault) = sim.draw_fault() {
         count(&c.faults);
+        let mut wait = Duration::ZERO;
         if fault == Fault::Code429 {
             count(&c.random_throttled);
+            wait = sim.limiter_wait(now);
         }
-        let action = fault_action(fault, sim.retry_after);
+        let action = fault_action(fault, sim.retry_after, wait);
         return match target.filter(|_| fault.after_delete()) {
             Some((profile, key)) => {
                 let step = Step::Delete { then: Some(fault) };

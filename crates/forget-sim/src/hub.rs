@@ -12,11 +12,14 @@
 //! transactions API, a base-URL API like delete, takes the configured token only and shares
 //! delete's token expiry, rate limit and faults.
 
+use std::time::Duration;
+
 use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 use serde_json::{Value, json as value};
 
+use crate::fault::Fault;
 use crate::reply::{
     AUTH_430, Action, BAD_JSON_1001, EXPIRED_498, JSON, METHOD_405, NOT_FOUND_404, bearer, count,
     fault_action, json, read_body, respond, too_many,
@@ -326,11 +329,17 @@ fn transactions(sim: &Sim, req: &Request<Incoming>) -> Action {
     if let Some(refused) = unauthorized(sim.authorize(bearer(req.headers().get(AUTHORIZATION)))) {
         return refused;
     }
-    if !sim.admit() {
-        return too_many(sim.retry_after);
+    let now = sim.now();
+    if let Err(wait) = sim.admit(now) {
+        return too_many(sim.retry_after, wait);
     }
     if let Some(fault) = sim.draw_fault() {
-        return fault_action(fault, sim.retry_after);
+        let wait = if fault == Fault::Code429 {
+            sim.limiter_wait(now)
+        } else {
+            Duration::ZERO
+        };
+        return fault_action(fault, sim.retry_after, wait);
     }
     let query = match parse_query(req.uri().query()) {
         Ok(q) => q,

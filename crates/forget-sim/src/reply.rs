@@ -13,8 +13,9 @@ use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
 use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 
-use crate::RetryAfter;
 use crate::fault::Fault;
+use crate::limiter::whole_seconds;
+use crate::{RetryAfter, RetryAfterStyle};
 
 /// Largest request body read; larger bodies are answered 1001.
 pub(crate) const MAX_BODY: usize = 64 * 1024;
@@ -97,36 +98,56 @@ pub(crate) fn count(counter: &AtomicU64) {
     counter.fetch_add(1, Relaxed);
 }
 
-/// A 429 answer carrying `Retry-After` as configured.
-pub(crate) fn too_many(retry_after: RetryAfter) -> Action {
+/// A 429 answer carrying `Retry-After` as configured; `wait` is the limiter's honest delay,
+/// for [`RetryAfter::Auto`].
+pub(crate) fn too_many(retry_after: RetryAfter, wait: Duration) -> Action {
     with_retry_after(
         json(StatusCode::TOO_MANY_REQUESTS, THROTTLED_429),
         retry_after,
+        wait,
     )
 }
 
-/// Add the configured throttling header to an answer.
-pub(crate) fn with_retry_after(mut action: Action, retry_after: RetryAfter) -> Action {
+/// Seconds since the Unix epoch of `when`, rounded up when `up` (a client must not be told
+/// a moment before the honest one) or down (as a configured delay always was).
+fn epoch(when: SystemTime, up: bool) -> u64 {
+    let since = when
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    since.as_secs() + u64::from(up && since.subsec_nanos() > 0)
+}
+
+/// Adds the configured throttling header to an answer.
+pub(crate) fn with_retry_after(
+    mut action: Action,
+    retry_after: RetryAfter,
+    wait: Duration,
+) -> Action {
+    let now = SystemTime::now();
+    let date = |secs: u64| {
+        HeaderValue::try_from(httpdate::fmt_http_date(
+            SystemTime::UNIX_EPOCH + Duration::from_secs(secs),
+        ))
+        .ok()
+        .map(|v| (RETRY_AFTER, v))
+    };
+    let reset = |secs: u64| {
+        Some((
+            HeaderName::from_static("x-ratelimit-reset"),
+            HeaderValue::from(secs),
+        ))
+    };
     let header = match retry_after {
         RetryAfter::None => None,
         RetryAfter::Seconds(secs) => Some((RETRY_AFTER, HeaderValue::from(secs))),
-        RetryAfter::HttpDate(secs) => {
-            let when = SystemTime::now() + Duration::from_secs(secs);
-            HeaderValue::try_from(httpdate::fmt_http_date(when))
-                .ok()
-                .map(|v| (RETRY_AFTER, v))
-        }
-        RetryAfter::ResetAt(secs) => {
-            let when = SystemTime::now() + Duration::from_secs(secs);
-            let epoch = when
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or_default();
-            Some((
-                HeaderName::from_static("x-ratelimit-reset"),
-                HeaderValue::from(epoch),
-            ))
-        }
+        RetryAfter::HttpDate(secs) => date(epoch(now + Duration::from_secs(secs), false)),
+        RetryAfter::ResetAt(secs) => reset(epoch(now + Duration::from_secs(secs), false)),
+        RetryAfter::Auto(style) => match style {
+            RetryAfterStyle::Seconds => Some((RETRY_AFTER, HeaderValue::from(whole_seconds(wait)))),
+            // A date has whole seconds: the first one at or after the honest moment.
+            RetryAfterStyle::HttpDate => date(epoch(now + wait, true)),
+            RetryAfterStyle::ResetAt => reset(epoch(now + wait, true)),
+        },
     };
     if let (Action::Respond(resp), Some((name, value))) = (&mut action, header) {
         resp.headers_mut().insert(name, value);
@@ -134,11 +155,12 @@ pub(crate) fn with_retry_after(mut action: Action, retry_after: RetryAfter) -> A
     action
 }
 
-pub(crate) fn fault_action(fault: Fault, retry_after: RetryAfter) -> Action {
+/// The Webex answer to an injected fault; `wait` as for [`too_many`].
+pub(crate) fn fault_action(fault: Fault, retry_after: RetryAfter, wait: Duration) -> Action {
     match fault.before_delete() {
         Fault::Http500 => json(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_500),
         Fault::Code1010 => json(StatusCode::OK, NOT_PROCESSED_1010),
-        Fault::Code429 => too_many(retry_after),
+        Fault::Code429 => too_many(retry_after, wait),
         Fault::Code499 => json(
             StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
             FAILED_499,

@@ -1,16 +1,16 @@
 //! Shared simulator state: profiles, counters, token, faults.
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
 
+use crate::clock::Clock;
 use crate::fault::{self, Fault};
 use crate::history::{DeleteRequest, KeyCounters};
+use crate::limiter::{Limiter, LimiterConfig, Verdict};
 use crate::outreach::Store;
 use crate::profiles::{Outcome, Profiles, Step};
 use crate::{RetryAfter, SimConfig};
@@ -66,6 +66,12 @@ pub struct SimStats {
     /// [`Sim::keys_resent_without_cause`] names the keys.
     #[serde(default)]
     pub resent_without_cause: u64,
+    /// Requests of the simulated other integration (`background_rate`) replayed so far.
+    #[serde(default)]
+    pub background_requests: u64,
+    /// Of `background_requests`: those that found the quota used up (taken as debt).
+    #[serde(default)]
+    pub background_over_limit: u64,
     /// Outreach reads answered 200 (collection pages and records by id).
     #[serde(default)]
     pub listed: u64,
@@ -132,7 +138,8 @@ pub(crate) enum Receipt {
 pub struct Sim {
     auth: RwLock<AuthState>,
     profiles: Profiles,
-    limiter: Option<DefaultDirectRateLimiter>,
+    limiter: Option<Mutex<Limiter>>,
+    clock: Clock,
     pub(crate) retry_after: RetryAfter,
     faults: RwLock<Vec<(Fault, f64)>>,
     /// Nanoseconds added before every answer.
@@ -176,18 +183,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn build_limiter(rate: Option<f64>, burst: Option<u32>) -> Option<DefaultDirectRateLimiter> {
-    let rate = rate.filter(|r| r.is_finite() && *r > 0.0)?;
-    let period = Duration::try_from_secs_f64(1.0 / rate).ok()?;
-    let burst = burst.unwrap_or_else(|| {
-        // Saturating float-to-int conversion; rates are far below u32::MAX.
-        (rate / 10.0) as u32
-    });
-    let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
-    let quota = Quota::with_period(period)?.allow_burst(burst);
-    Some(RateLimiter::direct(quota))
-}
-
 impl Sim {
     /// Builds a simulator. The default profile always exists (possibly empty).
     pub fn new(mut cfg: SimConfig) -> Arc<Sim> {
@@ -201,7 +196,19 @@ impl Sim {
                 expire_after: cfg.expire_token_after,
             }),
             profiles: Profiles::new(cfg.default_profile, cfg.profiles),
-            limiter: build_limiter(cfg.rate_limit, cfg.rate_burst),
+            limiter: Limiter::new(&LimiterConfig {
+                rate: cfg.rate_limit,
+                burst: cfg.rate_burst,
+                shape: cfg.rate_limit_shape,
+                counts_refused: cfg.rate_limit_counts_refused,
+                background: cfg.background_rate,
+                schedule: cfg.rate_schedule,
+            })
+            .map(Mutex::new),
+            clock: match cfg.clock {
+                Some(clock) => Clock::Manual(clock),
+                None => Clock::Real(Instant::now()),
+            },
             retry_after: cfg.retry_after,
             faults: RwLock::new(cfg.faults),
             latency: AtomicU64::new(u64::try_from(cfg.latency.as_nanos()).unwrap_or(u64::MAX)),
@@ -228,7 +235,17 @@ impl Sim {
     /// A snapshot of the counters.
     pub fn stats(&self) -> SimStats {
         let c = &self.counters;
+        let now = self.now();
+        let (background_requests, background_over_limit) =
+            self.limiter.as_ref().map_or((0, 0), |l| {
+                let mut l = lock(l);
+                // Replays the background's arrivals due by now.
+                l.rate(now);
+                (l.background_requests, l.background_over_limit)
+            });
         SimStats {
+            background_requests,
+            background_over_limit,
             requests: c.requests.load(Relaxed),
             deleted: c.deleted.load(Relaxed),
             not_found: c.not_found.load(Relaxed),
@@ -350,9 +367,31 @@ impl Sim {
         }
     }
 
-    /// True if the rate limiter lets this request through.
-    pub(crate) fn admit(&self) -> bool {
-        self.limiter.as_ref().is_none_or(|l| l.check().is_ok())
+    /// Nanoseconds since the simulator started, on its clock.
+    pub(crate) fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    /// Whether the rate limiter lets a request arriving at `now` through; if not, how long
+    /// until it would.
+    pub(crate) fn admit(&self, now: u64) -> Result<(), Duration> {
+        match self.limiter.as_ref().map(|l| lock(l).check(now)) {
+            None | Some(Verdict::Admitted) => Ok(()),
+            Some(Verdict::Limited { wait }) => Err(wait),
+        }
+    }
+
+    /// How long until the limiter would admit a request, taking nothing.
+    pub(crate) fn limiter_wait(&self, now: u64) -> Duration {
+        self.limiter
+            .as_ref()
+            .map_or(Duration::ZERO, |l| lock(l).wait(now))
+    }
+
+    /// The rate limit in force now (`None`: no limit), as the schedule has it.
+    pub fn rate_limit_now(&self) -> Option<f64> {
+        let now = self.now();
+        self.limiter.as_ref().and_then(|l| lock(l).rate(now))
     }
 
     /// One fault draw per request.

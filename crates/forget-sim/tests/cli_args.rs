@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::Parser;
-use forget_sim::{self as sim, Fault, RetryAfter, SimArgs};
+use forget_sim::{self as sim, Fault, RateLimitShape, RetryAfter, RetryAfterStyle, SimArgs};
 
 #[test]
 fn load_profiles_reads_key_files() {
@@ -95,4 +95,79 @@ fn cli_arguments() {
     let too_many =
         Cli::try_parse_from(["sim", "--fault", "500=0.7", "--fault", "drop=0.7"]).unwrap();
     assert!(too_many.sim.to_config().is_err());
+}
+
+#[test]
+fn rate_limit_flags() {
+    let cli = Cli::try_parse_from([
+        "sim",
+        "--rate-limit",
+        "200",
+        "--rate-limit-shape",
+        "sliding",
+        "--rate-limit-counts-refused",
+        "--rate-schedule",
+        "0:200,20:100,40:200",
+        "--background-rate",
+        "50",
+        "--retry-after",
+        "auto",
+        "--retry-after-reset",
+    ])
+    .unwrap();
+    let cfg = cli.sim.to_config().unwrap();
+    assert_eq!(cfg.rate_limit, Some(200.0));
+    assert_eq!(cfg.rate_limit_shape, RateLimitShape::Sliding);
+    assert!(cfg.rate_limit_counts_refused);
+    assert_eq!(
+        cfg.rate_schedule,
+        [
+            (Duration::ZERO, 200.0),
+            (Duration::from_secs(20), 100.0),
+            (Duration::from_secs(40), 200.0)
+        ]
+    );
+    assert_eq!(cfg.background_rate, Some(50.0));
+    assert_eq!(cfg.retry_after, RetryAfter::Auto(RetryAfterStyle::ResetAt));
+
+    let config = |args: &[&str]| {
+        let argv = std::iter::once("sim").chain(args.iter().copied());
+        Cli::try_parse_from(argv).map(|c| c.sim.to_config())
+    };
+    // A schedule alone is a limit; the default shape is today's bucket.
+    let cfg = config(&["--rate-schedule", "10:5", "--rate-burst", "2"]);
+    let cfg = cfg.unwrap().unwrap();
+    assert_eq!(cfg.rate_limit_shape, RateLimitShape::Bucket);
+    assert_eq!(cfg.rate_burst, Some(2));
+    let auto = config(&["--retry-after", "auto", "--retry-after-date"]);
+    assert_eq!(
+        auto.unwrap().unwrap().retry_after,
+        RetryAfter::Auto(RetryAfterStyle::HttpDate)
+    );
+    // The limiter's flags need a limit; the burst sizes only a bucket.
+    for flags in [
+        &["--rate-burst", "5"][..],
+        &["--rate-limit-shape", "fixed"],
+        &["--rate-limit-counts-refused"],
+        &["--background-rate", "3"],
+        &[
+            "--rate-limit",
+            "5",
+            "--rate-limit-shape",
+            "fixed",
+            "--rate-burst",
+            "2",
+        ],
+    ] {
+        assert!(matches!(config(flags), Ok(Err(_))), "{flags:?}");
+    }
+    for flags in [
+        &["--rate-limit-shape", "leaky"][..],
+        &["--rate-schedule", "20:100,10:50"],
+        &["--rate-schedule", "5"],
+        &["--background-rate", "0"],
+        &["--retry-after", "soon"],
+    ] {
+        assert!(config(flags).is_err(), "{flags:?}");
+    }
 }

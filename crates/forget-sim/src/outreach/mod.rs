@@ -14,6 +14,8 @@
 
 mod store;
 
+use std::time::Duration;
+
 use hyper::body::Incoming;
 use hyper::header::HOST;
 use hyper::{Method, Request, StatusCode};
@@ -76,7 +78,7 @@ fn error_doc(status: StatusCode, id: &str, title: &str, detail: &str) -> Action 
     respond(status, JSON_API, body.to_string())
 }
 
-fn fault_action(fault: Fault, read: bool, sim: &Sim) -> Action {
+fn fault_action(fault: Fault, read: bool, sim: &Sim, wait: Duration) -> Action {
     let internal = || {
         error_doc(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -93,7 +95,7 @@ fn fault_action(fault: Fault, read: bool, sim: &Sim) -> Action {
             "Service Unavailable",
             "Please try again later.",
         ),
-        Fault::Code429 => too_many(sim),
+        Fault::Code429 => too_many(sim, wait),
         Fault::Code499 => respond(StatusCode::GATEWAY_TIMEOUT, JSON_API, ""),
         Fault::Drop => Action::Drop,
         Fault::Slow => Action::Hang,
@@ -120,7 +122,7 @@ fn fault_action(fault: Fault, read: bool, sim: &Sim) -> Action {
     }
 }
 
-fn too_many(sim: &Sim) -> Action {
+fn too_many(sim: &Sim, wait: Duration) -> Action {
     with_retry_after(
         error_doc(
             StatusCode::TOO_MANY_REQUESTS,
@@ -129,6 +131,7 @@ fn too_many(sim: &Sim) -> Action {
             "You have exceeded your permitted rate limit; please retry again later.",
         ),
         sim.retry_after,
+        wait,
     )
 }
 
@@ -235,16 +238,19 @@ pub(crate) async fn handle(sim: &Sim, req: Request<Incoming>) -> (Action, Option
             return refuse(Answer::Unauthorized, doc);
         }
     }
-    if !sim.admit() {
+    let now = sim.now();
+    if let Err(wait) = sim.admit(now) {
         count(&c.throttled);
-        return refuse(Answer::Throttled, too_many(sim));
+        return refuse(Answer::Throttled, too_many(sim, wait));
     }
     if let Some(fault) = sim.draw_fault() {
         count(&c.faults);
+        let mut wait = Duration::ZERO;
         if fault == Fault::Code429 {
             count(&c.random_throttled);
+            wait = sim.limiter_wait(now);
         }
-        let action = fault_action(fault, method == Method::GET, sim);
+        let action = fault_action(fault, method == Method::GET, sim, wait);
         return match deleting.filter(|_| fault.after_delete()) {
             Some(id) => {
                 let step = Step::Delete { then: Some(fault) };
