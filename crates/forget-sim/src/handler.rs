@@ -17,7 +17,8 @@ use crate::reply::{
     respond, too_many,
 };
 use crate::state::{Auth, Receipt, Sim};
-use crate::{DELETE_PATH, STATS_PATH, hub, outreach};
+use crate::timeline::Column;
+use crate::{DELETE_PATH, STATS_PATH, TIMELINE_PATH, hub, outreach};
 
 /// The fields of a delete request. Unknown fields are ignored; the known ones
 /// must be strings (or null).
@@ -77,6 +78,16 @@ pub(crate) async fn handle(sim: &Sim, req: Request<Incoming>) -> Action {
 async fn decide(sim: &Sim, req: Request<Incoming>) -> (Action, Option<Receipt>) {
     let c = &sim.counters;
     let path = req.uri().path();
+    if path == TIMELINE_PATH {
+        if req.method() != Method::GET {
+            return (json(StatusCode::METHOD_NOT_ALLOWED, METHOD_405), None);
+        }
+        let action = match serde_json::to_vec(&sim.timeline()) {
+            Ok(body) => respond(StatusCode::OK, JSON, body),
+            Err(_) => json(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_500),
+        };
+        return (action, None);
+    }
     if path == STATS_PATH {
         if req.method() != Method::GET {
             return (json(StatusCode::METHOD_NOT_ALLOWED, METHOD_405), None);
@@ -123,6 +134,8 @@ async fn delete(sim: &Sim, req: Request<Incoming>) -> (Action, Option<Receipt>) 
         });
         sim.record(value);
     }
+    let now = sim.now();
+    sim.log(now, Column::Arrived);
     let parsed = body.as_deref().and_then(parse_body);
     let target = parsed.as_ref().map(|p| {
         let key = p.key.as_deref().unwrap_or_default();
@@ -152,9 +165,9 @@ async fn delete(sim: &Sim, req: Request<Incoming>) -> (Action, Option<Receipt>) 
             return refuse(Answer::Unauthorized, action);
         }
     }
-    let now = sim.now();
     if let Err(wait) = sim.admit(now) {
         count(&c.throttled);
+        sim.log(now, Column::Limited);
         return refuse(Answer::Throttled, too_many(sim.retry_after, wait));
     }
     if let Some(fault) = sim.draw_fault() {
@@ -162,6 +175,7 @@ async fn delete(sim: &Sim, req: Request<Incoming>) -> (Action, Option<Receipt>) 
         let mut wait = Duration::ZERO;
         if fault == Fault::Code429 {
             count(&c.random_throttled);
+            sim.log(now, Column::Random429);
             wait = sim.limiter_wait(now);
         }
         let action = fault_action(fault, sim.retry_after, wait);
@@ -171,6 +185,7 @@ async fn delete(sim: &Sim, req: Request<Incoming>) -> (Action, Option<Receipt>) 
                 let (outcome, receipt) = sim.webex_request(profile, key, step, fault.answers());
                 if let Outcome::Refused { deleted: true } = outcome {
                     count(&c.deleted_then_faulted);
+                    sim.log(now, Column::Deleted);
                 }
                 (action, receipt)
             }
@@ -185,6 +200,7 @@ async fn delete(sim: &Sim, req: Request<Incoming>) -> (Action, Option<Receipt>) 
     let action = match outcome {
         Outcome::Deleted(txn) => {
             count(&c.deleted);
+            sim.log(now, Column::Deleted);
             respond(
                 StatusCode::OK,
                 JSON,

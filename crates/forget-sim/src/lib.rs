@@ -41,6 +41,7 @@ mod profiles;
 mod reply;
 mod server;
 mod state;
+mod timeline;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -56,6 +57,7 @@ pub use history::{Answer, DeleteRequest};
 pub use limiter::RateLimitShape;
 pub use server::serve;
 pub use state::{Sim, SimStats};
+pub use timeline::TimelineSecond;
 
 /// Path of the simulated delete endpoint.
 pub const DELETE_PATH: &str = "/campaignapi/resources/v3/delete";
@@ -65,6 +67,8 @@ pub use hub::{
 };
 /// Path of the (unauthenticated) statistics endpoint.
 pub const STATS_PATH: &str = "/_sim/stats";
+/// Path of the (unauthenticated) arrival log: a JSON array of [`TimelineSecond`]s.
+pub const TIMELINE_PATH: &str = "/_sim/timeline";
 
 /// Which `Retry-After` header a 429 answer carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,6 +13,7 @@ use crate::history::{DeleteRequest, KeyCounters};
 use crate::limiter::{Limiter, LimiterConfig, Verdict};
 use crate::outreach::Store;
 use crate::profiles::{Outcome, Profiles, Step};
+use crate::timeline::{Column, Timeline, TimelineSecond};
 use crate::{RetryAfter, SimConfig};
 
 /// A snapshot of the simulator's counters.
@@ -140,6 +141,7 @@ pub struct Sim {
     profiles: Profiles,
     limiter: Option<Mutex<Limiter>>,
     clock: Clock,
+    timeline: Timeline,
     pub(crate) retry_after: RetryAfter,
     faults: RwLock<Vec<(Fault, f64)>>,
     /// Nanoseconds added before every answer.
@@ -196,6 +198,7 @@ impl Sim {
                 expire_after: cfg.expire_token_after,
             }),
             profiles: Profiles::new(cfg.default_profile, cfg.profiles),
+            timeline: Timeline::new(cfg.rate_limit, &cfg.rate_schedule),
             limiter: Limiter::new(&LimiterConfig {
                 rate: cfg.rate_limit,
                 burst: cfg.rate_burst,
@@ -370,6 +373,17 @@ impl Sim {
     /// Nanoseconds since the simulator started, on its clock.
     pub(crate) fn now(&self) -> u64 {
         self.clock.now()
+    }
+
+    /// Counts a delete request's event in the arrival log, in the second of `now`.
+    pub(crate) fn log(&self, now: u64, column: Column) {
+        self.timeline.count(now, column);
+    }
+
+    /// The arrival log: every second from the start through the current one (see
+    /// [`TimelineSecond`]).
+    pub fn timeline(&self) -> Vec<TimelineSecond> {
+        self.timeline.rows(self.now())
     }
 
     /// Whether the rate limiter lets a request arriving at `now` through; if not, how long

@@ -8,7 +8,10 @@ use std::time::Duration;
 mod parse;
 
 use crate::outreach::{self, OutreachCollection};
-use crate::{Fault, RateLimitShape, RetryAfter, RetryAfterStyle, Sim, SimConfig, serve};
+use crate::{
+    Fault, RateLimitShape, RetryAfter, RetryAfterStyle, Sim, SimConfig, SimStats, TimelineSecond,
+    serve,
+};
 pub use parse::{RateSchedule, RetryAfterArg, load_profiles};
 use parse::{
     check_rate, load_array, parse_fault, parse_rate, parse_retry_after, parse_schedule,
@@ -20,8 +23,11 @@ use parse::{
 /// collections (under /api/v2/: list, get, delete).
 ///
 /// Prints `forget sim listening on http://ADDR` once ready, serves until
-/// Ctrl-C, then prints its counters as one JSON line. Outreach clients use
-/// `--base-url http://ADDR/api/v2`.
+/// Ctrl-C, then prints its counters and its arrival log (`timeline`) as one JSON
+/// line. While it runs, GET /_sim/stats answers the counters and GET /_sim/timeline
+/// the arrival log: per second of its clock, the delete requests that arrived, were
+/// admitted, refused by the limiter, answered a random 429, and the keys deleted.
+/// Outreach clients use `--base-url http://ADDR/api/v2`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct SimArgs {
     /// Address to listen on. Only loopback addresses are accepted unless
@@ -437,9 +443,23 @@ pub async fn run_cli(args: &SimArgs) -> Result<(), SimError> {
             context: "simulator failed",
             source,
         })?;
-    // SimStats is plain numbers: encoding it cannot fail.
-    let stats = serde_json::to_string(&sim.stats()).unwrap_or_default();
-    print_line(&stats)
+    print_line(&exit_report(&sim))
+}
+
+/// The line `forget sim` prints at exit: the counters, and the arrival log as `timeline`.
+fn exit_report(sim: &Sim) -> String {
+    #[derive(serde::Serialize)]
+    struct Report {
+        #[serde(flatten)]
+        stats: SimStats,
+        timeline: Vec<TimelineSecond>,
+    }
+    let report = Report {
+        stats: sim.stats(),
+        timeline: sim.timeline(),
+    };
+    // Plain numbers and names: encoding cannot fail.
+    serde_json::to_string(&report).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -488,5 +508,25 @@ mod tests {
         assert!(matches!(args(&["--outreach-undeletable", "x"]), Ok(Err(_))));
         let reset = args(&["--retry-after", "2", "--retry-after-reset"]);
         assert!(matches!(reset, Ok(Ok(c)) if c.retry_after == RetryAfter::ResetAt(2)));
+    }
+
+    #[test]
+    fn the_exit_line_holds_the_stats_and_the_timeline() {
+        let clock = crate::ManualClock::new();
+        clock.set(Duration::from_millis(2500));
+        let sim = Sim::new(SimConfig {
+            clock: Some(clock),
+            rate_limit: Some(7.0),
+            ..SimConfig::default()
+        });
+        let line = exit_report(&sim);
+        let stats: SimStats = serde_json::from_str(&line).expect("the stats");
+        assert_eq!(stats, sim.stats());
+        let value: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+        let timeline = value["timeline"].as_array().expect("a timeline");
+        assert_eq!(timeline.len(), 3);
+        assert_eq!(timeline[2]["second"], 2);
+        assert_eq!(timeline[2]["limit"], 7.0);
+        assert!(!line.contains('\n'));
     }
 }

@@ -29,6 +29,7 @@ use crate::reply::{
     with_retry_after,
 };
 use crate::state::{Auth, Receipt, Sim};
+use crate::timeline::Column;
 
 /// Outreach collections are served below this path, as `https://api.outreach.io/api/v2/`.
 pub const PREFIX: &str = "/api/v2/";
@@ -202,7 +203,15 @@ pub(crate) async fn handle(sim: &Sim, req: Request<Incoming>) -> (Action, Option
     if let Err(ReadError::Io) = read_body(body).await {
         return (Action::Drop, None);
     }
-    // A delete of a record by id: every answer goes into the record's history.
+    let now = sim.now();
+    // The arrival log counts every delete; one of a record by id also has a history.
+    let logged = method == Method::DELETE;
+    let log = |column| {
+        if logged {
+            sim.log(now, column);
+        }
+    };
+    log(Column::Arrived);
     let deleting = id
         .as_deref()
         .and_then(|id| id.parse::<i64>().ok())
@@ -238,9 +247,9 @@ pub(crate) async fn handle(sim: &Sim, req: Request<Incoming>) -> (Action, Option
             return refuse(Answer::Unauthorized, doc);
         }
     }
-    let now = sim.now();
     if let Err(wait) = sim.admit(now) {
         count(&c.throttled);
+        log(Column::Limited);
         return refuse(Answer::Throttled, too_many(sim, wait));
     }
     if let Some(fault) = sim.draw_fault() {
@@ -248,6 +257,7 @@ pub(crate) async fn handle(sim: &Sim, req: Request<Incoming>) -> (Action, Option
         let mut wait = Duration::ZERO;
         if fault == Fault::Code429 {
             count(&c.random_throttled);
+            log(Column::Random429);
             wait = sim.limiter_wait(now);
         }
         let action = fault_action(fault, method == Method::GET, sim, wait);
@@ -257,6 +267,7 @@ pub(crate) async fn handle(sim: &Sim, req: Request<Incoming>) -> (Action, Option
                 let (outcome, receipt) = request(sim, &resource, id, step, fault.answers());
                 if let Delete::Refused { deleted: true } = outcome {
                     count(&c.deleted_then_faulted);
+                    log(Column::Deleted);
                 }
                 (action, receipt)
             }
@@ -288,6 +299,7 @@ pub(crate) async fn handle(sim: &Sim, req: Request<Incoming>) -> (Action, Option
     let action = match outcome {
         Delete::Deleted => {
             count(&c.deleted);
+            log(Column::Deleted);
             respond(StatusCode::NO_CONTENT, JSON_API, "")
         }
         Delete::NotFound | Delete::Refused { .. } => {
