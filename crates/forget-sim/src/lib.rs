@@ -59,6 +59,10 @@ pub use server::serve;
 pub use state::{Sim, SimStats};
 pub use timeline::TimelineSecond;
 
+// Paths and header names are written here from the API documents, not taken from the
+// client (this crate cannot see it): a client that gets one wrong meets a 404 or a 401
+// here, as it would at the vendor. The client may use these paths to find the simulator.
+
 /// Path of the simulated delete endpoint.
 pub const DELETE_PATH: &str = "/campaignapi/resources/v3/delete";
 /// Paths of the read APIs.
