@@ -42,7 +42,7 @@ pub mod ledger;
 pub mod outcome;
 pub mod retry_after;
 pub mod secret;
-pub mod sim;
+pub use forget_sim as sim;
 pub mod target;
 pub mod tenant;
 pub mod transport;

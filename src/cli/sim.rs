@@ -9,5 +9,8 @@ pub async fn exec(args: &SimArgs) -> Result<i32> {
     crate::sim::run_cli(args)
         .await
         .map(|()| exit::OK)
-        .map_err(Error::Usage)
+        .map_err(|e| match e {
+            crate::sim::SimError::Io { context, source } => Error::io(context, source),
+            usage => Error::Usage(usage.to_string()),
+        })
 }

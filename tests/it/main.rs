@@ -21,5 +21,4 @@ mod preflight;
 mod report;
 mod robustness;
 mod send_order;
-mod sim_server;
 mod transport;

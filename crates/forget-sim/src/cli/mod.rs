@@ -5,16 +5,29 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
-use super::outreach::{self, OutreachCollection};
-use super::{Fault, RetryAfter, Sim, SimConfig, serve};
+mod parse;
+
+use crate::outreach::{self, OutreachCollection};
+use crate::{
+    Fault, RateLimitShape, RetryAfter, RetryAfterStyle, Sim, SimConfig, SimStats, TimelineSecond,
+    serve,
+};
+pub use parse::{RateSchedule, RetryAfterArg, load_profiles};
+use parse::{
+    check_rate, load_array, parse_fault, parse_rate, parse_retry_after, parse_schedule,
+    resource_spec,
+};
 
 /// Run a local simulator of the Webex Campaign delete API, the read APIs beside it (OAuth
 /// token, purposes, target groups, last-N transactions), and Outreach's JSON:API
 /// collections (under /api/v2/: list, get, delete).
 ///
 /// Prints `forget sim listening on http://ADDR` once ready, serves until
-/// Ctrl-C, then prints its counters as one JSON line. Outreach clients use
-/// `--base-url http://ADDR/api/v2`.
+/// Ctrl-C, then prints its counters and its arrival log (`timeline`) as one JSON
+/// line. While it runs, GET /_sim/stats answers the counters and GET /_sim/timeline
+/// the arrival log: per second of its clock, the delete requests that arrived, were
+/// admitted, refused by the limiter, answered a random 429, and the keys deleted.
+/// Outreach clients use `--base-url http://ADDR/api/v2`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct SimArgs {
     /// Address to listen on. Only loopback addresses are accepted unless
@@ -43,26 +56,68 @@ pub struct SimArgs {
     )]
     pub token: String,
 
-    /// Accept at most N requests per second (fractions allowed, e.g. 0.5);
-    /// the excess is answered HTTP 429 code 429.
-    #[arg(long, value_name = "N", value_parser = parse_rate)]
+    /// Accept at most N requests per second (fractions allowed, e.g. 0.5); the excess is
+    /// answered HTTP 429 code 429. Webex Campaign publishes no limit, so a client must find
+    /// and hold whatever it meets. Delete, transactions and Outreach requests share it.
+    #[arg(long, value_name = "N", value_parser = parse_rate, help_heading = "Rate limit")]
     pub rate_limit: Option<f64>,
 
-    /// Burst allowed by --rate-limit [default: max(1, N/10)].
-    #[arg(long, value_name = "N", requires = "rate_limit", value_parser = clap::value_parser!(u32).range(1..))]
+    /// How the limit is counted. bucket: a bucket of --rate-burst tokens refilled at N/s
+    /// (a burst, then N/s). fixed: one-second windows of the simulator's clock, each
+    /// admitting N from its first instant (2N can pass within a second, across a
+    /// boundary). sliding: any one-second interval holds at most N admitted requests (the
+    /// strictest: a burst of N shuts the rest of that second out).
+    #[arg(
+        long,
+        value_name = "SHAPE",
+        default_value = "bucket",
+        help_heading = "Rate limit"
+    )]
+    pub rate_limit_shape: RateLimitShape,
+
+    /// Tokens of the bucket shape: how many requests may arrive at once after a quiet
+    /// spell [default: max(1, N/10)].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Rate limit")]
     pub rate_burst: Option<u32>,
 
-    /// Send `Retry-After: SECS` with 429 answers (none by default).
-    #[arg(long, value_name = "SECS")]
-    pub retry_after: Option<u64>,
+    /// Refused (429) requests count against the quota too, as some limiters do: a refusal
+    /// takes the part of a bucket's token that had refilled, or stays in the sliding log,
+    /// so a client that keeps knocking while refused keeps itself out (no effect on fixed
+    /// windows, which refuse only once their quota is used).
+    #[arg(long, help_heading = "Rate limit")]
+    pub rate_limit_counts_refused: bool,
 
-    /// Send --retry-after as an HTTP-date (SECS from now) instead of seconds.
-    #[arg(long, requires = "retry_after", conflicts_with = "retry_after_reset")]
+    /// Change the limit at T seconds after the simulator starts: e.g. 0:200,20:100,40:200
+    /// halves it at 20 s and doubles it back at 40 s. --rate-limit holds before the first
+    /// T (without it, no limit does). A fixed window takes a new limit at its next boundary.
+    #[arg(long, value_name = "T:N[,T:N...]", value_parser = parse_schedule, help_heading = "Rate limit")]
+    pub rate_schedule: Option<RateSchedule>,
+
+    /// Simulate another integration of the same tenant taking R requests/s of the quota,
+    /// room or not (it retries until it gets through): a client gets at most N - R. It
+    /// sends nothing: the limiter replays its arrivals, exactly every 1/R s.
+    #[arg(long, value_name = "R", value_parser = parse_rate, help_heading = "Rate limit")]
+    pub background_rate: Option<f64>,
+
+    /// Send `Retry-After: SECS` with 429 answers (none by default). auto: the honest delay
+    /// until the limiter would admit again, rounded up to whole seconds as real servers do
+    /// (e.g. `Retry-After: 1` from a sliding window); injected 429s get the limiter's wait,
+    /// at least 1.
+    #[arg(long, value_name = "SECS|auto", value_parser = parse_retry_after, help_heading = "Rate limit")]
+    pub retry_after: Option<RetryAfterArg>,
+
+    /// Send --retry-after as an HTTP-date (that many seconds from now) instead of seconds.
+    #[arg(
+        long,
+        requires = "retry_after",
+        conflicts_with = "retry_after_reset",
+        help_heading = "Rate limit"
+    )]
     pub retry_after_date: bool,
 
-    /// Send --retry-after as `X-RateLimit-Reset: <Unix time SECS from now>`, as Outreach
-    /// does, instead of a Retry-After header.
-    #[arg(long, requires = "retry_after")]
+    /// Send --retry-after as `X-RateLimit-Reset: <Unix time that many seconds from now>`,
+    /// as Outreach does, instead of a Retry-After header.
+    #[arg(long, requires = "retry_after", help_heading = "Rate limit")]
     pub retry_after_reset: bool,
 
     /// Serve Outreach records: `[RESOURCE=]N` generates N call purposes with ids 1..N;
@@ -79,8 +134,11 @@ pub struct SimArgs {
 
     /// Inject a fault with probability PROB (0..1) per request, instead of
     /// processing it. KIND is one of 500, 1010, 429, 499, drop, slow,
-    /// truncated, empty, notjson, html502. Repeatable; e.g.
-    /// --fault 500=0.05 --fault drop=0.01. Faulted requests delete nothing.
+    /// truncated, empty, notjson, html502: these delete nothing. Or one of
+    /// drop-after-delete, slow-after-delete, 500-after-delete: the delete is
+    /// done, then the answer is lost (connection closed, no answer ever, or
+    /// HTTP 500), so a correct client retries and reads 1020 (on reads they are
+    /// plain drop, slow, 500). Repeatable; e.g. --fault 500=0.05 --fault drop=0.01.
     #[arg(long = "fault", value_name = "KIND=PROB", value_parser = parse_fault)]
     pub faults: Vec<(Fault, f64)>,
 
@@ -147,45 +205,6 @@ pub struct SimArgs {
     pub hub_token_uses: Option<u64>,
 }
 
-/// Reads a JSON array from `path`.
-fn load_array(flag: &str, path: &Path) -> Result<Vec<serde_json::Value>, String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("{flag} {}: {e}", path.display()))?;
-    serde_json::from_str(text.trim_start_matches('\u{feff}'))
-        .map_err(|e| format!("{flag} {}: not a JSON array: {e}", path.display()))
-}
-
-fn parse_rate(s: &str) -> Result<f64, String> {
-    let rate: f64 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number"))?;
-    check_rate(rate)
-}
-
-fn check_rate(rate: f64) -> Result<f64, String> {
-    if rate.is_finite() && rate > 0.0 {
-        Ok(rate)
-    } else {
-        Err("the rate must be a positive number".to_owned())
-    }
-}
-
-fn parse_fault(s: &str) -> Result<(Fault, f64), String> {
-    let (kind, prob) = s
-        .split_once('=')
-        .ok_or_else(|| format!("expected KIND=PROB, got {s:?}"))?;
-    let fault: Fault = kind.parse()?;
-    let prob: f64 = prob
-        .trim()
-        .parse()
-        .map_err(|_| format!("probability {prob:?} is not a number"))?;
-    if !(0.0..=1.0).contains(&prob) {
-        return Err(format!("probability {prob} is not between 0 and 1"));
-    }
-    Ok((fault, prob))
-}
-
 impl SimArgs {
     /// Builds the simulator configuration, loading the profile files.
     pub fn to_config(&self) -> Result<SimConfig, String> {
@@ -206,23 +225,64 @@ impl SimArgs {
                 "fault probabilities add up to {total}, more than 1"
             ));
         }
-        if let Some(rate) = self.rate_limit {
-            check_rate(rate).map_err(|e| format!("--rate-limit: {e}"))?;
+        for (flag, rate) in [
+            ("--rate-limit", self.rate_limit),
+            ("--background-rate", self.background_rate),
+        ] {
+            if let Some(rate) = rate {
+                check_rate(rate).map_err(|e| format!("{flag}: {e}"))?;
+            }
+        }
+        let schedule = self
+            .rate_schedule
+            .as_ref()
+            .map(|s| s.0.clone())
+            .unwrap_or_default();
+        if self.rate_limit.is_none() && schedule.is_empty() {
+            let needs_limit = [
+                ("--rate-burst", self.rate_burst.is_some()),
+                (
+                    "--rate-limit-shape",
+                    self.rate_limit_shape != RateLimitShape::Bucket,
+                ),
+                (
+                    "--rate-limit-counts-refused",
+                    self.rate_limit_counts_refused,
+                ),
+                ("--background-rate", self.background_rate.is_some()),
+            ];
+            if let Some((flag, _)) = needs_limit.iter().find(|(_, given)| *given) {
+                return Err(format!("{flag} needs --rate-limit or --rate-schedule"));
+            }
+        }
+        if self.rate_burst.is_some() && self.rate_limit_shape != RateLimitShape::Bucket {
+            return Err(format!(
+                "--rate-burst sizes the bucket shape, not {}",
+                self.rate_limit_shape
+            ));
         }
         let profiles = self
             .profiles
             .iter()
             .map(|spec| load_profiles(spec).map_err(|e| format!("--profiles {spec}: {e}")))
             .collect::<Result<Vec<_>, _>>()?;
-        let retry_after = match (
-            self.retry_after,
-            self.retry_after_date,
-            self.retry_after_reset,
-        ) {
-            (None, _, _) => RetryAfter::None,
-            (Some(secs), true, _) => RetryAfter::HttpDate(secs),
-            (Some(secs), false, true) => RetryAfter::ResetAt(secs),
-            (Some(secs), false, false) => RetryAfter::Seconds(secs),
+        let style = match (self.retry_after_date, self.retry_after_reset) {
+            (true, _) => RetryAfterStyle::HttpDate,
+            (false, true) => RetryAfterStyle::ResetAt,
+            (false, false) => RetryAfterStyle::Seconds,
+        };
+        let retry_after = match (self.retry_after, style) {
+            (None, _) => RetryAfter::None,
+            (Some(RetryAfterArg::Auto), style) => RetryAfter::Auto(style),
+            (Some(RetryAfterArg::Seconds(secs)), RetryAfterStyle::HttpDate) => {
+                RetryAfter::HttpDate(secs)
+            }
+            (Some(RetryAfterArg::Seconds(secs)), RetryAfterStyle::ResetAt) => {
+                RetryAfter::ResetAt(secs)
+            }
+            (Some(RetryAfterArg::Seconds(secs)), RetryAfterStyle::Seconds) => {
+                RetryAfter::Seconds(secs)
+            }
         };
         let mut collections: Vec<OutreachCollection> = Vec::new();
         for spec in &self.outreach {
@@ -272,6 +332,10 @@ impl SimArgs {
             profiles,
             rate_limit: self.rate_limit,
             rate_burst: self.rate_burst,
+            rate_limit_shape: self.rate_limit_shape,
+            rate_limit_counts_refused: self.rate_limit_counts_refused,
+            background_rate: self.background_rate,
+            rate_schedule: schedule,
             retry_after,
             faults,
             latency: Duration::from_millis(self.latency_ms),
@@ -304,39 +368,6 @@ impl SimArgs {
     }
 }
 
-/// Splits `[RESOURCE=]VALUE`; RESOURCE defaults to callPurposes. A `=` after a path
-/// separator belongs to a file name.
-fn resource_spec(spec: &str) -> (String, &str) {
-    match spec.split_once('=') {
-        Some((name, value)) if !name.is_empty() && !name.contains(['/', '\\']) => {
-            (name.trim().to_owned(), value)
-        }
-        _ => (outreach::DEFAULT_RESOURCE.to_owned(), spec),
-    }
-}
-
-/// Parses a `[NAME=]FILE` spec and reads the keys of FILE: one key per line,
-/// trimmed; blank lines and lines starting with `#` are skipped. NAME
-/// defaults to `customers`.
-pub fn load_profiles(spec: &str) -> std::io::Result<(String, Vec<String>)> {
-    let (name, file) = match spec.split_once('=') {
-        // A '=' inside a path (after a separator) is part of the file name.
-        Some((name, file)) if !name.is_empty() && !name.contains(['/', '\\']) => {
-            (name.to_owned(), file)
-        }
-        _ => ("customers".to_owned(), spec),
-    };
-    let text = std::fs::read_to_string(Path::new(file))?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let keys = text
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .map(str::to_owned)
-        .collect();
-    Ok((name, keys))
-}
-
 /// Resolves on Ctrl-C (and, on Unix, SIGTERM).
 async fn stop_signal() {
     let ctrl_c = async {
@@ -362,45 +393,78 @@ async fn stop_signal() {
     ctrl_c.await;
 }
 
+/// Why `forget sim` stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// A flag, or a file a flag names, is wrong: nothing was served.
+    #[error("{0}")]
+    Usage(String),
+    /// The address cannot be listened on (in use, not local, no permission).
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Serving failed, or the standard output could not be written.
+    #[error("{context}: {source}")]
+    Io {
+        context: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn print_line(line: &str) -> Result<(), SimError> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(|source| SimError::Io {
+            context: "cannot write to stdout",
+            source,
+        })
+}
+
 /// Runs `forget sim`: binds, prints `forget sim listening on http://ADDR`,
 /// serves until Ctrl-C, then prints the stats as one JSON line.
-pub async fn run_cli(args: &SimArgs) -> Result<(), String> {
-    let addr = args.listen_addr()?;
-    let sim = Sim::new(args.to_config()?);
+pub async fn run_cli(args: &SimArgs) -> Result<(), SimError> {
+    let addr = args.listen_addr().map_err(SimError::Usage)?;
+    let sim = Sim::new(args.to_config().map_err(SimError::Usage)?);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        .map_err(|source| SimError::Listen { addr, source })?;
     let local = listener
         .local_addr()
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "forget sim listening on http://{local}")
-            .and_then(|()| out.flush())
-            .map_err(|e| format!("cannot write to stdout: {e}"))?;
-    }
+        .map_err(|source| SimError::Listen { addr, source })?;
+    print_line(&format!("forget sim listening on http://{local}"))?;
     serve(listener, std::sync::Arc::clone(&sim), stop_signal())
         .await
-        .map_err(|e| format!("simulator failed: {e}"))?;
-    let stats = serde_json::to_string(&sim.stats()).map_err(|e| e.to_string())?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{stats}")
-        .and_then(|()| out.flush())
-        .map_err(|e| format!("cannot write to stdout: {e}"))
+        .map_err(|source| SimError::Io {
+            context: "simulator failed",
+            source,
+        })?;
+    print_line(&exit_report(&sim))
+}
+
+/// The line `forget sim` prints at exit: the counters, and the arrival log as `timeline`.
+fn exit_report(sim: &Sim) -> String {
+    #[derive(serde::Serialize)]
+    struct Report {
+        #[serde(flatten)]
+        stats: SimStats,
+        timeline: Vec<TimelineSecond>,
+    }
+    let report = Report {
+        stats: sim.stats(),
+        timeline: sim.timeline(),
+    };
+    // Plain numbers and names: encoding cannot fail.
+    serde_json::to_string(&report).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fault_specs() {
-        assert_eq!(parse_fault("500=0.05"), Ok((Fault::Http500, 0.05)));
-        assert_eq!(parse_fault("drop=1"), Ok((Fault::Drop, 1.0)));
-        assert!(parse_fault("drop").is_err());
-        assert!(parse_fault("drop=2").is_err());
-        assert!(parse_fault("nope=0.1").is_err());
-    }
 
     #[test]
     fn outreach_specs() {
@@ -447,10 +511,22 @@ mod tests {
     }
 
     #[test]
-    fn rates() {
-        assert_eq!(parse_rate("0.5"), Ok(0.5));
-        assert!(parse_rate("0").is_err());
-        assert!(parse_rate("-1").is_err());
-        assert!(parse_rate("inf").is_err());
+    fn the_exit_line_holds_the_stats_and_the_timeline() {
+        let clock = crate::ManualClock::new();
+        clock.set(Duration::from_millis(2500));
+        let sim = Sim::new(SimConfig {
+            clock: Some(clock),
+            rate_limit: Some(7.0),
+            ..SimConfig::default()
+        });
+        let line = exit_report(&sim);
+        let stats: SimStats = serde_json::from_str(&line).expect("the stats");
+        assert_eq!(stats, sim.stats());
+        let value: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+        let timeline = value["timeline"].as_array().expect("a timeline");
+        assert_eq!(timeline.len(), 3);
+        assert_eq!(timeline[2]["second"], 2);
+        assert_eq!(timeline[2]["limit"], 7.0);
+        assert!(!line.contains('\n'));
     }
 }

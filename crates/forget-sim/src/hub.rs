@@ -12,16 +12,19 @@
 //! transactions API, a base-URL API like delete, takes the configured token only and shares
 //! delete's token expiry, rate limit and faults.
 
+use std::time::Duration;
+
 use hyper::body::Incoming;
-use hyper::header::AUTHORIZATION;
+use hyper::header::{AUTHORIZATION, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 use serde_json::{Value, json as value};
 
-use super::handler::{
+use crate::fault::Fault;
+use crate::reply::{
     AUTH_430, Action, BAD_JSON_1001, EXPIRED_498, JSON, METHOD_405, NOT_FOUND_404, bearer, count,
     fault_action, json, read_body, respond, too_many,
 };
-use super::state::{Auth, Sim};
+use crate::state::{Auth, Sim};
 
 pub const TOKEN_PATH: &str = "/campaignapi/resources/v3/oauth/token";
 pub const PURPOSES_PATH: &str = "/v1/purposes";
@@ -124,9 +127,11 @@ async fn token(sim: &Sim, req: Request<Incoming>) -> Action {
     if !golden {
         return json(StatusCode::BAD_REQUEST, NOT_GOLDEN_400);
     }
-    let presented = parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes());
+    let presented = basic_credentials(parts.headers.get(AUTHORIZATION));
     let accepted = sim.tenant.client.as_ref().is_some_and(|(id, secret)| {
-        presented == Some(crate::tenant::hub::basic_authorization(id, secret).as_bytes())
+        presented
+            .as_ref()
+            .is_some_and(|(i, s)| i == id && s == secret)
     });
     if !accepted {
         return json(StatusCode::UNAUTHORIZED, AUTH_430);
@@ -139,6 +144,57 @@ async fn token(sim: &Sim, req: Request<Incoming>) -> Action {
         body["expires_in"] = value!(secs);
     }
     answer(&body)
+}
+
+/// The `(id, secret)` of an `Authorization: Basic base64(id:secret)` header (RFC 7617).
+///
+/// The simulator decodes what the client encoded, rather than encoding the expected value
+/// the client's way and comparing: an encoding bug in the client then fails here.
+fn basic_credentials(header: Option<&HeaderValue>) -> Option<(String, String)> {
+    let value = header?.to_str().ok()?.trim();
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(decode_base64(encoded.trim())?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    Some((id.to_owned(), secret.to_owned()))
+}
+
+/// Standard base64 with padding (RFC 4648 §4), strictly: a length that is not a multiple of
+/// four, a character outside the alphabet or misplaced padding is `None`.
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    fn sextet(c: u8) -> Option<u32> {
+        Some(u32::from(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        }))
+    }
+    let bytes = text.as_bytes();
+    if !bytes.len().is_multiple_of(4) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    let quads = bytes.chunks_exact(4);
+    let last = quads.len().saturating_sub(1);
+    for (i, quad) in quads.enumerate() {
+        let padding = quad.iter().rev().take_while(|&&c| c == b'=').count();
+        if padding > 2 || (padding > 0 && i != last) {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &quad[..4 - padding] {
+            n = (n << 6) | sextet(c)?;
+        }
+        n <<= 6 * padding as u32;
+        let [_, a, b, c] = n.to_be_bytes();
+        out.extend_from_slice(&[a, b, c][..3 - padding]);
+    }
+    Some(out)
 }
 
 fn id_matches(item: &Value, id: &str) -> bool {
@@ -273,11 +329,17 @@ fn transactions(sim: &Sim, req: &Request<Incoming>) -> Action {
     if let Some(refused) = unauthorized(sim.authorize(bearer(req.headers().get(AUTHORIZATION)))) {
         return refused;
     }
-    if !sim.admit() {
-        return too_many(sim.retry_after);
+    let now = sim.now();
+    if let Err(wait) = sim.admit(now) {
+        return too_many(sim.retry_after, wait);
     }
     if let Some(fault) = sim.draw_fault() {
-        return fault_action(fault, sim.retry_after);
+        let wait = if fault == Fault::Code429 {
+            sim.limiter_wait(now)
+        } else {
+            Duration::ZERO
+        };
+        return fault_action(fault, sim.retry_after, wait);
     }
     let query = match parse_query(req.uri().query()) {
         Ok(q) => q,
@@ -341,6 +403,38 @@ mod tests {
         case("/campaignapi/resources/v3/transactions", "transactions");
         case("/campaignapi/resources/v3/oauth/token", "token");
         case("/campaignapi/resources/v3/delete", "none");
+    }
+
+    #[test]
+    fn basic_credentials_are_decoded() {
+        let header =
+            |v: &str| basic_credentials(Some(&HeaderValue::from_str(v).expect("a header value")));
+        // RFC 7617's example.
+        assert_eq!(
+            header("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="),
+            Some(("Aladdin".to_owned(), "open sesame".to_owned()))
+        );
+        assert_eq!(
+            header("basic c2ltLWNsaWVudDpzaW0tc2VjcmV0"),
+            Some(("sim-client".to_owned(), "sim-secret".to_owned()))
+        );
+        // RFC 4648's test vectors, through the decoder alone.
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(decode_base64(encoded).as_deref(), Some(plain.as_bytes()));
+        }
+        for bad in ["Zg", "Zg=a", "Zg==Zm9v", "Z===", "Zm9v!A==", "Zm 9"] {
+            assert_eq!(decode_base64(bad), None, "{bad}");
+        }
+        assert_eq!(header("Bearer QWxhZGRpbjpvcGVuIHNlc2FtZQ=="), None);
+        assert_eq!(header("Basic bm9jb2xvbg=="), None, "no colon");
     }
 
     #[test]

@@ -5,8 +5,12 @@ use std::str::FromStr;
 
 /// A misbehaviour the simulator can answer with instead of processing a request.
 ///
-/// Faults are decided before the profile is touched: a faulted request never
-/// deletes anything.
+/// Faults are drawn once per request, after the token check and the rate limiter. Most are
+/// decided before the profile is touched: such a faulted request never deletes anything.
+/// The `…-after-delete` kinds act on the delete endpoints (Webex delete, Outreach `DELETE`)
+/// after the delete is done, as a real server that deleted and then lost its answer: the
+/// key is gone and the client cannot know it. On the read endpoints they are the plain
+/// fault of the same name (`drop`, `slow`, `500`), there being nothing to delete.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Fault {
     /// HTTP 500 `{"code":500,"description":"Internal server error"}`.
@@ -29,11 +33,17 @@ pub enum Fault {
     NotJson,
     /// HTTP 502 `text/html` gateway error page.
     Html502,
+    /// Delete the key, then close the connection without an answer.
+    DropAfterDelete,
+    /// Delete the key, then never answer.
+    SlowAfterDelete,
+    /// Delete the key, then answer as [`Fault::Http500`].
+    Http500AfterDelete,
 }
 
 impl Fault {
     /// Every fault kind.
-    pub const ALL: [Fault; 10] = [
+    pub const ALL: [Fault; 13] = [
         Fault::Http500,
         Fault::Code1010,
         Fault::Code429,
@@ -44,10 +54,14 @@ impl Fault {
         Fault::Empty,
         Fault::NotJson,
         Fault::Html502,
+        Fault::DropAfterDelete,
+        Fault::SlowAfterDelete,
+        Fault::Http500AfterDelete,
     ];
 
     /// The name accepted by [`FromStr`]: `500`, `1010`, `429`, `499`, `drop`,
-    /// `slow`, `truncated`, `empty`, `notjson`, `html502`.
+    /// `slow`, `truncated`, `empty`, `notjson`, `html502`, `drop-after-delete`,
+    /// `slow-after-delete`, `500-after-delete`.
     pub fn name(self) -> &'static str {
         match self {
             Fault::Http500 => "500",
@@ -60,7 +74,45 @@ impl Fault {
             Fault::Empty => "empty",
             Fault::NotJson => "notjson",
             Fault::Html502 => "html502",
+            Fault::DropAfterDelete => "drop-after-delete",
+            Fault::SlowAfterDelete => "slow-after-delete",
+            Fault::Http500AfterDelete => "500-after-delete",
         }
+    }
+
+    /// Whether the fault acts after the delete (see [`Fault`]).
+    pub fn after_delete(self) -> bool {
+        self.before_delete() != self
+    }
+
+    /// The fault answering in place of an after-delete one where nothing is deleted first;
+    /// any other fault itself.
+    pub fn before_delete(self) -> Fault {
+        match self {
+            Fault::DropAfterDelete => Fault::Drop,
+            Fault::SlowAfterDelete => Fault::Slow,
+            Fault::Http500AfterDelete => Fault::Http500,
+            other => other,
+        }
+    }
+
+    /// Whether the client gets an answer at all (not for the dropping and hanging kinds).
+    pub fn answers(self) -> bool {
+        !matches!(self.before_delete(), Fault::Drop | Fault::Slow)
+    }
+
+    /// The position in [`Fault::ALL`], for compact storage.
+    pub(crate) fn index(self) -> u8 {
+        // ALL has 13 entries; the position always fits.
+        Fault::ALL
+            .iter()
+            .position(|&f| f == self)
+            .and_then(|i| u8::try_from(i).ok())
+            .unwrap_or(u8::MAX)
+    }
+
+    pub(crate) fn from_index(index: u8) -> Option<Fault> {
+        Fault::ALL.get(usize::from(index)).copied()
     }
 }
 
@@ -126,6 +178,30 @@ mod tests {
         }
         assert_eq!("DROP".parse::<Fault>(), Ok(Fault::Drop));
         assert!("nope".parse::<Fault>().is_err());
+        for (i, f) in Fault::ALL.into_iter().enumerate() {
+            assert_eq!(Fault::from_index(f.index()), Some(f));
+            assert_eq!(usize::from(f.index()), i);
+        }
+    }
+
+    #[test]
+    fn after_delete_kinds_fall_back_to_their_plain_fault() {
+        let after: Vec<Fault> = Fault::ALL
+            .into_iter()
+            .filter(|f| f.after_delete())
+            .collect();
+        assert_eq!(
+            after,
+            [
+                Fault::DropAfterDelete,
+                Fault::SlowAfterDelete,
+                Fault::Http500AfterDelete
+            ]
+        );
+        assert_eq!(Fault::DropAfterDelete.before_delete(), Fault::Drop);
+        assert_eq!(Fault::Http500AfterDelete.before_delete(), Fault::Http500);
+        assert!(!Fault::SlowAfterDelete.answers() && !Fault::Drop.answers());
+        assert!(Fault::Http500AfterDelete.answers() && Fault::Empty.answers());
     }
 
     #[test]

@@ -14,23 +14,34 @@
 //! * every documented answer (`transaction-id`, codes 102, 1001, 1010, 1020,
 //!   430, 498, 405, 429, 499, 500), with `code` sent sometimes as a JSON string
 //!   and sometimes as a number, as real servers do;
-//! * rate limiting with optional `Retry-After` (seconds or HTTP-date);
+//! * rate limiting in the shapes real limiters have (token bucket, fixed window, sliding
+//!   log), a limit that changes on a schedule, another integration using part of the quota,
+//!   and `Retry-After` fixed or honest (seconds, HTTP-date, or `X-RateLimit-Reset`);
 //! * token expiry after a number of requests, and token rotation;
 //! * injected faults drawn from a seeded generator: dropped connections,
 //!   requests that never get an answer, truncated/empty/non-JSON bodies and
-//!   HTML gateway errors. A faulted request never deletes anything.
+//!   HTML gateway errors (none of these deletes anything), and faults after the delete
+//!   (deleted, then the answer lost);
+//! * a history of every delete request per key, so tests can prove that a client never
+//!   sends a key again once its fate was answered.
 //!
 //! The server is a hand-written accept loop over hyper's HTTP/1 connection
 //! driver (so that a handler can close the connection without answering) and
 //! is built to be fast: no per-request logging, no lock held across awaits.
 
 mod cli;
+mod clock;
 mod fault;
 mod handler;
+mod history;
 mod hub;
+mod limiter;
 pub mod outreach;
+mod profiles;
+mod reply;
 mod server;
 mod state;
+mod timeline;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,10 +50,18 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use cli::{SimArgs, load_profiles, run_cli};
+pub use cli::{RateSchedule, RetryAfterArg, SimArgs, SimError, load_profiles, run_cli};
+pub use clock::ManualClock;
 pub use fault::Fault;
+pub use history::{Answer, DeleteRequest};
+pub use limiter::RateLimitShape;
 pub use server::serve;
 pub use state::{Sim, SimStats};
+pub use timeline::TimelineSecond;
+
+// Paths and header names are written here from the API documents, not taken from the
+// client (this crate cannot see it): a client that gets one wrong meets a 404 or a 401
+// here, as it would at the vendor. The client may use these paths to find the simulator.
 
 /// Path of the simulated delete endpoint.
 pub const DELETE_PATH: &str = "/campaignapi/resources/v3/delete";
@@ -52,6 +71,8 @@ pub use hub::{
 };
 /// Path of the (unauthenticated) statistics endpoint.
 pub const STATS_PATH: &str = "/_sim/stats";
+/// Path of the (unauthenticated) arrival log: a JSON array of [`TimelineSecond`]s.
+pub const TIMELINE_PATH: &str = "/_sim/timeline";
 
 /// Which `Retry-After` header a 429 answer carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +86,21 @@ pub enum RetryAfter {
     /// No `Retry-After`, but `X-RateLimit-Reset: <Unix time>` that many seconds in the
     /// future (as Outreach sends).
     ResetAt(u64),
+    /// The honest delay: how long until the limiter would admit a request, judged from its
+    /// state at the refusal, rounded up to whole seconds (never 0), in the given style. An
+    /// injected 429 says how long the limiter's own wait is then, at least 1 s.
+    Auto(RetryAfterStyle),
+}
+
+/// How a [`RetryAfter::Auto`] delay is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryAfterStyle {
+    /// `Retry-After: N`.
+    Seconds,
+    /// `Retry-After: <HTTP-date>`.
+    HttpDate,
+    /// `X-RateLimit-Reset: <Unix time>`.
+    ResetAt,
 }
 
 /// Configuration of a [`Sim`].
@@ -76,13 +112,31 @@ pub struct SimConfig {
     pub profiles: Vec<(String, Vec<String>)>,
     /// Profile used when a request carries no `profile-name`.
     pub default_profile: String,
-    /// Requests per second accepted; the excess is answered 429.
-    /// Values that are not finite and positive disable the limit.
+    /// Requests per second accepted; the excess is answered 429. The limiter is shared by
+    /// the delete, transactions and Outreach endpoints. Values that are not finite and
+    /// positive disable the limit.
     pub rate_limit: Option<f64>,
-    /// Burst for the rate limit; default `max(1, rate / 10)`.
+    /// Burst for the `Bucket` shape; default `max(1, rate / 10)`.
     pub rate_burst: Option<u32>,
+    /// How the limiter counts (see [`RateLimitShape`]).
+    pub rate_limit_shape: RateLimitShape,
+    /// Refused requests count against the quota too: a refused request takes the part of
+    /// a token that had refilled (bucket) or stays in the log (sliding), so a client that
+    /// keeps knocking keeps itself out. A fixed window refuses only once its quota is used,
+    /// so it changes nothing there.
+    pub rate_limit_counts_refused: bool,
+    /// Another integration of the same tenant taking R requests per second of the quota,
+    /// room or not (it retries until it gets through): a client gets at most N − R. No
+    /// requests are sent; the limiter replays its arrivals at exactly `j / R` seconds.
+    pub background_rate: Option<f64>,
+    /// `(at, rate)`: from `at` after the simulator started, the limit is `rate`
+    /// (`rate_limit` holds before the first entry; without it, no limit does).
+    pub rate_schedule: Vec<(Duration, f64)>,
     /// Which `Retry-After` header 429 answers carry.
     pub retry_after: RetryAfter,
+    /// The clock the limiter (and the arrival log) read; `None`: real time since
+    /// [`Sim::new`]. Tests step a [`ManualClock`] instead of sleeping.
+    pub clock: Option<ManualClock>,
     /// For each request: with probability `p`, answer with this fault instead.
     pub faults: Vec<(Fault, f64)>,
     /// Added before every answer.
@@ -123,7 +177,12 @@ impl Default for SimConfig {
             default_profile: "customers".to_owned(),
             rate_limit: None,
             rate_burst: None,
+            rate_limit_shape: RateLimitShape::Bucket,
+            rate_limit_counts_refused: false,
+            background_rate: None,
+            rate_schedule: Vec::new(),
             retry_after: RetryAfter::None,
+            clock: None,
             faults: Vec::new(),
             latency: Duration::ZERO,
             expire_token_after: None,
@@ -152,15 +211,15 @@ pub mod sample_tenant {
     }
 
     pub fn purposes() -> Vec<Value> {
-        parse(include_str!("../../samples/tenant/purposes.json"))
+        parse(include_str!("../../../samples/tenant/purposes.json"))
     }
 
     pub fn target_groups() -> Vec<Value> {
-        parse(include_str!("../../samples/tenant/target-groups.json"))
+        parse(include_str!("../../../samples/tenant/target-groups.json"))
     }
 
     pub fn transactions() -> Vec<Value> {
-        parse(include_str!("../../samples/tenant/transactions.json"))
+        parse(include_str!("../../../samples/tenant/transactions.json"))
     }
 }
 

@@ -11,8 +11,9 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-use super::handler::{Action, handle};
-use super::state::Sim;
+use crate::handler::handle;
+use crate::reply::Action;
+use crate::state::Sim;
 
 /// Serves `sim` on `listener` until `shutdown` resolves, then stops accepting
 /// and closes every open connection (in-flight requests get no answer).
