@@ -1,11 +1,8 @@
 //! Every delete request per key, whatever the answer: what "exactly once" is proven with.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::time::Duration;
 
-use common::{Fixture, TOKEN, answer, config};
+use crate::common::{Fixture, TOKEN, answer, config};
 use forget_sim::outreach::{OutreachCollection, sample_call_purposes};
 use forget_sim::{Answer, DeleteRequest, Fault, RetryAfter, SimConfig};
 use serde_json::json;

@@ -1,6 +1,5 @@
 //! Shared helpers of the simulator's black-box tests: a simulator on 127.0.0.1:0 and a
 //! client for it.
-#![allow(dead_code, clippy::unwrap_used)]
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,11 +1,8 @@
 //! Injected faults over real HTTP.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::time::Duration;
 
-use common::{Fixture, TOKEN, answer, config};
+use crate::common::{Fixture, TOKEN, answer, config};
 use forget_sim::{DELETE_PATH, Fault, RetryAfter, SimConfig};
 use serde_json::{Value, json};
 

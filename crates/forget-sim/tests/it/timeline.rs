@@ -1,11 +1,8 @@
 //! The simulator's own arrival log, per second of its clock.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::time::Duration;
 
-use common::{Fixture, TOKEN, answer};
+use crate::common::{Fixture, TOKEN, answer};
 use forget_sim::{
     Fault, ManualClock, RateLimitShape, SimConfig, SimStats, TIMELINE_PATH, TimelineSecond,
 };

@@ -1,5 +1,4 @@
 //! `forget sim`'s arguments and key files.
-#![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 

@@ -1,13 +1,10 @@
 //! The Webex delete endpoint over real HTTP: its answers, tokens, rate limit, latency,
 //! statistics and concurrency.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use common::{Fixture, TOKEN, answer, config};
+use crate::common::{Fixture, TOKEN, answer, config};
 use forget_sim::{RetryAfter, SimConfig, SimStats};
 use serde_json::json;
 

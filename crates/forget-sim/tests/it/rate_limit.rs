@@ -1,12 +1,9 @@
 //! The rate limiter over real HTTP, on a clock the tests step: shapes, Retry-After, the
 //! schedule and the background integration.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::time::{Duration, SystemTime};
 
-use common::Fixture;
+use crate::common::Fixture;
 use forget_sim::{Fault, ManualClock, RateLimitShape, RetryAfter, RetryAfterStyle, SimConfig};
 use serde_json::json;
 
