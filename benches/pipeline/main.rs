@@ -3,7 +3,8 @@
 //!
 //! Environment:
 //! - `FORGET_BENCH=throughput,rate,...` picks figures (default: all of them): `throughput`
-//!   (also gives `overhead`), `ceiling`, `peer`, `rate`, `quota`, `ingest`, `memory`, `resume`.
+//!   (also gives `overhead`), `ceiling`, `peer`, `rate`, `quota`, `limits` (the throttle
+//!   matrix, ~30 minutes), `ingest`, `memory`, `resume`.
 //! - `FORGET_BENCH_SCALE=0.1` shrinks every key count and duration (quick runs; the targets
 //!   are for scale 1).
 //! - `FORGET_BENCH_CONCURRENCY` (default 64): `--concurrency` of the unthrottled runs.
@@ -15,9 +16,14 @@
 //! Under `cargo test` (no `--bench` argument) it does nothing: figures are measured here, not
 //! asserted by timed tests.
 
+mod arrivals;
 mod data;
 mod figures;
+mod limits;
+mod memory;
 mod process;
+mod rates;
+mod runs;
 mod sim;
 
 use std::collections::HashMap;
@@ -35,7 +41,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             Verdict::Met => "met",
             Verdict::Missed => "**missed**",
@@ -57,6 +63,15 @@ pub struct Row {
     pub load: f64,
 }
 
+/// A finished run: its key count, ledger, input, and the simulator it ran against (a
+/// ledger is bound to its tenant's URL).
+pub struct Finished {
+    pub n: u64,
+    pub db: PathBuf,
+    pub csv: PathBuf,
+    pub sim: sim::SimProc,
+}
+
 pub struct Ctx {
     pub bin: PathBuf,
     pub dir: PathBuf,
@@ -68,7 +83,11 @@ pub struct Ctx {
     pub forget_kps: Option<f64>,
     /// Dry-run ingests already measured, by row count: (usage, ledger, csv).
     pub ingested: HashMap<u64, (process::Usage, PathBuf, PathBuf)>,
+    /// A run that deleted every key of its input: where `resume` starts.
+    pub finished: Option<Finished>,
     pub rows: Vec<Row>,
+    /// Tables of their own (the throttle matrix), printed after the main one.
+    pub tables: Vec<String>,
 }
 
 impl Ctx {
@@ -109,12 +128,13 @@ fn env_f64(name: &str, default: f64) -> f64 {
         .unwrap_or(default)
 }
 
-const ALL: [&str; 8] = [
+const ALL: [&str; 9] = [
     "throughput",
     "ceiling",
     "peer",
     "rate",
     "quota",
+    "limits",
     "ingest",
     "memory",
     "resume",
@@ -207,7 +227,9 @@ fn main() -> R<()> {
         concurrency,
         forget_kps: None,
         ingested: HashMap::new(),
+        finished: None,
         rows: Vec::new(),
+        tables: Vec::new(),
     };
     for name in ALL.iter().filter(|n| selected.iter().any(|s| s == *n)) {
         eprintln!("{name}:");
@@ -216,11 +238,12 @@ fn main() -> R<()> {
             "throughput" => figures::throughput(&mut cx),
             "ceiling" => figures::ceiling(&mut cx),
             "peer" => figures::peer(&mut cx),
-            "rate" => figures::rate(&mut cx),
-            "quota" => figures::quota(&mut cx),
-            "ingest" => figures::ingest(&mut cx),
-            "memory" => figures::memory(&mut cx),
-            "resume" => figures::resume(&mut cx),
+            "rate" => rates::rate(&mut cx),
+            "quota" => rates::quota(&mut cx),
+            "limits" => limits::limits(&mut cx),
+            "ingest" => memory::ingest(&mut cx),
+            "memory" => memory::memory(&mut cx),
+            "resume" => memory::resume(&mut cx),
             _ => Ok(()),
         };
         if let Err(e) = result {
@@ -241,6 +264,10 @@ fn main() -> R<()> {
             r.verdict.label(),
             r.load
         ));
+    }
+    for extra in &cx.tables {
+        table.push('\n');
+        table.push_str(extra);
     }
     println!("\n{table}");
     if let Some(out) = std::env::var_os("FORGET_BENCH_OUT") {

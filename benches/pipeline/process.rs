@@ -81,6 +81,12 @@ pub fn peak_rss_kib(pid: u32) -> Option<u64> {
 
 /// Run `cmd` to completion, with its stdout and stderr in `log` (appended), and measure it.
 pub fn measure(cmd: &mut Command, log: &Path) -> R<Usage> {
+    measure_within(cmd, log, None)
+}
+
+/// As [`measure`], killing the child (SIGKILL) if it runs longer than `limit`: a throttle
+/// that collapses must cost the bench a bounded time, and shows as a run with no exit code.
+pub fn measure_within(cmd: &mut Command, log: &Path, limit: Option<Duration>) -> R<Usage> {
     let out = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -88,11 +94,11 @@ pub fn measure(cmd: &mut Command, log: &Path) -> R<Usage> {
     cmd.stdout(out.try_clone()?).stderr(out);
     let started = Instant::now();
     let child = cmd.spawn()?;
-    watch(child, started)
+    watch(child, started, limit)
 }
 
-/// Watch a spawned child until it exits, then reap it.
-pub fn watch(mut child: Child, started: Instant) -> R<Usage> {
+/// Watch a spawned child until it exits (or, past `limit`, kill it), then reap it.
+pub fn watch(mut child: Child, started: Instant, limit: Option<Duration>) -> R<Usage> {
     let pid = child.id();
     let mut peak = 0;
     let mut polls = 0u32;
@@ -105,6 +111,10 @@ pub fn watch(mut child: Child, started: Instant) -> R<Usage> {
         polls += 1;
         match stat(pid) {
             Some(s) if s.state == 'Z' => break (started.elapsed(), s.user, s.sys),
+            Some(_) if limit.is_some_and(|l| started.elapsed() > l) => {
+                let _ = child.kill();
+                std::thread::sleep(POLL);
+            }
             Some(_) => std::thread::sleep(POLL),
             // Not readable (not Linux?): fall back to the wall clock alone.
             None => break (started.elapsed(), f64::NAN, f64::NAN),

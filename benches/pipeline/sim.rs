@@ -54,13 +54,13 @@ impl SimProc {
         process::stat(self.pid()).map_or(f64::NAN, |s| s.user + s.sys)
     }
 
-    /// `GET /_sim/stats`, over a plain socket (no runtime needed).
-    pub fn stats(&self) -> R<serde_json::Value> {
+    /// `GET path` of the simulator's own endpoints, over a plain socket (no runtime needed).
+    fn get(&self, path: &str) -> R<serde_json::Value> {
         let mut stream = TcpStream::connect(&self.addr)?;
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
         write!(
             stream,
-            "GET /_sim/stats HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
             self.addr
         )?;
         let mut answer = String::new();
@@ -68,8 +68,18 @@ impl SimProc {
         let body = answer
             .split_once("\r\n\r\n")
             .map(|(_, b)| b)
-            .ok_or("no body in the stats answer")?;
+            .ok_or_else(|| format!("no body in the answer to {path}"))?;
         Ok(serde_json::from_str(body)?)
+    }
+
+    /// `GET /_sim/stats`: the simulator's counters.
+    pub fn stats(&self) -> R<serde_json::Value> {
+        self.get("/_sim/stats")
+    }
+
+    /// `GET /_sim/timeline`: the simulator's arrival log, one entry per second of its clock.
+    pub fn timeline(&self) -> R<Vec<Second>> {
+        Ok(serde_json::from_value(self.get("/_sim/timeline")?)?)
     }
 
     pub fn stat(&self, name: &str) -> R<u64> {
@@ -77,6 +87,23 @@ impl SimProc {
             .as_u64()
             .ok_or_else(|| format!("no {name} in the simulator's stats").into())
     }
+}
+
+/// One second of the simulator's arrival log (`forget_sim::TimelineSecond`, read as the
+/// bench reads any answer: from its JSON).
+#[derive(Clone, Copy, Debug, Default, serde::Deserialize)]
+pub struct Second {
+    pub second: u64,
+    /// Delete requests that arrived in this second.
+    pub arrived: u64,
+    /// Of those, not answered 429.
+    pub admitted: u64,
+    /// Answered 429 by the rate limiter.
+    pub limited: u64,
+    /// Answered 429 by the injected `429` fault.
+    pub random_429: u64,
+    /// The limit in force at the start of this second (`None`: no limit).
+    pub limit: Option<f64>,
 }
 
 impl Drop for SimProc {

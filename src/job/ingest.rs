@@ -10,9 +10,13 @@ use crate::ledger::Ledger;
 use crate::ledger::bulk::{ChunkPlan, RepeatSample};
 use crate::ledger::ingest::{IngestCounts, PreparedRow, Preparer};
 
-/// Rows recorded per transaction. Larger chunks visit each page of the key-hash index fewer
-/// times; two chunks are held in memory at once.
+/// Rows recorded per transaction, at most. Larger chunks visit each page of the key-hash
+/// index fewer times; two chunks are held in memory at once.
 const INGEST_CHUNK: usize = 32 * 1024;
+/// Bytes of prepared rows per chunk, at most ([`PreparedRow::size`]): what bounds memory
+/// when rows carry more than a key (profile names, audit fields, kept columns). A chunk of
+/// 32k bare keys takes about 4 MiB, so this only shortens the chunks of wider rows.
+const INGEST_CHUNK_BYTES: usize = 6 << 20;
 
 /// Check every input file before recording anything.
 pub fn inspect_all(files: &[std::path::PathBuf], opts: &InputOptions) -> Result<Vec<InputFile>> {
@@ -171,23 +175,23 @@ fn prepare_chunks(
         }
     };
     let mut preparer = Preparer::new(hasher);
-    let mut chunk = Vec::with_capacity(INGEST_CHUNK);
+    let mut chunk = Vec::new();
+    let mut bytes = 0;
     loop {
         match rows.next_row() {
             Ok(Some(row)) => {
                 let row = preparer.prepare(row);
                 if row.line() > after {
+                    bytes += row.size();
                     chunk.push(row);
                 }
-                if chunk.len() >= INGEST_CHUNK
-                    && tx
-                        .send(Ok(ready(std::mem::replace(
-                            &mut chunk,
-                            Vec::with_capacity(INGEST_CHUNK),
-                        ))))
-                        .is_err()
-                {
-                    return;
+                if chunk.len() >= INGEST_CHUNK || bytes >= INGEST_CHUNK_BYTES {
+                    // The next chunk is likely as long as this one.
+                    let next = Vec::with_capacity(chunk.len());
+                    if tx.send(Ok(ready(std::mem::replace(&mut chunk, next)))).is_err() {
+                        return;
+                    }
+                    bytes = 0;
                 }
             }
             Ok(None) => {

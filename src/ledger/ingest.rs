@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Ledger, timestamp};
+use super::{Ledger, parse_exparams, timestamp};
 use crate::deadline;
 use crate::error::Result;
 use crate::input::{ParsedRow, without_key};
@@ -72,8 +72,10 @@ pub(super) enum Prepared {
 
 #[derive(Clone, Debug, Default)]
 pub(super) struct RowFields {
-    pub(super) row_exparams: Vec<(String, String)>,
-    pub(super) row_exparams_json: Option<String>,
+    /// The audit fields the row itself carried, as JSON: the same string as the unit's
+    /// `exparams` when no run-wide default was added (the pairs are read back from it for
+    /// the rare row that needs them).
+    pub(super) row_exparams_json: Option<Arc<str>>,
     pub(super) received_on: Option<String>,
     pub(super) due_on: Option<String>,
     pub(super) extra: Option<String>,
@@ -91,6 +93,46 @@ impl PreparedRow {
         self.line
     }
 
+    /// About how many bytes this row holds, itself and on the heap (a string shared with
+    /// other rows counted in each): what a chunk of rows costs in memory, whatever the width
+    /// of the input's rows.
+    pub fn size(&self) -> usize {
+        let text = |s: &Option<String>| s.as_ref().map_or(0, |s| s.len() + ALLOCATION);
+        let shared = |s: &Option<Arc<str>>| s.as_ref().map_or(0, |s| s.len() + 2 * ALLOCATION);
+        std::mem::size_of::<PreparedRow>()
+            + match &self.kind {
+                Prepared::Request {
+                    text: key,
+                    exparams,
+                    more,
+                    ..
+                } => {
+                    key.len()
+                        + ALLOCATION
+                        + shared(exparams)
+                        + more.as_ref().map_or(0, |m| {
+                            std::mem::size_of::<RowFields>()
+                                + ALLOCATION
+                                + match (&m.row_exparams_json, exparams) {
+                                    (Some(own), Some(all)) if Arc::ptr_eq(own, all) => 0,
+                                    (own, _) => shared(own),
+                                }
+                                + text(&m.received_on)
+                                + text(&m.due_on)
+                                + text(&m.extra)
+                        })
+                }
+                Prepared::Invalid(invalid) => {
+                    std::mem::size_of::<InvalidRow>()
+                        + ALLOCATION
+                        + invalid.reason.len()
+                        + ALLOCATION
+                        + text(&invalid.raw_key)
+                        + text(&invalid.extra)
+                }
+            }
+    }
+
     /// The legal due date of a request row that has one.
     pub(super) fn due_on(&self) -> Option<&str> {
         match &self.kind {
@@ -99,6 +141,9 @@ impl PreparedRow {
         }
     }
 }
+
+/// What the allocator adds to each allocation, about: its header and rounding.
+const ALLOCATION: usize = 16;
 
 /// Turns [`ParsedRow`]s into [`PreparedRow`]s, sharing each row's scope and audit fields
 /// with the previous row's when they are the same.
@@ -151,14 +196,23 @@ impl<'a> Preparer<'a> {
                 received,
                 extra,
             } => {
+                // With no run-wide default added, the row's own fields are all of them, and
+                // one string serves both.
+                let all_own = exparams.len() == row_exparams.len()
+                    && row_exparams.iter().all(|pair| exparams.contains(pair));
+                let exparams = self.exparams(json_pairs(&exparams));
+                let row_exparams_json = if all_own {
+                    exparams.clone()
+                } else {
+                    json_pairs(&row_exparams).map(Arc::from)
+                };
                 let more = RowFields {
-                    row_exparams_json: json_pairs(&row_exparams),
-                    row_exparams,
+                    row_exparams_json,
                     received_on: received.map(deadline::format_date),
                     due_on: received.map(|r| deadline::format_date(deadline::due_date(r))),
                     extra: json_pairs(&extra),
                 };
-                let has_more = !more.row_exparams.is_empty()
+                let has_more = more.row_exparams_json.is_some()
                     || more.received_on.is_some()
                     || more.extra.is_some();
                 let mut text = key.clone();
@@ -170,7 +224,7 @@ impl<'a> Preparer<'a> {
                         text: text.into_boxed_str(),
                         key_len: key.len() as u32,
                         scope: self.scope(scope),
-                        exparams: self.exparams(json_pairs(&exparams)),
+                        exparams,
                         more: has_more.then(|| Box::new(more)),
                     },
                 }
@@ -385,7 +439,8 @@ impl Ledger {
                         // even inside an audit field.
                         redacted_exparams: gone.then(|| {
                             more.as_ref()
-                                .and_then(|m| json_pairs(&without_key(&m.row_exparams, key)))
+                                .and_then(|m| m.row_exparams_json.as_deref())
+                                .and_then(|json| json_pairs(&without_key(&parse_exparams(json), key)))
                         }),
                     }
                 });

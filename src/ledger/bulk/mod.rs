@@ -243,92 +243,53 @@ impl Ledger {
         };
         // Per unit, the line of its request row when that row is recorded with it.
         let mut with_unit: Vec<Option<i64>> = vec![None; plan.units.len()];
-        let mut bare: Vec<RowRecord<'_>> = Vec::with_capacity(rows.len());
-        let mut full: Vec<RowRecord<'_>> = Vec::new();
         for (i, row) in rows.iter().enumerate() {
-            let record = match &row.kind {
-                Prepared::Request { more, .. } => {
-                    let more = more.as_deref();
-                    let unit = plan.unit_of_row.get(i).copied().unwrap_or(NO_UNIT);
-                    let duplicate = plan.units.get(unit as usize).map(|u| u.0) != Some(i as u32);
-                    if duplicate {
-                        counts.duplicates += 1;
-                    } else {
-                        counts.new_units += 1;
-                    }
-                    let record = RowRecord {
-                        line: row.line,
-                        kind: if duplicate { "duplicate" } else { "request" },
-                        unit_id: Some(first_id + i64::from(unit)),
-                        reason: None,
-                        raw_key: None,
-                        exparams: more.and_then(|m| m.row_exparams_json.as_deref()),
-                        extra: more.and_then(|m| m.extra.as_deref()),
-                        received_on: more.and_then(|m| m.received_on.as_deref()),
-                        due_on: row.due_on(),
-                    };
-                    // A request that is nothing but its key is recorded with its unit.
-                    if !duplicate
-                        && record.is_bare()
-                        && let Some(slot) = with_unit.get_mut(unit as usize)
-                    {
-                        *slot = Some(row.line as i64);
-                        continue;
-                    }
-                    record
-                }
-                Prepared::Invalid(invalid) => {
-                    counts.invalid += 1;
-                    RowRecord {
-                        line: row.line,
-                        kind: "invalid",
-                        unit_id: None,
-                        reason: Some(&invalid.reason),
-                        raw_key: invalid.raw_key.as_deref(),
-                        exparams: None,
-                        extra: invalid.extra.as_deref(),
-                        received_on: None,
-                        due_on: None,
-                    }
-                }
-            };
-            if record.is_bare() {
-                bare.push(record);
-            } else {
-                full.push(record);
+            let (record, unit) = row_record(plan, first_id, i, row);
+            match record.kind {
+                "invalid" => counts.invalid += 1,
+                "duplicate" => counts.duplicates += 1,
+                _ => counts.new_units += 1,
+            }
+            if let Some(slot) = unit.and_then(|u| with_unit.get_mut(u as usize)) {
+                *slot = Some(row.line as i64);
             }
         }
-        let mut units: Vec<NewUnit<'_>> = Vec::with_capacity(plan.units.len());
-        for (n, &(first, earliest)) in plan.units.iter().enumerate() {
-            let Some(Prepared::Request {
-                hash,
-                text,
-                key_len,
-                scope,
-                exparams,
-                ..
-            }) = rows.get(first as usize).map(|r| &r.kind)
-            else {
-                continue;
-            };
-            let (key, masked) = text.split_at(*key_len as usize);
-            let row_line = with_unit.get(n).copied().flatten();
-            units.push(NewUnit {
-                id: first_id + n as i64,
-                hash,
-                key,
-                masked,
-                scope,
-                exparams: exparams.as_deref(),
-                due_on: rows.get(earliest as usize).and_then(PreparedRow::due_on),
-                row_file_id: row_line.map(|_| file_id),
-                row_line,
+        // Units and rows are streamed into the INSERTs, not gathered first: a chunk's rows
+        // are the only copy of it in memory.
+        let units = plan
+            .units
+            .iter()
+            .enumerate()
+            .filter_map(|(n, &(first, earliest))| {
+                let Some(Prepared::Request {
+                    hash,
+                    text,
+                    key_len,
+                    scope,
+                    exparams,
+                    ..
+                }) = rows.get(first as usize).map(|r| &r.kind)
+                else {
+                    return None;
+                };
+                let (key, masked) = text.split_at(*key_len as usize);
+                let row_line = with_unit.get(n).copied().flatten();
+                Some(NewUnit {
+                    id: first_id + n as i64,
+                    hash,
+                    key,
+                    masked,
+                    scope,
+                    exparams: exparams.as_deref(),
+                    due_on: rows.get(earliest as usize).and_then(PreparedRow::due_on),
+                    row_file_id: row_line.map(|_| file_id),
+                    row_line,
+                })
             });
-        }
         insert_many(
             &tx,
             (INSERT_UNITS, UNIT_VALUES, UNIT_COLUMNS),
-            &units,
+            units,
             |stmt, at, unit| {
                 bind(
                     stmt,
@@ -348,11 +309,18 @@ impl Ledger {
                 )
             },
         )?;
-        // Bare rows first: the rest are usually none, or all.
+        // The rows not recorded with their unit: bare ones first (the rest are usually
+        // none, or all).
+        let records = |bare: bool| {
+            rows.iter().enumerate().filter_map(move |(i, row)| {
+                let (record, unit) = row_record(plan, first_id, i, row);
+                (unit.is_none() && record.is_bare() == bare).then_some(record)
+            })
+        };
         insert_many(
             &tx,
             (INSERT_BARE_ROWS, BARE_ROW_VALUES, BARE_ROW_COLUMNS),
-            &bare,
+            records(true),
             |stmt, at, row| {
                 bind(
                     stmt,
@@ -364,7 +332,7 @@ impl Ledger {
         insert_many(
             &tx,
             (INSERT_ROWS, ROW_VALUES, ROW_COLUMNS),
-            &full,
+            records(false),
             |stmt, at, row| {
                 bind(
                     stmt,
@@ -413,6 +381,50 @@ impl Ledger {
         tx.execute("DELETE FROM meta WHERE name = ?1", [MARKER])?;
         tx.commit()?;
         Ok(counted)
+    }
+}
+
+/// Row `i` of a chunk as `rows` records it, and the index of its unit when it is instead
+/// recorded with that unit (a request that is nothing but its key).
+fn row_record<'a>(
+    plan: &ChunkPlan,
+    first_id: i64,
+    i: usize,
+    row: &'a PreparedRow,
+) -> (RowRecord<'a>, Option<u32>) {
+    match &row.kind {
+        Prepared::Request { more, .. } => {
+            let more = more.as_deref();
+            let unit = plan.unit_of_row.get(i).copied().unwrap_or(NO_UNIT);
+            let duplicate = plan.units.get(unit as usize).map(|u| u.0) != Some(i as u32);
+            let record = RowRecord {
+                line: row.line,
+                kind: if duplicate { "duplicate" } else { "request" },
+                unit_id: Some(first_id + i64::from(unit)),
+                reason: None,
+                raw_key: None,
+                exparams: more.and_then(|m| m.row_exparams_json.as_deref()),
+                extra: more.and_then(|m| m.extra.as_deref()),
+                received_on: more.and_then(|m| m.received_on.as_deref()),
+                due_on: row.due_on(),
+            };
+            let with_unit = !duplicate && record.is_bare() && (unit as usize) < plan.units.len();
+            (record, with_unit.then_some(unit))
+        }
+        Prepared::Invalid(invalid) => (
+            RowRecord {
+                line: row.line,
+                kind: "invalid",
+                unit_id: None,
+                reason: Some(&invalid.reason),
+                raw_key: invalid.raw_key.as_deref(),
+                exparams: None,
+                extra: invalid.extra.as_deref(),
+                received_on: None,
+                due_on: None,
+            },
+            None,
+        ),
     }
 }
 
@@ -465,12 +477,12 @@ fn merge_copies(tx: &Transaction<'_>, counted_from: i64) -> rusqlite::Result<u64
 }
 
 /// Insert `items` with multi-row INSERTs of [`ROWS_PER_INSERT`], the remainder one at a
-/// time. `bind` binds one item's columns from the (1-based) parameter index it is given
-/// and says how many it bound.
+/// time, holding no more than one INSERT's worth of them. `bind` binds one item's columns
+/// from the (1-based) parameter index it is given and says how many it bound.
 fn insert_many<T>(
     tx: &Transaction<'_>,
     (insert, values, columns): (&str, &str, usize),
-    items: &[T],
+    items: impl Iterator<Item = T>,
     bind: impl Fn(&mut Statement<'_>, usize, &T) -> rusqlite::Result<usize>,
 ) -> rusqlite::Result<()> {
     let bind = |stmt: &mut Statement<'_>, at: usize, item: &T| match bind(stmt, at, item)? {
@@ -480,14 +492,18 @@ fn insert_many<T>(
     let sql = |n: usize| format!("{insert} VALUES {}", vec![values; n].join(","));
     let mut many = tx.prepare_cached(&sql(ROWS_PER_INSERT))?;
     let mut one = tx.prepare_cached(&sql(1))?;
-    let mut batches = items.chunks_exact(ROWS_PER_INSERT);
-    for batch in &mut batches {
-        for (i, item) in batch.iter().enumerate() {
-            bind(&mut many, i * columns + 1, item)?;
+    let mut batch = Vec::with_capacity(ROWS_PER_INSERT);
+    for item in items {
+        batch.push(item);
+        if batch.len() == ROWS_PER_INSERT {
+            for (i, item) in batch.iter().enumerate() {
+                bind(&mut many, i * columns + 1, item)?;
+            }
+            many.raw_execute()?;
+            batch.clear();
         }
-        many.raw_execute()?;
     }
-    for item in batches.remainder() {
+    for item in &batch {
         bind(&mut one, 1, item)?;
         one.raw_execute()?;
     }
