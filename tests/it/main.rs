@@ -16,6 +16,7 @@ mod environment;
 mod faults;
 mod inventory;
 mod outreach;
+mod output_rule;
 mod pipeline;
 mod preflight;
 mod report;
