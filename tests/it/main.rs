@@ -17,6 +17,7 @@ mod faults;
 mod inventory;
 mod outreach;
 mod output_rule;
+mod pipes;
 mod pipeline;
 mod preflight;
 mod report;
