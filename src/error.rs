@@ -56,6 +56,12 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Standard output was closed by its reader (`forget report | head -1`): nothing is
+    /// wrong, the reader has what it wanted. The command stops writing and exits quietly
+    /// (see [`crate::output::decided`] for the exit code).
+    #[error("standard output was closed by its reader")]
+    ReaderGone,
+
     /// Something that should not fail did (a thread that could not start or panicked).
     #[error("internal failure: {0}")]
     Internal(String),
@@ -131,6 +137,7 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Input { .. } | Error::Ledger { .. } => exit::USAGE,
             Error::Api(_) => exit::STOPPED,
+            Error::ReaderGone => exit::OK,
             Error::Sqlite(_) | Error::Io { .. } | Error::Output { .. } | Error::Internal(_) => {
                 exit::FAILURE
             }

@@ -1,13 +1,14 @@
 //! `forget purge`: give up on unfinished keys and drop their plaintext from the ledger, after
 //! a confirmation (on a terminal) or `--yes` (scripts). See [`crate::ledger::purge`].
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
 use crate::actor::Actor;
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
 use crate::ledger::purge::{PurgePlan, PurgeScope};
+use crate::output;
 
 #[derive(Clone, Debug)]
 pub struct PurgeConfig {
@@ -65,15 +66,12 @@ pub fn ask_on_terminal(plan: &PurgePlan) -> Result<bool> {
             "forget purge drops plaintext for good: confirm on a terminal, or pass --yes",
         ));
     }
-    let mut err = std::io::stderr();
-    let _ = write!(
-        err,
+    output::eprint(&format!(
         "Purge the plaintext of {}?\nThey will not be sent again unless a later input file \
          carries the same key, and the ledger can no longer show them unmasked.\n\
          Type yes to purge: ",
         describe(plan)
-    );
-    let _ = err.flush();
+    ));
     let mut answer = String::new();
     stdin
         .lock()

@@ -9,6 +9,7 @@ use super::args::{HubArgs, TargetArgs, TenantReaders};
 use crate::connector::webex::Webex;
 use crate::engine::preflight;
 use crate::error::{Error, Result};
+use crate::output;
 use crate::tenant::check::{self, CheckReport};
 
 #[derive(Args, Debug)]
@@ -63,7 +64,7 @@ pub async fn exec(args: &CheckArgs) -> Result<i32> {
         None => None,
     };
     let report = CheckReport { delete, hub };
-    print!("{}", report.render());
+    let printed = output::print(&report.render());
     drop(target);
-    Ok(report.exit_code())
+    output::decided(report.exit_code(), printed)
 }

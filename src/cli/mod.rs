@@ -18,7 +18,8 @@ pub mod status;
 
 use clap::{Parser, Subcommand};
 
-use crate::error::exit;
+use crate::error::{Error, exit};
+use crate::output;
 
 const ABOUT: &str = "Carry out GDPR erasure requests in bulk against Webex Campaign and \
 Outreach, resumably, and prove what happened to every key.";
@@ -121,14 +122,16 @@ pub fn main() -> i32 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            output::eprint(&format!("error: cannot start the runtime: {e}\n"));
             return exit::FAILURE;
         }
     };
     match runtime.block_on(dispatch(cli.command)) {
         Ok(code) => code,
+        // The reader of stdout went away: it has what it wanted, nothing to say.
+        Err(e @ Error::ReaderGone) => e.exit_code(),
         Err(e) => {
-            eprintln!("error: {e}");
+            output::eprint(&format!("error: {e}\n"));
             e.exit_code()
         }
     }

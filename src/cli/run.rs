@@ -9,6 +9,7 @@ use crate::connector::Kind;
 use crate::error::{Error, Result};
 use crate::input::InputOptions;
 use crate::job::{self, RunConfig};
+use crate::output;
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -177,6 +178,6 @@ pub async fn exec(args: &RunArgs) -> Result<i32> {
         ));
     }
     let summary = job::run(config, target).await?;
-    print!("{}", job::render_summary(&summary));
-    Ok(summary.exit_code())
+    let printed = output::print(&job::render_summary(&summary));
+    output::decided(summary.exit_code(), printed)
 }

@@ -17,6 +17,8 @@ use crate::engine::retry::{Attempt, RetryPolicy};
 use crate::engine::{self, EngineConfig};
 use crate::error::{Error, Result, exit};
 use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
+use crate::output;
+use crate::text::printable;
 use crate::transport::Transport;
 
 pub const CANARY_PREFIX: &str = "forget-preflight-";
@@ -86,11 +88,12 @@ impl ProfileCheck {
             Some(status) => format!("HTTP {status}"),
             None => "no answer".to_owned(),
         };
+        // The API's words, shown but never obeyed by the terminal.
         if let Some(code) = &self.code {
-            s.push_str(&format!(", code {code}"));
+            s.push_str(&format!(", code {}", printable(code)));
         }
         if let Some(d) = &self.description {
-            s.push_str(&format!(": {d}"));
+            s.push_str(&format!(": {}", printable(d)));
         }
         s
     }
@@ -224,7 +227,7 @@ pub async fn before_run(
             });
         }
         if !quiet {
-            eprintln!("preflight: {}", check.explain());
+            output::eprint(&format!("preflight: {}\n", check.explain()));
         }
     }
     Ok(())

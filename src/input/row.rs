@@ -103,6 +103,21 @@ impl RowReader<'_> {
     }
 }
 
+/// A free-text cell (an audit field, a kept column) as read: spaces around it dropped, and
+/// the spreadsheet escape forget writes undone ([`csvfile::unescape_cell`]), so a file
+/// forget wrote reads back as what was written. Only spaces are trimmed: trimming a tab
+/// would turn a harmless `\t=1+2` into the formula `=1+2`, and would change a value that
+/// must come back exactly.
+fn text_cell(raw: &str) -> &str {
+    csvfile::unescape_cell(raw.trim_matches(' '))
+}
+
+/// An identifier cell (a key, a profile name) as read: trimmed of any whitespace, then
+/// un-escaped. Control characters left inside make the row invalid.
+fn id_cell(raw: &str) -> &str {
+    csvfile::unescape_cell(raw.trim())
+}
+
 /// The kept columns of a record that has them, so even an invalid row can be traced back to
 /// its ticket. Not validated: they are only ever shown back.
 fn kept(record: &csv::ByteRecord, layout: &Layout) -> Vec<(String, String)> {
@@ -110,7 +125,7 @@ fn kept(record: &csv::ByteRecord, layout: &Layout) -> Vec<(String, String)> {
         .keep
         .iter()
         .filter_map(|(i, name)| {
-            let value = String::from_utf8_lossy(record.get(*i)?).trim().to_owned();
+            let value = text_cell(&String::from_utf8_lossy(record.get(*i)?)).to_owned();
             (!value.is_empty()).then(|| (name.clone(), value))
         })
         .collect()
@@ -153,7 +168,7 @@ fn parse_record(
         std::str::from_utf8(raw).map_err(|_| format!("field {} is not valid UTF-8", i + 1))
     };
     let key = match field(layout.key) {
-        Ok(k) => k.trim(),
+        Ok(k) => id_cell(k),
         Err(reason) => return invalid(line, reason, raw_key),
     };
     if key.is_empty() {
@@ -173,7 +188,7 @@ fn parse_record(
         return invalid(line, reason, raw_key);
     }
     let scope = match layout.profile.map(field).transpose() {
-        Ok(Some(p)) if !p.trim().is_empty() => p.trim().to_owned(),
+        Ok(Some(p)) if !id_cell(p).is_empty() => id_cell(p).to_owned(),
         Ok(_) => opts.profile_default.clone(),
         Err(reason) => return invalid(line, reason, raw_key),
     };
@@ -187,7 +202,9 @@ fn parse_record(
     let mut row_exparams = Vec::new();
     for (i, name) in &layout.exparams {
         match field(*i) {
-            Ok(v) if !v.trim().is_empty() => row_exparams.push((name.clone(), v.trim().to_owned())),
+            Ok(v) if !text_cell(v).is_empty() => {
+                row_exparams.push((name.clone(), text_cell(v).to_owned()))
+            }
             Ok(_) => {}
             Err(reason) => return invalid(line, reason, raw_key),
         }

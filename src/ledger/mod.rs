@@ -34,6 +34,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::actor::Actor;
 use crate::error::{Error, Result};
 use crate::keys::KeyHasher;
+use crate::output;
 
 /// Page cache while recording input, KiB (SQLite's default is 2000).
 const BULK_CACHE_KIB: i64 = 4 << 10;
@@ -273,11 +274,11 @@ impl Ledger {
     /// being emptied (erased keys may linger in it until the next forget command).
     pub fn truncate_wal(&self) -> Result<()> {
         if !self.checkpoint()? {
-            eprintln!(
+            output::eprint(&format!(
                 "warning: another process is reading {}: its write-ahead log could not be emptied \
-                 now; the next forget command on it will",
+                 now; the next forget command on it will\n",
                 self.path().display()
-            );
+            ));
         }
         Ok(())
     }

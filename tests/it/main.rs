@@ -1,7 +1,7 @@
 //! The integration tests, one binary (`cargo test --test it`): a module per area, run one
 //! with `cargo test --test it crash::`. `common` holds the helpers they share: a simulator on
 //! 127.0.0.1:0, temporary work directories, and a `Workdir` that runs the real binary.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 
 mod common;
 
@@ -13,10 +13,13 @@ mod cli;
 mod crash;
 mod deadlines;
 mod environment;
+mod escaping;
 mod faults;
 mod inventory;
+mod output_rule;
 mod outreach;
 mod pipeline;
+mod pipes;
 mod preflight;
 mod report;
 mod robustness;

@@ -15,6 +15,7 @@ use forget::error::exit;
 use forget::job::RunConfig;
 use forget::job::{self, RunSummary};
 use forget::outcome::StopCause;
+use forget::output::{Output, Overwrite, Protected};
 use forget::secret::Token;
 use forget::sim::outreach::{OutreachCollection, sample_call_purposes};
 use forget::sim::{Fault, RetryAfter, SimConfig};
@@ -406,7 +407,8 @@ async fn list_pages_through_the_collection_and_its_csv_feeds_run() {
         ["id", "createdAt", "name", "order", "updatedAt"]
     );
     let out = fx.path("ids.csv");
-    list::write_output(&mut spool, Some(&out)).unwrap();
+    let output = Output::create(&out, &Protected::none(), Overwrite::Never).unwrap();
+    list::write_output(&mut spool, output).unwrap();
     let csv = std::fs::read_to_string(&out).unwrap();
     assert_eq!(csv.lines().count(), 121);
     assert!(

@@ -67,6 +67,7 @@ fn config(out: Option<PathBuf>, format: Format) -> ReportConfig {
         outcomes: None,
         split: None,
         manifest: None,
+        ledger_key_file: None,
     }
 }
 
