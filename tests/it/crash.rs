@@ -70,7 +70,7 @@ fn run_command(dir: &Path, url: &str) -> Command {
         "--no-preflight",
     ])
     .args(["--rate", "1000", "--concurrency", &CONCURRENCY.to_string()])
-    .args(["--timeout", "0.5"])
+    .args(["--timeout", "1"])
     .args([
         "--retry-base-ms",
         "5",
@@ -261,12 +261,15 @@ async fn killed_runs_lose_nothing_and_send_nothing_twice() {
     let mut all_lost: HashSet<String> = HashSet::new();
     let mut landed = Vec::new();
     for i in 0..kills as usize {
-        let pending = distinct - before.finished();
+        let pending = (distinct - before.finished()) as u64;
         let aim = if i == 0 && !ingest_complete(&db) {
             Aim::Ingest
-        } else {
+        } else if pending >= 200 {
             // Within the run's work, so the kill lands before it ends.
-            Aim::Send((50 + rng.next(350)).min(pending as u64 / 2).max(1))
+            Aim::Send((50 + rng.next(350)).min(pending / 2))
+        } else {
+            eprintln!("{pending} keys left after {i} kills: no more kills");
+            break;
         };
         let base = fx.sim.stats().requests;
         let mut run = Running::start(fx.dir.path(), &url);
