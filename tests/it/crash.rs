@@ -30,7 +30,9 @@ const WRITER_BATCH: u64 = 4096;
 /// the batch it was writing, and what queued meanwhile (answers come at `--rate 1000`, so the
 /// queue does not outgrow a batch unless a commit takes seconds). Everything earlier is
 /// committed, and a commit survives SIGKILL (WAL). A lost final answer leaves its key
-/// pending: the next run sends it again.
+/// pending: the next run sends it again. The bound assumes nothing of how fast the writer
+/// runs, so it is loose here (a kill loses 5 to 30; the test prints them): the exact checks
+/// are per key (`check_run`, and the end state).
 const LOST_PER_KILL: u64 = CONCURRENCY + 2 * WRITER_BATCH;
 
 /// Logged (at debug) when recording the file in bulk begins: a kill then lands mid-ingest.
