@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::common::{Fixture, TOKEN, Workdir, keys, text};
+use crate::common::{Fixture, TOKEN, Workdir, assert_sent_until_final_only, keys, text};
 use forget::connector::outreach::Outreach;
 use forget::engine::StopReason;
 use forget::engine::retry::RetryPolicy;
@@ -18,7 +18,7 @@ use forget::outcome::StopCause;
 use forget::output::{Output, Overwrite, Protected};
 use forget::secret::Token;
 use forget::sim::outreach::{OutreachCollection, sample_call_purposes};
-use forget::sim::{Fault, RetryAfter, SimConfig};
+use forget::sim::{Answer, Fault, RetryAfter, SimConfig};
 use forget::target::Target;
 use forget::tenant::list::{self, ListConfig, ListStop, Spool};
 use serde_json::{Value, json};
@@ -197,10 +197,21 @@ async fn an_expiring_token_stops_mid_run_and_reruns_delete_each_id_exactly_once(
     }
     assert_eq!(s.exit_code(), exit::OK, "{s:?}");
     assert_eq!((s.ledger.deleted, s.ledger.not_found), (150, 30));
+    // Sent again after a 401 (its fate open), never after its answer; deleted by one request.
+    assert_sent_until_final_only(&fx.sim);
     for id in 1..=150 {
-        assert_eq!(fx.sim.outreach_delete_count(RESOURCE, id), 1, "{id}");
+        let history = fx.sim.outreach_history(RESOURCE, id);
+        assert_eq!(
+            history.iter().filter(|r| r.answer.deleted()).count(),
+            1,
+            "{id}: {history:?}"
+        );
+        assert_eq!(
+            history.last().map(|r| r.answer),
+            Some(Answer::Deleted),
+            "{id}"
+        );
     }
-    assert_eq!(fx.sim.stats().max_deletes_per_key, 1);
 }
 
 #[tokio::test]
@@ -251,6 +262,8 @@ async fn server_errors_and_dropped_connections_are_retried_until_final() {
             (Fault::NotJson, 0.05),
             (Fault::Drop, 0.05),
             (Fault::Code429, 0.05),
+            (Fault::DropAfterDelete, 0.05),
+            (Fault::Http500AfterDelete, 0.05),
         ];
         c.seed = 11;
     })
@@ -259,9 +272,24 @@ async fn server_errors_and_dropped_connections_are_retried_until_final() {
     config.retry.max_attempts = 40;
     let s = run_with(&fx, config, TOKEN).await;
     assert_eq!(s.exit_code(), exit::OK, "{s:?}");
-    assert_eq!((s.ledger.deleted, s.ledger.not_found), (60, 10));
+    // A record deleted by a request whose answer was lost is found gone by the retry (404).
+    let lost = fx.sim.stats().deleted_then_faulted;
+    assert!(lost > 0, "the after-delete faults never fired");
+    assert_eq!(
+        (s.ledger.deleted, s.ledger.not_found),
+        (60 - lost, 10 + lost)
+    );
+    assert!(s.after_ambiguous >= lost, "{s:?}");
     assert!(s.retries > 0, "{s:?}");
-    assert_eq!(fx.sim.stats().max_deletes_per_key, 1);
+    assert_sent_until_final_only(&fx.sim);
+    for id in 1..=60 {
+        let history = fx.sim.outreach_history(RESOURCE, id);
+        assert_eq!(
+            history.iter().filter(|r| r.answer.deleted()).count(),
+            1,
+            "{id}: {history:?}"
+        );
+    }
     assert_eq!(fx.sim.outreach_remaining(RESOURCE), 0);
 }
 
