@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::input::InputOptions;
 use crate::job::{self, RunConfig};
 use crate::keys::KeyHasher;
-use crate::secret;
+use crate::ledger;
 
 #[derive(Args, Debug)]
 pub struct AccessArgs {
@@ -163,7 +163,8 @@ pub async fn exec(args: &AccessArgs) -> Result<i32> {
         None
     } else {
         let api = args.target.require_api(Kind::Webex).await?;
-        let (secret, _) = secret::load_ledger_key(&config.ledger_key_file, true)?;
+        // Made only for a ledger with no records: see `Ledger::load_key`.
+        let (secret, _) = ledger::load_key_for(&config.state, &config.ledger_key_file)?;
         let url = api.url()?;
         let source = webex_access::api_url(&url, &args.path)?;
         let exporter =

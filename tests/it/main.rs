@@ -15,6 +15,7 @@ mod deadlines;
 mod environment;
 mod faults;
 mod inventory;
+mod ledger;
 mod outreach;
 mod pipeline;
 mod preflight;
