@@ -54,7 +54,8 @@ pub fn run(
     // Declared first, dropped last: after the connection to the ledger is closed.
     let _lock = Ledger::lock(&config.state)?;
     let mut ledger = Ledger::open_existing(&config.state)?;
-    ledger.ensure_sound(Depth::Run)?;
+    // Read-only, as before a run (see `job::run`).
+    Ledger::open_read_only(&config.state)?.ensure_sound(Depth::Run)?;
     let plan = ledger.purge_plan(&config.scope)?;
     if plan.total() == 0 {
         return Ok(PurgeResult::Nothing);

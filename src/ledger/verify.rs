@@ -12,16 +12,18 @@ use super::Ledger;
 use crate::error::{Error, Result};
 use crate::outcome::Outcome;
 
-/// How much checking a command does before it trusts a ledger.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How much checking a command does before it trusts a ledger; each grows with the
+/// ledger (BENCHMARKS.md, "Ledger safety checks", says how much).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Depth {
-    /// `forget verify`: every check.
-    All,
-    /// Before a run sends: every check (see BENCHMARKS.md for what it costs).
-    Run,
-    /// Before an audit command reports: forget's rules, without SQLite's page-by-page
-    /// check (their cost grows with the ledger: see BENCHMARKS.md).
+    /// Before an audit command (`status`, `report`, `lookup`, `invalid`) answers: forget's
+    /// rules on the tables those answers come from. A damaged page met while answering
+    /// is refused too (exit 5).
     Report,
+    /// Before a run or purge writes: also SQLite's `quick_check` of every page.
+    Run,
+    /// `forget verify`: every check, the attempts' values too.
+    All,
 }
 
 /// One check of a ledger.
@@ -30,8 +32,9 @@ pub struct Check {
     pub name: &'static str,
     /// What it proves, in words.
     pub about: &'static str,
-    /// Whether the audit commands run it too ([`Depth::Report`]).
-    pub before_reports: bool,
+    /// The least depth that runs it: [`Depth::Report`] for every command, [`Depth::Run`]
+    /// before a run too, [`Depth::All`] for `forget verify` alone.
+    pub depth: Depth,
     /// The problems it finds: how many, and what they are, in words.
     run: fn(&Connection) -> rusqlite::Result<Problems>,
 }
@@ -67,68 +70,74 @@ pub const CHECKS: &[Check] = &[
         name: "sqlite_quick_check",
         about: "SQLite's check of every page and record (and of the CHECK constraints, but \
                 only where the ledger could be opened to write: SQLite skips them read-only)",
-        before_reports: true,
+        depth: Depth::Run,
         run: quick_check,
     },
     Check {
         name: "stored_values",
         about: "every stored count, status, hash and line is of the type and range forget writes",
-        before_reports: true,
+        depth: Depth::Report,
         run: stored_values,
+    },
+    Check {
+        name: "attempt_values",
+        about: "every attempt's latency, status and verdict is of the type and range forget writes",
+        depth: Depth::All,
+        run: attempt_values,
     },
     Check {
         name: "unit_states",
         about: "every unit has exactly one known state",
-        before_reports: true,
+        depth: Depth::Report,
         run: unit_states,
     },
     Check {
         name: "outcome_counts",
         about: "the counts per outcome (read from the index) add up to the units (read from the table)",
-        before_reports: true,
+        depth: Depth::Report,
         run: outcome_counts,
     },
     Check {
         name: "row_kinds",
         about: "every row is a request, duplicate or invalid row; only invalid rows have no unit",
-        before_reports: true,
+        depth: Depth::Report,
         run: row_kinds,
     },
     Check {
         name: "references",
         about: "every row points at a recorded file and unit, every attempt at a unit and a run",
-        before_reports: true,
+        depth: Depth::Report,
         run: references,
     },
     Check {
         name: "one_request_per_unit",
         about: "every unit was brought by exactly one request row",
-        before_reports: true,
+        depth: Depth::Report,
         run: one_request_per_unit,
     },
     Check {
         name: "deleted_have_transaction_id",
         about: "every Webex Campaign key recorded deleted has the transaction id the API gave",
-        before_reports: true,
+        depth: Depth::Report,
         run: deleted_have_transaction_id,
     },
     Check {
         name: "no_plaintext_when_gone",
         about: "no deleted or not-found unit keeps its plaintext key",
-        before_reports: true,
+        depth: Depth::Report,
         run: no_plaintext_when_gone,
     },
     Check {
         name: "file_rows",
         about: "every input file's recorded row counts match its rows",
-        before_reports: true,
+        depth: Depth::Report,
         run: file_rows,
     },
     Check {
-        name: "unit_attempts",
-        about: "every unit's attempt count matches its attempts",
-        before_reports: true,
-        run: unit_attempts,
+        name: "attempt_counts",
+        about: "the units' attempt counts add up to the attempts recorded",
+        depth: Depth::Report,
+        run: attempt_counts,
     },
 ];
 
@@ -138,7 +147,7 @@ impl Ledger {
     pub fn verify(&self, depth: Depth) -> Result<Vec<Verdict>> {
         let mut verdicts = Vec::new();
         for check in CHECKS {
-            if depth == Depth::Report && !check.before_reports {
+            if check.depth > depth {
                 continue;
             }
             let found = match (check.run)(&self.conn) {
@@ -265,13 +274,6 @@ fn stored_values(conn: &Connection) -> rusqlite::Result<Problems> {
                 int("recorded_rows")
             ),
         ),
-        (
-            "attempts",
-            format!(
-                "{} OR verdict = '' OR (http_status IS NOT NULL AND typeof(http_status) != 'integer')",
-                int("latency_ms")
-            ),
-        ),
         ("purges", format!("{} OR {}", int("units"), int("rows"))),
     ];
     let mut wrong = Vec::new();
@@ -290,6 +292,23 @@ fn stored_values(conn: &Connection) -> rusqlite::Result<Problems> {
         format!(
             "{} a value forget never writes",
             wrong.join(", ") + if total == 1 { " holds" } else { " hold" }
+        )
+    }))
+}
+
+/// The attempts' part of [`stored_values`]: the largest table, evidence only (a run
+/// decides nothing from it), so read by `forget verify` alone.
+fn attempt_values(conn: &Connection) -> rusqlite::Result<Problems> {
+    let n = scalar(
+        conn,
+        "SELECT count(*) FROM attempts NOT INDEXED
+         WHERE typeof(latency_ms) != 'integer' OR latency_ms < 0 OR verdict = ''
+            OR (http_status IS NOT NULL AND typeof(http_status) != 'integer')",
+    )?;
+    Ok(found(n, |n| {
+        format!(
+            "{} a value forget never writes",
+            count(n, "attempt holds", "attempts hold")
         )
     }))
 }
@@ -440,47 +459,61 @@ fn no_plaintext_when_gone(conn: &Connection) -> rusqlite::Result<Problems> {
 }
 
 fn file_rows(conn: &Connection) -> rusqlite::Result<Problems> {
-    let n = scalar(
-        conn,
-        "SELECT count(*) FROM files f
-         LEFT JOIN (SELECT file_id, count(*) AS n FROM rows GROUP BY file_id) r ON r.file_id = f.id
-         WHERE f.recorded_rows != coalesce(r.n, 0)
-            OR (f.rows IS NOT NULL AND f.rows != f.recorded_rows)",
-    )?;
-    let orphans = scalar(
-        conn,
-        "SELECT count(*) FROM units WHERE row_file_id IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM files f WHERE f.id = units.row_file_id)",
-    )?;
-    let mut wrong = Vec::new();
-    if n > 0 {
-        wrong.push(format!(
+    // Counted per file from the table's key order, and from the units holding their
+    // request row (a bulk load's), rather than through the `rows` view, which sorts.
+    let mut counted: BTreeMap<i64, i64> = BTreeMap::new();
+    for sql in [
+        "SELECT file_id, count(*) FROM row_records GROUP BY file_id",
+        "SELECT row_file_id, count(*) FROM units NOT INDEXED WHERE row_line IS NOT NULL
+         GROUP BY row_file_id",
+    ] {
+        let mut stmt = conn.prepare(sql)?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            *counted.entry(row.get(0)?).or_default() += row.get::<_, i64>(1)?;
+        }
+    }
+    let mut stmt = conn.prepare("SELECT id, recorded_rows, rows FROM files")?;
+    let mut rows = stmt.query([])?;
+    let mut wrong = 0;
+    while let Some(row) = rows.next()? {
+        let (id, recorded, total): (i64, i64, Option<i64>) =
+            (row.get(0)?, row.get(1)?, row.get(2)?);
+        let found = counted.remove(&id).unwrap_or(0);
+        if recorded != found || total.is_some_and(|t| t != recorded) {
+            wrong += 1;
+        }
+    }
+    // Rows left over belong to no recorded file.
+    let orphans = counted.len() as u64;
+    let mut what = Vec::new();
+    if wrong > 0 {
+        what.push(format!(
             "{} a row count that does not match its rows",
-            count(n, "file has", "files have")
+            count(wrong, "file has", "files have")
         ));
     }
     if orphans > 0 {
-        wrong.push(format!(
-            "{} a request row in a file that is not recorded",
-            count(orphans, "unit has", "units have")
+        what.push(format!(
+            "rows of {} that {} not recorded",
+            count(orphans, "file", "files"),
+            if orphans == 1 { "is" } else { "are" }
         ));
     }
-    Ok(found(n + orphans, |_| wrong.join("; ")))
+    Ok(found(wrong + orphans, |_| what.join("; ")))
 }
 
-fn unit_attempts(conn: &Connection) -> rusqlite::Result<Problems> {
-    let n = scalar(
-        conn,
-        "SELECT count(*) FROM units u
-         LEFT JOIN (SELECT unit_id, count(*) AS n FROM attempts GROUP BY unit_id) a
-           ON a.unit_id = u.id
-         WHERE u.attempts != coalesce(a.n, 0)",
+fn attempt_counts(conn: &Connection) -> rusqlite::Result<Problems> {
+    // Each attempt adds one to its unit's count: the sums agree (a count per unit would
+    // cost a join of the two largest tables).
+    let (counted, recorded): (i64, i64) = conn.query_row(
+        "SELECT (SELECT coalesce(sum(attempts), 0) FROM units NOT INDEXED),
+                (SELECT count(*) FROM attempts)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    Ok(found(n, |n| {
-        format!(
-            "{} an attempt count that differs from the attempts recorded",
-            count(n, "unit has", "units have")
-        )
+    Ok(found(counted.abs_diff(recorded), |_| {
+        format!("the units count {counted} attempts, the attempts recorded are {recorded}")
     }))
 }
 

@@ -183,16 +183,21 @@ fn forget(dir: &Path, args: &[&str], state: &Path, code: i32) -> (String, String
     (stdout, stderr)
 }
 
-/// Every command that reads or writes the ledger refuses it, naming `forget verify`.
-fn everything_refuses(fx: &Fixture, state: &Path) {
+/// The reading commands, each with its arguments.
+const READERS: [&[&str]; 5] = [
+    &["status"],
+    &["status", "--json"],
+    &["report"],
+    &["invalid"],
+    &["lookup", "-"],
+];
+
+/// Every command that writes the ledger refuses it, naming `forget verify`, and sends
+/// nothing.
+fn writers_refuse(fx: &Fixture, state: &Path) {
     let dir = fx.dir.path();
     for args in [
-        &["status"][..],
-        &["status", "--json"],
-        &["report"],
-        &["invalid"],
-        &["lookup", "-"],
-        &["run", "--dry-run"],
+        &["run", "--dry-run"][..],
         &["purge", "--outcome", "failed", "--yes"],
     ] {
         let (_, err) = forget(dir, args, state, exit::LEDGER_CHECK);
@@ -216,6 +221,21 @@ fn everything_refuses(fx: &Fixture, state: &Path) {
     assert_eq!(fx.sim.stats().requests, requests, "nothing was sent");
 }
 
+/// What each reading command prints on a sound ledger (`lookup` of no key: exit 4).
+fn answers(dir: &Path, state: &Path) -> Vec<String> {
+    READERS
+        .iter()
+        .map(|args| {
+            let code = if args[0] == "lookup" {
+                exit::INCOMPLETE
+            } else {
+                exit::OK
+            };
+            forget(dir, args, state, code).0
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_ledger_fails_verify_and_nothing_reads_it_as_truth() {
     let fx = Fixture::new(&keys("+4477009", 20), |_| {}).await;
@@ -226,6 +246,7 @@ async fn a_damaged_ledger_fails_verify_and_nothing_reads_it_as_truth() {
     assert!(err.is_empty(), "{err}");
     let (page_size, roots) = layout(&state);
     let sound = std::fs::read(&state).unwrap();
+    let sound_answers = answers(fx.dir.path(), &state);
 
     // One unit's outcome, `deleted` in its row of the table, becomes `daleted`; the index
     // still says `deleted`.
@@ -266,7 +287,11 @@ async fn a_damaged_ledger_fails_verify_and_nothing_reads_it_as_truth() {
         ),
         (Some(false), Some(1))
     );
-    everything_refuses(&fx, &state);
+    writers_refuse(&fx, &state);
+    for args in READERS {
+        let (_, err) = forget(fx.dir.path(), args, &state, exit::LEDGER_CHECK);
+        assert!(err.contains("forget verify"), "{args:?}: {err}");
+    }
 
     // A page picked at random (seeded) among the tables and indexes gets a broken header.
     let mut seed = 0x5eed_u64;
@@ -282,7 +307,30 @@ async fn a_damaged_ledger_fails_verify_and_nothing_reads_it_as_truth() {
         std::fs::write(&state, &flipped).unwrap();
         let (out, _) = forget(fx.dir.path(), &["verify"], &state, exit::LEDGER_CHECK);
         assert!(out.contains(": FAILED"), "{name}: {out}");
-        everything_refuses(&fx, &state);
+        writers_refuse(&fx, &state);
+        // A reading command refuses when what it reads is damaged; what it answers from
+        // pages that are not is what it answered before.
+        for (args, sound) in READERS.iter().zip(&sound_answers) {
+            let out = forget_in(fx.dir.path())
+                .args(*args)
+                .arg("--state")
+                .arg(&state)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            match out.status.code() {
+                Some(exit::LEDGER_CHECK) => {
+                    assert!(
+                        text(&out.stderr).contains("forget verify"),
+                        "{name} {args:?}"
+                    )
+                }
+                Some(exit::OK | exit::INCOMPLETE) => {
+                    assert_eq!(&text(&out.stdout), sound, "{name} {args:?}")
+                }
+                code => panic!("{name} {args:?}: exit {code:?}: {}", text(&out.stderr)),
+            }
+        }
     }
 
     // Restored, it is the ledger it was.

@@ -101,7 +101,7 @@ fn a_sound_ledger_passes_every_check() {
     assert!(ledger.ensure_sound(Depth::Report).is_ok());
     assert_eq!(
         ledger.verify(Depth::Report).expect("test setup").len(),
-        CHECKS.iter().filter(|c| c.before_reports).count()
+        CHECKS.iter().filter(|c| c.depth == Depth::Report).count()
     );
 }
 
@@ -116,7 +116,7 @@ fn each_rule_finds_what_it_is_about() {
         ),
         (
             "UPDATE units SET attempts = -1 WHERE id = 1",
-            &["stored_values", "unit_attempts"],
+            &["stored_values", "attempt_counts"],
         ),
         (
             "UPDATE units SET key_hash = x'01' WHERE id = 3",
@@ -143,8 +143,11 @@ fn each_rule_finds_what_it_is_about() {
             &["one_request_per_unit"],
         ),
         ("UPDATE files SET rows = 9", &["file_rows"]),
-        ("DELETE FROM attempts WHERE unit_id = 2", &["unit_attempts"]),
-        ("UPDATE attempts SET latency_ms = -1", &["stored_values"]),
+        (
+            "DELETE FROM attempts WHERE unit_id = 2",
+            &["attempt_counts"],
+        ),
+        ("UPDATE attempts SET latency_ms = -1", &["attempt_values"]),
     ];
     for (sql, want) in cases {
         let dir = tempfile::tempdir().expect("test setup");
