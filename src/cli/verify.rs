@@ -10,10 +10,11 @@ use crate::ledger::verify::{Depth, Verdict};
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
-Checks: SQLite's quick_check (every page and record, NOT NULL and CHECK constraints), then
-forget's rules: every unit in one known state, counts per outcome adding up, row kinds, every
-row and attempt pointing at what it names, one request row per unit, a transaction id for
-every Webex deletion, no plaintext key on an erased unit, files' row counts, attempt counts.
+Checks: SQLite's quick_check (every page and record), then forget's rules: every stored value
+of the type and range forget writes, every unit in one known state, counts per outcome adding
+up, row kinds, every row and attempt pointing at what it names, one request row per unit, a
+transaction id for every Webex deletion, no plaintext key on an erased unit, files' row
+counts, attempt counts. `--json` names them (field `check`).
 The ledger is opened read-only: a copy on read-only storage can be verified.
 Exit code: 0 when every check passes, 5 when one fails (2: no ledger, or not one).")]
 pub struct VerifyArgs {

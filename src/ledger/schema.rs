@@ -200,39 +200,38 @@ pub const MIGRATIONS: &[&str] = &[
         recorded_rows = (SELECT count(*) FROM row_records r WHERE r.file_id = files.id);
     "#,
     // 5: the schema refuses values no forget writes, so a bad write fails and
-    // `PRAGMA quick_check` (which checks CHECK constraints) finds a corrupted value: outcomes
-    // and row kinds in their sets, counts non-negative integers, keyed hashes of 32 bytes, no
-    // plaintext on a unit that is gone, a unit for every request or duplicate row and none
-    // for an invalid one. Each table is rebuilt with its checks (SQLite adds none to a table
-    // in place); the indexes come back as `DEFERRED_INDEXES` names them.
+    // `PRAGMA quick_check` on a writable connection finds a corrupted value: outcomes and row
+    // kinds in their sets, counts non-negative, no plaintext on a unit that is gone, a unit
+    // for every request or duplicate row and none for an invalid one. Few and cheap: each is
+    // evaluated for every row recorded (the `stored_values` check reads back the rest).
+    // Each table is rebuilt with its checks (SQLite adds none to a table in place); the
+    // indexes come back as `DEFERRED_INDEXES` names them.
     r#"
     DROP VIEW rows;
 
     CREATE TABLE units_v5 (
         id               INTEGER PRIMARY KEY,
-        connector        TEXT NOT NULL CHECK (connector <> ''),
+        connector        TEXT NOT NULL,
         scope            TEXT NOT NULL,
-        key_hash         BLOB NOT NULL CHECK (typeof(key_hash) = 'blob' AND length(key_hash) = 32),
+        key_hash         BLOB NOT NULL,
         key              TEXT,
         key_masked       TEXT NOT NULL,
         exparams         TEXT,
         outcome          TEXT NOT NULL DEFAULT 'pending'
                          CHECK (outcome IN ('pending', 'deleted', 'not_found', 'rejected', 'failed')),
-        attempts         INTEGER NOT NULL DEFAULT 0
-                         CHECK (typeof(attempts) = 'integer' AND attempts >= 0),
-        http_status      INTEGER CHECK (http_status IS NULL OR typeof(http_status) = 'integer'),
+        attempts         INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+        http_status      INTEGER,
         code             TEXT,
         description      TEXT,
         transaction_id   TEXT,
-        after_ambiguous  INTEGER NOT NULL DEFAULT 0 CHECK (after_ambiguous IN (0, 1)),
+        after_ambiguous  INTEGER NOT NULL DEFAULT 0,
         first_attempt_at TEXT,
         last_attempt_at  TEXT,
         finished_at      TEXT,
         due_on           TEXT,
         purged_at        TEXT,
         row_file_id      INTEGER,
-        row_line         INTEGER CHECK (row_line IS NULL OR (typeof(row_line) = 'integer' AND row_line > 0)),
-        CHECK ((row_file_id IS NULL) = (row_line IS NULL)),
+        row_line         INTEGER,
         -- A gone key keeps no plaintext.
         CHECK (outcome NOT IN ('deleted', 'not_found') OR key IS NULL)
     );
@@ -250,7 +249,7 @@ pub const MIGRATIONS: &[&str] = &[
 
     CREATE TABLE row_records_v5 (
         file_id     INTEGER NOT NULL REFERENCES files (id),
-        line        INTEGER NOT NULL CHECK (typeof(line) = 'integer' AND line > 0),
+        line        INTEGER NOT NULL,
         kind        TEXT NOT NULL CHECK (kind IN ('request', 'duplicate', 'invalid')),
         unit_id     INTEGER REFERENCES units (id),
         reason      TEXT,
@@ -260,8 +259,7 @@ pub const MIGRATIONS: &[&str] = &[
         received_on TEXT,
         due_on      TEXT,
         PRIMARY KEY (file_id, line),
-        CHECK ((kind = 'invalid') = (unit_id IS NULL)),
-        CHECK (kind = 'invalid' OR raw_key IS NULL)
+        CHECK ((kind = 'invalid') = (unit_id IS NULL))
     ) WITHOUT ROWID;
     INSERT INTO row_records_v5
         SELECT file_id, line, kind, unit_id, reason, raw_key, exparams, extra, received_on, due_on
@@ -306,10 +304,10 @@ pub const MIGRATIONS: &[&str] = &[
         unit_id     INTEGER NOT NULL REFERENCES units (id),
         run_id      INTEGER NOT NULL REFERENCES runs (id),
         at          TEXT NOT NULL,
-        http_status INTEGER CHECK (http_status IS NULL OR typeof(http_status) = 'integer'),
+        http_status INTEGER,
         code        TEXT,
-        verdict     TEXT NOT NULL CHECK (verdict <> ''),
-        latency_ms  INTEGER NOT NULL CHECK (typeof(latency_ms) = 'integer' AND latency_ms >= 0),
+        verdict     TEXT NOT NULL,
+        latency_ms  INTEGER NOT NULL CHECK (latency_ms >= 0),
         error       TEXT
     );
     INSERT INTO attempts_v5

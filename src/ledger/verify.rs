@@ -16,13 +16,15 @@ use crate::outcome::Outcome;
 /// ledger (BENCHMARKS.md, "Ledger safety checks", says how much).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Depth {
-    /// Before an audit command (`status`, `report`, `lookup`, `invalid`) answers: forget's
-    /// rules on the tables those answers come from. A damaged page met while answering
-    /// is refused too (exit 5).
+    /// Before an audit command (`status`, `report`, `lookup`, `invalid`) answers: the rules
+    /// that read each unit's and row's state once (outcomes, counts, gone keys, row kinds
+    /// and counts). A damaged page met while answering is refused too (exit 5).
     Report,
-    /// Before a run or purge writes: also SQLite's `quick_check` of every page.
+    /// Before a run or purge writes: also SQLite's `quick_check` of every page, the
+    /// references between tables, one request per unit, transaction ids.
     Run,
-    /// `forget verify`: every check, the attempts' values too.
+    /// `forget verify`: every check, the stored values (the CHECK constraints read back)
+    /// too.
     All,
 }
 
@@ -76,7 +78,7 @@ pub const CHECKS: &[Check] = &[
     Check {
         name: "stored_values",
         about: "every stored count, status, hash and line is of the type and range forget writes",
-        depth: Depth::Report,
+        depth: Depth::All,
         run: stored_values,
     },
     Check {
@@ -106,19 +108,19 @@ pub const CHECKS: &[Check] = &[
     Check {
         name: "references",
         about: "every row points at a recorded file and unit, every attempt at a unit and a run",
-        depth: Depth::Report,
+        depth: Depth::Run,
         run: references,
     },
     Check {
         name: "one_request_per_unit",
         about: "every unit was brought by exactly one request row",
-        depth: Depth::Report,
+        depth: Depth::Run,
         run: one_request_per_unit,
     },
     Check {
         name: "deleted_have_transaction_id",
         about: "every Webex Campaign key recorded deleted has the transaction id the API gave",
-        depth: Depth::Report,
+        depth: Depth::Run,
         run: deleted_have_transaction_id,
     },
     Check {

@@ -157,7 +157,7 @@ fn each_rule_finds_what_it_is_about() {
         assert_eq!(&failing(&path), want, "{sql}");
         let err = Ledger::open_read_only(&path)
             .expect("test setup")
-            .ensure_sound(Depth::Run)
+            .ensure_sound(Depth::All)
             .expect_err("it fails");
         assert!(err.to_string().contains("forget verify"), "{err}");
         assert_eq!(err.exit_code(), crate::error::exit::LEDGER_CHECK);
@@ -194,9 +194,7 @@ fn the_schema_refuses_values_no_forget_writes() {
     for sql in [
         "UPDATE units SET outcome = 'daleted' WHERE id = 3",
         "UPDATE units SET attempts = -1 WHERE id = 3",
-        "UPDATE units SET attempts = 'many' WHERE id = 3",
         "UPDATE units SET key = 'back' WHERE id = 1",
-        "UPDATE units SET key_hash = x'01' WHERE id = 3",
         "UPDATE row_records SET kind = 'other' WHERE line = 5",
         "UPDATE row_records SET unit_id = NULL WHERE line = 5",
         "UPDATE files SET recorded_rows = -3",
