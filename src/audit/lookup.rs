@@ -12,6 +12,7 @@ use crate::input::ParsedRow;
 use crate::input::{self, InputOptions};
 use crate::keys::{KeyHash, KeyHasher, mask};
 use crate::ledger::audit::{InvalidMatch, UnitRecord};
+use crate::ledger::verify::Depth;
 use crate::ledger::{KeyCheck, Ledger, Pairs};
 use crate::output;
 use crate::secret;
@@ -104,7 +105,8 @@ impl<'a> Finder<'a> {
 
 /// `forget lookup`: open the ledger with its key and print an answer per key to `out`.
 pub fn run(config: &LookupConfig, out: impl Write) -> Result<Tally> {
-    let ledger = Ledger::open_existing(&config.state)?;
+    let ledger = Ledger::open_read_only(&config.state)?;
+    ledger.ensure_sound(Depth::Report)?;
     let (key, _) = secret::load_ledger_key(&config.ledger_key_file, false)?;
     let hasher = KeyHasher::new(&key);
     if ledger.verify_key(&hasher)? == KeyCheck::Differs {

@@ -8,6 +8,7 @@ use crate::actor::Actor;
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
 use crate::ledger::purge::{PurgePlan, PurgeScope};
+use crate::ledger::verify::Depth;
 use crate::output;
 
 #[derive(Clone, Debug)]
@@ -44,8 +45,18 @@ pub fn run(
     config: &PurgeConfig,
     confirm: impl FnOnce(&PurgePlan) -> Result<bool>,
 ) -> Result<PurgeResult> {
+    if !config.state.is_file() {
+        // Before the lock, which would make an empty ledger file.
+        return Err(Error::ledger(
+            &config.state,
+            "no ledger here: `forget run` creates it (or pass --state PATH)",
+        ));
+    }
+    // Declared first, dropped last: after the connection to the ledger is closed.
     let _lock = Ledger::lock(&config.state)?;
     let mut ledger = Ledger::open_existing(&config.state)?;
+    // Read-only, as before a run (see `job::run`).
+    Ledger::open_read_only(&config.state)?.ensure_sound(Depth::Run)?;
     let plan = ledger.purge_plan(&config.scope)?;
     if plan.total() == 0 {
         return Ok(PurgeResult::Nothing);

@@ -14,8 +14,8 @@ use crate::error::{Error, Result};
 use crate::input::InputOptions;
 use crate::job::{self, RunConfig};
 use crate::keys::KeyHasher;
+use crate::ledger;
 use crate::output::{self, Protected};
-use crate::secret;
 
 #[derive(Args, Debug)]
 pub struct AccessArgs {
@@ -164,7 +164,8 @@ pub async fn exec(args: &AccessArgs) -> Result<i32> {
         None
     } else {
         let api = args.target.require_api(Kind::Webex).await?;
-        let (secret, _) = secret::load_ledger_key(&config.ledger_key_file, true)?;
+        // Made only for a ledger with no records: see `Ledger::load_key`.
+        let (secret, _) = ledger::load_key_for(&config.state, &config.ledger_key_file)?;
         let url = api.url()?;
         let source = webex_access::api_url(&url, &args.path)?;
         let protected = Protected::ledger(&config.state, &config.ledger_key_file);

@@ -6,6 +6,7 @@ use clap::Args;
 use super::args::LedgerArgs;
 use crate::error::{Result, exit};
 use crate::ledger::Ledger;
+use crate::ledger::verify::Depth;
 use crate::output::TextOut;
 use crate::text::printable;
 
@@ -16,7 +17,8 @@ pub struct InvalidArgs {
 }
 
 pub fn exec(args: &InvalidArgs) -> Result<i32> {
-    let ledger = Ledger::open_existing(&args.ledger.state)?;
+    let ledger = Ledger::open_read_only(&args.ledger.state)?;
+    ledger.ensure_sound(Depth::Report)?;
     let rows = ledger.invalid_rows()?;
     let mut out = TextOut::stdout();
     if rows.is_empty() {

@@ -15,6 +15,7 @@ pub mod report;
 pub mod run;
 pub mod sim;
 pub mod status;
+pub mod verify;
 
 use clap::{Parser, Subcommand};
 
@@ -40,7 +41,8 @@ Rehearse with no tenant:
   forget run samples/erasure-requests.csv --simulate
 Exit codes: 0 all keys deleted or not found; 4 finished, some keys need attention;
 3 stopped early (token, URL); 2 usage or input error, nothing sent; 1 a ledger or output
-file could not be written, or an internal failure; 130 interrupted (re-run resumes).";
+file could not be written, or an internal failure; 5 the ledger fails a check (forget
+verify says which); 130 interrupted (re-run resumes).";
 
 #[derive(Parser, Debug)]
 #[command(name = "forget", version, about = ABOUT, after_help = AFTER_HELP)]
@@ -97,6 +99,9 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Give up on unfinished keys: drop the plaintext the ledger still holds for them.
     Purge(purge::PurgeArgs),
+    /// Check the ledger: SQLite's integrity check and forget's consistency rules, one
+    /// verdict a line. Exit 0 only when every check passes.
+    Verify(verify::VerifyArgs),
     /// Run a local simulator of the Webex Campaign and Outreach APIs (for rehearsals and tests).
     Sim(sim::SimArgs),
 }
@@ -164,6 +169,7 @@ async fn dispatch(command: Command) -> crate::Result<i32> {
         Command::Lookup(args) => lookup::exec(&args),
         Command::Report(args) => report::exec(&args),
         Command::Purge(args) => purge::exec(&args),
+        Command::Verify(args) => verify::exec(&args),
         Command::Sim(args) => sim::exec(&args).await,
     }
 }

@@ -8,6 +8,7 @@ use super::args::LedgerArgs;
 use crate::audit::report::{self, ReportConfig};
 use crate::error::{Result, exit};
 use crate::ledger::Ledger;
+use crate::ledger::verify::Depth;
 use crate::output;
 
 #[derive(Args, Debug)]
@@ -69,7 +70,8 @@ impl ReportArgs {
 
 pub fn exec(args: &ReportArgs) -> Result<i32> {
     let config = args.to_config()?;
-    let ledger = Ledger::open_existing(&args.ledger.state)?;
+    let ledger = Ledger::open_read_only(&args.ledger.state)?;
+    ledger.ensure_sound(Depth::Report)?;
     let summary = report::write(&ledger, &config)?;
     output::eprint(&report::render_summary(&summary));
     Ok(exit::OK)

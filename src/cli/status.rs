@@ -8,6 +8,7 @@ use super::args::{self, LedgerArgs};
 use crate::audit::status;
 use crate::deadline;
 use crate::error::{Error, Result, exit};
+use crate::ledger::verify::Depth;
 use crate::ledger::{self, Ledger};
 use crate::output;
 
@@ -34,7 +35,8 @@ pub struct StatusArgs {
 
 pub fn exec(args: &StatusArgs) -> Result<i32> {
     let path = &args.ledger.state;
-    let ledger = Ledger::open_existing(path)?;
+    let ledger = Ledger::open_read_only(path)?;
+    ledger.ensure_sound(Depth::Report)?;
     let today = deadline::today();
     if args.deadlines {
         let d = ledger.deadlines(today, usize::MAX >> 1)?;

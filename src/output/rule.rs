@@ -44,7 +44,7 @@ impl Protected {
     }
 
     /// The ledger at `ledger` and its companions: SQLite's `-wal`, `-shm` and `-journal`,
-    /// the run lock `.lock`, the default key file `.key` and `key_file` (which may be
+    /// the run lock `.lock` an older forget made, the default key file `.key` and `key_file` (which may be
     /// elsewhere). A ledger reached through a link is protected where it really is too,
     /// since SQLite keeps its companions beside the real file.
     pub fn ledger(ledger: &Path, key_file: &Path) -> Protected {

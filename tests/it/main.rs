@@ -16,6 +16,7 @@ mod environment;
 mod escaping;
 mod faults;
 mod inventory;
+mod ledger;
 mod output_rule;
 mod outreach;
 mod pipeline;

@@ -412,7 +412,7 @@ async fn a_ledger_used_with_another_ledger_key_or_tenant_refuses() {
     let config = fx.config(vec![fx.csv("in.csv", &keys("k", 1))]);
     fx.run(config.clone()).await;
     let mut other_key = config.clone();
-    other_key.ledger_key_file = fx.path("other.key");
+    other_key.ledger_key_file = fx.write("other.key", "fedcba9876543210fedcba9876543210\n");
     let err = forget::job::run(other_key, Some(fx.target()))
         .await
         .unwrap_err();

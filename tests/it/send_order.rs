@@ -37,7 +37,8 @@ fn fill(path: &std::path::Path, n: i64) {
             insert
                 .execute(rusqlite::params![
                     id,
-                    id.to_le_bytes().to_vec(),
+                    // A keyed hash is 32 bytes (the schema checks it); unique per id.
+                    [id.to_le_bytes(), [0; 8], [0; 8], [0; 8]].concat(),
                     key,
                     outcome,
                     due
