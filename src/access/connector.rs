@@ -20,6 +20,7 @@ const MAX_BODY: usize = 4 * 1024 * 1024;
 pub struct WebexAccess {
     url: reqwest::Url,
     headers: http::HeaderMap,
+    token: Token,
     exporter: Exporter,
 }
 
@@ -42,6 +43,7 @@ impl WebexAccess {
                 ],
             ),
             url,
+            token: token.clone(),
             exporter,
         })
     }
@@ -73,6 +75,10 @@ pub fn check_path(path: &str) -> crate::error::Result<()> {
 impl Connector for WebexAccess {
     fn name(&self) -> &'static str {
         CONNECTOR
+    }
+
+    fn token(&self) -> &str {
+        self.token.expose()
     }
 
     fn request(

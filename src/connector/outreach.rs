@@ -30,6 +30,7 @@ const MAX_TEXT: usize = 500;
 
 pub struct Outreach {
     base: Url,
+    token: Token,
     authorization: String,
     delete_headers: http::HeaderMap,
 }
@@ -50,6 +51,7 @@ impl Outreach {
         );
         Ok(Outreach {
             base: base.clone(),
+            token: token.clone(),
             authorization,
             delete_headers,
         })
@@ -101,6 +103,10 @@ impl Connector for Outreach {
 
     fn keys_are_personal(&self) -> bool {
         false
+    }
+
+    fn token(&self) -> &str {
+        self.token.expose()
     }
 
     fn request(&self, unit: &Unit) -> std::result::Result<super::Request, super::Unsendable> {

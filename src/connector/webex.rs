@@ -17,6 +17,7 @@ pub struct Webex {
     url: reqwest::Url,
     uri: http::Uri,
     headers: http::HeaderMap,
+    token: Token,
 }
 
 impl Webex {
@@ -33,7 +34,12 @@ impl Webex {
             &format!("Bearer {}", token.expose()),
             &[(CONTENT_TYPE, "application/json")],
         );
-        Ok(Webex { url, uri, headers })
+        Ok(Webex {
+            url,
+            uri,
+            headers,
+            token: token.clone(),
+        })
     }
 
     pub fn url(&self) -> &reqwest::Url {
@@ -74,6 +80,10 @@ pub fn body(unit: &Unit) -> Vec<u8> {
 impl Connector for Webex {
     fn name(&self) -> &'static str {
         "webex"
+    }
+
+    fn token(&self) -> &str {
+        self.token.expose()
     }
 
     fn request(&self, unit: &Unit) -> Result<Request, super::Unsendable> {

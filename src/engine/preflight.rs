@@ -162,6 +162,9 @@ pub async fn canary(
         description: None,
         latency: Duration::ZERO,
     };
+    // The canary key is not personal, but the token may be quoted back: what is shown of
+    // an answer goes through the connector's scrub, as in a run.
+    let scrub = |text: Option<String>| text.map(|t| connector.scrub(&t, &unit.key));
     let found = policy
         .run(async |_| {
             let started = Instant::now();
@@ -175,13 +178,13 @@ pub async fn canary(
                     Err(failure) => (
                         engine::transport_verdict(&failure),
                         failure.status(),
-                        Some(failure.describe()),
+                        scrub(Some(failure.describe())),
                     ),
                 };
             check.latency = started.elapsed();
             check.http_status = status;
-            check.code = verdict.code.clone();
-            check.description = verdict.description.clone();
+            check.code = scrub(verdict.code.clone());
+            check.description = scrub(verdict.description.clone());
             match (finding(&verdict), verdict.kind) {
                 (Some(found), _) => Attempt::Done(Ok(found)),
                 (None, kind) => Attempt::Again {

@@ -43,7 +43,7 @@ pub enum ParsedRow {
 pub fn without_key(pairs: &[(String, String)], key: &str) -> Vec<(String, String)> {
     pairs
         .iter()
-        .map(|(k, v)| (k.clone(), redact(v, key)))
+        .map(|(k, v)| (k.clone(), redact(v, key).into_owned()))
         .collect()
 }
 

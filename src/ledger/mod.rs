@@ -19,6 +19,7 @@ pub mod purge;
 pub mod report;
 pub mod schema;
 mod send;
+pub mod unkey;
 pub mod writer;
 
 pub use counts::{Counts, ScopeCounts, render_by_scope, shows_connectors};
@@ -69,7 +70,7 @@ pub(crate) fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // Erased keys must not linger in free pages.
     conn.pragma_update(None, "secure_delete", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    Ok(())
+    unkey::register(conn)
 }
 
 impl Ledger {
@@ -122,6 +123,7 @@ impl Ledger {
     #[cfg(test)]
     pub fn open_in_memory() -> Result<Ledger> {
         let mut conn = Connection::open_in_memory()?;
+        unkey::register(&conn)?;
         schema::migrate(&mut conn).map_err(|e| Error::ledger(":memory:", e.to_string()))?;
         Ok(Ledger {
             conn,
@@ -340,12 +342,13 @@ impl Ledger {
     }
 }
 
-/// Mask unit ?1's key wherever its rows' own audit fields repeat it. Run before the key is
-/// dropped (it reads the key from the unit).
+/// Mask unit ?1's key, in every form, wherever its rows' own audit fields repeat it. Run
+/// before the key is dropped (it reads the key from the unit).
 pub(crate) const MASK_KEY_IN_ROW_EXPARAMS: &str = "UPDATE row_records AS r
-     SET exparams = replace(r.exparams, u.key, u.key_masked)
-     FROM (SELECT key, key_masked FROM units WHERE id = ?1) AS u
-     WHERE r.unit_id = ?1 AND u.key IS NOT NULL AND instr(r.exparams, u.key) > 0";
+     SET exparams = forget_unkey(r.exparams, u.key)
+     FROM (SELECT key FROM units WHERE id = ?1) AS u
+     WHERE r.unit_id = ?1 AND u.key IS NOT NULL AND r.exparams IS NOT NULL
+       AND forget_unkey(r.exparams, u.key) IS NOT NULL";
 
 /// Whether a ledger key is the one a ledger's hashes were made with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

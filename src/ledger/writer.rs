@@ -161,8 +161,9 @@ fn write_batch(
                  http_status = ?3, code = ?4, description = ?5,
                  outcome = ?6, transaction_id = coalesce(?7, transaction_id),
                  after_ambiguous = ?8, finished_at = ?2,
-                 exparams = CASE WHEN ?9 AND key IS NOT NULL AND instr(exparams, key) > 0
-                                 THEN replace(exparams, key, key_masked) ELSE exparams END,
+                 exparams = CASE WHEN ?9 AND key IS NOT NULL AND exparams IS NOT NULL
+                                 THEN coalesce(forget_unkey(exparams, key), exparams)
+                                 ELSE exparams END,
                  key = CASE WHEN ?9 THEN NULL ELSE key END
              WHERE id = ?1",
         )?;

@@ -74,6 +74,9 @@ impl Connector for GetInsteadOfPost {
     fn name(&self) -> &'static str {
         "webex"
     }
+    fn token(&self) -> &str {
+        self.0.token()
+    }
     fn request(
         &self,
         _unit: &Unit,
