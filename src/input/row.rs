@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::io::BufReader;
 
-use super::{InputFile, InputOptions, Layout, MAX_KEY_LEN, open};
+use super::{InputFile, InputOptions, Layout, MAX_KEY_LEN, check_field, open};
 use crate::csvfile;
 use crate::deadline;
 use crate::error::{Error, Result};
@@ -104,16 +104,25 @@ impl RowReader<'_> {
 }
 
 /// The kept columns of a record that has them, so even an invalid row can be traced back to
-/// its ticket. Not validated: they are only ever shown back.
-fn kept(record: &csv::ByteRecord, layout: &Layout) -> Vec<(String, String)> {
-    layout
-        .keep
-        .iter()
-        .filter_map(|(i, name)| {
-            let value = String::from_utf8_lossy(record.get(*i)?).trim().to_owned();
-            (!value.is_empty()).then(|| (name.clone(), value))
-        })
-        .collect()
+/// its ticket. They are never sent, but stored and shown back: a value with control
+/// characters or too long is left out, and the reason it breaks the row returned.
+fn kept(record: &csv::ByteRecord, layout: &Layout) -> (Vec<(String, String)>, Option<String>) {
+    let mut values = Vec::new();
+    let mut broken = None;
+    for (i, name) in &layout.keep {
+        let Some(raw) = record.get(*i) else { continue };
+        let value = String::from_utf8_lossy(raw).trim().to_owned();
+        if value.is_empty() {
+            continue;
+        }
+        match check_field(&format!("column {name}"), &value) {
+            Ok(()) => values.push((name.clone(), value)),
+            Err(reason) => {
+                broken.get_or_insert(reason);
+            }
+        }
+    }
+    (values, broken)
 }
 
 fn parse_record(
@@ -123,7 +132,7 @@ fn parse_record(
     opts: &InputOptions,
 ) -> ParsedRow {
     let raw_key = record.get(layout.key);
-    let extra = kept(record, layout);
+    let (extra, broken_extra) = kept(record, layout);
     let invalid = |line: u64, reason: String, raw_key: Option<&[u8]>| {
         let raw_key: Option<String> = raw_key.map(|k| {
             let text = String::from_utf8_lossy(k);
@@ -177,20 +186,25 @@ fn parse_record(
         Ok(_) => opts.profile_default.clone(),
         Err(reason) => return invalid(line, reason, raw_key),
     };
-    if scope.chars().any(char::is_control) {
-        return invalid(
-            line,
-            "profile-name contains control characters".into(),
-            raw_key,
-        );
+    if let Err(reason) = check_field("profile-name", &scope) {
+        return invalid(line, reason, raw_key);
     }
     let mut row_exparams = Vec::new();
     for (i, name) in &layout.exparams {
         match field(*i) {
-            Ok(v) if !v.trim().is_empty() => row_exparams.push((name.clone(), v.trim().to_owned())),
+            Ok(v) if !v.trim().is_empty() => {
+                let value = v.trim();
+                if let Err(reason) = check_field(name, value) {
+                    return invalid(line, reason, raw_key);
+                }
+                row_exparams.push((name.clone(), value.to_owned()));
+            }
             Ok(_) => {}
             Err(reason) => return invalid(line, reason, raw_key),
         }
+    }
+    if let Some(reason) = broken_extra {
+        return invalid(line, reason, raw_key);
     }
     let mut exparams = row_exparams.clone();
     for (name, value) in &opts.exparam_defaults {

@@ -17,6 +17,7 @@ mod environment;
 mod faults;
 mod inventory;
 mod key_forms;
+mod limits;
 mod outreach;
 mod pipeline;
 mod preflight;
