@@ -10,6 +10,7 @@ mod audit;
 mod bad_input;
 mod bulk_load;
 mod cli;
+mod contradictions;
 mod crash;
 mod deadlines;
 mod echo;
