@@ -326,11 +326,15 @@ pub struct TenantReaders {
 
 impl TenantReaders {
     pub async fn new(target: &TargetArgs, hub: &HubArgs, timeout: f64) -> Result<TenantReaders> {
-        // A few sequential reads or canaries: one at a time, the default retries.
+        // A few sequential reads or canaries: one at a time, each tried up to three times
+        // (`forget check` has no --max-attempts; a run's preflight follows the run's).
         let engine = EngineConfig {
             concurrency: 1,
             timeout: secs("--timeout", timeout)?,
-            retry: RetryPolicy::default(),
+            retry: RetryPolicy {
+                max_attempts: 3,
+                ..RetryPolicy::default()
+            },
         };
         let client = engine.http_client()?;
         let api = target.api(Kind::Webex).await?;
