@@ -22,7 +22,8 @@ pub mod exit {
     pub const STOPPED: i32 = 3;
     /// The run finished but some keys were rejected, failed or invalid.
     pub const INCOMPLETE: i32 = 4;
-    /// Interrupted by Ctrl-C; the next run resumes.
+    /// Interrupted by Ctrl-C (SIGTERM exits 143, SIGHUP 129: 128 + the signal's number, see
+    /// [`crate::signal`]); the next run resumes.
     pub const INTERRUPTED: i32 = 130;
 }
 

@@ -22,7 +22,8 @@
 //!   (Webex Campaign, Outreach); [`transport`] carries the requests.
 //! - Leaves, used by everything above: [`error`] (the one fatal error type and the exit
 //!   codes), [`outcome`], [`keys`] and [`secret`] (keyed hashes, masks, the token and the
-//!   ledger key), [`deadline`], [`retry_after`], [`csvfile`], [`actor`].
+//!   ledger key), [`deadline`], [`retry_after`], [`csvfile`], [`actor`], [`signal`] (the
+//!   signals that stop a long command).
 //! - [`sim`]: the simulator of the APIs, its own crate (`crates/forget-sim`), used for
 //!   rehearsals and tests; it shares no code with the client it checks.
 
@@ -42,6 +43,7 @@ pub mod ledger;
 pub mod outcome;
 pub mod retry_after;
 pub mod secret;
+pub mod signal;
 pub mod sim;
 pub mod target;
 pub mod tenant;

@@ -71,7 +71,8 @@ impl EngineConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StopReason {
     Api(StopCause),
-    Interrupted,
+    /// Ctrl-C, SIGTERM or SIGHUP.
+    Interrupted(crate::signal::Signal),
     Ledger(String),
     /// A good answer could not be kept (an access export could not be saved).
     Output(String),

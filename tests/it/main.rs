@@ -26,5 +26,6 @@ mod report;
 mod robustness;
 mod scripted;
 mod send_order;
+mod signals;
 mod sim_server;
 mod transport;
