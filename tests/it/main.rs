@@ -22,6 +22,7 @@ mod limits;
 mod outreach;
 mod pipeline;
 mod preflight;
+mod proxy;
 mod report;
 mod robustness;
 mod scripted;
