@@ -25,7 +25,8 @@ pub mod exit {
     /// The ledger fails a check (`forget verify` says which): nothing was read from it as
     /// truth, nor sent.
     pub const LEDGER_CHECK: i32 = 5;
-    /// Interrupted by Ctrl-C; the next run resumes.
+    /// Interrupted by Ctrl-C (SIGTERM exits 143, SIGHUP 129: 128 + the signal's number, see
+    /// [`crate::signal`]); the next run resumes.
     pub const INTERRUPTED: i32 = 130;
 }
 

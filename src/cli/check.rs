@@ -27,6 +27,11 @@ pub struct CheckArgs {
 }
 
 pub async fn exec(args: &CheckArgs) -> Result<i32> {
+    let mut scopes: Vec<String> = args
+        .profile_name
+        .iter()
+        .map(|p| super::args::profile_name(p))
+        .collect::<Result<_>>()?;
     let TenantReaders {
         engine, api, hub, ..
     } = TenantReaders::new(&args.target, &args.hub, args.timeout).await?;
@@ -36,11 +41,6 @@ pub async fn exec(args: &CheckArgs) -> Result<i32> {
              --hub-url, or --simulate",
         ));
     }
-    let mut scopes: Vec<String> = args
-        .profile_name
-        .iter()
-        .map(|p| p.trim().to_owned())
-        .collect();
     if scopes.is_empty() {
         scopes.push(String::new());
     }

@@ -10,6 +10,7 @@ use crate::engine::EngineConfig;
 use crate::engine::throttle::Throttle;
 use crate::error::{Error, Result, exit};
 use crate::output::{self, Destination, Output, Overwrite, Protected};
+use crate::signal::Signals;
 use crate::tenant::list::{self, ListConfig};
 
 #[derive(Args, Debug)]
@@ -78,12 +79,15 @@ pub async fn exec(args: &ListArgs) -> Result<i32> {
     .http_client()?;
     let throttle = Throttle::new(args.pacing.rate.0);
     let mut spool = list::Spool::create(&spool_dir)?;
+    // Nothing is written until the listing is complete: any stopping signal ends it at once.
+    let mut signals = Signals::new()
+        .map_err(|e| Error::internal(format!("cannot watch for Ctrl-C and SIGTERM: {e}")))?;
     let listing = list::list(&outreach, &client, &throttle, &config, &mut spool);
     let summary = tokio::select! {
         summary = listing => summary?,
-        _ = tokio::signal::ctrl_c() => {
-            output::eprint("interrupted: nothing written\n");
-            return Ok(exit::INTERRUPTED);
+        signal = signals.next() => {
+            output::eprint(&format!("interrupted ({}): nothing written\n", signal.name()));
+            return Ok(signal.exit_code());
         }
     };
     let line = format!(

@@ -42,7 +42,8 @@ Rehearse with no tenant:
 Exit codes: 0 all keys deleted or not found; 4 finished, some keys need attention;
 3 stopped early (token, URL); 2 usage or input error, nothing sent; 1 a ledger or output
 file could not be written, or an internal failure; 5 the ledger fails a check (forget
-verify says which); 130 interrupted (re-run resumes).";
+verify says which); 130, 143, 129 interrupted by Ctrl-C, SIGTERM, SIGHUP (answers in
+flight recorded; re-run resumes).";
 
 #[derive(Parser, Debug)]
 #[command(name = "forget", version, about = ABOUT, after_help = AFTER_HELP)]

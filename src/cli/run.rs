@@ -91,12 +91,9 @@ impl RunArgs {
                 InputOptions {
                     key_column: self.key_column.clone().unwrap_or_else(|| "key".into()),
                     delimiter,
-                    profile_default: self
-                        .profile_name
-                        .clone()
-                        .unwrap_or_default()
-                        .trim()
-                        .to_owned(),
+                    profile_default: args::profile_name(
+                        self.profile_name.as_deref().unwrap_or_default(),
+                    )?,
                     exparam_defaults: self
                         .exparam
                         .iter()

@@ -17,6 +17,7 @@ pub struct Webex {
     url: reqwest::Url,
     uri: http::Uri,
     headers: http::HeaderMap,
+    token: Token,
 }
 
 impl Webex {
@@ -33,7 +34,12 @@ impl Webex {
             &format!("Bearer {}", token.expose()),
             &[(CONTENT_TYPE, "application/json")],
         );
-        Ok(Webex { url, uri, headers })
+        Ok(Webex {
+            url,
+            uri,
+            headers,
+            token: token.clone(),
+        })
     }
 
     pub fn url(&self) -> &reqwest::Url {
@@ -74,6 +80,10 @@ pub fn body(unit: &Unit) -> Vec<u8> {
 impl Connector for Webex {
     fn name(&self) -> &'static str {
         "webex"
+    }
+
+    fn token(&self) -> &str {
+        self.token.expose()
     }
 
     fn request(&self, unit: &Unit) -> Result<Request, super::Unsendable> {
@@ -169,6 +179,32 @@ impl<'a> WebexAnswer<'a> {
         self.status == 429 || self.code == Some(429)
     }
 
+    /// A transaction id (success) in an answer that also says failure — an HTTP status
+    /// other than 2xx, or a `code` (which the API sends "in case of failure") — reads as
+    /// neither: the delete may have happened, or not. It is retried as ambiguous, so a later
+    /// 1020 settles it as not found after an ambiguous attempt, and a later clean
+    /// transaction id as deleted; recording it deleted could claim an erasure that failed.
+    /// `None` when the answer is a plain success.
+    pub fn contradiction(&self, id: &str) -> Option<Verdict> {
+        let code = self
+            .field("code")
+            .filter(|c| !c.is_empty() && c != "0" && c != "200");
+        if (200..300).contains(&self.status) && code.is_none() {
+            return None;
+        }
+        let mut v = self.retry(false, true);
+        let said = match &code {
+            Some(code) => format!("HTTP {}, code {code}", self.status),
+            None => format!("HTTP {}", self.status),
+        };
+        let note = format!("contradictory answer: transaction-id {id} with {said}");
+        v.description = Some(match v.description.take() {
+            Some(d) => format!("{note}: {d}"),
+            None => note,
+        });
+        Some(v)
+    }
+
     /// Read fine, but says nothing we know: a person must look.
     pub fn unrecognised(&self) -> Verdict {
         let mut v = self.verdict(VerdictKind::Final(Outcome::Rejected));
@@ -212,10 +248,15 @@ fn classify_fully(answer: &Answer<'_>) -> Verdict {
     if let Some(stop) = a.stop() {
         return stop;
     }
+    let id = a.field("transaction-id").filter(|id| !id.is_empty());
     if a.throttled() {
-        return a.retry(true, false);
+        // A throttled answer with a transaction id may have deleted.
+        return a.retry(true, id.is_some());
     }
-    if let Some(id) = a.field("transaction-id").filter(|id| !id.is_empty()) {
+    if let Some(id) = id {
+        if let Some(contradiction) = a.contradiction(&id) {
+            return contradiction;
+        }
         let mut v = a.verdict(VerdictKind::Final(Outcome::Deleted));
         v.transaction_id = Some(id);
         return v;
@@ -321,6 +362,57 @@ mod tests {
         case(405, r#"{"code":405}"#, stop(StopCause::WrongUrl));
         case(302, "", stop(StopCause::WrongUrl));
         case(200, r#"{"code":498}"#, stop(StopCause::ExpiredToken));
+        // A transaction id beside a failure (status or code) may or may not have deleted.
+        case(500, r#"{"transaction-id":"t-1"}"#, retry(false, true));
+        case(502, r#"{"transaction-id":"t-1"}"#, retry(false, true));
+        case(400, r#"{"transaction-id":"t-1"}"#, retry(false, true));
+        case(
+            200,
+            r#"{"transaction-id":"t-1","code":"500"}"#,
+            retry(false, true),
+        );
+        case(
+            200,
+            r#"{"transaction-id":"t-1","code":1020}"#,
+            retry(false, true),
+        );
+        case(
+            200,
+            r#"{"transaction-id":"t-1","code":"102","description":"Invalid profile id"}"#,
+            retry(false, true),
+        );
+        case(429, r#"{"transaction-id":"t-1"}"#, retry(true, true));
+        // ... but a success code, or a 2xx other than 200, is no contradiction.
+        case(
+            200,
+            r#"{"transaction-id":"t-1","code":"200"}"#,
+            final_(Outcome::Deleted),
+        );
+        case(201, r#"{"transaction-id":"t-1"}"#, final_(Outcome::Deleted));
+        // A stop wins: nothing more is sent, and the key stays pending.
+        case(
+            401,
+            r#"{"transaction-id":"t-1","code":430}"#,
+            stop(StopCause::BadToken),
+        );
+    }
+
+    #[test]
+    fn a_contradictory_answer_is_recorded_as_what_it_said() {
+        let none = HeaderMap::new();
+        let v = verdict(
+            200,
+            r#"{"transaction-id":"t-9","code":"500","description":"Internal server error"}"#,
+            &none,
+        );
+        assert_eq!(v.transaction_id, None);
+        assert_eq!(v.code.as_deref(), Some("500"));
+        assert_eq!(
+            v.description.as_deref(),
+            Some(
+                "contradictory answer: transaction-id t-9 with HTTP 200, code 500: Internal server error"
+            )
+        );
     }
 
     #[test]
@@ -407,9 +499,24 @@ mod tests {
                 deleted.clone(),
                 Some("7"),
             ),
+            // A transaction id beside a failure code says both: retried as ambiguous.
             (
                 200,
                 r#"{"transaction-id":"x","code":"1020"}"#,
+                false,
+                ambiguous.clone(),
+                None,
+            ),
+            (
+                200,
+                r#"{"transaction-id":"x","code":"500"}"#,
+                false,
+                ambiguous.clone(),
+                None,
+            ),
+            (
+                200,
+                r#"{"transaction-id":"x","code":200}"#,
                 false,
                 deleted.clone(),
                 Some("x"),
@@ -446,9 +553,10 @@ mod tests {
             ),
             (200, "", false, ambiguous.clone(), None),
             (201, tid, false, deleted.clone(), Some("sim-1")),
-            (429, tid, false, retry(true, false), None),
+            // A throttled answer, or a failed status, with a transaction id may have deleted.
+            (429, tid, false, retry(true, true), None),
             (401, tid, false, stop(StopCause::BadToken), None),
-            (500, tid, false, deleted.clone(), Some("sim-1")),
+            (500, tid, false, ambiguous.clone(), None),
             (500, "", false, ambiguous.clone(), None),
         ];
         for (status, body, fast, kind, id) in table {

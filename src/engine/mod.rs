@@ -31,7 +31,6 @@ pub use rate::Rate;
 use crate::connector::{Answer, Connector, Unit};
 use crate::engine::retry::RetryPolicy;
 use crate::engine::throttle::{Throttle, Ticket};
-use crate::keys::redact;
 use crate::ledger::writer::{AttemptRecord, WriterSender};
 use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
 use crate::transport::{Failure, Reply, Transport};
@@ -72,7 +71,8 @@ impl EngineConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StopReason {
     Api(StopCause),
-    Interrupted,
+    /// Ctrl-C, SIGTERM or SIGHUP.
+    Interrupted(crate::signal::Signal),
     Ledger(String),
     /// A good answer could not be kept (an access export could not be saved).
     Output(String),
@@ -472,15 +472,8 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) -> bool {
     shared.counters.attempts.fetch_add(1, Ordering::Relaxed);
     work.attempts += 1;
 
-    // An answer that echoes a personal key must not carry it into the ledger.
-    let personal = shared.connector.keys_are_personal();
-    let scrub = |text: &str| {
-        if personal {
-            redact(text, &work.unit.key)
-        } else {
-            text.to_owned()
-        }
-    };
+    // An answer that echoes the token or a personal key must not carry it into the ledger.
+    let scrub = |text: &str| shared.connector.scrub(text, &work.unit.key);
     let mut record = AttemptRecord {
         unit_id: work.unit.id,
         at,
@@ -500,7 +493,7 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) -> bool {
         attempt = work.attempts,
         status = ?http_status,
         verdict = verdict.label(),
-        code = ?verdict.code,
+        code = ?record.code,
         latency_ms,
         "answer"
     );

@@ -25,6 +25,25 @@ use crate::text::printable;
 /// quote swallowing the rest of the file) should not become a request.
 pub const MAX_KEY_LEN: usize = 256;
 pub const EXPARAM_MAX: u8 = 10;
+/// Longest audit field (`exparamN`), profile name or kept column value, in characters. The
+/// API documents no limit; these are references (a ticket id, a batch name, a profile),
+/// sent with every request and stored with every row, and 256 holds any of them. A longer
+/// one is a runaway field (a missing quote swallowing the lines after it) or a document
+/// pasted in by mistake: refused rather than sent to the API and kept in the ledger.
+pub const MAX_FIELD_LEN: usize = 256;
+
+/// Why `value` cannot be sent or stored as `what` (a column or flag name): control
+/// characters (a line break, a tab, an escape sequence for the terminal that shows it) or
+/// more than [`MAX_FIELD_LEN`] characters. The reason names `what`, never the value.
+pub fn check_field(what: &str, value: &str) -> std::result::Result<(), String> {
+    if value.chars().any(char::is_control) {
+        return Err(format!("{what} contains control characters"));
+    }
+    if value.chars().count() > MAX_FIELD_LEN {
+        return Err(format!("{what} is longer than {MAX_FIELD_LEN} characters"));
+    }
+    Ok(())
+}
 
 /// How input rows are read. Built once from the command line (see `config`).
 #[derive(Clone, Debug)]

@@ -196,7 +196,7 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
     let result = match stop.reason() {
         None => "finished".to_owned(),
         Some(StopReason::Api(cause)) => format!("stopped: {}", connector.explain_stop(&cause)),
-        Some(StopReason::Interrupted) => "interrupted".to_owned(),
+        Some(StopReason::Interrupted(signal)) => format!("interrupted ({})", signal.name()),
         Some(StopReason::Ledger(m)) => format!("ledger failure: {m}"),
         Some(StopReason::Output(m)) => format!("output failure: {m}"),
     };

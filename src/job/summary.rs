@@ -43,7 +43,7 @@ impl RunSummary {
     pub fn exit_code(&self) -> i32 {
         match &self.stop {
             Some(StopReason::Api(_)) => exit::STOPPED,
-            Some(StopReason::Interrupted) => exit::INTERRUPTED,
+            Some(StopReason::Interrupted(signal)) => signal.exit_code(),
             Some(StopReason::Ledger(_)) | Some(StopReason::Output(_)) => exit::FAILURE,
             None if self.dry_run => exit::OK,
             None => {
@@ -209,7 +209,7 @@ pub fn render_summary(s: &RunSummary) -> String {
                 .unwrap_or_else(|| cause.explain().to_owned());
             let _ = writeln!(out, "STOPPED: {message}. Unfinished keys stay pending.");
         }
-        Some(StopReason::Interrupted) => {
+        Some(StopReason::Interrupted(_)) => {
             let _ = writeln!(out, "interrupted: run the same command again to resume");
         }
         Some(StopReason::Ledger(m)) | Some(StopReason::Output(m)) => {

@@ -22,6 +22,7 @@ mod read_only;
 pub mod report;
 pub mod schema;
 mod send;
+pub mod unkey;
 pub mod verify;
 pub mod writer;
 
@@ -87,7 +88,7 @@ pub(crate) fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // Erased keys must not linger in free pages.
     conn.pragma_update(None, "secure_delete", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    Ok(())
+    unkey::register(conn)
 }
 
 impl Ledger {
@@ -140,6 +141,7 @@ impl Ledger {
     #[cfg(test)]
     pub fn open_in_memory() -> Result<Ledger> {
         let mut conn = Connection::open_in_memory()?;
+        unkey::register(&conn)?;
         schema::migrate(&mut conn).map_err(|e| Error::ledger(":memory:", e.to_string()))?;
         Ok(Ledger {
             conn,

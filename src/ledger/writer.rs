@@ -293,13 +293,14 @@ fn write_batch(
                  first_attempt_at = coalesce(first_attempt_at, ?2), last_attempt_at = ?2
              WHERE id = ?1",
         )?;
-        // Mask the unit's key wherever its rows' own audit fields repeat it; before the key
-        // is dropped (it is read from the unit).
+        // Mask the unit's key, in every form, wherever its rows' own audit fields repeat it;
+        // before the key is dropped (it is read from the unit).
         let mut forget_rows = tx.prepare_cached(&format!(
             "UPDATE row_records AS r
-             SET exparams = replace(r.exparams, u.key, u.key_masked)
-             FROM (SELECT key, key_masked FROM units WHERE id = ?1 AND {MAY_CHANGE}) AS u
-             WHERE r.unit_id = ?1 AND u.key IS NOT NULL AND instr(r.exparams, u.key) > 0"
+             SET exparams = forget_unkey(r.exparams, u.key)
+             FROM (SELECT key FROM units WHERE id = ?1 AND {MAY_CHANGE}) AS u
+             WHERE r.unit_id = ?1 AND u.key IS NOT NULL AND r.exparams IS NOT NULL
+               AND forget_unkey(r.exparams, u.key) IS NOT NULL"
         ))?;
         // Most attempts finish their unit: one UPDATE then, not two.
         let mut finish = tx.prepare_cached(&format!(
@@ -308,8 +309,9 @@ fn write_batch(
                  http_status = ?4, code = ?5, description = ?6,
                  outcome = ?7, transaction_id = coalesce(?8, transaction_id),
                  after_ambiguous = ?9, finished_at = ?3,
-                 exparams = CASE WHEN ?10 AND key IS NOT NULL AND instr(exparams, key) > 0
-                                 THEN replace(exparams, key, key_masked) ELSE exparams END,
+                 exparams = CASE WHEN ?10 AND key IS NOT NULL AND exparams IS NOT NULL
+                                 THEN coalesce(forget_unkey(exparams, key), exparams)
+                                 ELSE exparams END,
                  key = CASE WHEN ?10 THEN NULL ELSE key END
              WHERE id = ?1 AND {MAY_CHANGE}"
         ))?;

@@ -18,8 +18,8 @@ use std::time::Duration;
 use reqwest::Url;
 use serde_json::{Map, Value};
 
-use crate::connector::Answer;
 use crate::connector::outreach::{self, Outreach, Record};
+use crate::connector::{Answer, Connector};
 use crate::csvfile;
 use crate::engine::retry::{Attempt, RetryPolicy};
 use crate::engine::throttle::Throttle;
@@ -318,9 +318,11 @@ async fn read_page(
                 body: &body,
             };
             let verdict = outreach::classify(&answer);
+            // The error document may quote the token back: shown without it.
             let detail = [verdict.code.as_deref(), verdict.description.as_deref()]
                 .into_iter()
                 .flatten()
+                .map(|text| outreach.scrub(text, ""))
                 .collect::<Vec<_>>()
                 .join(": ");
             let last = if detail.is_empty() {
