@@ -26,11 +26,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::connector::{Answer, Connector, Unit};
+use crate::engine::retry::RetryPolicy;
+use crate::engine::throttle::{Throttle, Ticket};
 use crate::keys::redact;
 use crate::ledger::writer::{AttemptRecord, WriterSender};
 use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
-use crate::engine::retry::RetryPolicy;
-use crate::engine::throttle::{Throttle, Ticket};
 use crate::transport::{Failure, Reply, Transport};
 
 /// Answer bodies are read up to this many bytes (unless the connector asks for more); the

@@ -254,6 +254,13 @@ pub fn cubic(w_max: f64, t: f64) -> f64 {
 }
 
 #[cfg(test)]
+mod baseline;
+#[cfg(test)]
+mod model;
+#[cfg(test)]
+mod scenarios;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
