@@ -1,256 +1,283 @@
-//! The send-rate throttle shared by all workers: a governor limiter whose rate adapts.
+//! The send-rate throttle shared by all workers: it paces requests at a rate that follows
+//! what the server accepts.
 //!
-//! On a 429 the rate drops to 70% of what was being sent (once per throttling episode: only
-//! answers to requests sent at the old rate count), and a `Retry-After` pauses every sender.
-//! When 429s stop the rate climbs back on a cubic curve (as the AWS SDKs' adaptive mode and
-//! TCP CUBIC do): quickly at first, flat near the rate that was throttled, then probing past
-//! it — so a `--rate` above what the tenant accepts converges to what it accepts.
+//! A Webex Campaign tenant's quota is unpublished and shared with every other integration of
+//! the tenant, so the throttle has to find the limit, keep finding it as others come and go,
+//! and not take a stray 429 (a gateway hiccup, a neighbour's burst) for it.
 //!
-//! governor cannot change a live limiter's rate (governor #273), so a rate change swaps in a
-//! new limiter; changes are rate-limited themselves to keep those swaps rare.
+//! **What it estimates.** The limit is the *accepted rate*: requests per second answered with
+//! anything but 429. While the server refuses part of what is sent, what it accepts is the
+//! limit, whatever was sent. This is BBR's bandwidth estimate (the delivery rate, not the
+//! sending rate) and the Google SRE book's client-side throttling (react to accepts, not to
+//! refusals). Counts are kept per *period* (one rate, at most a second): every answer is
+//! credited, through its ticket, to the period and rate it was sent at, whatever the latency.
+//!
+//! **When it cuts, and how far.** 429s are congestion only beyond what noise explains (below).
+//! - *Heavy*: most answers since the 429s began are 429s (sent far above the limit, or the
+//!   limit fell). Every sender pauses for the `Retry-After` (1 s when there is none: a window
+//!   limiter that counts refusals forgets them only after its window), then sends, paced, at
+//!   the larger of what the refusing rate got through (send rate × accepted share) and what
+//!   the last second got through (a window limiter takes its quota in a burst, then refuses
+//!   everything), less 2%. Answers still in flight during the pause refine it downward.
+//! - *Light*: a few 429s among accepted answers (a probe above the limit, a neighbour's burst,
+//!   or noise). The rate drops to the accepted rate over the last second, and every sender
+//!   waits a moment — 100 ms or two latencies, never more than the `Retry-After` — for a
+//!   bucket to refill; the refused request itself waits its whole `Retry-After` (engine).
+//!
+//! This is unlike the AWS SDKs' adaptive mode and TCP CUBIC, which the throttle did before:
+//! they cut to 70% of what was sent, which is still seven times a limit sent at ten times, and
+//! treat every refusal as congestion, so that 1% of random 429s brought `--rate 500` to 36/s.
+//!
+//! **Noise.** A 429 whose share grows with the send rate is a limit; one whose share does not
+//! is noise. A light cut is a test: the next period runs 3–10% under the accepted rate. If the
+//! share of 429s stays (and is under 10%), the cut did nothing: noise. The share is learned,
+//! the rate goes back, and from then on 429s within it (binomially: n·p + 3√(n·p) + 1 per
+//! period; a lone 429 before anything is learned) are only retried, never cut for. If the share
+//! fell, it was the limit, and the share left is the noise. If it rose, the cut was not enough.
+//!
+//! **Recovery.** Under a known limit it cruises at 98% of the estimate and probes, as BBR does:
+//! every 2 s (up to 4 s, or 60 latencies, after probes that failed) it sends 10% above the
+//! estimate for a second (longer for smaller gains: a bucket's burst would pass for a higher
+//! limit). A probe that met no 429 raises the estimate to what it got through, and the next
+//! follows at once with twice the excess (1.1, 1.2, 1.4, 1.8, 2: BBR's startup), so a limit
+//! that doubled is found in seconds. A probe that met 429s is a light cut back to the estimate,
+//! and a binary search between the two. `--rate` is never exceeded; with `--rate unlimited`,
+//! three probes at twice the estimate that meet nothing unpace the run again.
+//!
+//! **Pacing.** GCRA on one atomic, as governor does, so that a rate change is one store:
+//! governor cannot change a live limiter's rate (governor #273), and swapping limiters fires
+//! a burst per swap. The tolerance is 10 ms of sending (burst 1 under-delivers with a 1 ms
+//! timer; a second's burst trips window limiters). After a pause the schedule restarts at its
+//! end: what waited goes out paced, not in a burst. Unpaced and not paused, a ticket costs three
+//! atomic loads and one add: no clock, no lock; an answer adds one count and reads the clock,
+//! and tries the lock (never waits for it) at most every 100 ms.
 
-use std::num::NonZeroU32;
+mod control;
+
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use arc_swap::ArcSwapOption;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use control::Control;
 
-/// Multiplicative decrease on a 429.
-const BETA: f64 = 0.7;
-/// Cubic growth constant, in requests/s per s³ scaled by the throttled rate (see `cubic`).
-const SCALE: f64 = 0.4;
-/// Never go below this rate (requests/s).
-const MIN_RATE: f64 = 0.5;
-/// The least time between two rate swaps during recovery.
-const ADJUST_EVERY: Duration = Duration::from_millis(250);
-/// The shortest span, in seconds, a first (early) rate measurement may cover.
-const MIN_EARLY_WINDOW: f64 = 0.05;
+/// Pacing tolerance: sends may come this early, so timer lateness is not lost throughput.
+const TOLERANCE: u64 = 10_000_000;
+/// The controller looks at the counts this often (ns) when answers come in.
+const TICK: u64 = 100_000_000;
+/// Per-period counts kept: enough for a second or so of history after a flurry of changes.
+const SLOTS: usize = 8;
 
 pub struct Throttle {
-    /// The configured ceiling; `None` = unlimited.
-    ceiling: Option<f64>,
-    limiter: ArcSwapOption<DefaultDirectRateLimiter>,
-    /// Incremented on every decrease: answers to requests sent before it do not count again.
+    epoch: Instant,
+    /// Nanoseconds between sends; 0 = unpaced.
+    interval: AtomicU64,
+    /// GCRA's theoretical arrival time of the next send (ns since `epoch`).
+    tat: AtomicU64,
+    /// Nothing is sent before this (ns since `epoch`); 0 = no pause.
+    paused_until: AtomicU64,
+    /// The period tickets are issued in.
     generation: AtomicU64,
     sent: AtomicU64,
-    state: Mutex<State>,
+    periods: [Slot; SLOTS],
+    next_tick: AtomicU64,
+    control: Mutex<Control>,
 }
 
-struct State {
-    /// The rate in force; `None` = unlimited.
-    rate: Option<f64>,
-    /// When the last decrease happened and the rate it happened at.
-    last_cut: Option<(Instant, f64)>,
-    last_adjust: Instant,
-    /// Every sender waits until then (a `Retry-After`).
-    paused_until: Option<Instant>,
-    /// Send-rate measurement: (when, sent counter) at the start of the window.
-    window: (Instant, u64),
-    measured: Option<f64>,
+/// Answers to one period's tickets.
+#[derive(Default)]
+struct Slot {
+    generation: AtomicU64,
+    accepted: AtomicU64,
+    refused: AtomicU64,
 }
 
-/// A permission to send, tagged with the throttle generation it was granted in.
+/// A permission to send, tagged with the period it was issued in.
 #[derive(Clone, Copy, Debug)]
 pub struct Ticket {
     generation: u64,
-}
-
-fn limiter_for(rate: f64) -> (DefaultDirectRateLimiter, NonZeroU32) {
-    let period = Duration::from_secs_f64(1.0 / rate.max(MIN_RATE));
-    // Burst ≈ 10 ms of traffic: burst 1 under-delivers with a 1 ms timer, a full second's
-    // burst overshoots (governor #16, #39).
-    let burst = NonZeroU32::new((rate / 100.0).ceil().max(1.0) as u32).unwrap_or(NonZeroU32::MIN);
-    let quota = Quota::with_period(period)
-        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-        .allow_burst(burst);
-    (RateLimiter::direct(quota), burst)
-}
-
-/// A limiter for a rate change mid-run: it starts with its burst spent, so a swap does not
-/// fire a burst at a server that has just said 429 (which would read as a second 429
-/// episode and cut the rate twice).
-fn swapped_limiter_for(rate: f64) -> DefaultDirectRateLimiter {
-    let (limiter, burst) = limiter_for(rate);
-    let _ = limiter.check_n(burst);
-    limiter
+    /// When it was issued (ns since the epoch); 0 when unpaced (no clock read).
+    sent: u64,
 }
 
 impl Throttle {
     /// `rate`: requests per second, `None` for unlimited.
     pub fn new(rate: Option<f64>) -> Self {
-        let now = Instant::now();
+        let rate = rate.filter(|r| r.is_finite() && *r > 0.0);
         Throttle {
-            ceiling: rate,
-            limiter: ArcSwapOption::from_pointee(rate.map(|r| limiter_for(r).0)),
+            epoch: Instant::now(),
+            interval: AtomicU64::new(interval_for(rate)),
+            tat: AtomicU64::new(0),
+            paused_until: AtomicU64::new(0),
             generation: AtomicU64::new(0),
             sent: AtomicU64::new(0),
-            state: Mutex::new(State {
-                rate,
-                last_cut: None,
-                last_adjust: now,
-                paused_until: None,
-                window: (now, 0),
-                measured: None,
-            }),
+            periods: Default::default(),
+            next_tick: AtomicU64::new(TICK),
+            control: Mutex::new(Control::new(rate)),
         }
     }
 
     /// The rate in force now (`None` = unlimited).
     pub fn rate(&self) -> Option<f64> {
-        self.lock().rate
+        self.lock().rate()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Control> {
         // A panic while holding this lock cannot leave the numbers inconsistent enough to
         // matter; keep throttling rather than poison the run.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.control.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn now(&self) -> u64 {
+        Instant::now()
+            .duration_since(self.epoch)
+            .as_nanos()
+            .min(u64::MAX as u128) as u64
     }
 
     /// Permission to send one request now, if there is some without waiting.
     pub fn try_ready(&self) -> Option<Ticket> {
-        if self
-            .lock()
-            .paused_until
-            .is_some_and(|until| until > Instant::now())
-        {
-            return None;
-        }
         let generation = self.generation.load(Ordering::Acquire);
-        if let Some(limiter) = self.limiter.load_full() {
-            limiter.check().ok()?;
+        let paused = self.paused_until.load(Ordering::Acquire);
+        let interval = self.interval.load(Ordering::Acquire);
+        // Unpaced and not paused: no clock read, no lock.
+        let mut sent = 0;
+        if paused != 0 || interval != 0 {
+            sent = self.now();
+            if sent < paused || self.take(sent, interval).is_err() {
+                return None;
+            }
         }
-        self.sent.fetch_add(1, Ordering::Relaxed);
-        Some(Ticket { generation })
+        Some(self.issue(generation, sent))
     }
 
     /// Wait for permission to send one request.
     pub async fn until_ready(&self) -> Ticket {
         loop {
-            let paused = self.lock().paused_until;
-            match paused {
-                Some(until) if until > Instant::now() => {
-                    tokio::time::sleep_until(until).await;
-                    continue;
-                }
-                _ => {}
-            }
             let generation = self.generation.load(Ordering::Acquire);
-            if let Some(limiter) = self.limiter.load_full() {
-                limiter.until_ready().await;
-            }
-            // A decrease while we waited: wait again under the new limiter.
-            if self.generation.load(Ordering::Acquire) != generation {
+            let paused = self.paused_until.load(Ordering::Acquire);
+            let now = self.now();
+            if now < paused {
+                tokio::time::sleep_until(self.at(paused)).await;
                 continue;
             }
-            self.sent.fetch_add(1, Ordering::Relaxed);
-            return Ticket { generation };
+            match self.take(now, self.interval.load(Ordering::Acquire)) {
+                Ok(()) => return self.issue(generation, now),
+                // Woken early by a rate change, or late by the timer: either way, look again.
+                Err(wait) => tokio::time::sleep(Duration::from_nanos(wait)).await,
+            }
         }
     }
 
-    /// The server said 429 to a request sent with `ticket`.
+    fn issue(&self, generation: u64, sent: u64) -> Ticket {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        Ticket { generation, sent }
+    }
+
+    fn at(&self, ns: u64) -> Instant {
+        self.epoch + Duration::from_nanos(ns)
+    }
+
+    /// GCRA: one send if the schedule allows it at `now`; else how long until it does.
+    fn take(&self, now: u64, interval: u64) -> Result<(), u64> {
+        if interval == 0 {
+            return Ok(());
+        }
+        let mut tat = self.tat.load(Ordering::Acquire);
+        loop {
+            if tat > now + TOLERANCE {
+                return Err(tat - now - TOLERANCE);
+            }
+            let next = tat.max(now) + interval;
+            match self
+                .tat
+                .compare_exchange_weak(tat, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Ok(()),
+                Err(current) => tat = current,
+            }
+        }
+    }
+
+    /// The server said 429 to a request sent with `ticket`; it asked to wait `retry_after`.
     pub fn throttled(&self, ticket: Ticket, retry_after: Option<Duration>) {
-        let now = Instant::now();
-        let mut st = self.lock();
-        if let Some(delay) = retry_after {
-            let until = now + delay;
-            if st.paused_until.is_none_or(|p| p < until) {
-                st.paused_until = Some(until);
-            }
+        let slot = self.slot(ticket.generation);
+        if slot.generation.load(Ordering::Acquire) == ticket.generation {
+            slot.refused.fetch_add(1, Ordering::Relaxed);
         }
-        if ticket.generation != self.generation.load(Ordering::Acquire) {
-            return; // already slowed down for this episode
-        }
-        self.measure(&mut st, now);
-        // Cut from what was actually being sent, not from a ceiling never reached.
-        let from = match (st.rate, st.measured) {
-            (Some(r), Some(m)) => r.min(m.max(MIN_RATE)),
-            (Some(r), None) => r,
-            (None, Some(m)) => m.max(MIN_RATE),
-            (None, None) => 100.0,
-        };
-        let new = (from * BETA).max(MIN_RATE);
-        tracing::info!(
-            from = format!("{from:.1}"),
-            to = format!("{new:.1}"),
-            ?retry_after,
-            "429: lowering the send rate"
-        );
-        st.last_cut = Some((now, from));
-        st.last_adjust = now;
-        self.set_rate(&mut st, Some(new));
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        let now = self.now();
+        self.lock().on_429(self, ticket, retry_after, now);
     }
 
-    /// An answer that was not a 429: maybe raise the rate again.
+    /// An answer other than 429 to a request sent with `ticket`.
+    pub fn answered(&self, ticket: Ticket) {
+        let slot = self.slot(ticket.generation);
+        // A slot reused for a newer period between these two lines takes one stray count:
+        // not worth a lock on every answer.
+        if slot.generation.load(Ordering::Acquire) == ticket.generation {
+            slot.accepted.fetch_add(1, Ordering::Relaxed);
+        }
+        let now = self.now();
+        if now >= self.next_tick.load(Ordering::Relaxed)
+            && let Ok(mut control) = self.control.try_lock()
+        {
+            // Someone else holding the lock is adjusting already; this answer adds nothing.
+            control.latency(ticket, now);
+            control.tick(self, now);
+        }
+    }
+
+    /// An answer other than 429, to a request whose ticket was not kept: it is credited to
+    /// the current period.
     pub fn succeeded(&self) {
-        let now = Instant::now();
-        let mut st = match self.state.try_lock() {
-            Ok(st) => st,
-            Err(_) => return, // someone else is adjusting; this answer adds nothing
-        };
-        if now.duration_since(st.last_adjust) < ADJUST_EVERY {
-            return;
-        }
-        st.last_adjust = now;
-        self.measure(&mut st, now);
-        let Some((cut_at, w_max)) = st.last_cut else {
-            return; // never throttled: the configured rate stands
-        };
-        let target = cubic(w_max, now.duration_since(cut_at).as_secs_f64());
-        let target = match self.ceiling {
-            Some(c) => target.min(c),
-            None => target,
-        };
-        let changed = st.rate.is_none_or(|r| (target - r).abs() / r > 0.02);
-        if changed {
-            tracing::debug!(rate = format!("{target:.1}"), "recovering the send rate");
-            if self.ceiling.is_none() && target > w_max * 4.0 {
-                // Far past anything that was throttled: back to unlimited.
-                st.last_cut = None;
-                self.set_rate(&mut st, None);
-            } else {
-                self.set_rate(&mut st, Some(target));
-            }
-        }
+        self.answered(Ticket {
+            generation: self.generation.load(Ordering::Acquire),
+            sent: 0,
+        })
     }
 
-    fn set_rate(&self, st: &mut State, rate: Option<f64>) {
-        st.rate = rate;
-        self.limiter
-            .store(rate.map(|r| std::sync::Arc::new(swapped_limiter_for(r))));
+    fn slot(&self, generation: u64) -> &Slot {
+        &self.periods[(generation % SLOTS as u64) as usize]
     }
 
-    /// The send rate, over windows of at least 200 ms, smoothed; before the first window
-    /// closes, whatever has been sent since the start.
-    fn measure(&self, st: &mut State, now: Instant) {
-        let elapsed = now.duration_since(st.window.0).as_secs_f64();
-        let sent = self.sent.load(Ordering::Relaxed);
-        let rate = (sent - st.window.1) as f64 / elapsed.max(0.001);
-        if elapsed >= 0.2 {
-            st.measured = Some(match st.measured {
-                Some(m) => 0.5 * m + 0.5 * rate,
-                None => rate,
-            });
-            st.window = (now, sent);
-        } else if st.measured.is_none() && sent > 0 && elapsed >= MIN_EARLY_WINDOW {
-            // A few requests over a few milliseconds say nothing about the rate: a slow
-            // scheduler tick would read as a low rate and cut far below it.
-            st.measured = Some(rate);
+    /// Counts of a period's answers so far: (accepted, refused).
+    fn counts(&self, generation: u64) -> (u64, u64) {
+        let slot = self.slot(generation);
+        if slot.generation.load(Ordering::Acquire) != generation {
+            return (0, 0);
+        }
+        (
+            slot.accepted.load(Ordering::Relaxed),
+            slot.refused.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Start a new period at `rate`; returns its generation. Called under the control lock.
+    fn start_period(&self, rate: Option<f64>) -> u64 {
+        let generation = self.generation.load(Ordering::Acquire) + 1;
+        let slot = self.slot(generation);
+        slot.accepted.store(0, Ordering::Relaxed);
+        slot.refused.store(0, Ordering::Relaxed);
+        slot.generation.store(generation, Ordering::Release);
+        self.interval.store(interval_for(rate), Ordering::Release);
+        self.generation.store(generation, Ordering::Release);
+        generation
+    }
+
+    /// Nothing is sent before `until` (ns since the epoch); the schedule restarts then.
+    fn pause_until(&self, until: u64) {
+        if self.paused_until.fetch_max(until, Ordering::AcqRel) < until {
+            self.tat.fetch_max(until, Ordering::AcqRel);
         }
     }
 }
 
-/// The rate `t` seconds after a cut from `w_max`: W(t) = C·(t − K)³ + W_max with
-/// K = ∛(W_max·(1 − β)/C), so W(0) = β·W_max. C scales with W_max so that recovery takes
-/// about the same time at any rate (≈ 2.5 s to regain W_max, then a slow probe above it).
-pub fn cubic(w_max: f64, t: f64) -> f64 {
-    let c = SCALE * w_max / 10.0;
-    let k = (w_max * (1.0 - BETA) / c).cbrt();
-    (c * (t - k).powi(3) + w_max).max(MIN_RATE)
+fn interval_for(rate: Option<f64>) -> u64 {
+    match rate {
+        Some(r) => (1e9 / r.max(control::MIN_RATE)).round().max(1.0) as u64,
+        None => 0,
+    }
 }
 
 #[cfg(test)]
@@ -259,57 +286,5 @@ mod baseline;
 mod model;
 #[cfg(test)]
 mod scenarios;
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cubic_starts_at_beta_and_regains_the_cut_rate() {
-        let w = 500.0;
-        assert!((cubic(w, 0.0) - BETA * w).abs() < 1e-6);
-        let k = (w * (1.0 - BETA) / (SCALE * w / 10.0)).cbrt();
-        assert!((cubic(w, k) - w).abs() < 1e-6);
-        assert!(cubic(w, k + 0.5) < w * 1.01, "flat near the cut rate");
-        assert!(cubic(w, k + 5.0) > w * 1.5, "then probes above it");
-    }
-
-    // Paused time: the cut must not depend on how fast this machine hands out tickets.
-    #[tokio::test(start_paused = true)]
-    async fn a_429_cuts_the_rate_once_per_episode() {
-        let t = Throttle::new(Some(1000.0));
-        let ticket = t.until_ready().await;
-        // One request in 5 ms is no measurement of a 200/s rate: cut from the 1000/s.
-        tokio::time::advance(Duration::from_millis(5)).await;
-        t.throttled(ticket, None);
-        let after_first = t.rate().unwrap_or(0.0);
-        assert!((after_first - 700.0).abs() < 1.0, "{after_first}");
-        // A second 429 for a request sent before the cut changes nothing.
-        t.throttled(ticket, None);
-        assert_eq!(t.rate(), Some(after_first));
-        // One sent after the cut cuts again.
-        let later = t.until_ready().await;
-        t.throttled(later, None);
-        assert!(t.rate().unwrap_or(f64::MAX) < after_first);
-    }
-
-    #[tokio::test]
-    async fn a_rate_change_fires_no_burst() {
-        let t = Throttle::new(Some(1.0));
-        let ticket = t.until_ready().await;
-        t.throttled(ticket, None);
-        // The new limiter (0.7/s) has its burst spent: the next send waits a full period.
-        let limiter = t.limiter.load_full();
-        assert!(limiter.is_some_and(|l| l.check().is_err()));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn retry_after_pauses_every_sender() {
-        let t = Throttle::new(None);
-        let ticket = t.until_ready().await;
-        t.throttled(ticket, Some(Duration::from_secs(3)));
-        let start = tokio::time::Instant::now();
-        t.until_ready().await;
-        assert!(start.elapsed() >= Duration::from_secs(3));
-    }
-}
+mod tests;

@@ -13,9 +13,8 @@ pub struct Case {
     pub judge: Vec<(usize, usize, f64, f64)>,
 }
 
-const L: f64 = 200.0;
-
-pub fn cases() -> Vec<Case> {
+#[allow(non_snake_case)]
+pub fn cases(L: f64) -> Vec<Case> {
     let mut cases = Vec::new();
     for shape in [Shape::Bucket, Shape::FixedWindow, Shape::SlidingWindow] {
         for counts in [false, true] {
@@ -50,7 +49,11 @@ pub fn cases() -> Vec<Case> {
             name: format!("{shape:?} {hint:?} halves at 20 s, back at 40 s"),
             server,
             client: Client::new(Some(10.0 * L), 60),
-            judge: vec![(5, 20, 0.85, 1.0), (25, 40, 0.85, 1.0), (45, 60, 0.85, 1.0)],
+            judge: vec![
+                (5, 20, 0.85, 0.02),
+                (25, 40, 0.85, 0.02),
+                (45, 60, 0.85, 0.02),
+            ],
         });
     }
     for (shape, hint) in [
@@ -128,12 +131,23 @@ pub async fn play<P: Pacer>(pacer: P, case: &Case) -> Run {
 
 async fn report_with<P: Pacer>(make: impl Fn(Option<f64>) -> P, label: &str, old_engine: bool) {
     let filter = std::env::var("CASE").unwrap_or_default();
-    for case in cases() {
+    let env = |name: &str, default: f64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(default)
+    };
+    for case in cases(env("LIMIT", 200.0)) {
         if !case.name.contains(&filter) {
             continue;
         }
         let mut case = case;
         case.client.throttled_uses_attempts = old_engine;
+        case.client.latency = std::time::Duration::from_secs_f64(
+            env("LATENCY", case.client.latency.as_secs_f64() * 1000.0) / 1000.0,
+        );
+        case.client.workers = env("WORKERS", case.client.workers as f64) as usize;
+        case.server.seed = env("SEED", case.server.seed as f64) as u64;
         let run = play(make(case.client.rate), &case).await;
         let v = judge(&case, &run);
         println!(
@@ -152,4 +166,26 @@ async fn report_with<P: Pacer>(make: impl Fn(Option<f64>) -> P, label: &str, old
 #[ignore]
 async fn report_old() {
     report_with(super::baseline::OldThrottle::new, "old", true).await;
+}
+
+impl Pacer for super::Throttle {
+    type Ticket = super::Ticket;
+    fn try_ready(&self) -> Option<super::Ticket> {
+        super::Throttle::try_ready(self)
+    }
+    fn until_ready(&self) -> impl std::future::Future<Output = super::Ticket> + Send {
+        super::Throttle::until_ready(self)
+    }
+    fn throttled(&self, ticket: super::Ticket, retry_after: Option<std::time::Duration>) {
+        super::Throttle::throttled(self, ticket, retry_after)
+    }
+    fn answered(&self, ticket: super::Ticket) {
+        super::Throttle::answered(self, ticket)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+#[ignore]
+async fn report_new() {
+    report_with(super::Throttle::new, "new", false).await;
 }
