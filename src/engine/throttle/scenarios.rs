@@ -81,6 +81,15 @@ pub fn cases(L: f64) -> Vec<Case> {
             });
         }
     }
+    // Beyond what the throttle takes for noise: no target, to see what happens.
+    for noise in [0.15, 0.3] {
+        cases.push(Case {
+            name: format!("noise {}% Seconds rate 500 (no target)", noise * 100.0),
+            server: Server::open(noise, Hint::Seconds),
+            client: Client::new(Some(500.0), 40),
+            judge: vec![(10, 40, 0.0, 1.0)],
+        });
+    }
     for rate in [50.0, 500.0, 5000.0] {
         let mut client = Client::new(Some(rate), 20);
         client.latency = std::time::Duration::from_millis(5);

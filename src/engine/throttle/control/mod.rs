@@ -16,6 +16,8 @@ const PERIOD: f64 = 1.0;
 /// in ten whatever the rate is not throttling, and a limit that just fell can look like it
 /// for a moment.
 const MAX_NOISE: f64 = 0.1;
+/// ... unless it held while the rate was halved; but never above this.
+const HELD_NOISE: f64 = 0.5;
 
 /// Pause (s) after a light cut, at least: long enough for a bucket to refill a little.
 const LIGHT_PAUSE: f64 = 0.1;
@@ -95,9 +97,13 @@ enum Mode {
 struct Before {
     free: bool,
     est: Option<f64>,
+    /// The 429 share at the rate just above (updated by each further cut)...
     share: f64,
     answered: u64,
     refused: u64,
+    /// ... and the send rate and share before the first cut.
+    rate0: f64,
+    share0: f64,
 }
 
 /// 429s beyond the noise, watched for a while to tell heavy from light.
@@ -394,6 +400,8 @@ impl Control {
                     share: recent.share(),
                     answered: recent.answered(),
                     refused: recent.refused,
+                    rate0: send_rate,
+                    share0: recent.share(),
                 };
                 self.est = Some(accepted);
                 let depth = (2.0 * before.share).clamp(VERIFY_DEPTH.0, VERIFY_DEPTH.1);
@@ -547,12 +555,17 @@ impl Control {
         let combined = (before.refused + sums.refused) as f64
             / (before.answered + sums.answered()).max(1) as f64;
         if refused >= 3.0 && refused >= 0.5 * expected {
-            if combined > MAX_NOISE {
-                // Too many to be noise: still above a limit that the accepted rate overstated.
+            // A share that held while the rate halved is noise at any level (under a limit,
+            // the accepted share would have doubled); otherwise a large one may be a limit
+            // that the accepted rate overstated: lower again.
+            let held = self.rate.is_some_and(|r| r <= 0.5 * before.rate0)
+                && (0.5 * before.share0..=2.0 * before.share0).contains(&share)
+                && 1.0 - share <= 1.25 * (1.0 - before.share0);
+            if combined > MAX_NOISE && !held {
                 self.light(th, t, None, now);
                 return;
             }
-            self.noise = self.noise.max(combined);
+            self.noise = self.noise.max(combined).min(HELD_NOISE);
             tracing::info!(
                 share = format!("{:.3}", self.noise),
                 "429s at the same share at a lower rate: noise, not a limit"
