@@ -241,7 +241,7 @@ impl Client {
             seconds,
             throttled_uses_attempts: false,
             max_attempts: 6,
-            max_throttled: 50,
+            max_throttled: crate::engine::MAX_THROTTLED,
         }
     }
 }
