@@ -275,8 +275,9 @@ impl Throttle {
 
 fn interval_for(rate: Option<f64>) -> u64 {
     match rate {
-        Some(r) => (1e9 / r.max(control::MIN_RATE)).round().max(1.0) as u64,
-        None => 0,
+        // A `--rate` under the controller's floor stands: the floor is for its own cuts.
+        Some(r) if r > 0.0 => (1e9 / r).round().clamp(1.0, u64::MAX as f64) as u64,
+        _ => 0,
     }
 }
 

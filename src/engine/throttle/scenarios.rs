@@ -198,3 +198,33 @@ impl Pacer for super::Throttle {
 async fn report_new() {
     report_with(super::Throttle::new, "new", false).await;
 }
+
+/// What a send costs the throttle, unpaced, on real time (`cargo test --release --lib
+/// hot_path -- --ignored --nocapture`): one ticket and one answer per request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn hot_path() {
+    const N: u64 = 4_000_000;
+    async fn per_send<P: Pacer>(pacer: Arc<P>) -> f64 {
+        let start = std::time::Instant::now();
+        let tasks: Vec<_> = (0..2)
+            .map(|_| {
+                let pacer = pacer.clone();
+                tokio::spawn(async move {
+                    for _ in 0..N / 2 {
+                        if let Some(ticket) = pacer.try_ready() {
+                            pacer.answered(std::hint::black_box(ticket));
+                        }
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            let _ = task.await;
+        }
+        start.elapsed().as_nanos() as f64 / N as f64
+    }
+    let new = per_send(Arc::new(super::Throttle::new(None))).await;
+    let old = per_send(Arc::new(super::baseline::OldThrottle::new(None))).await;
+    println!("ns per send and answer, 2 threads: new {new:.1}, old {old:.1}");
+}

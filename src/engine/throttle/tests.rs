@@ -58,6 +58,19 @@ async fn paces_at_the_rate_with_no_burst_after_a_change() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_rate_under_the_floor_of_cuts_stands() {
+    let t = Throttle::new(Some(0.2));
+    t.until_ready().await;
+    let start = Instant::now();
+    t.until_ready().await;
+    assert!(
+        start.elapsed() >= Duration::from_millis(4990),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn unpaced_sends_need_no_clock_and_no_lock() {
     let t = Throttle::new(None);
     for _ in 0..1000 {

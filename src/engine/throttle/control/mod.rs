@@ -2,12 +2,13 @@
 //! It runs under the throttle's lock, on every 429 and at most every 100 ms otherwise.
 
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::{SLOTS, TICK, Throttle, Ticket};
 
-/// Never pace below this (requests/s).
-pub const MIN_RATE: f64 = 0.5;
+/// Never cut below this (requests/s), unless `--rate` is lower.
+const MIN_RATE: f64 = 0.5;
 /// Cruise this far under the estimated limit.
 const MARGIN: f64 = 0.02;
 /// A period's counts are closed after this long (s) at one rate.
@@ -248,17 +249,13 @@ impl Control {
 
     /// Housekeeping and the decisions that wait for counts: called about every [`TICK`].
     pub fn tick(&mut self, th: &Throttle, now: u64) {
-        th.next_tick
-            .store(now + TICK, std::sync::atomic::Ordering::Relaxed);
-        let paused = th.paused_until.load(std::sync::atomic::Ordering::Acquire);
+        th.next_tick.store(now + TICK, Ordering::Relaxed);
+        let paused = th.paused_until.load(Ordering::Acquire);
         if paused != 0 && now >= paused {
             // Back on the fast path (no clock read) when nothing is paced.
-            let _ = th.paused_until.compare_exchange(
-                paused,
-                0,
-                std::sync::atomic::Ordering::AcqRel,
-                std::sync::atomic::Ordering::Relaxed,
-            );
+            let _ =
+                th.paused_until
+                    .compare_exchange(paused, 0, Ordering::AcqRel, Ordering::Relaxed);
         }
         let t = secs(now);
         if let Some(ep) = self.episode {
@@ -305,12 +302,12 @@ impl Control {
             self.ceiling.map_or(r, |c| r.min(c))
         });
         self.rate = rate;
-        let sent = th.sent.load(std::sync::atomic::Ordering::Relaxed);
+        let sent = th.sent.load(Ordering::Relaxed);
         if let Some(last) = self.periods.back_mut() {
             last.end = Some((t.max(last.start), sent));
         }
         let generation = th.start_period(rate);
-        let paused = secs(th.paused_until.load(std::sync::atomic::Ordering::Acquire));
+        let paused = secs(th.paused_until.load(Ordering::Acquire));
         self.periods.push_back(Period {
             generation,
             start: t.max(paused),
