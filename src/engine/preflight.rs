@@ -17,10 +17,10 @@ use serde_json::Value;
 use crate::connector::{Answer, Connector, Unit};
 use crate::engine::{self, EngineConfig};
 use crate::error::{Error, Result, exit};
+use crate::tenant::hub;
 use crate::input::{InputFile, InputOptions};
 use crate::ledger::Ledger;
 use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
-use crate::tenant::hub;
 use crate::transport::Transport;
 
 pub const CANARY_PREFIX: &str = "forget-preflight-";
