@@ -39,6 +39,12 @@ use crate::transport::{Failure, Reply, Transport};
 /// host is unreachable, and burning every key's attempts would only mark them all failed.
 pub const UNREACHABLE_AFTER: u64 = 50;
 
+/// 429s a key may get in one run before it is marked failed. A 429 refuses the request, not
+/// the key (nothing was done, and sending it again is safe), so it does not use one of the
+/// key's `--max-attempts`: under a tight limit keys would otherwise fail only for having
+/// been throttled. This bound only ends a run against a server that says nothing but 429.
+pub const MAX_THROTTLED: u32 = 50;
+
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
     /// Requests in flight at once.
@@ -152,7 +158,10 @@ impl Counters {
 
 struct Work {
     unit: Unit,
+    /// Attempts sent, 429s included.
     attempts: u32,
+    /// Of which answered 429.
+    throttled: u32,
     ambiguous: bool,
     backoff: Option<ExponentialBackoff>,
 }
@@ -162,6 +171,7 @@ impl Work {
         Work {
             unit,
             attempts: 0,
+            throttled: 0,
             ambiguous: false,
             backoff: None,
         }
@@ -513,7 +523,7 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) -> bool {
     let mut done = true;
     match verdict.kind {
         VerdictKind::Final(outcome) => {
-            shared.throttle.succeeded();
+            shared.throttle.answered(ticket);
             record.finish = Some(outcome);
             record.after_ambiguous = work.ambiguous;
             if work.ambiguous && outcome == Outcome::NotFound {
@@ -532,11 +542,14 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) -> bool {
             if throttled {
                 shared.counters.throttled.fetch_add(1, Ordering::Relaxed);
                 shared.throttle.throttled(ticket, retry_after);
+                work.throttled += 1;
             } else {
-                shared.throttle.succeeded();
+                shared.throttle.answered(ticket);
             }
             work.ambiguous |= ambiguous;
-            if work.attempts >= shared.config.retry.max_attempts {
+            if work.attempts - work.throttled >= shared.config.retry.max_attempts
+                || work.throttled >= MAX_THROTTLED
+            {
                 record.finish = Some(Outcome::Failed);
                 record.after_ambiguous = work.ambiguous;
                 shared.counters.record(Outcome::Failed);

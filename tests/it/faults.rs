@@ -136,9 +136,8 @@ fn attempts(fx: &Fixture) -> Vec<Attempt> {
 }
 
 /// The simulator answers the first request of each of four keys 429 with `retry_after`, and
-/// has no rate limiter: only the client's own pause keeps it from sending at once — the
-/// throttled keys again, or the four keys still waiting for a free sender. Returns what the
-/// ledger recorded.
+/// has no rate limiter: only the client's own wait keeps it from sending the throttled keys
+/// again at once. Returns what the ledger recorded.
 async fn first_requests_throttled(retry_after: RetryAfter) -> Vec<Attempt> {
     let held = keys("k", 8);
     let fx = Fixture::new(&held, |c| {
@@ -184,12 +183,19 @@ async fn first_requests_throttled(retry_after: RetryAfter) -> Vec<Attempt> {
     attempts
 }
 
-/// After each 429, nothing was sent before `resume(answered)`: not that key again, nor any
-/// other (Retry-After pauses every sender, not only the throttled key).
+/// After each 429, its key was not sent again before `resume(attempt)`: the refused request
+/// waits its whole Retry-After. (Other keys wait for it only when most answers are 429s, a
+/// heavy episode: a lone 429 among accepted answers is noise, and pausing every sender for
+/// it would starve a run under random 429s; see the throttle's tests and README, Throttle.)
 fn assert_paused_until(attempts: &[Attempt], resume: impl Fn(&Attempt) -> f64) {
     // The clock of `at` and the one the client waits on may differ by a hair.
     const SLACK: f64 = 0.002;
-    for throttled in attempts.iter().filter(|a| a.verdict == "throttled") {
+    let throttled: Vec<&Attempt> = attempts
+        .iter()
+        .filter(|a| a.verdict == "throttled")
+        .collect();
+    assert_eq!(throttled.len(), 4);
+    for throttled in throttled {
         let until = resume(throttled);
         let next_of_key = attempts
             .iter()
@@ -202,15 +208,6 @@ fn assert_paused_until(attempts: &[Attempt], resume: impl Fn(&Attempt) -> f64) {
             next_of_key.sent - throttled.answered,
             until - throttled.answered
         );
-        for a in attempts.iter().filter(|a| a.sent > throttled.answered) {
-            assert!(
-                a.sent >= until - SLACK,
-                "unit {} sent {:.3} s into the pause after unit {}'s 429",
-                a.unit,
-                a.sent - throttled.answered,
-                throttled.unit
-            );
-        }
     }
 }
 
