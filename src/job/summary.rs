@@ -189,7 +189,9 @@ pub fn render_summary(s: &RunSummary) -> String {
     if s.after_ambiguous > 0 {
         let _ = writeln!(
             out,
-            "{} keys answered \"not found\" after a timed-out or dropped attempt: that attempt erased them",
+            "{} keys answered \"not found\" after an attempt with no clear answer (a timeout, a \
+             dropped connection, a server error): erased, by that attempt or before it (flagged \
+             after_ambiguous in reports)",
             s.after_ambiguous
         );
     }

@@ -25,6 +25,10 @@ pub enum Overwrite {
 #[derive(Clone, Debug, Default)]
 pub struct Protected {
     files: Vec<Guarded>,
+    /// Files protected by what they hold, wherever they are now: (SHA-256 in hex, what it
+    /// is). An input file recorded in a ledger is known by its hash; the path it was read
+    /// from may have been relative to another folder, or the file moved since.
+    contents: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug)]
@@ -80,6 +84,25 @@ impl Protected {
             place: place(path).ok().map(|(dir, name)| dir.join(name)),
             id: fs::metadata(path).ok().map(|m| identity(&m)),
         });
+    }
+
+    /// Protect any file whose contents hash to `sha256` (hex), described as `what`.
+    pub fn add_contents(&mut self, sha256: &str, what: impl Into<String>) {
+        self.contents.push((sha256.to_ascii_lowercase(), what.into()));
+    }
+
+    /// What the regular file at `place` is, if its contents are protected. A file that
+    /// cannot be read is not known to be protected: replacing it is refused or allowed by
+    /// the other rules.
+    fn holding(&self, place: &Path) -> Option<&str> {
+        if self.contents.is_empty() {
+            return None;
+        }
+        let hash = sha256_of(place).ok()?;
+        self.contents
+            .iter()
+            .find(|(h, _)| *h == hash)
+            .map(|(_, what)| what.as_str())
     }
 
     fn find(&self, place: &Path, id: Option<(u64, u64)>) -> Option<&Guarded> {
@@ -139,6 +162,12 @@ pub fn check(path: &Path, protected: &Protected, overwrite: Overwrite) -> Result
                 describe(kind)
             )));
         }
+        if let Some(what) = protected.holding(&place) {
+            return Err(refuse(format!(
+                "holds the same contents as {what}; forget never writes over it (choose \
+                 another file)"
+            )));
+        }
         if overwrite == Overwrite::Never {
             return Err(refuse(
                 "the file exists, and this command never replaces a file; remove it or choose \
@@ -168,6 +197,22 @@ fn place(path: &Path) -> std::result::Result<(PathBuf, PathBuf), (std::io::Error
         return Err((ErrorKind::NotFound.into(), parent));
     }
     Ok((dir, PathBuf::from(name)))
+}
+
+fn sha256_of(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut file = fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
 }
 
 fn identity(meta: &Metadata) -> (u64, u64) {

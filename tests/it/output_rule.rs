@@ -166,17 +166,17 @@ fn dash_is_standard_output_and_a_missing_folder_is_named() {
 
     let out = wd.run(
         wd.command()
-            .args(["report", "--state", "l.db", "--out", "r.csv"])
+            .args(["report", "--state", "l.db", "--out", "report.csv"])
             .args(["--manifest", "-"]),
         0,
     );
     let manifest: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(manifest["report_files"][0]["path"], "r.csv");
-    assert!(wd.path("r.csv").is_file() && !wd.path("-").exists());
+    assert_eq!(manifest["report_files"][0]["path"], "report.csv");
+    assert!(wd.path("report.csv").is_file() && !wd.path("-").exists());
     // A regular file of its own is replaced by a new report, whole.
     wd.run(
         wd.command()
-            .args(["report", "--state", "l.db", "--out", "r.csv"]),
+            .args(["report", "--state", "l.db", "--out", "report.csv"]),
         0,
     );
 
@@ -238,4 +238,59 @@ fn list_follows_the_same_rule_and_never_replaces_a_file() {
         "mine\n"
     );
     assert!(is_fifo(&wd.path("fifo")));
+}
+
+/// The request files a ledger recorded are evidence: a report never replaces one, by the
+/// path it was read from, by another name for a copy, or as a split file — the corrected
+/// `needs-attention.csv` fed back to `forget run` is the usual case.
+#[test]
+fn reports_never_write_over_an_input_file_the_ledger_recorded() {
+    let wd = Workdir::new();
+    let first = "key,ticket\nk-1,T1\nk-2,T2\n";
+    wd.write("r.csv", first);
+    std::fs::create_dir(wd.path("out")).unwrap();
+    let fed_back = "key,ticket\nk-3,T3\n";
+    wd.write("out/needs-attention.csv", fed_back);
+    for file in ["r.csv", "out/needs-attention.csv"] {
+        wd.run(
+            wd.command()
+                .args(["run", file, "--dry-run", "--state", "l.db"]),
+            0,
+        );
+    }
+    std::fs::copy(wd.path("r.csv"), wd.path("copy.csv")).unwrap();
+    for flags in [
+        &["--out", "r.csv"][..],
+        &["--out", "copy.csv"],
+        &["--manifest", "r.csv"],
+        &["--split", "out"],
+    ] {
+        let out = wd.run(
+            wd.command().args(["report", "--state", "l.db"]).args(flags),
+            2,
+        );
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("recorded in this ledger"),
+            "{flags:?}: {stderr}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(wd.path("r.csv")).unwrap(), first);
+    assert_eq!(std::fs::read_to_string(wd.path("copy.csv")).unwrap(), first);
+    assert_eq!(
+        std::fs::read_to_string(wd.path("out/needs-attention.csv")).unwrap(),
+        fed_back
+    );
+    // Any other existing file is replaced as before.
+    wd.write("old-report.csv", "stale\n");
+    wd.run(
+        wd.command()
+            .args(["report", "--state", "l.db", "--out", "old-report.csv"]),
+        0,
+    );
+    assert!(
+        std::fs::read_to_string(wd.path("old-report.csv"))
+            .unwrap()
+            .starts_with("file,")
+    );
 }

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::{Fixture, TOKEN, Workdir, assert_sent_until_final_only, keys, text};
 use forget::connector::outreach::Outreach;
@@ -225,11 +225,11 @@ async fn throttling_honours_retry_after() {
     let mut config = config(&fx, vec![ids_csv(&fx, "ids.csv", range(1, 3))], RESOURCE);
     config.concurrency = 1;
     config.retry.max_attempts = 20;
-    let started = Instant::now();
     let s = run_with(&fx, config, TOKEN).await;
     assert_eq!(s.ledger.deleted, 3, "{s:?}");
+    // The limiter forces the elapsed time anyway: Retry-After honoured shows as few 429s
+    // (with Retry-After ignored, retrying on the backoff alone, it collected 5).
     assert!(s.throttled >= 1 && s.throttled <= 4, "{s:?}");
-    assert!(started.elapsed() >= Duration::from_secs(2));
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! The pipeline end to end against the simulator on 127.0.0.1:0.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::{
     Fixture, TOKEN, assert_deleted_by_one_request, assert_sent_until_final_only, keys,
@@ -105,17 +105,13 @@ async fn retry_after_is_respected() {
     let mut config = fx.config(vec![fx.csv("in.csv", &held)]);
     config.concurrency = 1;
     config.retry.max_attempts = 20;
-    let started = Instant::now();
     let s = fx.run(config).await;
     assert_eq!(s.ledger.deleted, 3, "{s:?}");
     assert!(s.throttled >= 1, "{s:?}");
-    // Three keys at one per second, with Retry-After: 1 honoured: at least two seconds.
-    assert!(
-        started.elapsed() >= Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
-    // Every 429 was followed by a pause, so few calls were wasted.
+    // The limiter alone forces the run to take two seconds; what honouring Retry-After
+    // changes is how often the client knocks meanwhile: with Retry-After ignored (retrying
+    // on the backoff alone) this run collected 5 429s.
+    // (The exact wait is checked on the ledger's times, with no limiter: faults::a_429_*.)
     assert!(s.throttled <= 4, "{s:?}");
 }
 

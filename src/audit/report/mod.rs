@@ -112,8 +112,17 @@ pub fn write(ledger: &Ledger, config: &ReportConfig) -> Result<ReportSummary> {
         .ledger_key_file
         .clone()
         .unwrap_or_else(|| secret::default_key_file(ledger.path()));
+    let mut protected = Protected::ledger(ledger.path(), &key_file);
+    // The request files are the evidence of what was asked: never replaced by a report,
+    // whatever path names them now.
+    for file in ledger.file_facts()? {
+        protected.add_contents(
+            &file.sha256,
+            format!("the input file {} recorded in this ledger", file.path),
+        );
+    }
     let mut outputs = Outputs {
-        protected: Protected::ledger(ledger.path(), &key_file),
+        protected,
         stdout: false,
     };
     // Every destination is checked before anything is written, even a header on stdout.
