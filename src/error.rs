@@ -22,7 +22,11 @@ pub mod exit {
     pub const STOPPED: i32 = 3;
     /// The run finished but some keys were rejected, failed or invalid.
     pub const INCOMPLETE: i32 = 4;
-    /// Interrupted by Ctrl-C; the next run resumes.
+    /// The ledger fails a check (`forget verify` says which): nothing was read from it as
+    /// truth, nor sent.
+    pub const LEDGER_CHECK: i32 = 5;
+    /// Interrupted by Ctrl-C (SIGTERM exits 143, SIGHUP 129: 128 + the signal's number, see
+    /// [`crate::signal`]); the next run resumes.
     pub const INTERRUPTED: i32 = 130;
 }
 
@@ -40,12 +44,17 @@ pub enum Error {
     #[error("ledger {}: {message}", path.display())]
     Ledger { path: PathBuf, message: String },
 
+    /// The ledger fails its integrity or consistency checks: it cannot be read as evidence.
+    #[error("ledger {}: {message}", path.display())]
+    Unsound { path: PathBuf, message: String },
+
     /// A remote API refused the whole command (token, URL, profile): nothing more can be
     /// done until the user fixes what the message names.
     #[error("{0}")]
     Api(String),
 
-    #[error("ledger: {0}")]
+    /// SQLite failed; a corrupted page met on the way is [`exit::LEDGER_CHECK`].
+    #[error("ledger: {0}{hint}", hint = if is_corruption(.0) { CORRUPTION_HINT } else { "" })]
     Sqlite(#[from] rusqlite::Error),
 
     /// An output file (a report, a manifest, a listing) could not be written.
@@ -55,6 +64,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+
+    /// Standard output was closed by its reader (`forget report | head -1`): nothing is
+    /// wrong, the reader has what it wanted. The command stops writing and exits quietly
+    /// (see [`crate::output::decided`] for the exit code).
+    #[error("standard output was closed by its reader")]
+    ReaderGone,
 
     /// Something that should not fail did (a thread that could not start or panicked).
     #[error("internal failure: {0}")]
@@ -131,6 +146,9 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Input { .. } | Error::Ledger { .. } => exit::USAGE,
             Error::Api(_) => exit::STOPPED,
+            Error::Unsound { .. } => exit::LEDGER_CHECK,
+            Error::Sqlite(e) if is_corruption(e) => exit::LEDGER_CHECK,
+            Error::ReaderGone => exit::OK,
             Error::Sqlite(_) | Error::Io { .. } | Error::Output { .. } | Error::Internal(_) => {
                 exit::FAILURE
             }
@@ -139,3 +157,12 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What to do about a corrupted ledger, after SQLite's words.
+pub const CORRUPTION_HINT: &str = ": the ledger is damaged and cannot be trusted as a record; \
+    `forget verify` lists its checks; restore it from a backup";
+
+/// Whether SQLite met a corrupted page.
+pub fn is_corruption(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseCorrupt)
+}

@@ -22,7 +22,10 @@
 //!   (Webex Campaign, Outreach); [`transport`] carries the requests.
 //! - Leaves, used by everything above: [`error`] (the one fatal error type and the exit
 //!   codes), [`outcome`], [`keys`] and [`secret`] (keyed hashes, masks, the token and the
-//!   ledger key), [`deadline`], [`retry_after`], [`csvfile`], [`actor`].
+//!   ledger key), [`deadline`], [`retry_after`], [`csvfile`] (the one CSV dialect, and the
+//!   escaping of cells a spreadsheet would run), [`output`] (the one rule for every file
+//!   written, and standard output), [`text`] (what may reach a terminal), [`actor`],
+//!   [`signal`] (the signals that stop a long command).
 //! - [`sim`]: the simulator of the APIs, its own crate (`crates/forget-sim`), used for
 //!   rehearsals and tests; it shares no code with the client it checks.
 
@@ -40,11 +43,14 @@ pub mod job;
 pub mod keys;
 pub mod ledger;
 pub mod outcome;
+pub mod output;
 pub mod retry_after;
 pub mod secret;
+pub mod signal;
 pub use forget_sim as sim;
 pub mod target;
 pub mod tenant;
+pub mod text;
 pub mod transport;
 
 pub use error::{Error, Result};

@@ -7,6 +7,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::output;
 
 /// A bearer token. `Debug` never shows it.
 #[derive(Clone)]
@@ -64,11 +65,11 @@ pub fn warn_if_shared(path: &Path, what: &str) {
     if let Ok(meta) = fs::metadata(path)
         && meta.permissions().mode() & 0o077 != 0
     {
-        eprintln!(
-            "warning: the {what} {} can be read by other users; run: chmod 600 {}",
+        output::eprint(&format!(
+            "warning: the {what} {} can be read by other users; run: chmod 600 {}\n",
             path.display(),
             path.display()
-        );
+        ));
     }
 }
 

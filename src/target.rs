@@ -2,7 +2,6 @@
 //! loaded with the sample tenant (rehearsals). A [`Target`] is what a run sends to; the
 //! rules a URL must pass before a token is sent to it live here too.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::connector::{Connector, Kind};
@@ -125,12 +124,10 @@ pub fn parse_url(flag: &str, s: &str) -> Result<reqwest::Url> {
             "{flag} {s}: not a URL ({e}); expected e.g. https://acme.webexcampaign.io"
         ))
     })?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => return Err(Error::usage(format!("{flag} {s}: no host in it"))),
-    };
+    if url.host().is_none() {
+        return Err(Error::usage(format!("{flag} {s}: no host in it")));
+    }
+    let loopback = crate::transport::is_loopback(&url);
     match url.scheme() {
         "https" => {}
         "http" if loopback => {}

@@ -7,8 +7,9 @@
 //! behind a hashed origin key, a boxed future per layer) cost more CPU than all the rest of
 //! forget, and the requests of a run are all alike. Here a request is a checkout from a list
 //! of idle connections, one write and one read. reqwest stays where its generality pays:
-//! behind a proxy (`HTTPS_PROXY`, `ALL_PROXY`, … with `NO_PROXY`, exactly as before), and
-//! for the few calls that are not units (the hub, listings).
+//! behind a proxy (`HTTPS_PROXY`, `ALL_PROXY`, with `NO_PROXY`), and for the few calls that
+//! are not units (the hub, listings). Which requests may use a proxy is decided in
+//! [`proxy`], the same for every client: never loopback, never plain http.
 //!
 //! Failures are data: a [`Failure`] says whether the server may have seen the request, which
 //! is what decides whether a later "not found" can be trusted. One race no client can close:
@@ -30,6 +31,9 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_rustls::{ConfigBuilderExt, HttpsConnector};
 use hyper_util::client::legacy::connect::HttpConnector;
 use tower_service::Service;
+
+mod proxy;
+pub use proxy::{PLAIN_HTTP, Proxies, Route, is_loopback};
 
 /// Answer bodies are read up to this many bytes unless the caller asks for more (see
 /// [`Connector::max_body`](crate::connector::Connector::max_body)); the rest is never buffered.
@@ -150,24 +154,11 @@ enum Inner {
     Proxied(reqwest::Client),
 }
 
-/// The environment variables through which reqwest (and curl) take a proxy.
-const PROXY_VARS: [&str; 6] = [
-    "HTTPS_PROXY",
-    "https_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-];
-
 impl Transport {
-    /// The pool, with Mozilla's root certificates; reqwest (which honours the proxy
-    /// variables and `NO_PROXY`) when a proxy variable is set.
+    /// The pool, with Mozilla's root certificates; reqwest, routing each request as
+    /// [`Proxies::route`] says, when a proxy is configured.
     pub fn new(options: &Options) -> crate::Result<Transport> {
-        let proxied = PROXY_VARS
-            .iter()
-            .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
-        if proxied {
+        if !Proxies::from_env().is_empty() {
             return Ok(Transport::via_reqwest(reqwest_client(options)?));
         }
         let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -238,9 +229,25 @@ pub fn host_header(scheme: &Scheme, authority: &Authority) -> Option<HeaderValue
     HeaderValue::from_str(host).ok()
 }
 
-/// The reqwest client for proxied requests and for the calls that are not units.
+/// The reqwest client for proxied requests and for the calls that are not units. It uses a
+/// proxy only where [`Proxies::route`] says so (reqwest's own reading of the environment
+/// would proxy loopback too).
 pub fn reqwest_client(options: &Options) -> crate::Result<reqwest::Client> {
-    reqwest::Client::builder()
+    let proxies = Proxies::from_env();
+    let builder = if proxies.is_empty() {
+        reqwest::Client::builder().no_proxy()
+    } else {
+        reqwest::Client::builder()
+            .no_proxy()
+            .proxy(reqwest::Proxy::custom(move |url| {
+                match proxies.route(url) {
+                    Route::Proxy(proxy) => Some(proxy),
+                    // Refused URLs never get this far (`target::parse_url`, and `send` below).
+                    Route::Direct | Route::Refuse(_) => None,
+                }
+            }))
+    };
+    builder
         .use_rustls_tls()
         // Never follow a redirect: it would carry the token to wherever it points, and a
         // redirected delete endpoint means the base URL is wrong anyway.
@@ -261,6 +268,9 @@ async fn send_reqwest(
 ) -> Result<Reply, Failure> {
     let mut request =
         reqwest::Request::try_from(request).map_err(|e| Failure::Invalid(innermost_or(&e)))?;
+    if request.url().scheme() != "https" && !is_loopback(request.url()) {
+        return Err(Failure::Invalid(PLAIN_HTTP.into()));
+    }
     *request.timeout_mut() = Some(timeout);
     let mut response = client
         .execute(request)
@@ -409,6 +419,9 @@ impl Pool {
         if scheme != Scheme::HTTP && scheme != Scheme::HTTPS {
             return Err(Failure::Invalid(format!("cannot send to {scheme}:")));
         }
+        if scheme == Scheme::HTTP && !loopback_host(authority.host()) {
+            return Err(Failure::Invalid(PLAIN_HTTP.into()));
+        }
         let path = uri
             .path_and_query
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
@@ -479,6 +492,16 @@ impl Pool {
     }
 }
 
+/// Whether a URI's host is this machine (see [`is_loopback`]), without parsing a URL: the
+/// check runs on every plain-http request.
+fn loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The innermost cause of an error, or the error itself when it has none.
 fn innermost_or(error: &(dyn std::error::Error + 'static)) -> String {
     let cause = innermost(error);
@@ -529,6 +552,16 @@ mod tests {
             false,
             "invalid request: bad",
         );
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for host in ["127.0.0.1", "127.1.2.3", "[::1]", "localhost", "LocalHost"] {
+            assert!(loopback_host(host), "{host}");
+        }
+        for host in ["10.0.0.1", "example.com", "[::2]", "localhost.example.com"] {
+            assert!(!loopback_host(host), "{host}");
+        }
     }
 
     #[tokio::test]

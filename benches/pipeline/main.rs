@@ -15,6 +15,8 @@
 //!
 //! Under `cargo test` (no `--bench` argument) it does nothing: figures are measured here, not
 //! asserted by timed tests.
+// A benchmark reports on its own stdout and stderr.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod arrivals;
 mod data;

@@ -20,6 +20,7 @@ const MAX_BODY: usize = 4 * 1024 * 1024;
 pub struct WebexAccess {
     url: reqwest::Url,
     headers: http::HeaderMap,
+    token: Token,
     exporter: Exporter,
 }
 
@@ -42,6 +43,7 @@ impl WebexAccess {
                 ],
             ),
             url,
+            token: token.clone(),
             exporter,
         })
     }
@@ -73,6 +75,10 @@ pub fn check_path(path: &str) -> crate::error::Result<()> {
 impl Connector for WebexAccess {
     fn name(&self) -> &'static str {
         CONNECTOR
+    }
+
+    fn token(&self) -> &str {
+        self.token.expose()
     }
 
     fn request(
@@ -139,6 +145,18 @@ pub fn classify(answer: &Answer<'_>) -> Verdict {
             // export keeps them; the unit records none.
             Verdict::new(VerdictKind::Final(Outcome::Deleted))
         }
+        // Transactions under a failure status say both: neither an export nor a refusal.
+        // A read changes nothing, so asking again is safe; if it keeps answering so, the
+        // subject ends failed (not exported), and the next run asks again.
+        Some(json) if carries_transactions(json) => {
+            let mut v = a.retry(false, false);
+            let note = format!("contradictory answer: transactions with HTTP {}", a.status);
+            v.description = Some(match v.description.take() {
+                Some(d) => format!("{note}: {d}"),
+                None => note,
+            });
+            v
+        }
         Some(_) => a.unrecognised(),
     }
 }
@@ -181,7 +199,11 @@ mod tests {
             rejected.clone(),
         );
         case(500, r#"{"code":"1001"}"#, rejected.clone());
-        case(200, r#"{"code":"7777"}"#, rejected);
+        case(200, r#"{"code":"7777"}"#, rejected.clone());
+        // Transactions under a failure status: read again (a read is safe to repeat).
+        case(400, r#"[{"transaction-id":"1"}]"#, retry(false));
+        case(422, r#"{"data":[]}"#, retry(false));
+        case(400, r#"{"code":"400","description":"bad"}"#, rejected);
         case(200, r#"{"code":"1010"}"#, retry(false));
         case(499, r#"{"code":499}"#, retry(false));
         case(500, r#"{"code":500}"#, retry(false));

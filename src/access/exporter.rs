@@ -1,9 +1,8 @@
 //! Saving one JSON document per subject, named by a keyed hash (never the key), 0600 in a
-//! 0700 folder, written whole before it is recorded as exported.
+//! 0700 folder, written whole (under the output rule) before it is recorded as exported.
 
-use std::fs::{DirBuilder, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::DirBuilder;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
@@ -13,6 +12,7 @@ use super::transactions::{decode, transactions_of};
 use crate::connector::{NotKept, Unit};
 use crate::error::{Error, Result};
 use crate::keys::KeyHasher;
+use crate::output::{self, Overwrite, Protected};
 
 /// Saves one JSON document per subject into a folder.
 pub struct Exporter {
@@ -20,12 +20,20 @@ pub struct Exporter {
     hasher: KeyHasher,
     /// The API address, recorded in each document.
     source: String,
+    /// The export's ledger and its companions: a document never replaces them.
+    protected: Protected,
 }
 
 impl Exporter {
     /// Create `dir` (0700) if needed. `hasher` names the files: a keyed hash, so a folder
-    /// listing (or a backup catalogue) does not name the people in it.
-    pub fn new(dir: &Path, hasher: KeyHasher, source: String) -> Result<Exporter> {
+    /// listing (or a backup catalogue) does not name the people in it. No document is ever
+    /// written over `protected` (the export's ledger and its companions).
+    pub fn new(
+        dir: &Path,
+        hasher: KeyHasher,
+        source: String,
+        protected: Protected,
+    ) -> Result<Exporter> {
         if !dir.exists() {
             DirBuilder::new()
                 .recursive(true)
@@ -40,16 +48,17 @@ impl Exporter {
         } else if let Ok(meta) = std::fs::metadata(dir)
             && meta.permissions().mode() & 0o077 != 0
         {
-            eprintln!(
-                "warning: the export folder {} can be read by other users; run: chmod 700 {}",
+            output::eprint(&format!(
+                "warning: the export folder {} can be read by other users; run: chmod 700 {}\n",
                 dir.display(),
                 dir.display()
-            );
+            ));
         }
         Ok(Exporter {
             dir: dir.to_owned(),
             hasher,
             source,
+            protected,
         })
     }
 
@@ -90,32 +99,21 @@ impl Exporter {
         doc
     }
 
-    /// Write the document for `unit` from an answer `body`: to a temporary file (0600),
-    /// flushed, then renamed, so a document is whole or absent. This runs on the engine's
-    /// task: one small file per subject, synced because the ledger will say it exists.
+    /// Write the document for `unit` from an answer `body`, under the output rule: to a
+    /// temporary file (0600), synced, then renamed over the subject's previous document, so
+    /// a document is whole or absent. This runs on the engine's task: one small file per
+    /// subject, synced because the ledger will say it exists.
     pub fn save(&self, unit: &Unit, body: &[u8]) -> std::result::Result<PathBuf, NotKept> {
         let json: Value =
             serde_json::from_slice(body).map_err(|e| NotKept::new("the answer is not JSON", e))?;
         let transactions = transactions_of(json).unwrap_or_default();
         let doc = self.document(unit, transactions);
-        let bytes = serde_json::to_vec_pretty(&doc)
+        let mut bytes = serde_json::to_vec_pretty(&doc)
             .map_err(|e| NotKept::new("cannot write the document", e))?;
-        let name = self.file_name(unit);
-        let path = self.dir.join(&name);
-        let tmp = self.dir.join(format!(".{name}.tmp"));
-        let written = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .and_then(|mut f| {
-                f.write_all(&bytes)?;
-                f.write_all(b"\n")?;
-                f.sync_data()
-            })
-            .and_then(|()| std::fs::rename(&tmp, &path));
-        written.map_err(|e| NotKept::new(format!("cannot save {}", path.display()), e))?;
+        bytes.push(b'\n');
+        let path = self.dir.join(self.file_name(unit));
+        output::write_file(&path, &bytes, &self.protected, Overwrite::Replace)
+            .map_err(|e| NotKept::new("cannot save the document", e))?;
         Ok(path)
     }
 }
@@ -131,6 +129,7 @@ mod tests {
             &dir.path().join("out"),
             KeyHasher::new(b"0123456789abcdef"),
             "https://x/campaignapi/resources/v3/transactions".into(),
+            Protected::none(),
         )?;
         let unit = Unit {
             id: 1,

@@ -73,7 +73,7 @@ pub fn render_summary(s: &RunSummary, out: &Path, state: &Path) -> String {
                 cause.explain()
             );
         }
-        Some(StopReason::Interrupted) => {
+        Some(StopReason::Interrupted(_)) => {
             let _ = writeln!(o, "interrupted: run the same command again to resume");
         }
         Some(StopReason::Ledger(m)) | Some(StopReason::Output(m)) => {

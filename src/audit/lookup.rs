@@ -2,6 +2,7 @@
 //! the ledger key and reading what the ledger recorded. The key itself is never printed: only
 //! its masked form.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -11,8 +12,11 @@ use crate::input::ParsedRow;
 use crate::input::{self, InputOptions};
 use crate::keys::{KeyHash, KeyHasher, mask};
 use crate::ledger::audit::{InvalidMatch, UnitRecord};
+use crate::ledger::verify::Depth;
 use crate::ledger::{KeyCheck, Ledger, Pairs};
+use crate::output;
 use crate::secret;
+use crate::text::{printable, printable_lines};
 
 /// Where the keys to look up come from.
 #[derive(Clone, Debug)]
@@ -101,7 +105,8 @@ impl<'a> Finder<'a> {
 
 /// `forget lookup`: open the ledger with its key and print an answer per key to `out`.
 pub fn run(config: &LookupConfig, out: impl Write) -> Result<Tally> {
-    let ledger = Ledger::open_existing(&config.state)?;
+    let ledger = Ledger::open_read_only(&config.state)?;
+    ledger.ensure_sound(Depth::Report)?;
     let (key, _) = secret::load_ledger_key(&config.ledger_key_file, false)?;
     let hasher = KeyHasher::new(&key);
     if ledger.verify_key(&hasher)? == KeyCheck::Differs {
@@ -202,39 +207,46 @@ impl Tally {
     }
 }
 
-fn or_dash(v: &Option<String>) -> &str {
-    v.as_deref().unwrap_or("-")
+/// A value from the input or the API, shown (escaped) or `-`.
+fn or_dash(v: &Option<String>) -> Cow<'_, str> {
+    v.as_deref().map_or(Cow::Borrowed("-"), printable)
 }
 
 fn pairs(p: &Pairs) -> String {
-    if p.is_empty() { "-".into() } else { p.render() }
+    if p.is_empty() {
+        "-".into()
+    } else {
+        printable(&p.render()).into_owned()
+    }
 }
 
 fn short(sha: &str) -> &str {
     &sha[..sha.len().min(12)]
 }
 
-/// A lookup for a human: verdict first, then the evidence.
+/// A lookup for a human: verdict first, then the evidence. Every value that came from an
+/// input file or the API is escaped ([`printable`]): it cannot move the cursor, retitle the
+/// terminal or start a line of its own.
 pub fn render(l: &Lookup) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let at = l.line.map(|n| format!("line {n}: ")).unwrap_or_default();
     if let Some(reason) = &l.input_error {
-        let _ = writeln!(out, "{at}unreadable input row: {reason}");
+        let _ = writeln!(out, "{at}unreadable input row: {}", printable(reason));
         return out;
     }
     let _ = writeln!(
         out,
         "{at}{}  {}  (key hash {})",
-        l.key_masked,
+        printable(&l.key_masked),
         l.verdict.to_uppercase(),
         short(&l.key_hash)
     );
     for u in &l.units {
         let scope = if u.profile_name.is_empty() {
-            "(tenant default profile)"
+            Cow::Borrowed("(tenant default profile)")
         } else {
-            &u.profile_name
+            printable(&u.profile_name)
         };
         let when = match (&u.finished_at, u.erased) {
             (Some(at), true) => format!(" on {at}"),
@@ -246,7 +258,7 @@ pub fn render(l: &Lookup) -> String {
             u.connector, u.outcome
         );
         if let Some(tx) = &u.transaction_id {
-            let _ = writeln!(out, "    transaction id   {tx}");
+            let _ = writeln!(out, "    transaction id   {}", printable(tx));
         }
         if u.code.is_some() || u.description.is_some() {
             let _ = writeln!(
@@ -286,7 +298,7 @@ pub fn render(l: &Lookup) -> String {
             let _ = writeln!(
                 out,
                 "    requested in     {}:{} (sha256 {}…) {}{received}{extra}",
-                r.file,
+                printable(&r.file),
                 r.line,
                 short(&r.file_sha256),
                 r.kind
@@ -304,7 +316,7 @@ pub fn render(l: &Lookup) -> String {
                 a.latency_ms,
                 a.error
                     .as_deref()
-                    .map(|e| format!("  ({e})"))
+                    .map(|e| format!("  ({})", printable(e)))
                     .unwrap_or_default()
             );
         }
@@ -313,16 +325,17 @@ pub fn render(l: &Lookup) -> String {
         let _ = writeln!(
             out,
             "  invalid input row {}:{} (sha256 {}…): {} — never sent",
-            r.file,
+            printable(&r.file),
             r.line,
             short(&r.file_sha256),
-            r.reason
+            printable(&r.reason)
         );
     }
     out
 }
 
-/// Write lookups as they come: a JSON array (`json`) or human text.
+/// Write lookups as they come to standard output (its failures read as such: a reader that
+/// went away ends the lookup quietly): a JSON array (`json`) or human text.
 pub struct Printer<W: Write> {
     out: W,
     json: bool,
@@ -342,21 +355,26 @@ impl<W: Write> Printer<W> {
 
     pub fn print(&mut self, l: Lookup) -> Result<()> {
         self.tally.add(&l);
-        let io = |e| Error::io("writing the lookup", e);
+        let io = output::stdout_error;
         if self.json {
             let sep: &[u8] = if self.first { b"[\n" } else { b",\n" };
             self.out.write_all(sep).map_err(io)?;
-            serde_json::to_writer(&mut self.out, &l)
-                .map_err(|e| Error::json("writing the lookup", e))?;
+            serde_json::to_writer(&mut self.out, &l).map_err(|e| match e.io_error_kind() {
+                Some(_) => io(std::io::Error::from(e)),
+                None => Error::internal(format!("writing the lookup: {e}")),
+            })?;
         } else {
-            self.out.write_all(render(&l).as_bytes()).map_err(io)?;
+            let text = render(&l);
+            self.out
+                .write_all(printable_lines(&text).as_bytes())
+                .map_err(io)?;
         }
         self.first = false;
         Ok(())
     }
 
     pub fn finish(mut self) -> Result<Tally> {
-        let io = |e| Error::io("writing the lookup", e);
+        let io = output::stdout_error;
         if self.json {
             let end: &[u8] = if self.first { b"[]\n" } else { b"\n]\n" };
             self.out.write_all(end).map_err(io)?;

@@ -1,13 +1,15 @@
 //! `forget purge`: give up on unfinished keys and drop their plaintext from the ledger, after
 //! a confirmation (on a terminal) or `--yes` (scripts). See [`crate::ledger::purge`].
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
 use crate::actor::Actor;
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
 use crate::ledger::purge::{PurgePlan, PurgeScope};
+use crate::ledger::verify::Depth;
+use crate::output;
 
 #[derive(Clone, Debug)]
 pub struct PurgeConfig {
@@ -43,8 +45,18 @@ pub fn run(
     config: &PurgeConfig,
     confirm: impl FnOnce(&PurgePlan) -> Result<bool>,
 ) -> Result<PurgeResult> {
+    if !config.state.is_file() {
+        // Before the lock, which would make an empty ledger file.
+        return Err(Error::ledger(
+            &config.state,
+            "no ledger here: `forget run` creates it (or pass --state PATH)",
+        ));
+    }
+    // Declared first, dropped last: after the connection to the ledger is closed.
     let _lock = Ledger::lock(&config.state)?;
     let mut ledger = Ledger::open_existing(&config.state)?;
+    // Read-only, as before a run (see `job::run`).
+    Ledger::open_read_only(&config.state)?.ensure_sound(Depth::Run)?;
     let plan = ledger.purge_plan(&config.scope)?;
     if plan.total() == 0 {
         return Ok(PurgeResult::Nothing);
@@ -65,15 +77,12 @@ pub fn ask_on_terminal(plan: &PurgePlan) -> Result<bool> {
             "forget purge drops plaintext for good: confirm on a terminal, or pass --yes",
         ));
     }
-    let mut err = std::io::stderr();
-    let _ = write!(
-        err,
+    output::eprint(&format!(
         "Purge the plaintext of {}?\nThey will not be sent again unless a later input file \
          carries the same key, and the ledger can no longer show them unmasked.\n\
          Type yes to purge: ",
         describe(plan)
-    );
-    let _ = err.flush();
+    ));
     let mut answer = String::new();
     stdin
         .lock()

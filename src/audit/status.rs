@@ -10,6 +10,7 @@ use crate::keys::KeyHasher;
 use crate::ledger::deadlines::DeadlineSummary;
 use crate::ledger::{Counts, KeyCheck, Ledger};
 use crate::secret::{self, SecretSource};
+use crate::text::printable;
 
 /// How many of the earliest-due keys the plain `status` lists.
 pub const EARLIEST_SHOWN: usize = 5;
@@ -50,12 +51,16 @@ pub fn render_key(k: &KeyStatus) -> String {
         Ok(KeyCheck::Unset) => "not yet used with this ledger".to_owned(),
         Err(e) => format!("UNAVAILABLE: {e}"),
     };
-    format!("ledger key: {} ({state})\n", k.source)
+    format!(
+        "ledger key: {} ({})\n",
+        printable(&k.source.to_string()),
+        printable(&state)
+    )
 }
 
 pub fn render(path: &Path, counts: &Counts, key: &KeyStatus, d: &DeadlineSummary) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "ledger: {}", path.display());
+    let _ = writeln!(out, "ledger: {}", printable(&path.display().to_string()));
     out.push_str(&render_key(key));
     for (name, n) in [
         ("total keys", counts.total),
@@ -99,14 +104,17 @@ pub fn render_deadlines(d: &DeadlineSummary) -> String {
         for u in &d.earliest {
             let late = if u.due_on < d.today { "  OVERDUE" } else { "" };
             let scope = if u.profile_name.is_empty() {
-                "-"
+                "-".into()
             } else {
-                &u.profile_name
+                printable(&u.profile_name)
             };
             let _ = writeln!(
                 out,
                 "    {}  {:<24} {:<16} {}{late}",
-                u.due_on, u.key_masked, scope, u.outcome
+                u.due_on,
+                printable(&u.key_masked),
+                scope,
+                u.outcome
             );
         }
     }

@@ -14,7 +14,8 @@ use crate::error::{Error, Result};
 use crate::input::InputOptions;
 use crate::job::{self, RunConfig};
 use crate::keys::KeyHasher;
-use crate::secret;
+use crate::ledger;
+use crate::output::{self, Protected};
 
 #[derive(Args, Debug)]
 pub struct AccessArgs {
@@ -163,16 +164,22 @@ pub async fn exec(args: &AccessArgs) -> Result<i32> {
         None
     } else {
         let api = args.target.require_api(Kind::Webex).await?;
-        let (secret, _) = secret::load_ledger_key(&config.ledger_key_file, true)?;
+        // Made only for a ledger with no records: see `Ledger::load_key`.
+        let (secret, _) = ledger::load_key_for(&config.state, &config.ledger_key_file)?;
         let url = api.url()?;
         let source = webex_access::api_url(&url, &args.path)?;
-        let exporter =
-            access::Exporter::new(&args.out, KeyHasher::new(&secret), source.to_string())?;
+        let protected = Protected::ledger(&config.state, &config.ledger_key_file);
+        let exporter = access::Exporter::new(
+            &args.out,
+            KeyHasher::new(&secret),
+            source.to_string(),
+            protected,
+        )?;
         let connector = WebexAccess::new(&url, &args.path, api.token(), exporter)?;
         Some(api.into_target(Arc::new(connector))?)
     };
     let state = config.state.clone();
     let summary = job::run(config, target).await?;
-    print!("{}", access::render_summary(&summary, &args.out, &state));
-    Ok(summary.exit_code())
+    let printed = output::print(&access::render_summary(&summary, &args.out, &state));
+    output::decided(summary.exit_code(), printed)
 }

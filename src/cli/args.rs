@@ -11,7 +11,7 @@ use crate::connector::{Kind, outreach};
 use crate::engine::retry::RetryPolicy;
 use crate::engine::{EngineConfig, Rate};
 use crate::error::{Error, Result};
-use crate::input::EXPARAM_MAX;
+use crate::input::{EXPARAM_MAX, check_field};
 use crate::secret::{self, Token};
 use crate::target::{self, SampleTenant, Target};
 use crate::tenant::hub;
@@ -326,11 +326,15 @@ pub struct TenantReaders {
 
 impl TenantReaders {
     pub async fn new(target: &TargetArgs, hub: &HubArgs, timeout: f64) -> Result<TenantReaders> {
-        // A few sequential reads or canaries: one at a time, the default retries.
+        // A few sequential reads or canaries: one at a time, each tried up to three times
+        // (`forget check` has no --max-attempts; a run's preflight follows the run's).
         let engine = EngineConfig {
             concurrency: 1,
             timeout: secs("--timeout", timeout)?,
-            retry: RetryPolicy::default(),
+            retry: RetryPolicy {
+                max_attempts: 3,
+                ..RetryPolicy::default()
+            },
         };
         let client = engine.http_client()?;
         let api = target.api(Kind::Webex).await?;
@@ -420,7 +424,17 @@ pub fn exparam(s: &str) -> Result<(String, String)> {
                 "--exparam {s}: the name must be exparam1 to exparam10"
             ))
         })?;
-    Ok((format!("exparam{n}"), value.to_owned()))
+    let name = format!("exparam{n}");
+    // Named, never quoted: the value may be long, or hold what a terminal should not print.
+    check_field(&format!("--exparam {name}"), value).map_err(Error::Usage)?;
+    Ok((name, value.to_owned()))
+}
+
+/// `--profile-name NAME`, trimmed and checked as a row's `profile-name` is.
+pub fn profile_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    check_field("--profile-name", name).map_err(Error::Usage)?;
+    Ok(name.to_owned())
 }
 
 /// The ledger a job keeps: `--state`, else `{stem}.db`, or `{stem}-simulate.db` when
@@ -459,6 +473,22 @@ mod tests {
         case("exparam0=x", None);
         case("exparam1", None);
         case("other=x", None);
+        case(
+            &format!("exparam1={}", "x".repeat(256)),
+            Some(("exparam1", &"x".repeat(256))),
+        );
+        case(&format!("exparam1={}", "x".repeat(257)), None);
+        case("exparam2=a\u{1}b", None);
+        case("exparam2=a\nb", None);
+        let refused = |s: &str| exparam(s).err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(
+            refused(&format!("exparam3={}", "y".repeat(300))),
+            "--exparam exparam3 is longer than 256 characters"
+        );
+        assert_eq!(
+            refused("exparam3=a\tb"),
+            "--exparam exparam3 contains control characters"
+        );
     }
 
     #[test]

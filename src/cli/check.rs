@@ -9,6 +9,7 @@ use super::args::{HubArgs, TargetArgs, TenantReaders};
 use crate::connector::webex::Webex;
 use crate::engine::preflight;
 use crate::error::{Error, Result};
+use crate::output;
 use crate::tenant::check::{self, CheckReport};
 
 #[derive(Args, Debug)]
@@ -26,6 +27,11 @@ pub struct CheckArgs {
 }
 
 pub async fn exec(args: &CheckArgs) -> Result<i32> {
+    let mut scopes: Vec<String> = args
+        .profile_name
+        .iter()
+        .map(|p| super::args::profile_name(p))
+        .collect::<Result<_>>()?;
     let TenantReaders {
         engine, api, hub, ..
     } = TenantReaders::new(&args.target, &args.hub, args.timeout).await?;
@@ -35,11 +41,6 @@ pub async fn exec(args: &CheckArgs) -> Result<i32> {
              --hub-url, or --simulate",
         ));
     }
-    let mut scopes: Vec<String> = args
-        .profile_name
-        .iter()
-        .map(|p| p.trim().to_owned())
-        .collect();
     if scopes.is_empty() {
         scopes.push(String::new());
     }
@@ -63,7 +64,7 @@ pub async fn exec(args: &CheckArgs) -> Result<i32> {
         None => None,
     };
     let report = CheckReport { delete, hub };
-    print!("{}", report.render());
+    let printed = output::print(&report.render());
     drop(target);
-    Ok(report.exit_code())
+    output::decided(report.exit_code(), printed)
 }

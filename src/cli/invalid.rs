@@ -6,6 +6,9 @@ use clap::Args;
 use super::args::LedgerArgs;
 use crate::error::{Result, exit};
 use crate::ledger::Ledger;
+use crate::ledger::verify::Depth;
+use crate::output::TextOut;
+use crate::text::printable;
 
 #[derive(Args, Debug)]
 pub struct InvalidArgs {
@@ -14,13 +17,21 @@ pub struct InvalidArgs {
 }
 
 pub fn exec(args: &InvalidArgs) -> Result<i32> {
-    let ledger = Ledger::open_existing(&args.ledger.state)?;
+    let ledger = Ledger::open_read_only(&args.ledger.state)?;
+    ledger.ensure_sound(Depth::Report)?;
     let rows = ledger.invalid_rows()?;
+    let mut out = TextOut::stdout();
     if rows.is_empty() {
-        println!("no invalid rows");
+        out.write("no invalid rows\n")?;
     }
     for row in rows {
-        println!("{}:{}: {}", row.path, row.line, row.reason);
+        out.write(&format!(
+            "{}:{}: {}\n",
+            printable(&row.path),
+            row.line,
+            printable(&row.reason)
+        ))?;
     }
+    out.finish()?;
     Ok(exit::OK)
 }

@@ -5,6 +5,7 @@ use clap::Args;
 
 use super::args::{HubArgs, TargetArgs, TenantReaders};
 use crate::error::{Error, Result};
+use crate::output;
 use crate::tenant::inventory;
 
 #[derive(Args, Debug)]
@@ -53,15 +54,16 @@ pub async fn exec(args: &InventoryArgs) -> Result<i32> {
         target_groups: args.target_group.clone(),
     };
     let found = inventory::collect(hub.as_ref(), base.as_ref(), &selection).await?;
-    if args.json {
-        let text = serde_json::to_string_pretty(&found)
+    let printed = if args.json {
+        let mut text = serde_json::to_string_pretty(&found)
             .map_err(|e| Error::internal(format!("cannot write JSON: {e}")))?;
-        println!("{text}");
+        text.push('\n');
+        output::print_data(text.as_bytes())
     } else if args.csv {
-        print!("{}", inventory::render_csv(&found)?);
+        output::print_data(inventory::render_csv(&found)?.as_bytes())
     } else {
-        print!("{}", inventory::render_table(&found));
-    }
+        output::print(&inventory::render_table(&found))
+    };
     drop(api);
-    Ok(found.exit_code())
+    output::decided(found.exit_code(), printed)
 }

@@ -1,6 +1,6 @@
 //! `forget list`: every record of an Outreach collection (id and attributes) as CSV.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
@@ -9,6 +9,8 @@ use crate::connector::{Kind, outreach};
 use crate::engine::EngineConfig;
 use crate::engine::throttle::Throttle;
 use crate::error::{Error, Result, exit};
+use crate::output::{self, Destination, Output, Overwrite, Protected};
+use crate::signal::Signals;
 use crate::tenant::list::{self, ListConfig};
 
 #[derive(Args, Debug)]
@@ -17,8 +19,9 @@ pub struct ListArgs {
     pub connector: ConnectorArgs,
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Write the CSV to this file (created 0600 once complete; an existing file is never
-    /// overwritten). Without it, the CSV goes to stdout.
+    /// Write the CSV to this file (created 0600 once complete; an existing file, a link, a
+    /// device or a pipe is never written over). Without it, or with `-`, the CSV goes to
+    /// stdout.
     #[arg(long, short, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Records per page (`page[size]`), 1 to 1000.
@@ -57,17 +60,12 @@ impl ListArgs {
 
 pub async fn exec(args: &ListArgs) -> Result<i32> {
     let config = args.to_config()?;
-    if let Some(out) = &args.out
-        && (out.exists() || out.is_symlink())
-    {
-        return Err(Error::usage(format!(
-            "--out {}: the file exists; remove it or choose another name (forget list never \
-             overwrites a file)",
-            out.display()
-        )));
-    }
-    let spool_dir = match &args.out {
-        Some(out) => list::output_dir(out),
+    // Checked now, before any page is read: a listing cannot be regenerated from a ledger,
+    // so an existing file is never replaced.
+    let dest = Destination::from_arg(args.out.as_deref());
+    let out = Output::open(&dest, &Protected::none(), Overwrite::Never)?;
+    let spool_dir = match out.place().and_then(Path::parent) {
+        Some(dir) => dir.to_owned(),
         None => std::env::temp_dir(),
     };
     // The simulator (when rehearsing) lives until the listing is written.
@@ -81,12 +79,15 @@ pub async fn exec(args: &ListArgs) -> Result<i32> {
     .http_client()?;
     let throttle = Throttle::new(args.pacing.rate.0);
     let mut spool = list::Spool::create(&spool_dir)?;
+    // Nothing is written until the listing is complete: any stopping signal ends it at once.
+    let mut signals = Signals::new()
+        .map_err(|e| Error::internal(format!("cannot watch for Ctrl-C and SIGTERM: {e}")))?;
     let listing = list::list(&outreach, &client, &throttle, &config, &mut spool);
     let summary = tokio::select! {
         summary = listing => summary?,
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("interrupted: nothing written");
-            return Ok(exit::INTERRUPTED);
+        signal = signals.next() => {
+            output::eprint(&format!("interrupted ({}): nothing written\n", signal.name()));
+            return Ok(signal.exit_code());
         }
     };
     let line = format!(
@@ -99,13 +100,16 @@ pub async fn exec(args: &ListArgs) -> Result<i32> {
         summary.throttled
     );
     if let Some(stop) = &summary.stop {
-        eprintln!("STOPPED after {line}: {stop}. Nothing was written; run again to list afresh.");
+        output::eprint(&format!(
+            "STOPPED after {line}: {stop}. Nothing was written; run again to list afresh.\n"
+        ));
         return Ok(exit::STOPPED);
     }
-    list::write_output(&mut spool, args.out.as_deref())?;
-    match &args.out {
-        Some(out) => eprintln!("listed {line} into {}", out.display()),
-        None => eprintln!("listed {line}"),
+    let shown = out.name().clone();
+    list::write_output(&mut spool, out)?;
+    match shown.is_stdout() {
+        false => output::eprint(&format!("listed {line} into {}\n", shown.shown())),
+        true => output::eprint(&format!("listed {line}\n")),
     }
     Ok(exit::OK)
 }

@@ -8,6 +8,7 @@ use super::args::{self, LedgerArgs};
 use crate::audit::lookup::{self, KeySource, LookupConfig};
 use crate::error::{Error, Result};
 use crate::input::InputOptions;
+use crate::output;
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
@@ -78,9 +79,9 @@ impl LookupArgs {
 pub fn exec(args: &LookupArgs) -> Result<i32> {
     let config = &args.to_config()?;
     if matches!(config.source, KeySource::Args(_)) {
-        eprintln!(
+        output::eprint(
             "warning: keys on the command line are visible to other users (ps) and stay in your \
-             shell history; prefer `forget lookup -` (keys on stdin) or --file"
+             shell history; prefer `forget lookup -` (keys on stdin) or --file\n",
         );
     }
     let tally = lookup::run(config, std::io::stdout().lock())?;

@@ -15,10 +15,12 @@ pub mod report;
 pub mod run;
 pub mod sim;
 pub mod status;
+pub mod verify;
 
 use clap::{Parser, Subcommand};
 
-use crate::error::exit;
+use crate::error::{Error, exit};
+use crate::output;
 
 const ABOUT: &str = "Carry out GDPR erasure requests in bulk against Webex Campaign and \
 Outreach, resumably, and prove what happened to every key.";
@@ -39,7 +41,9 @@ Rehearse with no tenant:
   forget run samples/erasure-requests.csv --simulate
 Exit codes: 0 all keys deleted or not found; 4 finished, some keys need attention;
 3 stopped early (token, URL); 2 usage or input error, nothing sent; 1 a ledger or output
-file could not be written, or an internal failure; 130 interrupted (re-run resumes).";
+file could not be written, or an internal failure; 5 the ledger fails a check (forget
+verify says which); 130, 143, 129 interrupted by Ctrl-C, SIGTERM, SIGHUP (answers in
+flight recorded; re-run resumes).";
 
 #[derive(Parser, Debug)]
 #[command(name = "forget", version, about = ABOUT, after_help = AFTER_HELP)]
@@ -96,6 +100,9 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Give up on unfinished keys: drop the plaintext the ledger still holds for them.
     Purge(purge::PurgeArgs),
+    /// Check the ledger: SQLite's integrity check and forget's consistency rules, one
+    /// verdict a line. Exit 0 only when every check passes.
+    Verify(verify::VerifyArgs),
     /// Run a local simulator of the Webex Campaign and Outreach APIs (for rehearsals and tests).
     Sim(sim::SimArgs),
 }
@@ -121,14 +128,16 @@ pub fn main() -> i32 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            output::eprint(&format!("error: cannot start the runtime: {e}\n"));
             return exit::FAILURE;
         }
     };
     match runtime.block_on(dispatch(cli.command)) {
         Ok(code) => code,
+        // The reader of stdout went away: it has what it wanted, nothing to say.
+        Err(e @ Error::ReaderGone) => e.exit_code(),
         Err(e) => {
-            eprintln!("error: {e}");
+            output::eprint(&format!("error: {e}\n"));
             e.exit_code()
         }
     }
@@ -161,6 +170,7 @@ async fn dispatch(command: Command) -> crate::Result<i32> {
         Command::Lookup(args) => lookup::exec(&args),
         Command::Report(args) => report::exec(&args),
         Command::Purge(args) => purge::exec(&args),
+        Command::Verify(args) => verify::exec(&args),
         Command::Sim(args) => sim::exec(&args).await,
     }
 }

@@ -6,6 +6,7 @@ use super::args::LedgerArgs;
 use crate::audit::purge::{self, PurgeConfig, PurgeResult};
 use crate::error::{Error, Result, exit};
 use crate::ledger::purge::PurgeScope;
+use crate::output;
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
@@ -37,24 +38,22 @@ impl PurgeArgs {
 
 pub fn exec(args: &PurgeArgs) -> Result<i32> {
     let config = &args.to_config()?;
-    match purge::run(config, purge::ask_on_terminal)? {
-        PurgeResult::Nothing => {
-            println!(
-                "nothing to purge: no {} plaintext left in the ledger",
+    let (code, text) = match purge::run(config, purge::ask_on_terminal)? {
+        PurgeResult::Nothing => (
+            exit::OK,
+            format!(
+                "nothing to purge: no {} plaintext left in the ledger\n",
                 config.scope.names().join("/")
-            );
-            Ok(exit::OK)
-        }
-        PurgeResult::Cancelled(_) => {
-            println!("cancelled: nothing was purged");
-            Ok(exit::USAGE)
-        }
-        PurgeResult::Purged(done) => {
-            println!(
-                "purged the plaintext of {}; the purge is recorded in the ledger",
+            ),
+        ),
+        PurgeResult::Cancelled(_) => (exit::USAGE, "cancelled: nothing was purged\n".into()),
+        PurgeResult::Purged(done) => (
+            exit::OK,
+            format!(
+                "purged the plaintext of {}; the purge is recorded in the ledger\n",
                 purge::describe(&done)
-            );
-            Ok(exit::OK)
-        }
-    }
+            ),
+        ),
+    };
+    output::decided(code, output::print(&text))
 }

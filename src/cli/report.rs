@@ -6,8 +6,10 @@ use clap::Args;
 
 use super::args::LedgerArgs;
 use crate::audit::report::{self, ReportConfig};
-use crate::error::{Error, Result, exit};
+use crate::error::{Result, exit};
 use crate::ledger::Ledger;
+use crate::ledger::verify::Depth;
+use crate::output;
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
@@ -17,12 +19,14 @@ first_attempt_at, last_attempt_at, finished_at (UTC, RFC 3339), received_on, due
 exparams sent, then the columns kept with `forget run --keep-column`.
 --split DIR writes succeeded.csv (deleted, not_found) and needs-attention.csv (everything else,
 with plaintext keys while the ledger has them, in the shape `forget run` reads:
-key,profile-name,exparam1..,received,...). Files are created 0600.")]
+key,profile-name,exparam1..,received,...). Files are created 0600, written whole and renamed
+into place; the ledger, its -wal/-shm/-journal, lock and key files, links, devices and pipes are
+never written over. CSV cells a spreadsheet would run (=, +, -, @, tab, CR) start with '.")]
 pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "csv")]
     pub format: report::Format,
-    /// Write the report here instead of stdout.
+    /// Write the report here instead of stdout (`-`: stdout).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Only rows with these outcomes, e.g. `rejected,failed,invalid` (deleted, not_found,
@@ -34,20 +38,20 @@ pub struct ReportArgs {
     #[arg(long, value_name = "DIR")]
     pub split: Option<PathBuf>,
     /// Write a JSON manifest: tool version, input files with SHA-256 and row counts, every
-    /// run, counts per outcome, and the SHA-256 of every file written now.
+    /// run, counts per outcome, and the SHA-256 of every file written now (`-`: stdout, when
+    /// the report goes to a file).
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
     #[command(flatten)]
     pub ledger: LedgerArgs,
+    /// The ledger's key file, if not the ledger path + .key: no report is ever written
+    /// over it.
+    #[arg(long, value_name = "PATH")]
+    pub ledger_key_file: Option<PathBuf>,
 }
 
 impl ReportArgs {
     pub fn to_config(&self) -> Result<ReportConfig> {
-        if let (Some(out), Some(manifest)) = (&self.out, &self.manifest)
-            && out == manifest
-        {
-            return Err(Error::usage("--out and --manifest must be different files"));
-        }
         Ok(ReportConfig {
             format: self.format,
             out: self.out.clone(),
@@ -59,14 +63,16 @@ impl ReportArgs {
                 .transpose()?,
             split: self.split.clone(),
             manifest: self.manifest.clone(),
+            ledger_key_file: self.ledger_key_file.clone(),
         })
     }
 }
 
 pub fn exec(args: &ReportArgs) -> Result<i32> {
     let config = args.to_config()?;
-    let ledger = Ledger::open_existing(&args.ledger.state)?;
+    let ledger = Ledger::open_read_only(&args.ledger.state)?;
+    ledger.ensure_sound(Depth::Report)?;
     let summary = report::write(&ledger, &config)?;
-    eprint!("{}", report::render_summary(&summary));
+    output::eprint(&report::render_summary(&summary));
     Ok(exit::OK)
 }

@@ -9,6 +9,7 @@ use crate::connector::Kind;
 use crate::error::{Error, Result};
 use crate::input::InputOptions;
 use crate::job::{self, RunConfig};
+use crate::output;
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -90,12 +91,9 @@ impl RunArgs {
                 InputOptions {
                     key_column: self.key_column.clone().unwrap_or_else(|| "key".into()),
                     delimiter,
-                    profile_default: self
-                        .profile_name
-                        .clone()
-                        .unwrap_or_default()
-                        .trim()
-                        .to_owned(),
+                    profile_default: args::profile_name(
+                        self.profile_name.as_deref().unwrap_or_default(),
+                    )?,
                     exparam_defaults: self
                         .exparam
                         .iter()
@@ -177,6 +175,6 @@ pub async fn exec(args: &RunArgs) -> Result<i32> {
         ));
     }
     let summary = job::run(config, target).await?;
-    print!("{}", job::render_summary(&summary));
-    Ok(summary.exit_code())
+    let printed = output::print(&job::render_summary(&summary));
+    output::decided(summary.exit_code(), printed)
 }

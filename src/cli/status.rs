@@ -7,8 +7,10 @@ use clap::Args;
 use super::args::{self, LedgerArgs};
 use crate::audit::status;
 use crate::deadline;
-use crate::error::{Result, exit};
+use crate::error::{Error, Result, exit};
+use crate::ledger::verify::Depth;
 use crate::ledger::{self, Ledger};
+use crate::output;
 
 #[derive(Args, Debug)]
 pub struct StatusArgs {
@@ -33,39 +35,48 @@ pub struct StatusArgs {
 
 pub fn exec(args: &StatusArgs) -> Result<i32> {
     let path = &args.ledger.state;
-    let ledger = Ledger::open_existing(path)?;
+    let ledger = Ledger::open_read_only(path)?;
+    ledger.ensure_sound(Depth::Report)?;
     let today = deadline::today();
     if args.deadlines {
         let d = ledger.deadlines(today, usize::MAX >> 1)?;
         if args.json {
-            println!("{}", serde_json::to_string(&d).unwrap_or_default());
+            print_json(&d)?;
         } else {
-            print!("{}", status::render_deadlines(&d));
+            output::print(&status::render_deadlines(&d))?;
         }
         return Ok(exit::OK);
     }
     let counts = ledger.counts()?;
     let by_scope = ledger.counts_by_scope()?;
     if args.json {
-        let line = if args.by_connector {
-            serde_json::to_string(&by_scope)
+        if args.by_connector {
+            print_json(&by_scope)?;
         } else {
-            serde_json::to_string(&counts)
-        };
-        println!("{}", line.unwrap_or_default());
+            print_json(&counts)?;
+        }
         return Ok(exit::OK);
     }
     let key_file = args::key_file(args.ledger_key_file.as_deref(), path);
     let key = status::key_status(&ledger, &key_file)?;
     let deadlines = ledger.deadlines(today, status::EARLIEST_SHOWN)?;
-    print!("{}", status::render(path, &counts, &key, &deadlines));
+    let mut text = status::render(path, &counts, &key, &deadlines);
     if args.by_connector || ledger::shows_connectors(&by_scope) {
-        println!("by connector and scope:");
-        print!("{}", ledger::render_by_scope(&by_scope));
+        text.push_str("by connector and scope:\n");
+        text.push_str(&ledger::render_by_scope(&by_scope));
     }
     let unfinished = ledger.unfinished_files()?;
     if let Some(note) = status::render_unfinished(unfinished) {
-        print!("{note}");
+        text.push_str(&note);
     }
+    output::print(&text)?;
     Ok(exit::OK)
+}
+
+/// One JSON line on stdout.
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    let mut line =
+        serde_json::to_vec(value).map_err(|e| Error::internal(format!("writing JSON: {e}")))?;
+    line.push(b'\n');
+    output::print_data(&line)
 }

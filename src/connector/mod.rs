@@ -150,6 +150,21 @@ pub trait Connector: Send + Sync + 'static {
         true
     }
 
+    /// The token this connector sends. An answer may quote it back ("invalid token …"):
+    /// [`Connector::scrub`] takes it out of every text that is stored or shown.
+    fn token(&self) -> &str;
+
+    /// `text` (an answer's code or description, a transport error) as it may be stored or
+    /// shown: without the token, and, when keys are personal, without any form of `key`.
+    fn scrub(&self, text: &str, key: &str) -> String {
+        let text = crate::keys::redact_secret(text, self.token());
+        if self.keys_are_personal() {
+            crate::keys::redact(&text, key).into_owned()
+        } else {
+            text.into_owned()
+        }
+    }
+
     /// Read an answer. Transport failures (timeouts, dropped connections) never get here:
     /// the engine classifies those the same way for every connector.
     fn classify(&self, answer: &Answer<'_>) -> Verdict;

@@ -30,6 +30,7 @@ const MAX_TEXT: usize = 500;
 
 pub struct Outreach {
     base: Url,
+    token: Token,
     authorization: String,
     delete_headers: http::HeaderMap,
 }
@@ -50,6 +51,7 @@ impl Outreach {
         );
         Ok(Outreach {
             base: base.clone(),
+            token: token.clone(),
             authorization,
             delete_headers,
         })
@@ -101,6 +103,10 @@ impl Connector for Outreach {
 
     fn keys_are_personal(&self) -> bool {
         false
+    }
+
+    fn token(&self) -> &str {
+        self.token.expose()
     }
 
     fn request(&self, unit: &Unit) -> std::result::Result<super::Request, super::Unsendable> {
@@ -226,9 +232,21 @@ pub fn classify(answer: &Answer<'_>) -> Verdict {
     let body_is_json =
         answer.body.trim_ascii().is_empty() || serde_json::from_slice::<Value>(answer.body).is_ok();
     match status {
+        // A success status with an error document says both: the delete may have happened
+        // or not. Retried as ambiguous, so a later 404 settles it as not found after an
+        // ambiguous attempt; recording it deleted could claim an erasure that failed.
+        200..=299 if doc.is_some() => {
+            let mut v = retry(false, true);
+            let note = format!("contradictory answer: HTTP {status} with an error document");
+            v.description = Some(match v.description.take() {
+                Some(d) => format!("{note}: {d}"),
+                None => note,
+            });
+            v
+        }
         204 => with(VerdictKind::Final(Outcome::Deleted)),
         // JSON:API allows 200 with a meta document; an HTML 200 is not a deletion.
-        200 if body_is_json && doc.is_none() => with(VerdictKind::Final(Outcome::Deleted)),
+        200 if body_is_json => with(VerdictKind::Final(Outcome::Deleted)),
         401 => with(VerdictKind::Stop(StopCause::BadToken)),
         403 => with(VerdictKind::Stop(StopCause::Forbidden)),
         404 if doc.is_some() => with(VerdictKind::Final(Outcome::NotFound)),
@@ -339,7 +357,10 @@ mod tests {
             final_(Outcome::Deleted),
         );
         case(200, "<html>welcome</html>", final_(Outcome::Rejected));
-        case(200, UNPROCESSABLE, final_(Outcome::Rejected));
+        // A success status with an error document: it may have deleted, or not.
+        case(200, UNPROCESSABLE, retry(false, true));
+        case(204, UNPROCESSABLE, retry(false, true));
+        case(202, NOT_FOUND, retry(false, true));
         case(202, "", final_(Outcome::Rejected));
         case(404, NOT_FOUND, final_(Outcome::NotFound));
         case(404, r#"{"errors":[]}"#, final_(Outcome::NotFound));

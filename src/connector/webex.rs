@@ -17,6 +17,7 @@ pub struct Webex {
     url: reqwest::Url,
     uri: http::Uri,
     headers: http::HeaderMap,
+    token: Token,
 }
 
 impl Webex {
@@ -33,7 +34,12 @@ impl Webex {
             &format!("Bearer {}", token.expose()),
             &[(CONTENT_TYPE, "application/json")],
         );
-        Ok(Webex { url, uri, headers })
+        Ok(Webex {
+            url,
+            uri,
+            headers,
+            token: token.clone(),
+        })
     }
 
     pub fn url(&self) -> &reqwest::Url {
@@ -74,6 +80,10 @@ pub fn body(unit: &Unit) -> Vec<u8> {
 impl Connector for Webex {
     fn name(&self) -> &'static str {
         "webex"
+    }
+
+    fn token(&self) -> &str {
+        self.token.expose()
     }
 
     fn request(&self, unit: &Unit) -> Result<Request, super::Unsendable> {
@@ -169,6 +179,32 @@ impl<'a> WebexAnswer<'a> {
         self.status == 429 || self.code == Some(429)
     }
 
+    /// A transaction id (success) in an answer that also says failure — an HTTP status
+    /// other than 2xx, or a `code` (which the API sends "in case of failure") — reads as
+    /// neither: the delete may have happened, or not. It is retried as ambiguous, so a later
+    /// 1020 settles it as not found after an ambiguous attempt, and a later clean
+    /// transaction id as deleted; recording it deleted could claim an erasure that failed.
+    /// `None` when the answer is a plain success.
+    pub fn contradiction(&self, id: &str) -> Option<Verdict> {
+        let code = self
+            .field("code")
+            .filter(|c| !c.is_empty() && c != "0" && c != "200");
+        if (200..300).contains(&self.status) && code.is_none() {
+            return None;
+        }
+        let mut v = self.retry(false, true);
+        let said = match &code {
+            Some(code) => format!("HTTP {}, code {code}", self.status),
+            None => format!("HTTP {}", self.status),
+        };
+        let note = format!("contradictory answer: transaction-id {id} with {said}");
+        v.description = Some(match v.description.take() {
+            Some(d) => format!("{note}: {d}"),
+            None => note,
+        });
+        Some(v)
+    }
+
     /// Read fine, but says nothing we know: a person must look.
     pub fn unrecognised(&self) -> Verdict {
         let mut v = self.verdict(VerdictKind::Final(Outcome::Rejected));
@@ -212,10 +248,15 @@ fn classify_fully(answer: &Answer<'_>) -> Verdict {
     if let Some(stop) = a.stop() {
         return stop;
     }
+    let id = a.field("transaction-id").filter(|id| !id.is_empty());
     if a.throttled() {
-        return a.retry(true, false);
+        // A throttled answer with a transaction id may have deleted.
+        return a.retry(true, id.is_some());
     }
-    if let Some(id) = a.field("transaction-id").filter(|id| !id.is_empty()) {
+    if let Some(id) = id {
+        if let Some(contradiction) = a.contradiction(&id) {
+            return contradiction;
+        }
         let mut v = a.verdict(VerdictKind::Final(Outcome::Deleted));
         v.transaction_id = Some(id);
         return v;
@@ -223,7 +264,11 @@ fn classify_fully(answer: &Answer<'_>) -> Verdict {
     match a.code {
         Some(1020) => return a.verdict(VerdictKind::Final(Outcome::NotFound)),
         Some(102) | Some(1001) => return a.verdict(VerdictKind::Final(Outcome::Rejected)),
-        Some(1010) | Some(499) | Some(500) => return a.retry(false, false),
+        // "The request was not processed": nothing was done.
+        Some(1010) => return a.retry(false, false),
+        // The server failed while handling the request, perhaps after the delete: a later
+        // 1020 may mean this attempt erased the key.
+        Some(499) | Some(500) => return a.retry(false, true),
         _ => {}
     }
     if a.status == 499 || a.status >= 500 {
@@ -289,8 +334,13 @@ mod tests {
             final_(Outcome::Rejected),
         );
         case(200, r#"{"code":"1010"}"#, retry(false, false));
-        case(499, r#"{"code":499}"#, retry(false, false));
-        case(500, r#"{"code":500}"#, retry(false, false));
+        case(499, r#"{"code":499}"#, retry(false, true));
+        case(500, r#"{"code":500}"#, retry(false, true));
+        case(
+            500,
+            r#"{"code":500,"description":"Internal server error"}"#,
+            retry(false, true),
+        );
         case(429, r#"{"code":429}"#, retry(true, false));
         case(200, r#"{"code":"429"}"#, retry(true, false));
         case(429, "", retry(true, false));
@@ -312,6 +362,57 @@ mod tests {
         case(405, r#"{"code":405}"#, stop(StopCause::WrongUrl));
         case(302, "", stop(StopCause::WrongUrl));
         case(200, r#"{"code":498}"#, stop(StopCause::ExpiredToken));
+        // A transaction id beside a failure (status or code) may or may not have deleted.
+        case(500, r#"{"transaction-id":"t-1"}"#, retry(false, true));
+        case(502, r#"{"transaction-id":"t-1"}"#, retry(false, true));
+        case(400, r#"{"transaction-id":"t-1"}"#, retry(false, true));
+        case(
+            200,
+            r#"{"transaction-id":"t-1","code":"500"}"#,
+            retry(false, true),
+        );
+        case(
+            200,
+            r#"{"transaction-id":"t-1","code":1020}"#,
+            retry(false, true),
+        );
+        case(
+            200,
+            r#"{"transaction-id":"t-1","code":"102","description":"Invalid profile id"}"#,
+            retry(false, true),
+        );
+        case(429, r#"{"transaction-id":"t-1"}"#, retry(true, true));
+        // ... but a success code, or a 2xx other than 200, is no contradiction.
+        case(
+            200,
+            r#"{"transaction-id":"t-1","code":"200"}"#,
+            final_(Outcome::Deleted),
+        );
+        case(201, r#"{"transaction-id":"t-1"}"#, final_(Outcome::Deleted));
+        // A stop wins: nothing more is sent, and the key stays pending.
+        case(
+            401,
+            r#"{"transaction-id":"t-1","code":430}"#,
+            stop(StopCause::BadToken),
+        );
+    }
+
+    #[test]
+    fn a_contradictory_answer_is_recorded_as_what_it_said() {
+        let none = HeaderMap::new();
+        let v = verdict(
+            200,
+            r#"{"transaction-id":"t-9","code":"500","description":"Internal server error"}"#,
+            &none,
+        );
+        assert_eq!(v.transaction_id, None);
+        assert_eq!(v.code.as_deref(), Some("500"));
+        assert_eq!(
+            v.description.as_deref(),
+            Some(
+                "contradictory answer: transaction-id t-9 with HTTP 200, code 500: Internal server error"
+            )
+        );
     }
 
     #[test]
@@ -343,44 +444,142 @@ mod tests {
         );
     }
 
+    /// The fast path against a table of expected verdicts, not against the full reading
+    /// alone (which would compare the function with itself whenever the fast path misses).
     #[test]
-    fn the_plain_deletion_is_read_as_the_full_reading_reads_it() {
+    fn the_plain_deletion_is_read_fast_and_as_the_table_says() {
         let none = HeaderMap::new();
-        let bodies = [
-            r#"{"transaction-id":"sim-1"}"#,
-            r#"{"transaction-id":"  abc-9 "}"#,
-            r#" { "transaction-id" : "\u0061b" } "#,
-            r#"{"transaction-id":""}"#,
-            r#"{"transaction-id":"   "}"#,
-            r#"{"transaction-id":7}"#,
-            r#"{"transaction-id":"x","code":"1020"}"#,
-            r#"{"transaction-id":"x","transaction-id":"y"}"#,
-            r#"{"transaction-id":null}"#,
-            r#"{"code":"1020","description":"Contact profile not found"}"#,
-            r#"{"transaction-id":"x""#,
-            "",
+        let deleted = final_(Outcome::Deleted);
+        let rejected = final_(Outcome::Rejected);
+        let ambiguous = retry(false, true);
+        let tid = r#"{"transaction-id":"sim-1"}"#;
+        // (status, body, whether the fast path takes it, verdict, transaction id)
+        let table: &[(u16, &str, bool, VerdictKind, Option<&str>)] = &[
+            (200, tid, true, deleted.clone(), Some("sim-1")),
+            (
+                200,
+                r#"{"transaction-id":"  abc-9 "}"#,
+                true,
+                deleted.clone(),
+                Some("abc-9"),
+            ),
+            (
+                200,
+                r#" { "transaction-id" : "\u0061b" } "#,
+                true,
+                deleted.clone(),
+                Some("ab"),
+            ),
+            // An empty id is no proof of a deletion: a person must look.
+            (
+                200,
+                r#"{"transaction-id":""}"#,
+                false,
+                rejected.clone(),
+                None,
+            ),
+            (
+                200,
+                r#"{"transaction-id":"   "}"#,
+                false,
+                rejected.clone(),
+                None,
+            ),
+            (
+                200,
+                r#"{"transaction-id":null}"#,
+                false,
+                rejected.clone(),
+                None,
+            ),
+            (
+                200,
+                r#"{"transaction-id":7}"#,
+                false,
+                deleted.clone(),
+                Some("7"),
+            ),
+            // A transaction id beside a failure code says both: retried as ambiguous.
+            (
+                200,
+                r#"{"transaction-id":"x","code":"1020"}"#,
+                false,
+                ambiguous.clone(),
+                None,
+            ),
+            (
+                200,
+                r#"{"transaction-id":"x","code":"500"}"#,
+                false,
+                ambiguous.clone(),
+                None,
+            ),
+            (
+                200,
+                r#"{"transaction-id":"x","code":200}"#,
+                false,
+                deleted.clone(),
+                Some("x"),
+            ),
+            // JSON readers keep the last of a repeated name.
+            (
+                200,
+                r#"{"transaction-id":"x","transaction-id":"y"}"#,
+                false,
+                deleted.clone(),
+                Some("y"),
+            ),
+            (
+                200,
+                r#"{"code":"1020","description":"Contact profile not found"}"#,
+                false,
+                final_(Outcome::NotFound),
+                None,
+            ),
+            // Cut off before its end: it may have deleted, it proves nothing.
+            (
+                200,
+                r#"{"transaction-id":"x""#,
+                false,
+                ambiguous.clone(),
+                None,
+            ),
+            (
+                200,
+                r#"{"transaction-id":"sim-1"#,
+                false,
+                ambiguous.clone(),
+                None,
+            ),
+            (200, "", false, ambiguous.clone(), None),
+            (201, tid, false, deleted.clone(), Some("sim-1")),
+            // A throttled answer, or a failed status, with a transaction id may have deleted.
+            (429, tid, false, retry(true, true), None),
+            (401, tid, false, stop(StopCause::BadToken), None),
+            (500, tid, false, ambiguous.clone(), None),
+            (500, "", false, ambiguous.clone(), None),
         ];
-        for status in [200, 201, 429, 500] {
-            for body in bodies {
-                let answer = Answer {
-                    status,
-                    headers: &none,
-                    body: body.as_bytes(),
-                };
-                assert_eq!(
-                    classify(&answer),
-                    classify_fully(&answer),
-                    "{status} {body}"
-                );
-            }
+        for (status, body, fast, kind, id) in table {
+            let answer = Answer {
+                status: *status,
+                headers: &none,
+                body: body.as_bytes(),
+            };
+            let v = classify(&answer);
+            assert_eq!(
+                (&v.kind, v.transaction_id.as_deref()),
+                (kind, *id),
+                "{status} {body}"
+            );
+            assert_eq!(plain_deletion(&answer).is_some(), *fast, "{status} {body}");
+            assert_eq!(
+                plain_deletion(&answer).as_deref(),
+                if *fast { *id } else { None },
+                "{status} {body}"
+            );
+            // Whichever way it went, the full reading agrees.
+            assert_eq!(classify_fully(&answer), v, "{status} {body}");
         }
-        // And the fast way is taken where it should be.
-        let answer = Answer {
-            status: 200,
-            headers: &none,
-            body: br#"{"transaction-id":" sim-1 "}"#,
-        };
-        assert_eq!(plain_deletion(&answer).as_deref(), Some("sim-1"));
     }
 
     #[test]

@@ -31,7 +31,6 @@ pub use rate::Rate;
 use crate::connector::{Answer, Connector, Unit};
 use crate::engine::retry::RetryPolicy;
 use crate::engine::throttle::{Throttle, Ticket};
-use crate::keys::redact;
 use crate::ledger::writer::{AttemptRecord, WriterSender};
 use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
 use crate::transport::{Failure, Reply, Transport};
@@ -39,6 +38,12 @@ use crate::transport::{Failure, Reply, Transport};
 /// This many connection failures in a row, with no answer between them, stop the run: the
 /// host is unreachable, and burning every key's attempts would only mark them all failed.
 pub const UNREACHABLE_AFTER: u64 = 50;
+
+/// 429s a key may get in one run before it is marked failed. A 429 refuses the request, not
+/// the key (nothing was done, and sending it again is safe), so it does not use one of the
+/// key's `--max-attempts`: under a tight limit keys would otherwise fail only for having
+/// been throttled. This bound only ends a run against a server that says nothing but 429.
+pub const MAX_THROTTLED: u32 = 50;
 
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -72,7 +77,8 @@ impl EngineConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StopReason {
     Api(StopCause),
-    Interrupted,
+    /// Ctrl-C, SIGTERM or SIGHUP.
+    Interrupted(crate::signal::Signal),
     Ledger(String),
     /// A good answer could not be kept (an access export could not be saved).
     Output(String),
@@ -152,7 +158,10 @@ impl Counters {
 
 struct Work {
     unit: Unit,
+    /// Attempts sent, 429s included.
     attempts: u32,
+    /// Of which answered 429.
+    throttled: u32,
     ambiguous: bool,
     backoff: Option<ExponentialBackoff>,
 }
@@ -162,6 +171,7 @@ impl Work {
         Work {
             unit,
             attempts: 0,
+            throttled: 0,
             ambiguous: false,
             backoff: None,
         }
@@ -472,15 +482,8 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) -> bool {
     shared.counters.attempts.fetch_add(1, Ordering::Relaxed);
     work.attempts += 1;
 
-    // An answer that echoes a personal key must not carry it into the ledger.
-    let personal = shared.connector.keys_are_personal();
-    let scrub = |text: &str| {
-        if personal {
-            redact(text, &work.unit.key)
-        } else {
-            text.to_owned()
-        }
-    };
+    // An answer that echoes the token or a personal key must not carry it into the ledger.
+    let scrub = |text: &str| shared.connector.scrub(text, &work.unit.key);
     let mut record = AttemptRecord {
         unit_id: work.unit.id,
         at,
@@ -500,7 +503,7 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) -> bool {
         attempt = work.attempts,
         status = ?http_status,
         verdict = verdict.label(),
-        code = ?verdict.code,
+        code = ?record.code,
         latency_ms,
         "answer"
     );
@@ -520,7 +523,7 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) -> bool {
     let mut done = true;
     match verdict.kind {
         VerdictKind::Final(outcome) => {
-            shared.throttle.succeeded();
+            shared.throttle.answered(ticket);
             record.finish = Some(outcome);
             record.after_ambiguous = work.ambiguous;
             if work.ambiguous && outcome == Outcome::NotFound {
@@ -539,11 +542,14 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) -> bool {
             if throttled {
                 shared.counters.throttled.fetch_add(1, Ordering::Relaxed);
                 shared.throttle.throttled(ticket, retry_after);
+                work.throttled += 1;
             } else {
-                shared.throttle.succeeded();
+                shared.throttle.answered(ticket);
             }
             work.ambiguous |= ambiguous;
-            if work.attempts >= shared.config.retry.max_attempts {
+            if work.attempts - work.throttled >= shared.config.retry.max_attempts
+                || work.throttled >= MAX_THROTTLED
+            {
                 record.finish = Some(Outcome::Failed);
                 record.after_ambiguous = work.ambiguous;
                 shared.counters.record(Outcome::Failed);

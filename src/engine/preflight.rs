@@ -17,6 +17,8 @@ use crate::engine::retry::{Attempt, RetryPolicy};
 use crate::engine::{self, EngineConfig};
 use crate::error::{Error, Result, exit};
 use crate::outcome::{Outcome, StopCause, Verdict, VerdictKind};
+use crate::output;
+use crate::text::printable;
 use crate::transport::Transport;
 
 pub const CANARY_PREFIX: &str = "forget-preflight-";
@@ -24,8 +26,6 @@ pub const CANARY_PREFIX: &str = "forget-preflight-";
 pub const MARK: (&str, &str) = ("exparam10", "forget-preflight");
 /// Profiles checked before a run, at most (one canary each).
 pub const MAX_SCOPES: usize = 20;
-/// Canary attempts when the API answers 429/5xx or not at all.
-const ATTEMPTS: u32 = 3;
 
 /// What the canary proved.
 #[derive(Clone, Debug, PartialEq)]
@@ -70,6 +70,8 @@ pub struct ProfileCheck {
     pub code: Option<String>,
     pub description: Option<String>,
     pub latency: Duration,
+    /// Attempts made (the canary is retried as the run retries a key).
+    pub attempts: u32,
 }
 
 fn profile_label(scope: &str) -> String {
@@ -86,11 +88,12 @@ impl ProfileCheck {
             Some(status) => format!("HTTP {status}"),
             None => "no answer".to_owned(),
         };
+        // The API's words, shown but never obeyed by the terminal.
         if let Some(code) = &self.code {
-            s.push_str(&format!(", code {code}"));
+            s.push_str(&format!(", code {}", printable(code)));
         }
         if let Some(d) = &self.description {
-            s.push_str(&format!(": {d}"));
+            s.push_str(&format!(": {}", printable(d)));
         }
         s
     }
@@ -112,7 +115,8 @@ impl ProfileCheck {
             Finding::WrongUrl => format!("{who}: {} — {answered}", StopCause::WrongUrl.explain()),
             Finding::Unexpected(what) => format!("{who}: unexpected answer: {what} — {answered}"),
             Finding::Inconclusive(what) => format!(
-                "{who}: no usable answer after {ATTEMPTS} attempts ({what}); try again later"
+                "{who}: no usable answer after {} attempts ({what}); try again later",
+                self.attempts
             ),
         }
     }
@@ -136,8 +140,9 @@ fn finding(verdict: &Verdict) -> Option<Finding> {
     })
 }
 
-/// Send one canary for `scope` through `connector` and read the answer, retrying (a few
-/// times, with backoff) answers that are not final.
+/// Send one canary for `scope` through `connector` and read the answer, retrying answers
+/// that are not final as the run retries a key: `config.retry`'s attempts and backoff (a
+/// canary that gave up sooner would stop a run that would have got through).
 pub async fn canary(
     connector: &dyn Connector,
     transport: &Transport,
@@ -151,7 +156,7 @@ pub async fn canary(
         exparams: vec![(MARK.0.to_owned(), MARK.1.to_owned())],
     };
     let policy = RetryPolicy {
-        max_attempts: config.retry.max_attempts.clamp(1, ATTEMPTS),
+        max_attempts: config.retry.max_attempts.max(1),
         ..config.retry
     };
     let mut check = ProfileCheck {
@@ -161,9 +166,14 @@ pub async fn canary(
         code: None,
         description: None,
         latency: Duration::ZERO,
+        attempts: 0,
     };
+    // The canary key is not personal, but the token may be quoted back: what is shown of
+    // an answer goes through the connector's scrub, as in a run.
+    let scrub = |text: Option<String>| text.map(|t| connector.scrub(&t, &unit.key));
     let found = policy
-        .run(async |_| {
+        .run(async |n| {
+            check.attempts = n;
             let started = Instant::now();
             let (verdict, status, error) =
                 match engine::ask(connector, transport, &unit, config.timeout).await {
@@ -175,13 +185,13 @@ pub async fn canary(
                     Err(failure) => (
                         engine::transport_verdict(&failure),
                         failure.status(),
-                        Some(failure.describe()),
+                        scrub(Some(failure.describe())),
                     ),
                 };
             check.latency = started.elapsed();
             check.http_status = status;
-            check.code = verdict.code.clone();
-            check.description = verdict.description.clone();
+            check.code = scrub(verdict.code.clone());
+            check.description = scrub(verdict.description.clone());
             match (finding(&verdict), verdict.kind) {
                 (Some(found), _) => Attempt::Done(Ok(found)),
                 (None, kind) => Attempt::Again {
@@ -224,7 +234,7 @@ pub async fn before_run(
             });
         }
         if !quiet {
-            eprintln!("preflight: {}", check.explain());
+            output::eprint(&format!("preflight: {}\n", check.explain()));
         }
     }
     Ok(())

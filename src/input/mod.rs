@@ -18,11 +18,32 @@ use crate::connector::Kind;
 use crate::csvfile;
 use crate::deadline;
 use crate::error::{Error, Result};
+use crate::output;
+use crate::text::printable;
 
 /// Longer keys are invalid rows: no identifier is this long, and a runaway field (a missing
 /// quote swallowing the rest of the file) should not become a request.
 pub const MAX_KEY_LEN: usize = 256;
 pub const EXPARAM_MAX: u8 = 10;
+/// Longest audit field (`exparamN`), profile name or kept column value, in characters. The
+/// API documents no limit; these are references (a ticket id, a batch name, a profile),
+/// sent with every request and stored with every row, and 256 holds any of them. A longer
+/// one is a runaway field (a missing quote swallowing the lines after it) or a document
+/// pasted in by mistake: refused rather than sent to the API and kept in the ledger.
+pub const MAX_FIELD_LEN: usize = 256;
+
+/// Why `value` cannot be sent or stored as `what` (a column or flag name): control
+/// characters (a line break, a tab, an escape sequence for the terminal that shows it) or
+/// more than [`MAX_FIELD_LEN`] characters. The reason names `what`, never the value.
+pub fn check_field(what: &str, value: &str) -> std::result::Result<(), String> {
+    if value.chars().any(char::is_control) {
+        return Err(format!("{what} contains control characters"));
+    }
+    if value.chars().count() > MAX_FIELD_LEN {
+        return Err(format!("{what} is longer than {MAX_FIELD_LEN} characters"));
+    }
+    Ok(())
+}
 
 /// How input rows are read. Built once from the command line (see `config`).
 #[derive(Clone, Debug)]
@@ -166,11 +187,11 @@ pub fn inspect(path: &Path, opts: &InputOptions) -> Result<InputFile> {
         None => {
             let d = sniff_delimiter(&head);
             if d != b',' {
-                eprintln!(
-                    "note: {} looks {}-separated; reading it that way (--delimiter to choose)",
+                output::eprint(&format!(
+                    "note: {} looks {}-separated; reading it that way (--delimiter to choose)\n",
                     path.display(),
                     if d == b'\t' { "tab" } else { "semicolon" }
-                );
+                ));
             }
             d
         }
@@ -242,7 +263,8 @@ fn read_layout(path: &Path, delimiter: u8, opts: &InputOptions) -> Result<Layout
                 format!("line 1: header column {} is not valid UTF-8", i + 1),
             )
         })?;
-        names.push(name.trim_start_matches('\u{feff}').trim().to_owned());
+        let name = name.trim_start_matches('\u{feff}').trim();
+        names.push(csvfile::unescape_cell(name).to_owned());
     }
     for (i, name) in names.iter().enumerate() {
         if let Some(j) = names[..i]
@@ -252,7 +274,8 @@ fn read_layout(path: &Path, delimiter: u8, opts: &InputOptions) -> Result<Layout
             return Err(Error::input(
                 path,
                 format!(
-                    "line 1: column `{name}` appears twice in the header (columns {} and {})",
+                    "line 1: column `{}` appears twice in the header (columns {} and {})",
+                    printable(name),
                     j + 1,
                     i + 1
                 ),
@@ -260,9 +283,10 @@ fn read_layout(path: &Path, delimiter: u8, opts: &InputOptions) -> Result<Layout
         }
     }
     let find = |want: &str| names.iter().position(|n| normalise(n) == normalise(want));
+    // Header names are the file's text: shown escaped, never obeyed by the terminal.
     let found = names
         .iter()
-        .map(|n| format!("`{n}`"))
+        .map(|n| format!("`{}`", printable(n)))
         .collect::<Vec<_>>()
         .join(", ");
     let Some(key) = find(&opts.key_column) else {
@@ -310,7 +334,8 @@ fn read_layout(path: &Path, delimiter: u8, opts: &InputOptions) -> Result<Layout
                     return Err(Error::input(
                         path,
                         format!(
-                            "line 1: column `{name}`: the API takes exparam1 to exparam10 only"
+                            "line 1: column `{}`: the API takes exparam1 to exparam10 only",
+                            printable(name)
                         ),
                     ));
                 }

@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::io::BufReader;
 
-use super::{InputFile, InputOptions, Layout, MAX_KEY_LEN, open};
+use super::{InputFile, InputOptions, Layout, MAX_KEY_LEN, check_field, open};
 use crate::csvfile;
 use crate::deadline;
 use crate::error::{Error, Result};
@@ -43,7 +43,7 @@ pub enum ParsedRow {
 pub fn without_key(pairs: &[(String, String)], key: &str) -> Vec<(String, String)> {
     pairs
         .iter()
-        .map(|(k, v)| (k.clone(), redact(v, key)))
+        .map(|(k, v)| (k.clone(), redact(v, key).into_owned()))
         .collect()
 }
 
@@ -103,17 +103,41 @@ impl RowReader<'_> {
     }
 }
 
+/// A free-text cell (an audit field, a kept column) as read: spaces around it dropped, and
+/// the spreadsheet escape forget writes undone ([`csvfile::unescape_cell`]), so a file
+/// forget wrote reads back as what was written. Only spaces are trimmed: a tab or any other
+/// control character left in the cell makes the row invalid ([`check_field`]), rather than
+/// being trimmed into a different value (`\t=1+2` into the formula `=1+2`).
+fn text_cell(raw: &str) -> &str {
+    csvfile::unescape_cell(raw.trim_matches(' '))
+}
+
+/// An identifier cell (a key, a profile name) as read: trimmed of any whitespace, then
+/// un-escaped. Control characters left inside make the row invalid.
+fn id_cell(raw: &str) -> &str {
+    csvfile::unescape_cell(raw.trim())
+}
+
 /// The kept columns of a record that has them, so even an invalid row can be traced back to
-/// its ticket. Not validated: they are only ever shown back.
-fn kept(record: &csv::ByteRecord, layout: &Layout) -> Vec<(String, String)> {
-    layout
-        .keep
-        .iter()
-        .filter_map(|(i, name)| {
-            let value = String::from_utf8_lossy(record.get(*i)?).trim().to_owned();
-            (!value.is_empty()).then(|| (name.clone(), value))
-        })
-        .collect()
+/// its ticket. They are never sent, but stored and shown back: a value with control
+/// characters or too long is left out, and the reason it breaks the row returned.
+fn kept(record: &csv::ByteRecord, layout: &Layout) -> (Vec<(String, String)>, Option<String>) {
+    let mut values = Vec::new();
+    let mut broken = None;
+    for (i, name) in &layout.keep {
+        let Some(raw) = record.get(*i) else { continue };
+        let value = text_cell(&String::from_utf8_lossy(raw)).to_owned();
+        if value.is_empty() {
+            continue;
+        }
+        match check_field(&format!("column {name}"), &value) {
+            Ok(()) => values.push((name.clone(), value)),
+            Err(reason) => {
+                broken.get_or_insert(reason);
+            }
+        }
+    }
+    (values, broken)
 }
 
 fn parse_record(
@@ -123,7 +147,7 @@ fn parse_record(
     opts: &InputOptions,
 ) -> ParsedRow {
     let raw_key = record.get(layout.key);
-    let extra = kept(record, layout);
+    let (extra, broken_extra) = kept(record, layout);
     let invalid = |line: u64, reason: String, raw_key: Option<&[u8]>| {
         let raw_key: Option<String> = raw_key.map(|k| {
             let text = String::from_utf8_lossy(k);
@@ -153,7 +177,7 @@ fn parse_record(
         std::str::from_utf8(raw).map_err(|_| format!("field {} is not valid UTF-8", i + 1))
     };
     let key = match field(layout.key) {
-        Ok(k) => k.trim(),
+        Ok(k) => id_cell(k),
         Err(reason) => return invalid(line, reason, raw_key),
     };
     if key.is_empty() {
@@ -173,24 +197,29 @@ fn parse_record(
         return invalid(line, reason, raw_key);
     }
     let scope = match layout.profile.map(field).transpose() {
-        Ok(Some(p)) if !p.trim().is_empty() => p.trim().to_owned(),
+        Ok(Some(p)) if !id_cell(p).is_empty() => id_cell(p).to_owned(),
         Ok(_) => opts.profile_default.clone(),
         Err(reason) => return invalid(line, reason, raw_key),
     };
-    if scope.chars().any(char::is_control) {
-        return invalid(
-            line,
-            "profile-name contains control characters".into(),
-            raw_key,
-        );
+    if let Err(reason) = check_field("profile-name", &scope) {
+        return invalid(line, reason, raw_key);
     }
     let mut row_exparams = Vec::new();
     for (i, name) in &layout.exparams {
         match field(*i) {
-            Ok(v) if !v.trim().is_empty() => row_exparams.push((name.clone(), v.trim().to_owned())),
+            Ok(v) if !text_cell(v).is_empty() => {
+                let value = text_cell(v);
+                if let Err(reason) = check_field(name, value) {
+                    return invalid(line, reason, raw_key);
+                }
+                row_exparams.push((name.clone(), value.to_owned()));
+            }
             Ok(_) => {}
             Err(reason) => return invalid(line, reason, raw_key),
         }
+    }
+    if let Some(reason) = broken_extra {
+        return invalid(line, reason, raw_key);
     }
     let mut exparams = row_exparams.clone();
     for (name, value) in &opts.exparam_defaults {

@@ -26,10 +26,9 @@ use crate::engine::{self, Counters, EngineConfig, Rate, Stop, StopReason, prefli
 use crate::error::{Error, Result};
 use crate::input::{InputFile, InputOptions};
 use crate::keys::KeyHasher;
-use crate::ledger::writer::Writer;
-use crate::ledger::{Ledger, RunRecord};
+use crate::ledger::writer::{Recorded, Writer, WriterConfig};
+use crate::ledger::{Ledger, RunRecord, verify};
 use crate::outcome::Outcome;
-use crate::secret;
 use crate::target::Target;
 use progress::Progress;
 use summary::Collector;
@@ -79,9 +78,14 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
     let started = Instant::now();
     let opts = config.input.clone();
     let files = ingest::inspect_all(&config.files, &opts)?;
+    // Declared first, dropped last: after every connection to the ledger is closed.
     let _lock = Ledger::lock(&config.state)?;
     let mut ledger = Ledger::open(&config.state)?;
-    let (secret, _) = secret::load_ledger_key(&config.ledger_key_file, true)?;
+    // Nothing is read as truth, nor sent, from a ledger that fails its checks. Read-only:
+    // there SQLite's quick_check skips the CHECK constraints (five times its cost), whose
+    // rules forget's own checks read back.
+    Ledger::open_read_only(&config.state)?.ensure_sound(verify::Depth::Run)?;
+    let (secret, _) = ledger.load_key(&config.ledger_key_file)?;
     let hasher = KeyHasher::new(&secret);
     ledger.check_key(&hasher)?;
     let connector_name = config.connector;
@@ -125,6 +129,7 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
         ingested,
         to_send: ledger.count_units(connector_name, &include)?,
         counters: Arc::new(Counters::default()),
+        recorded: Arc::new(Recorded::default()),
         explainer: target.as_ref().map(|t| t.connector.clone()),
     };
 
@@ -147,9 +152,16 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
     })?;
     let writer = {
         let stop = stop.clone();
-        Writer::spawn(&config.state, run_id, move |failure| {
-            stop.trigger(StopReason::Ledger(failure.to_string()))
-        })
+        let writes = WriterConfig {
+            run_id,
+            resend_rejected: config.retry_rejected,
+        };
+        Writer::spawn(
+            &config.state,
+            writes,
+            collector.recorded.clone(),
+            move |failure| stop.trigger(StopReason::Ledger(failure.to_string())),
+        )
         .map_err(|e| Error::ledger(&config.state, format!("cannot start its writer: {e}")))?
     };
     let source = source::spawn(&config.state, connector.name(), include)?;
@@ -184,7 +196,7 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
     let result = match stop.reason() {
         None => "finished".to_owned(),
         Some(StopReason::Api(cause)) => format!("stopped: {}", connector.explain_stop(&cause)),
-        Some(StopReason::Interrupted) => "interrupted".to_owned(),
+        Some(StopReason::Interrupted(signal)) => format!("interrupted ({})", signal.name()),
         Some(StopReason::Ledger(m)) => format!("ledger failure: {m}"),
         Some(StopReason::Output(m)) => format!("output failure: {m}"),
     };

@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::engine::Counters;
 use crate::outcome::Outcome;
+use crate::output;
 
 pub struct Progress {
     bar: Option<ProgressBar>,
@@ -61,11 +62,11 @@ impl Progress {
                     tokio::time::sleep(every).await;
                     let done = counters.finished_total();
                     let secs = started.elapsed().as_secs_f64().max(0.001);
-                    eprintln!(
-                        "progress: {done}/{total} keys ({:.0}/s) {}",
+                    output::eprint(&format!(
+                        "progress: {done}/{total} keys ({:.0}/s) {}\n",
                         done as f64 / secs,
                         line_counts(&counters, done_word)
-                    );
+                    ));
                 }
             });
             Progress {

@@ -9,6 +9,7 @@ use crate::connector::Unit;
 use crate::error::Result;
 use crate::ledger::{Ledger, SendCursor};
 use crate::outcome::Outcome;
+use crate::output;
 
 /// Units read from the ledger per query while sending.
 const PAGE: usize = 1024;
@@ -30,7 +31,7 @@ pub fn spawn(
             let page = match reader.next_units(connector, &include, &mut cursor, PAGE) {
                 Ok(page) => page,
                 Err(e) => {
-                    eprintln!("error: reading the ledger: {e}");
+                    output::eprint(&format!("error: reading the ledger: {e}\n"));
                     return;
                 }
             };

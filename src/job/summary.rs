@@ -9,6 +9,7 @@ use crate::connector::Connector;
 use crate::engine::{Counters, StopReason};
 use crate::error::{Result, exit};
 use crate::ledger::ingest::IngestCounts;
+use crate::ledger::writer::Recorded;
 use crate::ledger::{Counts, Ledger, ScopeCounts, render_by_scope, shows_connectors};
 use crate::outcome::Outcome;
 
@@ -25,6 +26,9 @@ pub struct RunSummary {
     pub retries: u64,
     pub throttled: u64,
     pub after_ambiguous: u64,
+    /// Final answers for keys the ledger had already finished: their first outcome was
+    /// kept, and the answer recorded as an attempt only.
+    pub kept_final: u64,
     pub ledger: Counts,
     /// Every connector and scope in the ledger, for the side-by-side table.
     pub by_scope: Vec<ScopeCounts>,
@@ -39,7 +43,7 @@ impl RunSummary {
     pub fn exit_code(&self) -> i32 {
         match &self.stop {
             Some(StopReason::Api(_)) => exit::STOPPED,
-            Some(StopReason::Interrupted) => exit::INTERRUPTED,
+            Some(StopReason::Interrupted(signal)) => signal.exit_code(),
             Some(StopReason::Ledger(_)) | Some(StopReason::Output(_)) => exit::FAILURE,
             None if self.dry_run => exit::OK,
             None => {
@@ -61,6 +65,8 @@ pub(super) struct Collector {
     pub ingested: IngestCounts,
     pub to_send: u64,
     pub counters: Arc<Counters>,
+    /// What the ledger's writer committed: the summary's counts of this run.
+    pub recorded: Arc<Recorded>,
     /// The connector that can explain an API's stop in its own words (none for a dry run).
     pub explainer: Option<Arc<dyn Connector>>,
 }
@@ -80,22 +86,25 @@ impl Collector {
         };
         let by_scope = ledger.counts_by_scope()?;
         let counters = &self.counters;
+        // What this run finished is what the ledger recorded, not what the engine heard.
+        let recorded = &self.recorded;
         Ok(RunSummary {
             connector: self.connector,
             ingested: self.ingested,
             to_send: self.to_send,
-            sent_units: counters.finished_total(),
+            sent_units: recorded.finished_total(),
             this_run: [
                 Outcome::Deleted,
                 Outcome::NotFound,
                 Outcome::Rejected,
                 Outcome::Failed,
             ]
-            .map(|o| (o, counters.finished(o))),
+            .map(|o| (o, recorded.finished(o))),
             attempts: counters.attempts.load(Ordering::Relaxed),
             retries: counters.retries.load(Ordering::Relaxed),
             throttled: counters.throttled.load(Ordering::Relaxed),
-            after_ambiguous: counters.after_ambiguous.load(Ordering::Relaxed),
+            after_ambiguous: recorded.after_ambiguous(),
+            kept_final: recorded.kept_final(),
             ledger: Counts::of_connector(&by_scope, self.connector),
             by_scope,
             stop,
@@ -180,8 +189,18 @@ pub fn render_summary(s: &RunSummary) -> String {
     if s.after_ambiguous > 0 {
         let _ = writeln!(
             out,
-            "{} keys answered \"not found\" after a timed-out or dropped attempt: that attempt erased them",
+            "{} keys answered \"not found\" after an attempt with no clear answer (a timeout, a \
+             dropped connection, a server error): erased, by that attempt or before it (flagged \
+             after_ambiguous in reports)",
             s.after_ambiguous
+        );
+    }
+    if s.kept_final > 0 {
+        let _ = writeln!(
+            out,
+            "{} answers came for keys the ledger had already finished: their recorded outcome \
+             was kept, and each answer recorded as an attempt",
+            s.kept_final
         );
     }
     match &s.stop {
@@ -192,7 +211,7 @@ pub fn render_summary(s: &RunSummary) -> String {
                 .unwrap_or_else(|| cause.explain().to_owned());
             let _ = writeln!(out, "STOPPED: {message}. Unfinished keys stay pending.");
         }
-        Some(StopReason::Interrupted) => {
+        Some(StopReason::Interrupted(_)) => {
             let _ = writeln!(out, "interrupted: run the same command again to resume");
         }
         Some(StopReason::Ledger(m)) | Some(StopReason::Output(m)) => {

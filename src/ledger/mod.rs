@@ -8,7 +8,9 @@
 //! - [`report`]: request rows streamed for `forget report`, and the manifest's facts.
 //! - [`purge`]: dropping the plaintext of keys the team gives up on.
 //! - [`deadlines`]: overdue and soon-due keys for `forget status`.
-//! - this module: opening (0600, WAL, lock, key check) and the queries other commands need.
+//! - [`verify`]: the ledger's checks (`forget verify`, and before anything is read or sent).
+//! - this module: opening (0600, WAL, lock, key check; read-only for the audit commands) and
+//!   the queries other commands need.
 
 pub mod audit;
 pub mod bulk;
@@ -16,12 +18,16 @@ mod counts;
 pub mod deadlines;
 pub mod ingest;
 pub mod purge;
+mod read_only;
 pub mod report;
 pub mod schema;
 mod send;
+pub mod unkey;
+pub mod verify;
 pub mod writer;
 
 pub use counts::{Counts, ScopeCounts, render_by_scope, shows_connectors};
+pub use read_only::sidecar;
 pub use send::SendCursor;
 
 use std::fs::{File, OpenOptions};
@@ -34,6 +40,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::actor::Actor;
 use crate::error::{Error, Result};
 use crate::keys::KeyHasher;
+use crate::output;
+use crate::secret::{self, SecretSource};
 
 /// Page cache while recording input, KiB (SQLite's default is 2000).
 const BULK_CACHE_KIB: i64 = 4 << 10;
@@ -45,10 +53,21 @@ pub struct Ledger {
     path: PathBuf,
 }
 
-/// Held for the whole of a run: a second run on the same ledger refuses to start.
+/// Held by every command that writes the ledger (run, access, purge) for as long as it
+/// does: a second one on the same file refuses to start. An advisory lock (`flock`) on the
+/// ledger file itself, so it follows the file whatever path, link or working directory
+/// names it, and the OS releases it if the process dies.
 #[derive(Debug)]
 pub struct LedgerLock {
-    _file: File,
+    file: File,
+}
+
+impl Drop for LedgerLock {
+    fn drop(&mut self) {
+        // A child forked by this process and not yet exec'd holds a copy of the descriptor,
+        // which would keep the lock: release it explicitly, not by closing.
+        let _ = self.file.unlock();
+    }
 }
 
 /// RFC 3339, UTC, as every timestamp in the ledger is written.
@@ -69,7 +88,7 @@ pub(crate) fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // Erased keys must not linger in free pages.
     conn.pragma_update(None, "secure_delete", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    Ok(())
+    unkey::register(conn)
 }
 
 impl Ledger {
@@ -122,6 +141,7 @@ impl Ledger {
     #[cfg(test)]
     pub fn open_in_memory() -> Result<Ledger> {
         let mut conn = Connection::open_in_memory()?;
+        unkey::register(&conn)?;
         schema::migrate(&mut conn).map_err(|e| Error::ledger(":memory:", e.to_string()))?;
         Ok(Ledger {
             conn,
@@ -156,24 +176,35 @@ impl Ledger {
         Ok(())
     }
 
-    /// Take the run lock (a sidecar `.lock` file, released by the OS if the process dies).
+    /// Take the ledger's lock (see [`LedgerLock`]), creating the ledger file (0600, empty)
+    /// if there is none yet. Take it before opening the ledger to write, and let it go only
+    /// after every connection this process opened to the ledger is closed: closing any
+    /// descriptor of a file drops the POSIX locks SQLite holds on it in this process.
+    ///
+    /// `flock` locks and SQLite's `fcntl` locks do not interact on a local filesystem. On
+    /// NFS, Linux turns `flock` into an `fcntl` lock: keep ledgers on local disks.
     pub fn lock(path: &Path) -> Result<LedgerLock> {
-        let mut name = path.as_os_str().to_owned();
-        name.push(".lock");
-        let lock_path = PathBuf::from(name);
-        let file = OpenOptions::new()
+        match OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(false)
+            .create_new(true)
             .mode(0o600)
-            .open(&lock_path)
-            .map_err(|e| Error::ledger(path, format!("cannot create its lock file: {e}")))?;
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::ledger(path, format!("cannot create it: {e}"))),
+        }
+        // Read access is enough to lock, and a read-only ledger then gets the clearer
+        // "cannot open it for writing" from SQLite.
+        let file = File::open(path)
+            .map_err(|e| Error::ledger(path, format!("cannot open it to lock it: {e}")))?;
         match file.try_lock() {
-            Ok(()) => Ok(LedgerLock { _file: file }),
+            Ok(()) => Ok(LedgerLock { file }),
             Err(std::fs::TryLockError::WouldBlock) => Err(Error::ledger(
                 path,
-                "another forget run is using this ledger; wait for it to finish \
-                 (two runs on one ledger could send keys twice)",
+                "another forget run is using this ledger: another forget command (run, access \
+                 or purge) holds its lock, through this path or another name for the same file \
+                 (a link). Wait for it to finish: two runs on one ledger could send keys twice",
             )),
             Err(std::fs::TryLockError::Error(e)) => {
                 Err(Error::ledger(path, format!("cannot lock it: {e}")))
@@ -195,6 +226,26 @@ impl Ledger {
                 Ok(())
             }
         }
+    }
+
+    /// Whether anything in this ledger was recorded with a ledger key (units, rows, or the
+    /// key check value): then only that key will do, and no new one may be made.
+    pub fn holds_hashes(&self) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM units) OR EXISTS (SELECT 1 FROM row_records)
+                 OR EXISTS (SELECT 1 FROM meta WHERE name = 'key_check')",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// The ledger key for a command that writes this ledger: `FORGET_LEDGER_KEY`, or
+    /// `key_file`, made (0600, random) only when the ledger has recorded nothing yet. A
+    /// missing key for a ledger with records is refused, and nothing is made: a new key
+    /// would match none of them.
+    pub fn load_key(&self, key_file: &Path) -> Result<(Vec<u8>, SecretSource)> {
+        let fresh = !self.holds_hashes()?;
+        load_key_file(&self.path, key_file, fresh)
     }
 
     /// Compare `hasher` with the ledger's key check value, writing nothing.
@@ -273,11 +324,11 @@ impl Ledger {
     /// being emptied (erased keys may linger in it until the next forget command).
     pub fn truncate_wal(&self) -> Result<()> {
         if !self.checkpoint()? {
-            eprintln!(
+            output::eprint(&format!(
                 "warning: another process is reading {}: its write-ahead log could not be emptied \
-                 now; the next forget command on it will",
+                 now; the next forget command on it will\n",
                 self.path().display()
-            );
+            ));
         }
         Ok(())
     }
@@ -340,13 +391,6 @@ impl Ledger {
     }
 }
 
-/// Mask unit ?1's key wherever its rows' own audit fields repeat it. Run before the key is
-/// dropped (it reads the key from the unit).
-pub(crate) const MASK_KEY_IN_ROW_EXPARAMS: &str = "UPDATE row_records AS r
-     SET exparams = replace(r.exparams, u.key, u.key_masked)
-     FROM (SELECT key, key_masked FROM units WHERE id = ?1) AS u
-     WHERE r.unit_id = ?1 AND u.key IS NOT NULL AND instr(r.exparams, u.key) > 0";
-
 /// Whether a ledger key is the one a ledger's hashes were made with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyCheck {
@@ -370,6 +414,37 @@ pub struct RunRecord {
     pub api_host: Option<String>,
     pub rate: String,
     pub by: Actor,
+}
+
+/// [`Ledger::load_key`] before the ledger is opened to write (`forget access` needs the key
+/// first): a ledger that exists and cannot be read counts as one with records.
+pub fn load_key_for(state: &Path, key_file: &Path) -> Result<(Vec<u8>, SecretSource)> {
+    let fresh = match std::fs::metadata(state) {
+        Err(_) => true,
+        Ok(m) if m.len() == 0 => true,
+        Ok(_) => Ledger::open_read_only(state)
+            .and_then(|l| l.holds_hashes())
+            .is_ok_and(|held| !held),
+    };
+    load_key_file(state, key_file, fresh)
+}
+
+fn load_key_file(state: &Path, key_file: &Path, fresh: bool) -> Result<(Vec<u8>, SecretSource)> {
+    if !fresh && std::env::var_os(secret::LEDGER_KEY_ENV).is_none() && !key_file.exists() {
+        return Err(Error::ledger(
+            state,
+            format!(
+                "its ledger key is missing: {} is not set and there is no key file at {} \
+                 (--ledger-key-file PATH names another; the default is {}). Its records were \
+                 hashed with that key, so give the same key back; a new one would match none \
+                 of them, and nothing was made",
+                secret::LEDGER_KEY_ENV,
+                key_file.display(),
+                secret::default_key_file(state).display()
+            ),
+        ));
+    }
+    secret::load_ledger_key(key_file, fresh)
 }
 
 fn key_check_value(hasher: &KeyHasher) -> String {
@@ -432,10 +507,14 @@ impl serde::Serialize for Pairs {
     }
 }
 
-fn explain_open_error(path: &Path, e: rusqlite::Error) -> Error {
+pub(crate) fn explain_open_error(path: &Path, e: rusqlite::Error) -> Error {
     use rusqlite::ErrorCode;
     match e.sqlite_error_code() {
-        Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt) => Error::ledger(
+        Some(ErrorCode::DatabaseCorrupt) => Error::Unsound {
+            path: path.to_owned(),
+            message: format!("SQLite reports: {e}{}", crate::error::CORRUPTION_HINT),
+        },
+        Some(ErrorCode::NotADatabase) => Error::ledger(
             path,
             "the file is corrupted or is not a SQLite database; refusing to start over \
              (move it aside to begin a new ledger, or restore it from a backup)",

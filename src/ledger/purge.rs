@@ -105,16 +105,15 @@ impl Ledger {
         for outcome in &scope.outcomes {
             // Audit fields that repeat a key keep only its masked form, as for erased keys.
             tx.execute(
-                "UPDATE row_records AS r SET exparams = replace(r.exparams, u.key, u.key_masked)
+                "UPDATE row_records AS r SET exparams = forget_unkey(r.exparams, u.key)
                  FROM units u
                  WHERE r.unit_id = u.id AND u.outcome = ?1 AND u.key IS NOT NULL
-                   AND instr(r.exparams, u.key) > 0",
+                   AND r.exparams IS NOT NULL AND forget_unkey(r.exparams, u.key) IS NOT NULL",
                 [outcome.as_str()],
             )?;
             let n = tx.execute(
                 "UPDATE units SET
-                   exparams = CASE WHEN instr(exparams, key) > 0
-                                   THEN replace(exparams, key, key_masked) ELSE exparams END,
+                   exparams = coalesce(forget_unkey(exparams, key), exparams),
                    key = NULL, purged_at = ?2
                  WHERE outcome = ?1 AND key IS NOT NULL",
                 params![outcome.as_str(), at],

@@ -199,7 +199,142 @@ pub const MIGRATIONS: &[&str] = &[
         recorded_through = (SELECT coalesce(max(line), 0) FROM row_records r WHERE r.file_id = files.id),
         recorded_rows = (SELECT count(*) FROM row_records r WHERE r.file_id = files.id);
     "#,
+    // 5: the schema refuses values no forget writes, so a bad write fails and
+    // `PRAGMA quick_check` on a writable connection finds a corrupted value: outcomes and row
+    // kinds in their sets, counts non-negative, no plaintext on a unit that is gone, a unit
+    // for every request or duplicate row and none for an invalid one. Few and cheap: each is
+    // evaluated for every row recorded (the `stored_values` check reads back the rest).
+    // Each table is rebuilt with its checks (SQLite adds none to a table in place); the
+    // indexes come back as `DEFERRED_INDEXES` names them.
+    r#"
+    DROP VIEW rows;
+
+    CREATE TABLE units_v5 (
+        id               INTEGER PRIMARY KEY,
+        connector        TEXT NOT NULL,
+        scope            TEXT NOT NULL,
+        key_hash         BLOB NOT NULL,
+        key              TEXT,
+        key_masked       TEXT NOT NULL,
+        exparams         TEXT,
+        outcome          TEXT NOT NULL DEFAULT 'pending'
+                         CHECK (outcome IN ('pending', 'deleted', 'not_found', 'rejected', 'failed')),
+        attempts         INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+        http_status      INTEGER,
+        code             TEXT,
+        description      TEXT,
+        transaction_id   TEXT,
+        after_ambiguous  INTEGER NOT NULL DEFAULT 0,
+        first_attempt_at TEXT,
+        last_attempt_at  TEXT,
+        finished_at      TEXT,
+        due_on           TEXT,
+        purged_at        TEXT,
+        row_file_id      INTEGER,
+        row_line         INTEGER,
+        -- A gone key keeps no plaintext.
+        CHECK (outcome NOT IN ('deleted', 'not_found') OR key IS NULL)
+    );
+    INSERT INTO units_v5
+        SELECT id, connector, scope, key_hash, key, key_masked, exparams, outcome, attempts,
+               http_status, code, description, transaction_id, after_ambiguous,
+               first_attempt_at, last_attempt_at, finished_at, due_on, purged_at,
+               row_file_id, row_line
+        FROM units;
+    DROP TABLE units;
+    ALTER TABLE units_v5 RENAME TO units;
+    CREATE UNIQUE INDEX units_by_key ON units (key_hash, connector, scope);
+    CREATE INDEX units_by_outcome ON units (connector, outcome, scope);
+    CREATE INDEX units_to_send ON units (connector, due_on, id) WHERE key IS NOT NULL AND due_on IS NOT NULL;
+
+    CREATE TABLE row_records_v5 (
+        file_id     INTEGER NOT NULL REFERENCES files (id),
+        line        INTEGER NOT NULL,
+        kind        TEXT NOT NULL CHECK (kind IN ('request', 'duplicate', 'invalid')),
+        unit_id     INTEGER REFERENCES units (id),
+        reason      TEXT,
+        raw_key     TEXT,
+        exparams    TEXT,
+        extra       TEXT,
+        received_on TEXT,
+        due_on      TEXT,
+        PRIMARY KEY (file_id, line),
+        CHECK ((kind = 'invalid') = (unit_id IS NULL))
+    ) WITHOUT ROWID;
+    INSERT INTO row_records_v5
+        SELECT file_id, line, kind, unit_id, reason, raw_key, exparams, extra, received_on, due_on
+        FROM row_records;
+    DROP TABLE row_records;
+    ALTER TABLE row_records_v5 RENAME TO row_records;
+    CREATE INDEX rows_by_unit ON row_records (unit_id);
+
+    CREATE VIEW rows AS
+        SELECT file_id, line, kind, unit_id, reason, raw_key, exparams, extra, received_on, due_on
+        FROM row_records
+        UNION ALL
+        SELECT row_file_id, row_line, 'request', id, NULL, NULL, NULL, NULL, NULL, NULL
+        FROM units WHERE row_line IS NOT NULL;
+
+    CREATE TABLE files_v5 (
+        id               INTEGER PRIMARY KEY,
+        connector        TEXT NOT NULL CHECK (connector <> ''),
+        path             TEXT NOT NULL,
+        sha256           TEXT NOT NULL,
+        profile_default  TEXT NOT NULL,
+        key_column       TEXT NOT NULL,
+        rows             INTEGER CHECK (rows IS NULL OR (typeof(rows) = 'integer' AND rows >= 0)),
+        added_at         TEXT NOT NULL,
+        extra_columns    TEXT,
+        received_column  TEXT,
+        recorded_through INTEGER NOT NULL DEFAULT 0
+                         CHECK (typeof(recorded_through) = 'integer' AND recorded_through >= 0),
+        recorded_rows    INTEGER NOT NULL DEFAULT 0
+                         CHECK (typeof(recorded_rows) = 'integer' AND recorded_rows >= 0),
+        UNIQUE (connector, sha256, profile_default)
+    );
+    INSERT INTO files_v5
+        SELECT id, connector, path, sha256, profile_default, key_column, rows, added_at,
+               extra_columns, received_column, recorded_through, recorded_rows
+        FROM files;
+    DROP TABLE files;
+    ALTER TABLE files_v5 RENAME TO files;
+
+    CREATE TABLE attempts_v5 (
+        id          INTEGER PRIMARY KEY,
+        unit_id     INTEGER NOT NULL REFERENCES units (id),
+        run_id      INTEGER NOT NULL REFERENCES runs (id),
+        at          TEXT NOT NULL,
+        http_status INTEGER,
+        code        TEXT,
+        verdict     TEXT NOT NULL,
+        latency_ms  INTEGER NOT NULL CHECK (latency_ms >= 0),
+        error       TEXT
+    );
+    INSERT INTO attempts_v5
+        SELECT id, unit_id, run_id, at, http_status, code, verdict, latency_ms, error
+        FROM attempts;
+    DROP TABLE attempts;
+    ALTER TABLE attempts_v5 RENAME TO attempts;
+    CREATE INDEX attempts_by_unit ON attempts (unit_id);
+
+    CREATE TABLE purges_v5 (
+        id       INTEGER PRIMARY KEY,
+        at       TEXT NOT NULL,
+        operator TEXT,
+        host     TEXT,
+        outcomes TEXT NOT NULL,
+        units    INTEGER NOT NULL CHECK (typeof(units) = 'integer' AND units >= 0),
+        rows     INTEGER NOT NULL CHECK (typeof(rows) = 'integer' AND rows >= 0)
+    );
+    INSERT INTO purges_v5 SELECT id, at, operator, host, outcomes, units, rows FROM purges;
+    DROP TABLE purges;
+    ALTER TABLE purges_v5 RENAME TO purges;
+    "#,
 ];
+
+/// The oldest schema the reading commands understand as it is (a read-only ledger is
+/// never migrated): migration 5 only added checks.
+pub const READABLE_FROM: usize = 4;
 
 pub const ROWS_BY_UNIT: &str = "CREATE INDEX rows_by_unit ON row_records (unit_id)";
 pub const UNITS_BY_KEY: &str =
@@ -340,8 +475,8 @@ mod tests {
             "INSERT INTO files (id, path, sha256, profile_default, key_column, rows, added_at)
                VALUES (1, 'a.csv', 'aaa', '', 'key', 3, '2026-01-01T00:00:00Z');
              INSERT INTO units (id, connector, scope, key_hash, key, key_masked, outcome)
-               VALUES (1, 'webex', '', x'01', NULL, 'a***', 'deleted'),
-                      (2, 'webex', '', x'02', 'k2', 'k*', 'pending');
+               VALUES (1, 'webex', '', randomblob(32), NULL, 'a***', 'deleted'),
+                      (2, 'webex', '', randomblob(32), 'k2', 'k*', 'pending');
              INSERT INTO rows (file_id, line, kind, unit_id, exparams)
                VALUES (1, 2, 'request', 1, '{\"exparam1\":\"T\"}'), (1, 3, 'request', 2, NULL);
              INSERT INTO rows (file_id, line, kind, reason, raw_key)

@@ -236,6 +236,8 @@ pub struct Reader {
     client: reqwest::Client,
     timeout: Duration,
     token_fetches: AtomicU64,
+    /// Tokens the exchange issued: an answer quoting one must not show it.
+    issued: std::sync::Mutex<Vec<Token>>,
 }
 
 impl Reader {
@@ -254,7 +256,29 @@ impl Reader {
             client,
             timeout,
             token_fetches: AtomicU64::new(0),
+            issued: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// What an answer said (`, code C: D`) for a message, without any secret this reader
+    /// sends: an API may quote the token or the credentials back.
+    fn detail(&self, code: &Option<String>, description: &Option<String>) -> String {
+        let mut text = with_code(code, description);
+        let mut secrets: Vec<String> = match &self.credentials {
+            Credentials::Bearer { token, .. } => vec![token.expose().to_owned()],
+            Credentials::Client { id, secret, .. } => vec![
+                secret.expose().to_owned(),
+                basic_authorization(id, secret.expose())
+                    .trim_start_matches("Basic ")
+                    .to_owned(),
+            ],
+        };
+        let issued = self.issued.lock().unwrap_or_else(|e| e.into_inner());
+        secrets.extend(issued.iter().map(|t| t.expose().to_owned()));
+        for secret in &secrets {
+            text = crate::keys::redact_secret(&text, secret).into_owned();
+        }
+        text
     }
 
     /// Name another flag in messages (a simulator standing in for the hub).
@@ -320,7 +344,7 @@ impl Reader {
                 })
                 .await?;
             let (code, description) = code_of(&answer.json);
-            let detail = with_code(&code, &description);
+            let detail = self.detail(&code, &description);
             let expired = code.as_deref() == Some("498");
             if expired || answer.status == 401 && description_says_expired(&description) {
                 if matches!(self.credentials, Credentials::Client { .. }) && !refreshed {
@@ -425,7 +449,7 @@ impl Reader {
             })
             .await?;
         let (code, description) = code_of(&answer.json);
-        let detail = with_code(&code, &description);
+        let detail = self.detail(&code, &description);
         match answer.status {
             200..=299 => {}
             401 | 403 => {
@@ -458,6 +482,10 @@ impl Reader {
             })?;
         let token = checked_token(&token, "the token endpoint's token")?;
         self.token_fetches.fetch_add(1, Ordering::Relaxed);
+        self.issued
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(token.clone());
         let until = expires_in.map(|d| {
             let margin = EXPIRY_MARGIN.min(d / 10);
             Instant::now() + d.saturating_sub(margin)
@@ -500,7 +528,7 @@ impl Reader {
                         error: Error::api(format!(
                             "{what} at {}: HTTP {status}{} after {} attempts; try again later",
                             self.base,
-                            with_code(&code, &description),
+                            self.detail(&code, &description),
                             RETRIES.max_attempts
                         )),
                     };

@@ -12,20 +12,21 @@ use std::collections::{BTreeSet, HashSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use reqwest::Url;
 use serde_json::{Map, Value};
 
-use crate::connector::Answer;
 use crate::connector::outreach::{self, Outreach, Record};
+use crate::connector::{Answer, Connector};
 use crate::csvfile;
 use crate::engine::retry::{Attempt, RetryPolicy};
 use crate::engine::throttle::Throttle;
 use crate::engine::transport_verdict;
 use crate::error::{Error, Result};
 use crate::outcome::{StopCause, VerdictKind};
+use crate::output::Output;
 use crate::transport::{Failure, read_bounded};
 
 /// A page is read up to this many bytes (50 records of a wide resource fit many times over).
@@ -130,15 +131,22 @@ impl Spool {
             .collect()
     }
 
-    /// Write the spooled records as CSV to `out`.
-    pub fn write_csv(&mut self, out: impl Write) -> Result<u64> {
+    /// Write the spooled records as CSV to `out`, its write failures read by `error`.
+    pub fn write_csv(
+        &mut self,
+        out: impl Write,
+        error: impl Fn(std::io::Error) -> Error,
+    ) -> Result<u64> {
         if let Some(mut w) = self.out.take() {
             w.flush()
                 .map_err(|e| Error::io("writing the list spool", e))?;
         }
         let columns = self.columns();
-        let mut csv = csvfile::writer_builder().from_writer(out);
-        let csv_error = |e: csv::Error| Error::csv("writing the CSV", e);
+        let mut csv = csvfile::Writer::from_writer(out);
+        let csv_error = |e: csv::Error| match e.into_kind() {
+            csv::ErrorKind::Io(e) => error(e),
+            other => Error::internal(format!("writing the CSV: {other:?}")),
+        };
         csv.write_record(&columns).map_err(csv_error)?;
         let file = self
             .file
@@ -154,7 +162,7 @@ impl Spool {
             fields.extend(columns[1..].iter().map(|c| cell(attributes.get(c))));
             csv.write_record(&fields).map_err(csv_error)?;
         }
-        csv.flush().map_err(|e| Error::io("writing the CSV", e))?;
+        csv.flush().map_err(&error)?;
         Ok(self.records)
     }
 }
@@ -310,9 +318,11 @@ async fn read_page(
                 body: &body,
             };
             let verdict = outreach::classify(&answer);
+            // The error document may quote the token back: shown without it.
             let detail = [verdict.code.as_deref(), verdict.description.as_deref()]
                 .into_iter()
                 .flatten()
+                .map(|text| outreach.scrub(text, ""))
                 .collect::<Vec<_>>()
                 .join(": ");
             let last = if detail.is_empty() {
@@ -333,22 +343,12 @@ async fn read_page(
     }
 }
 
-/// Where the CSV goes: a file, created 0600 only once complete, or stdout.
-pub fn write_output(spool: &mut Spool, out: Option<&Path>) -> Result<u64> {
-    let Some(path) = out else {
-        let stdout = std::io::stdout();
-        return spool.write_csv(stdout.lock());
-    };
-    let partial = private_temp(&output_dir(path), ".csv.partial")?;
-    let n = spool.write_csv(BufWriter::new(partial.as_file()))?;
-    partial
-        .as_file()
-        .sync_all()
-        .map_err(|e| Error::output(path, e))?;
-    // Fails if `path` appeared meanwhile: never overwrite a file.
-    partial
-        .persist_noclobber(path)
-        .map_err(|e| Error::output(path, e.error))?;
+/// Write the CSV to `out` (opened under the output rule: a file appears, 0600, only once
+/// complete) and finish it.
+pub fn write_output(spool: &mut Spool, mut out: Output) -> Result<u64> {
+    let name = out.name().clone();
+    let n = spool.write_csv(&mut out, |e| name.error(e))?;
+    out.finish()?;
     Ok(n)
 }
 
@@ -360,14 +360,6 @@ fn private_temp(dir: &Path, suffix: &str) -> Result<tempfile::NamedTempFile> {
         .permissions(std::fs::Permissions::from_mode(0o600))
         .tempfile_in(dir)
         .map_err(|e| Error::io(format!("cannot create a file in {}", dir.display()), e))
-}
-
-/// The directory a file will be created in (`.` for a bare name).
-pub fn output_dir(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    }
 }
 
 #[cfg(test)]
@@ -399,7 +391,7 @@ mod tests {
             serde_json::json!({"name": "A, \"x\"", "colour": null}),
         ))?;
         let mut out = Vec::new();
-        assert_eq!(spool.write_csv(&mut out)?, 2);
+        assert_eq!(spool.write_csv(&mut out, |e| Error::io("test", e))?, 2);
         assert_eq!(
             String::from_utf8_lossy(&out),
             "id,colour,name,order\n2,,B,2\n1,,\"A, \"\"x\"\"\",\n"
@@ -407,37 +399,6 @@ mod tests {
         let path = spool.file.path().to_owned();
         drop(spool);
         assert!(!path.exists(), "the spool is removed");
-        Ok(())
-    }
-
-    #[test]
-    fn output_is_placed_whole_and_never_overwrites() -> Result<()> {
-        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
-        let mut spool = Spool::create(dir.path())?;
-        spool.push(&Record {
-            id: "1".into(),
-            attributes: Map::new(),
-        })?;
-        let out = dir.path().join("ids.csv");
-        assert_eq!(write_output(&mut spool, Some(&out))?, 1);
-        assert_eq!(
-            std::fs::read_to_string(&out).ok().as_deref(),
-            Some("id\n1\n")
-        );
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&out)
-            .map(|m| m.permissions().mode() & 0o777)
-            .unwrap_or(0);
-        assert_eq!(mode, 0o600);
-        assert!(write_output(&mut spool, Some(&out)).is_err());
-        assert_eq!(
-            std::fs::read_to_string(&out).ok().as_deref(),
-            Some("id\n1\n")
-        );
-        let left: Vec<_> = std::fs::read_dir(dir.path())
-            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
-            .unwrap_or_default();
-        assert_eq!(left.len(), 2, "{left:?}: the CSV and the live spool only");
         Ok(())
     }
 }

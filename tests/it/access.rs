@@ -44,6 +44,7 @@ fn target(fx: &Fixture, out: &Path, token: &str) -> Target {
         out,
         KeyHasher::new(b"a test ledger key, 32 bytes long"),
         "simulator".into(),
+        forget::output::Protected::none(),
     )
     .unwrap();
     let connector = WebexAccess::new(

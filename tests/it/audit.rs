@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use crate::common::{Fixture, Workdir, keys, repo_path, text};
+use crate::common::{Fixture, Workdir, assert_sent_until_final_only, keys, repo_path, text};
 use forget::audit::lookup::{self, Finder, KeySource};
 use forget::audit::purge::{PurgeConfig, PurgeResult};
 use forget::error::exit;
@@ -222,12 +222,18 @@ async fn erased_keys_leave_no_trace_and_purge_drops_the_plaintext_that_is_left()
             g.deleted[1], g.deleted[1]
         ),
     );
+    let asked = g.fx.sim.history("customers", &g.deleted[1]);
     g.fx.sim.set_faults(vec![(Fault::Http500, 1.0)]); // the failed keys stay failed
     let mut config = g.fx.config(vec![again]);
     config.retry.max_attempts = 1;
     let s = g.fx.run(config).await;
     assert_eq!((s.sent_units, s.ingested.duplicates), (3, 1), "{s:?}");
-    assert_eq!(g.fx.sim.delete_count("customers", &g.deleted[1]), 1);
+    assert_eq!(
+        g.fx.sim.history("customers", &g.deleted[1]),
+        asked,
+        "sent again"
+    );
+    assert_sent_until_final_only(&g.fx.sim);
     assert_eq!(keys_in_ledger(&db, &g.erased()), Vec::<String>::new());
     // What is still unfinished keeps its plaintext (a re-run needs it); the scan finds it.
     assert_eq!(keys_in_ledger(&db, &g.kept()), g.kept());

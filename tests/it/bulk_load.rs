@@ -40,7 +40,7 @@ fn ingest_files(db: &Path, paths: &[&Path], stop_after_a_chunk: bool) -> IngestC
     let stop = Stop::new();
     if stop_after_a_chunk {
         // Checked after each chunk: the first one is recorded, then the ingest stops.
-        stop.trigger(StopReason::Interrupted);
+        stop.trigger(StopReason::Interrupted(forget::signal::Signal::Interrupt));
     }
     let hasher = KeyHasher::new(b"bulk load test key");
     ingest(&mut ledger, &files, &opts, "webex", &hasher, &stop).unwrap()

@@ -2,8 +2,12 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
+use std::time::Duration;
 
-use crate::common::{Workdir, repo_path, text};
+use crate::common::{
+    Fixture, TOKEN, Workdir, assert_deleted_by_one_request, assert_sent_until_final_only,
+    forget_in, keys, ledger_units, repo_path, text, wait_for,
+};
 
 #[test]
 fn the_sample_runs_end_to_end_against_the_simulator_and_resumes() {
@@ -183,53 +187,92 @@ fn the_token_never_reaches_the_ledger_or_the_output() {
     );
 }
 
-#[test]
-fn interrupt_exits_130_and_the_next_run_resumes() {
-    let wd = Workdir::new();
-    let sample = repo_path("samples/erasure-requests.csv");
-    let mut child = wd
-        .command()
-        .arg("run")
-        .arg(&sample)
-        .args(["--simulate", "--rate", "100", "--progress-every", "0.2"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait for the first progress line: sending has begun.
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while stderr.read_line(&mut line).unwrap() > 0 && !line.contains("progress:") {
-        line.clear();
-    }
+/// Ctrl-C mid-send: dispatching stops, the requests in flight land and are recorded — every
+/// request the simulator answered is an attempt in the ledger — and the run exits 130; the
+/// next run finishes the rest, sending no finished key again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupt_exits_130_and_the_next_run_resumes() {
+    let held = keys("k", 300);
+    let fx = Fixture::new(&held, |c| {
+        // Answers take a while, so requests are in flight when the signal comes.
+        c.latency = Duration::from_millis(50);
+        c.record_bodies = false;
+    })
+    .await;
+    fx.csv("in.csv", &held);
+    fx.write("token", TOKEN);
+    let url = fx.handle.url();
+    let run = || {
+        let mut cmd = forget_in(fx.dir.path());
+        cmd.args(["run", "in.csv", "--base-url", &url, "--token-file", "token"])
+            .args(["--no-preflight", "--rate", "200", "--concurrency", "8"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    };
+    let child = run().spawn().unwrap();
+    let sim = fx.sim.clone();
+    wait_for("40 requests", Duration::from_secs(60), || {
+        sim.stats().requests >= 40
+    })
+    .await;
+    let in_flight = held
+        .iter()
+        .flat_map(|k| fx.sim.history("customers", k))
+        .filter(|r| !r.delivered)
+        .count();
     std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
-    let out = wd.run(
-        wd.command()
-            .args(["status", "--json", "--state", "forget-simulate.db"]),
-        0,
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert!(in_flight > 0, "no request was in flight at the signal");
+
+    // Every request sent got its answer (none was cut off), and each is in the ledger.
+    let requests = fx.sim.stats().requests;
+    assert!(requests < 300, "the signal came after the work was done");
+    let units = ledger_units(&fx.path("forget.db"), &fx.path("forget.db.key"), &held);
+    for k in &held {
+        let history = fx.sim.history("customers", k);
+        assert!(history.iter().all(|r| r.delivered), "{k}: {history:?}");
+        let recorded = units.get(k).map_or(0, |u| u.attempts);
+        assert_eq!(recorded, history.len() as i64, "{k}: {history:?}");
+    }
+    let attempts = rusqlite::Connection::open(fx.path("forget.db"))
+        .unwrap()
+        .query_row("SELECT count(*) FROM attempts", [], |r| r.get::<_, i64>(0))
+        .unwrap();
+    assert_eq!(attempts as u64, requests);
+    let status = |fx: &Fixture| {
+        let out = forget_in(fx.dir.path())
+            .args(["status", "--json"])
+            .output()
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let after_interrupt = status(&fx);
+    assert_eq!(after_interrupt["deleted"].as_u64(), Some(requests));
+    assert_eq!(
+        after_interrupt["pending"].as_u64(),
+        Some(300 - requests),
+        "{after_interrupt}"
     );
-    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(status["pending"].as_u64().unwrap() > 0, "{status}");
-    // The simulator of a new run is a fresh tenant, so only count the ledger here.
-    let out = wd.run(
-        wd.command()
-            .arg("run")
-            .arg(&sample)
-            .args(["--simulate", "--rate", "unlimited"]),
-        4,
-    );
-    let out2 = wd.run(
-        wd.command()
-            .args(["status", "--json", "--state", "forget-simulate.db"]),
-        0,
-    );
-    let status: serde_json::Value = serde_json::from_slice(&out2.stdout).unwrap();
-    assert_eq!(status["pending"].as_u64(), Some(0), "{}", text(&out.stdout));
+
+    let mut resume = run();
+    let out = tokio::task::spawn_blocking(move || resume.output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(status(&fx)["pending"].as_u64(), Some(0));
+    for k in &held {
+        assert_deleted_by_one_request(&fx.sim, k);
+    }
+    assert_sent_until_final_only(&fx.sim);
 }
 
 #[test]

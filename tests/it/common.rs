@@ -246,3 +246,109 @@ pub fn repo_path(rel: &str) -> PathBuf {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// What the simulator saw of keys sent again after their fate was answered: `None` when no
+/// key was, else the counts and keys, for a failure message.
+///
+/// "Exactly once" is about requests, not deletions: the simulator never puts a key back, so
+/// a deletion count cannot exceed 1 whatever the client does. A correct client sends a key
+/// again only after an answer that left its fate open (a retryable or ambiguous one, or none).
+pub fn resent(sim: &Sim) -> Option<String> {
+    let stats = sim.stats();
+    let keys = sim.keys_resent_without_cause();
+    (stats.resent_after_final > 0 || stats.resent_without_cause > 0 || !keys.is_empty()).then(
+        || {
+            format!(
+                "{} requests after a final answer, {} without cause, keys {keys:?}",
+                stats.resent_after_final, stats.resent_without_cause
+            )
+        },
+    )
+}
+
+/// Asserts that no key was sent again once the simulator had answered its fate (for runs that
+/// no kill interrupts: see `crash.rs` for what a kill may lose).
+#[track_caller]
+pub fn assert_sent_until_final_only(sim: &Sim) {
+    if let Some(found) = resent(sim) {
+        panic!("a key was sent again after its final answer: {found}");
+    }
+}
+
+/// Asserts that `key` of profile "customers" got exactly one request, which deleted it.
+#[track_caller]
+pub fn assert_deleted_by_one_request(sim: &Sim, key: &str) {
+    let history = sim.history("customers", key);
+    assert_eq!(
+        history,
+        [sim::DeleteRequest {
+            answer: sim::Answer::Deleted,
+            delivered: true
+        }],
+        "{key}"
+    );
+}
+
+/// A key's unit in the ledger, found by its keyed hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnitRow {
+    pub outcome: String,
+    pub after_ambiguous: bool,
+    /// Attempt rows recorded for it, over every run.
+    pub attempts: i64,
+}
+
+/// The units of `keys` in the ledger `db` (whose ledger key is in `key_file`), by key; keys
+/// the ledger has not recorded are left out. Finished keys keep no plaintext, so they are
+/// found by keyed hash, as `forget lookup` finds them.
+pub fn ledger_units(
+    db: &Path,
+    key_file: &Path,
+    keys: &[String],
+) -> std::collections::HashMap<String, UnitRow> {
+    let (secret, _) = forget::secret::load_ledger_key(key_file, false).unwrap();
+    let hasher = forget::keys::KeyHasher::new(&secret);
+    let by_hash: std::collections::HashMap<Vec<u8>, &String> =
+        keys.iter().map(|k| (hasher.hash(k).to_vec(), k)).collect();
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT key_hash, outcome, after_ambiguous,
+                    (SELECT count(*) FROM attempts a WHERE a.unit_id = u.id)
+             FROM units u",
+        )
+        .unwrap();
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                UnitRow {
+                    outcome: r.get(1)?,
+                    after_ambiguous: r.get(2)?,
+                    attempts: r.get(3)?,
+                },
+            ))
+        })
+        .unwrap();
+    let mut units = std::collections::HashMap::new();
+    for row in rows {
+        let (hash, unit) = row.unwrap();
+        if let Some(key) = by_hash.get(&hash) {
+            units.insert((*key).clone(), unit);
+        }
+    }
+    units
+}
+
+/// Polls `condition` every millisecond until it holds; panics after `within` (generous: this
+/// waits on progress, it does not time anything).
+pub async fn wait_for(what: &str, within: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited {within:?} for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}

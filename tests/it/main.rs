@@ -1,7 +1,7 @@
 //! The integration tests, one binary (`cargo test --test it`): a module per area, run one
 //! with `cargo test --test it crash::`. `common` holds the helpers they share: a simulator on
 //! 127.0.0.1:0, temporary work directories, and a `Workdir` that runs the real binary.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 
 mod common;
 
@@ -10,15 +10,26 @@ mod audit;
 mod bad_input;
 mod bulk_load;
 mod cli;
+mod contradictions;
 mod crash;
 mod deadlines;
+mod echo;
 mod environment;
+mod escaping;
 mod faults;
 mod inventory;
+mod key_forms;
+mod ledger;
+mod limits;
+mod output_rule;
 mod outreach;
 mod pipeline;
+mod pipes;
 mod preflight;
+mod proxy;
 mod report;
 mod robustness;
+mod scripted;
 mod send_order;
+mod signals;
 mod transport;

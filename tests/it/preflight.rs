@@ -74,6 +74,9 @@ impl Connector for GetInsteadOfPost {
     fn name(&self) -> &'static str {
         "webex"
     }
+    fn token(&self) -> &str {
+        self.0.token()
+    }
     fn request(
         &self,
         _unit: &Unit,
@@ -273,4 +276,65 @@ async fn check_and_run_on_the_command_line() {
         text(&out.stderr)
     );
     assert_eq!(fx.sim.remaining(), 0);
+}
+
+/// The canary is retried as the run retries a key: `--max-attempts`, `--retry-base-ms`,
+/// `--retry-max`. A tenant failing its first four requests fails a canary allowed three
+/// tries, which would stop a run that six tries get through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_preflight_honours_max_attempts() {
+    let flaky = || async {
+        crate::scripted::Scripted::start(|n, seen| {
+            let key = seen.json()["key"].as_str().unwrap_or_default().to_owned();
+            if n < 4 {
+                (
+                    500,
+                    r#"{"code":500,"description":"Internal server error"}"#.into(),
+                )
+            } else if key.starts_with("forget-preflight-") {
+                (
+                    200,
+                    r#"{"code":"1020","description":"Contact profile not found"}"#.into(),
+                )
+            } else {
+                (200, format!(r#"{{"transaction-id":"t-{n}"}}"#))
+            }
+        })
+        .await
+    };
+    let run = |url: String, attempts: &str| {
+        let wd = Workdir::new();
+        let csv = wd.write("keys.csv", "key\n+447700900123\n+447700900124\n");
+        let mut cmd = wd.command();
+        cmd.arg("run")
+            .arg(&csv)
+            .args(["--base-url", &url, "--profile-name", "customers"])
+            .args([
+                "--max-attempts",
+                attempts,
+                "--retry-base-ms",
+                "1",
+                "--retry-max",
+                "0.01",
+            ])
+            .env("WEBEX_CAMPAIGN_TOKEN", TOKEN);
+        (wd, cmd)
+    };
+    let api = flaky().await;
+    let (_wd, cmd) = run(api.url(), "6");
+    let out = run_bin(cmd, 0).await;
+    assert!(text(&out.stderr).contains("preflight: profile \"customers\": ok"));
+    // Five canaries (four failed), then the two keys.
+    assert_eq!(api.seen().len(), 7);
+
+    // Fewer attempts than failures: the preflight gives up, saying after how many.
+    let api = flaky().await;
+    let (_wd, cmd) = run(api.url(), "2");
+    let out = run_bin(cmd, 3).await;
+    assert!(
+        text(&out.stderr).contains("no usable answer after 2 attempts"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(api.seen().len(), 2);
 }

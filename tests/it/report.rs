@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::common::{Fixture, Workdir, keys, text};
+use crate::common::{
+    Fixture, Workdir, assert_deleted_by_one_request, assert_sent_until_final_only, keys, text,
+};
 use forget::audit::report::{self, Format, ReportConfig};
 use forget::error::exit;
 use forget::ledger::Ledger;
@@ -67,6 +69,7 @@ fn config(out: Option<PathBuf>, format: Format) -> ReportConfig {
         outcomes: None,
         split: None,
         manifest: None,
+        ledger_key_file: None,
     }
 }
 
@@ -317,8 +320,9 @@ async fn split_files_feed_straight_back_into_a_run_and_the_manifest_seals_them()
     assert_eq!(r.ledger.not_found, 3, "date-key, now with a good row");
     assert_eq!(r.ingested.invalid, 1);
     for k in &s.misfiled {
-        assert_eq!(s.fx.sim.delete_count("customers", k), 1);
+        assert_deleted_by_one_request(&s.fx.sim, k);
     }
+    assert_sent_until_final_only(&s.fx.sim);
 }
 
 #[tokio::test]

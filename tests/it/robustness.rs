@@ -1,6 +1,7 @@
-//! No panic on any bytes: property tests of CSV ingest and of the answer classifier, and a
-//! replay of the regression corpus in `tests/corpus/` (add a file there for every input that
-//! ever broke something).
+//! No panic on any bytes: property tests of CSV ingest and of the answer classifier; and the
+//! regression corpus in `tests/corpus/`, each file read or classified as its expectation
+//! says (`answers.expected`, `csv.expected`). Add a file there, with its expected reading,
+//! for every input that ever broke something.
 
 use std::path::Path;
 
@@ -138,25 +139,138 @@ fn corpus(dir: &str) -> Vec<(String, Vec<u8>)> {
     assert!(!files.is_empty(), "empty corpus {}", dir.display());
     files
         .into_iter()
-        .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).unwrap())
+        })
         .collect()
 }
 
+/// The lines of `tests/corpus/{name}.expected` that are not comments, by their first field
+/// (a file of the corpus). Every file of the corpus must have one, and only those.
+fn expectations(name: &str, sep: &str) -> Vec<(String, Vec<String>)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus")
+        .join(format!("{name}.expected"));
+    std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let mut fields = l.split(sep).map(|f| f.trim().to_owned());
+            (fields.next().unwrap(), fields.collect())
+        })
+        .collect()
+}
+
+/// Each file of `corpus` paired with its expectation; panics on a file without one, or an
+/// expectation without its file.
+fn expected_for(
+    corpus: Vec<(String, Vec<u8>)>,
+    expected: Vec<(String, Vec<String>)>,
+) -> Vec<(String, Vec<u8>, Vec<String>)> {
+    let names: Vec<&String> = corpus.iter().map(|(n, _)| n).collect();
+    let stale: Vec<&String> = expected
+        .iter()
+        .map(|(n, _)| n)
+        .filter(|n| !names.contains(n))
+        .collect();
+    assert!(stale.is_empty(), "expectations for no file: {stale:?}");
+    corpus
+        .into_iter()
+        .map(|(name, bytes)| {
+            let want = expected
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, w)| w.clone())
+                .unwrap_or_else(|| panic!("{name} has no expectation: add one"));
+            (name, bytes, want)
+        })
+        .collect()
+}
+
+/// A verdict in the words of `answers.expected`.
+fn verdict_name(v: &forget::outcome::Verdict) -> String {
+    use forget::outcome::{StopCause, VerdictKind};
+    match &v.kind {
+        VerdictKind::Stop(cause) => format!(
+            "stop:{}",
+            match cause {
+                StopCause::BadToken => "bad-token",
+                StopCause::ExpiredToken => "expired-token",
+                StopCause::Forbidden => "forbidden",
+                StopCause::WrongUrl => "wrong-url",
+                StopCause::Unreachable => "unreachable",
+            }
+        ),
+        _ => v.label().to_owned(),
+    }
+}
+
 #[test]
-fn the_csv_corpus_ingests_without_panic() {
-    for (name, bytes) in corpus("csv") {
+fn the_csv_corpus_reads_as_expected() {
+    let expected = expectations("csv", " | ");
+    for (name, bytes, want) in expected_for(corpus("csv"), expected) {
         match ingest_bytes(&bytes) {
-            Ok(rows) => check_rows(&rows),
-            Err(e) => assert!(!e.to_string().is_empty(), "{name}"),
+            Ok(rows) => {
+                check_rows(&rows);
+                assert_eq!(rows.len(), want.len(), "{name}: {want:?}");
+                for (row, want) in rows.iter().zip(&want) {
+                    let (line, what) = want.split_once(' ').unwrap();
+                    let line: u64 = line.parse().unwrap();
+                    match (row, what.split_once('=').unwrap()) {
+                        (ParsedRow::Request { line: l, key, .. }, ("request", k)) => {
+                            assert_eq!((*l, key.as_str()), (line, k), "{name}");
+                        }
+                        (
+                            ParsedRow::Invalid {
+                                line: l, reason, ..
+                            },
+                            ("invalid", words),
+                        ) => {
+                            assert_eq!(*l, line, "{name}");
+                            assert!(reason.contains(words), "{name}: {reason}");
+                        }
+                        _ => panic!("{name}: read {row:?}, expected {want}"),
+                    }
+                }
+            }
+            Err(e) => {
+                let words = want
+                    .first()
+                    .and_then(|w| w.strip_prefix("refused="))
+                    .unwrap_or_else(|| panic!("{name} refused: {e}"));
+                assert!(e.to_string().contains(words), "{name}: {e}");
+            }
         }
     }
 }
 
 #[test]
-fn the_answer_corpus_classifies_without_panic() {
-    for (_, bytes) in corpus("answers") {
-        for status in [200, 401, 404, 429, 499, 500, 502] {
-            classify_bytes(status, &bytes);
+fn the_answer_corpus_classifies_as_expected() {
+    let mut expected = expectations("answers", " ");
+    // The header row names the statuses.
+    let (_, statuses) = expected.remove(0);
+    let statuses: Vec<u16> = statuses
+        .iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap())
+        .collect();
+    let headers = reqwest::header::HeaderMap::new();
+    for (name, bytes, want) in expected_for(corpus("answers"), expected) {
+        let want: Vec<&String> = want.iter().filter(|w| !w.is_empty()).collect();
+        assert_eq!(want.len(), statuses.len(), "{name}");
+        for (status, want) in statuses.iter().zip(want) {
+            let v = classify(&Answer {
+                status: *status,
+                headers: &headers,
+                body: &bytes,
+            });
+            assert_eq!(&verdict_name(&v), want, "{name} under HTTP {status}");
+            // A deletion always carries its proof.
+            if v.label() == "deleted" {
+                assert!(v.transaction_id.is_some(), "{name}");
+            }
         }
     }
 }

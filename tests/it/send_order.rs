@@ -1,7 +1,5 @@
 //! The send order: oldest due first, undated last, paged by (due date, id) on an index.
 
-use std::time::Instant;
-
 use crate::common::{self, Fixture};
 use forget::ledger::{Ledger, SendCursor};
 use forget::outcome::Outcome;
@@ -39,7 +37,8 @@ fn fill(path: &std::path::Path, n: i64) {
             insert
                 .execute(rusqlite::params![
                     id,
-                    id.to_le_bytes().to_vec(),
+                    // A keyed hash is 32 bytes (the schema checks it); unique per id.
+                    [id.to_le_bytes(), [0; 8], [0; 8], [0; 8]].concat(),
                     key,
                     outcome,
                     due
@@ -158,42 +157,5 @@ async fn a_run_sends_the_oldest_due_keys_first() {
     assert_eq!(
         order,
         ["k00005", "k00002", "k00004", "k00000", "k00003", "k00001"]
-    );
-}
-
-/// `cargo test --release --test it send_order:: -- --ignored --nocapture`: page costs on 1M
-/// units.
-#[test]
-#[ignore]
-fn paging_stays_cheap_on_a_million_units() {
-    let fx = tempfile::tempdir().unwrap();
-    let path = fx.path().join("ledger.db");
-    let started = Instant::now();
-    fill(&path, 1_000_000);
-    eprintln!("filled 1M units in {:?}", started.elapsed());
-    let ledger = Ledger::open_existing(&path).unwrap();
-    let mut cursor = SendCursor::default();
-    let (mut pages, mut units, mut slowest) = (0, 0, std::time::Duration::ZERO);
-    let all = Instant::now();
-    loop {
-        let t = Instant::now();
-        let page = ledger
-            .next_units("webex", &SEND, &mut cursor, 1024)
-            .unwrap();
-        slowest = slowest.max(t.elapsed());
-        if page.is_empty() {
-            break;
-        }
-        pages += 1;
-        units += page.len();
-    }
-    eprintln!(
-        "{units} units in {pages} pages: {:?} in all, {:?} per page on average, slowest {slowest:?}",
-        all.elapsed(),
-        all.elapsed() / pages.max(1)
-    );
-    assert!(
-        slowest < std::time::Duration::from_millis(500),
-        "{slowest:?}"
     );
 }

@@ -8,18 +8,20 @@
 
 use std::io::Write;
 use std::os::unix::fs::DirBuilderExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 mod columns;
 mod sink;
 
 use columns::Columns;
-use sink::{Shape, Sink, create_private, io_err, seal};
+use sink::{Shape, Sink};
 
 use crate::error::{Error, Result};
 use crate::ledger::report::{FileFact, PurgeFact, RunFact};
 use crate::ledger::{Counts, Ledger, timestamp};
+use crate::output::{Destination, Output, Overwrite, Protected};
+use crate::secret;
 
 pub const SUCCEEDED_CSV: &str = "succeeded.csv";
 pub const NEEDS_ATTENTION_CSV: &str = "needs-attention.csv";
@@ -45,13 +47,16 @@ pub enum Format {
 #[derive(Clone, Debug)]
 pub struct ReportConfig {
     pub format: Format,
-    /// The report file; `None`: stdout (unless only `split` is wanted).
+    /// The report file; `None` or `-`: stdout (unless only `split` is wanted).
     pub out: Option<PathBuf>,
     /// Write the main report at all (`--split` alone writes only the split files).
     pub main: bool,
     pub outcomes: Option<Vec<String>>,
     pub split: Option<PathBuf>,
+    /// The manifest file (`-`: stdout, when the report is not there).
     pub manifest: Option<PathBuf>,
+    /// The ledger's key file, never to be written over [default: the ledger path + .key].
+    pub ledger_key_file: Option<PathBuf>,
 }
 
 /// Parse `--outcome deleted,not_found` (names as in `forget status`).
@@ -100,43 +105,63 @@ pub struct ReportSummary {
 }
 
 /// Write the report (and split files, and manifest) from one consistent snapshot of the ledger.
+/// Every file is opened under the output rule before the first row is read (never the
+/// ledger, its companions, or another file of this report; replaced only once complete).
 pub fn write(ledger: &Ledger, config: &ReportConfig) -> Result<ReportSummary> {
-    let snapshot = ledger.conn().unchecked_transaction()?;
-    let columns = Columns::new(ledger.exparam_names()?, ledger.kept_column_names()?);
-    let mut main = match config.main {
-        true => Some(Sink::open(
-            "report",
-            Shape::Report,
-            config.format,
-            config.out.as_deref(),
-            &columns,
-        )?),
+    let key_file = config
+        .ledger_key_file
+        .clone()
+        .unwrap_or_else(|| secret::default_key_file(ledger.path()));
+    let mut protected = Protected::ledger(ledger.path(), &key_file);
+    // The request files are the evidence of what was asked: never replaced by a report,
+    // whatever path names them now.
+    for file in ledger.file_facts()? {
+        protected.add_contents(
+            &file.sha256,
+            format!("the input file {} recorded in this ledger", file.path),
+        );
+    }
+    let mut outputs = Outputs {
+        protected,
+        stdout: false,
+    };
+    // Every destination is checked before anything is written, even a header on stdout.
+    let main_out = match config.main {
+        true => Some(outputs.open("--out", &Destination::from_arg(config.out.as_deref()))?),
         false => None,
     };
-    let mut split = match &config.split {
+    let manifest_out = match &config.manifest {
+        Some(path) => Some(outputs.open("--manifest", &Destination::from_arg(Some(path)))?),
+        None => None,
+    };
+    let split_out = match &config.split {
         Some(dir) => {
             std::fs::DirBuilder::new()
                 .recursive(true)
                 .mode(0o700)
                 .create(dir)
                 .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-            Some((
-                Sink::open(
-                    "succeeded",
-                    Shape::Report,
-                    Format::Csv,
-                    Some(&dir.join(SUCCEEDED_CSV)),
-                    &columns,
-                )?,
-                Sink::open(
-                    "needs-attention",
-                    Shape::Attention,
-                    Format::Csv,
-                    Some(&dir.join(NEEDS_ATTENTION_CSV)),
-                    &columns,
-                )?,
-            ))
+            let mut file = |name: &str| outputs.open("--split", &Destination::File(dir.join(name)));
+            Some((file(SUCCEEDED_CSV)?, file(NEEDS_ATTENTION_CSV)?))
         }
+        None => None,
+    };
+    let snapshot = ledger.conn().unchecked_transaction()?;
+    let columns = Columns::new(ledger.exparam_names()?, ledger.kept_column_names()?);
+    let mut main = main_out
+        .map(|out| Sink::open("report", Shape::Report, config.format, out, &columns))
+        .transpose()?;
+    let mut split = match split_out {
+        Some((succeeded, attention)) => Some((
+            Sink::open("succeeded", Shape::Report, Format::Csv, succeeded, &columns)?,
+            Sink::open(
+                "needs-attention",
+                Shape::Attention,
+                Format::Csv,
+                attention,
+                &columns,
+            )?,
+        )),
         None => None,
     };
     let mut summary = ReportSummary::default();
@@ -163,19 +188,45 @@ pub fn write(ledger: &Ledger, config: &ReportConfig) -> Result<ReportSummary> {
         summary.files.push(succeeded.finish()?);
         summary.files.push(attention.finish()?);
     }
-    if let Some(path) = &config.manifest {
+    if let (Some(mut out), Some(path)) = (manifest_out, &config.manifest) {
         let manifest = manifest(ledger, config, &summary.files)?;
-        let text = serde_json::to_vec_pretty(&manifest)
-            .map_err(|e| Error::json("writing the manifest", e))?;
-        let mut dest = create_private(path)?;
-        dest.write_all(&text)
-            .and_then(|()| dest.write_all(b"\n"))
-            .map_err(io_err(&path.display().to_string()))?;
-        seal(dest, &path.display().to_string())?;
-        summary.manifest = Some(path.clone());
+        let name = out.name().clone();
+        serde_json::to_writer_pretty(&mut out, &manifest).map_err(|e| name.json_error(e))?;
+        out.write_all(b"\n").map_err(|e| name.error(e))?;
+        out.finish()?;
+        if !name.is_stdout() {
+            summary.manifest = Some(path.clone());
+        }
     }
     drop(snapshot);
     Ok(summary)
+}
+
+/// The outputs of one report: each checked against the rule and against the others.
+struct Outputs {
+    protected: Protected,
+    /// Standard output is taken (by the report or the manifest).
+    stdout: bool,
+}
+
+impl Outputs {
+    fn open(&mut self, flag: &str, dest: &Destination) -> Result<Output> {
+        if *dest == Destination::Stdout {
+            if std::mem::replace(&mut self.stdout, true) {
+                return Err(Error::usage(format!(
+                    "{flag} -: standard output already carries the report; give a file"
+                )));
+            }
+            return Ok(Output::stdout());
+        }
+        let out = Output::open(dest, &self.protected, Overwrite::Replace)?;
+        if let Some(place) = out.place() {
+            let place: &Path = place;
+            self.protected
+                .add(place, format!("another file this report writes ({flag})"));
+        }
+        Ok(out)
+    }
 }
 
 /// The manifest: what was run, on which input, with what result, and the SHA-256 of every

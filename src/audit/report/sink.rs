@@ -1,18 +1,16 @@
-//! Where report rows go: a private file written whole (or stdout), hashed on the way out for
-//! the manifest, encoded as CSV, JSON or JSONL.
+//! Where report rows go: an [`Output`] (a file written whole under the output rule, or
+//! stdout), hashed on the way out for the manifest, encoded as CSV, JSON or JSONL.
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::io::Write;
 
 use sha2::{Digest, Sha256};
 
 use super::columns::{Columns, JsonRow};
 use super::{Format, WrittenFile};
 use crate::csvfile;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ledger::report::ReportRow;
+use crate::output::{OutName, Output};
 
 /// Counts bytes and hashes them on their way out.
 pub(super) struct Hashing<W: Write> {
@@ -34,73 +32,6 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
-pub(super) enum Dest {
-    Stdout(std::io::Stdout),
-    /// Written to `tmp`, renamed to `path` once complete: a report file is never half-written.
-    File {
-        file: BufWriter<File>,
-        path: PathBuf,
-        tmp: PathBuf,
-    },
-}
-
-impl Write for Dest {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Dest::Stdout(s) => s.write(buf),
-            Dest::File { file, .. } => file.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Dest::Stdout(s) => s.flush(),
-            Dest::File { file, .. } => file.flush(),
-        }
-    }
-}
-
-/// Create `path` for writing, private to its owner: reports hold masked keys, hashes and
-/// audit fields, and `needs-attention.csv` plaintext keys.
-pub(super) fn create_private(path: &Path) -> Result<Dest> {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".partial");
-    let tmp = PathBuf::from(name);
-    let _ = std::fs::remove_file(&tmp);
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| Error::io(format!("cannot create {}", tmp.display()), e))?;
-    Ok(Dest::File {
-        file: BufWriter::with_capacity(1 << 16, file),
-        path: path.to_owned(),
-        tmp,
-    })
-}
-
-/// Make a finished file durable and move it into place.
-pub(super) fn seal(dest: Dest, display: &str) -> Result<()> {
-    if let Dest::File { file, path, tmp } = dest {
-        let file = file
-            .into_inner()
-            .map_err(|e| Error::io(format!("writing {display}"), e.into_error()))?;
-        file.sync_all().map_err(io_err(display))?;
-        std::fs::rename(&tmp, &path)
-            .map_err(|e| Error::io(format!("cannot move {} into place", tmp.display()), e))?;
-    }
-    Ok(())
-}
-
-pub(super) fn io_err(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |e| Error::io(format!("writing {what}"), e)
-}
-
-pub(super) fn csv_err(what: &str) -> impl Fn(csv::Error) -> Error + '_ {
-    move |e| Error::csv(format!("writing {what}"), e)
-}
-
 /// Which columns a sink writes.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Shape {
@@ -111,16 +42,16 @@ pub(super) enum Shape {
 }
 
 pub(super) enum Encoder {
-    Csv(Box<csv::Writer<Hashing<Dest>>>),
-    Json { w: Hashing<Dest>, first: bool },
-    Jsonl(Hashing<Dest>),
+    Csv(Box<csvfile::Writer<Hashing<Output>>>),
+    Json { w: Hashing<Output>, first: bool },
+    Jsonl(Hashing<Output>),
 }
 
 pub(super) struct Sink {
     role: &'static str,
     shape: Shape,
     format: Format,
-    display: String,
+    name: OutName,
     encoder: Encoder,
     rows: u64,
 }
@@ -130,29 +61,25 @@ impl Sink {
         role: &'static str,
         shape: Shape,
         format: Format,
-        path: Option<&Path>,
+        out: Output,
         columns: &Columns,
     ) -> Result<Sink> {
-        let dest = match path {
-            Some(p) => create_private(p)?,
-            None => Dest::Stdout(std::io::stdout()),
-        };
-        let display = path.map_or("-".to_owned(), |p| p.display().to_string());
+        let name = out.name().clone();
         let w = Hashing {
-            inner: dest,
+            inner: out,
             sha: Sha256::new(),
             bytes: 0,
         };
         let encoder = match format {
             Format::Csv => {
-                let mut csv = csvfile::writer_builder().from_writer(w);
+                let mut csv = csvfile::Writer::from_writer(w);
                 csv.write_record(columns.header(shape))
-                    .map_err(csv_err(&display))?;
+                    .map_err(|e| name.csv_error(e))?;
                 Encoder::Csv(Box::new(csv))
             }
             Format::Json => {
                 let mut w = w;
-                w.write_all(b"[").map_err(io_err(&display))?;
+                w.write_all(b"[").map_err(|e| name.error(e))?;
                 Encoder::Json { w, first: true }
             }
             Format::Jsonl => Encoder::Jsonl(w),
@@ -161,56 +88,52 @@ impl Sink {
             role,
             shape,
             format,
-            display,
+            name,
             encoder,
             rows: 0,
         })
     }
 
     pub(super) fn write(&mut self, columns: &Columns, row: &ReportRow) -> Result<()> {
-        let display = &self.display;
+        let name = &self.name;
         match &mut self.encoder {
             Encoder::Csv(csv) => csv
                 .write_record(columns.record(self.shape, row))
-                .map_err(csv_err(display))?,
+                .map_err(|e| name.csv_error(e))?,
             Encoder::Json { w, first } => {
                 let sep: &[u8] = if *first { b"\n" } else { b",\n" };
                 *first = false;
-                w.write_all(sep).map_err(io_err(display))?;
+                w.write_all(sep).map_err(|e| name.error(e))?;
                 serde_json::to_writer(&mut *w, &JsonRow::from(row))
-                    .map_err(|e| Error::json(format!("writing {display}"), e))?;
+                    .map_err(|e| name.json_error(e))?;
             }
             Encoder::Jsonl(w) => {
                 serde_json::to_writer(&mut *w, &JsonRow::from(row))
-                    .map_err(|e| Error::json(format!("writing {display}"), e))?;
-                w.write_all(b"\n").map_err(io_err(display))?;
+                    .map_err(|e| name.json_error(e))?;
+                w.write_all(b"\n").map_err(|e| name.error(e))?;
             }
         }
         self.rows += 1;
         Ok(())
     }
 
-    /// Flush, seal (fsync and rename into place) and describe what was written.
+    /// Flush, finish the output (for a file: sync and rename into place) and describe what
+    /// was written.
     pub(super) fn finish(self) -> Result<WrittenFile> {
-        let display = self.display;
+        let name = self.name;
         let mut w = match self.encoder {
-            Encoder::Csv(csv) => csv.into_inner().map_err(|e| {
-                Error::io(
-                    format!("writing {display}"),
-                    std::io::Error::other(e.to_string()),
-                )
-            })?,
+            Encoder::Csv(csv) => csv.into_inner().map_err(|e| name.error(e))?,
             Encoder::Json { mut w, .. } => {
-                w.write_all(b"\n]\n").map_err(io_err(&display))?;
+                w.write_all(b"\n]\n").map_err(|e| name.error(e))?;
                 w
             }
             Encoder::Jsonl(w) => w,
         };
-        w.flush().map_err(io_err(&display))?;
+        w.flush().map_err(|e| name.error(e))?;
         let Hashing { inner, sha, bytes } = w;
-        seal(inner, &display)?;
+        inner.finish()?;
         Ok(WrittenFile {
-            path: display,
+            path: name.shown().to_owned(),
             role: self.role,
             format: match self.format {
                 Format::Csv => "csv",

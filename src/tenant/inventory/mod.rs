@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::error::{Result, exit};
 use crate::tenant::hub::Reader;
+use crate::text::printable;
 
 pub const PURPOSES_PATH: &str = "/v1/purposes";
 pub const HUB_TARGET_GROUPS_PATH: &str = "/v1/target-groups";
@@ -372,10 +373,15 @@ fn clip(s: String, max: usize) -> String {
     }
 }
 
-/// Left-aligned columns, two spaces apart.
+/// Left-aligned columns, two spaces apart. Cells come from the API: escaped, so they can
+/// neither act on the terminal nor break the table's lines.
 fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|c| printable(c).into_owned()).collect())
+        .collect();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (i, cell) in row.iter().enumerate() {
             widths[i] = widths[i].max(cell.chars().count());
         }
@@ -395,7 +401,7 @@ fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     };
     let mut out = line(headers.iter().map(|h| (*h).to_owned()).collect());
     for row in rows {
-        out.push_str(&line(row.clone()));
+        out.push_str(&line(row));
     }
     out
 }
@@ -405,7 +411,7 @@ pub fn render_table(inv: &Inventory) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     if !inv.tenant.is_empty() {
-        let _ = writeln!(out, "tenant: {}", inv.tenant.join(", "));
+        let _ = writeln!(out, "tenant: {}", printable(&inv.tenant.join(", ")));
     }
     match &inv.purposes {
         None => {
@@ -492,21 +498,21 @@ pub fn render_table(inv: &Inventory) -> String {
             let _ = writeln!(
                 out,
                 "  {} {}: {}",
-                g.id,
-                or_dash(&g.name),
-                g.review.as_deref().unwrap_or_default()
+                printable(&g.id),
+                printable(&or_dash(&g.name)),
+                printable(g.review.as_deref().unwrap_or_default())
             );
         }
     }
     for missing in &inv.not_found {
-        let _ = writeln!(out, "not found: {missing} (404)");
+        let _ = writeln!(out, "not found: {} (404)", printable(missing));
     }
     out
 }
 
 /// One CSV table of both kinds (`kind` = purpose | target-group).
 pub fn render_csv(inv: &Inventory) -> Result<String> {
-    let mut writer = crate::csvfile::writer_builder().from_writer(Vec::new());
+    let mut writer = crate::csvfile::Writer::from_writer(Vec::new());
     let header = [
         "kind",
         "id",
@@ -569,7 +575,7 @@ pub fn render_csv(inv: &Inventory) -> Result<String> {
     }
     let bytes = writer
         .into_inner()
-        .map_err(|e| crate::error::Error::csv("writing CSV", e.into_error().into()))?;
+        .map_err(|e| crate::error::Error::io("writing CSV", e))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 

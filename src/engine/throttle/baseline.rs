@@ -1,13 +1,6 @@
-//! The send-rate throttle shared by all workers: a governor limiter whose rate adapts.
-//!
-//! On a 429 the rate drops to 70% of what was being sent (once per throttling episode: only
-//! answers to requests sent at the old rate count), and a `Retry-After` pauses every sender.
-//! When 429s stop the rate climbs back on a cubic curve (as the AWS SDKs' adaptive mode and
-//! TCP CUBIC do): quickly at first, flat near the rate that was throttled, then probing past
-//! it — so a `--rate` above what the tenant accepts converges to what it accepts.
-//!
-//! governor cannot change a live limiter's rate (governor #273), so a rate change swaps in a
-//! new limiter; changes are rate-limited themselves to keep those swaps rare.
+//! The throttle as it was before issue 16 (70% cut per 429 episode, CUBIC recovery, every
+//! `Retry-After` pausing every sender), on a governor clock that reads tokio's clock so the
+//! model can run it on paused time. Test-only: the baseline the model's table compares with.
 
 use std::num::NonZeroU32;
 use std::sync::Mutex;
@@ -17,7 +10,24 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use arc_swap::ArcSwapOption;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+
+/// governor's clock on tokio's (paused) time.
+#[derive(Clone)]
+pub struct TokioClock(Instant);
+
+impl Clock for TokioClock {
+    type Instant = Duration;
+    fn now(&self) -> Duration {
+        Instant::now().duration_since(self.0)
+    }
+}
+
+type DefaultDirectRateLimiter =
+    RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
 
 /// Multiplicative decrease on a 429.
 const BETA: f64 = 0.7;
@@ -30,7 +40,7 @@ const ADJUST_EVERY: Duration = Duration::from_millis(250);
 /// The shortest span, in seconds, a first (early) rate measurement may cover.
 const MIN_EARLY_WINDOW: f64 = 0.05;
 
-pub struct Throttle {
+pub struct OldThrottle {
     /// The configured ceiling; `None` = unlimited.
     ceiling: Option<f64>,
     limiter: ArcSwapOption<DefaultDirectRateLimiter>,
@@ -59,6 +69,18 @@ pub struct Ticket {
     generation: u64,
 }
 
+thread_local! {
+    static EPOCH: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+}
+
+fn clock() -> TokioClock {
+    TokioClock(EPOCH.with(|e| {
+        let at = e.get().unwrap_or_else(Instant::now);
+        e.set(Some(at));
+        at
+    }))
+}
+
 fn limiter_for(rate: f64) -> (DefaultDirectRateLimiter, NonZeroU32) {
     let period = Duration::from_secs_f64(1.0 / rate.max(MIN_RATE));
     // Burst ≈ 10 ms of traffic: burst 1 under-delivers with a 1 ms timer, a full second's
@@ -67,7 +89,7 @@ fn limiter_for(rate: f64) -> (DefaultDirectRateLimiter, NonZeroU32) {
     let quota = Quota::with_period(period)
         .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
         .allow_burst(burst);
-    (RateLimiter::direct(quota), burst)
+    (RateLimiter::direct_with_clock(quota, clock()), burst)
 }
 
 /// A limiter for a rate change mid-run: it starts with its burst spent, so a swap does not
@@ -79,11 +101,11 @@ fn swapped_limiter_for(rate: f64) -> DefaultDirectRateLimiter {
     limiter
 }
 
-impl Throttle {
+impl OldThrottle {
     /// `rate`: requests per second, `None` for unlimited.
     pub fn new(rate: Option<f64>) -> Self {
         let now = Instant::now();
-        Throttle {
+        OldThrottle {
             ceiling: rate,
             limiter: ArcSwapOption::from_pointee(rate.map(|r| limiter_for(r).0)),
             generation: AtomicU64::new(0),
@@ -97,11 +119,6 @@ impl Throttle {
                 measured: None,
             }),
         }
-    }
-
-    /// The rate in force now (`None` = unlimited).
-    pub fn rate(&self) -> Option<f64> {
-        self.lock().rate
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -140,7 +157,10 @@ impl Throttle {
             }
             let generation = self.generation.load(Ordering::Acquire);
             if let Some(limiter) = self.limiter.load_full() {
-                limiter.until_ready().await;
+                while let Err(not_until) = limiter.check() {
+                    let wait = not_until.wait_time_from(clock().now());
+                    tokio::time::sleep(wait.max(Duration::from_micros(100))).await;
+                }
             }
             // A decrease while we waited: wait again under the new limiter.
             if self.generation.load(Ordering::Acquire) != generation {
@@ -253,56 +273,18 @@ pub fn cubic(w_max: f64, t: f64) -> f64 {
     (c * (t - k).powi(3) + w_max).max(MIN_RATE)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cubic_starts_at_beta_and_regains_the_cut_rate() {
-        let w = 500.0;
-        assert!((cubic(w, 0.0) - BETA * w).abs() < 1e-6);
-        let k = (w * (1.0 - BETA) / (SCALE * w / 10.0)).cbrt();
-        assert!((cubic(w, k) - w).abs() < 1e-6);
-        assert!(cubic(w, k + 0.5) < w * 1.01, "flat near the cut rate");
-        assert!(cubic(w, k + 5.0) > w * 1.5, "then probes above it");
+impl super::model::Pacer for OldThrottle {
+    type Ticket = Ticket;
+    fn try_ready(&self) -> Option<Ticket> {
+        OldThrottle::try_ready(self)
     }
-
-    // Paused time: the cut must not depend on how fast this machine hands out tickets.
-    #[tokio::test(start_paused = true)]
-    async fn a_429_cuts_the_rate_once_per_episode() {
-        let t = Throttle::new(Some(1000.0));
-        let ticket = t.until_ready().await;
-        // One request in 5 ms is no measurement of a 200/s rate: cut from the 1000/s.
-        tokio::time::advance(Duration::from_millis(5)).await;
-        t.throttled(ticket, None);
-        let after_first = t.rate().unwrap_or(0.0);
-        assert!((after_first - 700.0).abs() < 1.0, "{after_first}");
-        // A second 429 for a request sent before the cut changes nothing.
-        t.throttled(ticket, None);
-        assert_eq!(t.rate(), Some(after_first));
-        // One sent after the cut cuts again.
-        let later = t.until_ready().await;
-        t.throttled(later, None);
-        assert!(t.rate().unwrap_or(f64::MAX) < after_first);
+    fn until_ready(&self) -> impl std::future::Future<Output = Ticket> + Send {
+        OldThrottle::until_ready(self)
     }
-
-    #[tokio::test]
-    async fn a_rate_change_fires_no_burst() {
-        let t = Throttle::new(Some(1.0));
-        let ticket = t.until_ready().await;
-        t.throttled(ticket, None);
-        // The new limiter (0.7/s) has its burst spent: the next send waits a full period.
-        let limiter = t.limiter.load_full();
-        assert!(limiter.is_some_and(|l| l.check().is_err()));
+    fn throttled(&self, ticket: Ticket, retry_after: Option<Duration>) {
+        OldThrottle::throttled(self, ticket, retry_after)
     }
-
-    #[tokio::test(start_paused = true)]
-    async fn retry_after_pauses_every_sender() {
-        let t = Throttle::new(None);
-        let ticket = t.until_ready().await;
-        t.throttled(ticket, Some(Duration::from_secs(3)));
-        let start = tokio::time::Instant::now();
-        t.until_ready().await;
-        assert!(start.elapsed() >= Duration::from_secs(3));
+    fn answered(&self, _ticket: Ticket) {
+        self.succeeded()
     }
 }

@@ -1,0 +1,63 @@
+//! `forget verify`: every check of a ledger, one verdict a line (or JSON); exit 0 only when
+//! all pass.
+
+use clap::Args;
+
+use super::args::LedgerArgs;
+use crate::error::{Error, Result, exit};
+use crate::ledger::Ledger;
+use crate::ledger::verify::{Depth, Verdict};
+use crate::output;
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Checks: SQLite's quick_check (every page and record), then forget's rules: every stored value
+of the type and range forget writes, every unit in one known state, counts per outcome adding
+up, row kinds, every row and attempt pointing at what it names, one request row per unit, a
+transaction id for every Webex deletion, no plaintext key on an erased unit, files' row
+counts, attempt counts. `--json` names them (field `check`).
+The ledger is opened read-only: a copy on read-only storage can be verified.
+Exit code: 0 when every check passes, 5 when one fails (2: no ledger, or not one).")]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArgs,
+    /// Print a JSON array, one object per check: check, about, ok, problems, detail.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn exec(args: &VerifyArgs) -> Result<i32> {
+    let verdicts = match Ledger::open_read_only(&args.ledger.state) {
+        Ok(ledger) => ledger.verify(Depth::All)?,
+        // Damaged where SQLite reads first (its schema): the one verdict there is.
+        Err(Error::Unsound { message, .. }) => vec![Verdict {
+            check: "sqlite_open",
+            about: "SQLite can open the ledger and read its schema",
+            ok: false,
+            problems: 1,
+            detail: Some(message),
+        }],
+        Err(e) => return Err(e),
+    };
+    let printed = if args.json {
+        let json = serde_json::to_string_pretty(&verdicts)
+            .map_err(|e| Error::json("printing the verdicts", e))?;
+        output::print_data(format!("{json}\n").as_bytes())
+    } else {
+        let lines: String = verdicts.iter().map(|v| format!("{}\n", v.line())).collect();
+        output::print(&lines)
+    };
+    let failed = verdicts.iter().filter(|v| !v.ok).count();
+    let code = if failed > 0 {
+        output::eprint(&format!(
+            "ledger {}: {failed} of {} checks FAILED: do not trust it as evidence; restore it \
+             from a backup\n",
+            args.ledger.state.display(),
+            verdicts.len()
+        ));
+        exit::LEDGER_CHECK
+    } else {
+        exit::OK
+    };
+    output::decided(code, printed)
+}

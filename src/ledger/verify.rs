@@ -1,0 +1,523 @@
+//! The ledger's checks: SQLite's own (`PRAGMA quick_check`: pages, records, NOT NULL and
+//! CHECK constraints) and forget's consistency rules, each a named [`Check`] in [`CHECKS`].
+//! `forget verify` runs them all and prints a verdict per check; `run` runs them before it
+//! trusts a ledger, and the audit commands before they report from one
+//! ([`Ledger::ensure_sound`]). To add a check, add an entry to [`CHECKS`].
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, ErrorCode};
+
+use super::Ledger;
+use crate::error::{Error, Result};
+use crate::outcome::Outcome;
+
+/// How much checking a command does before it trusts a ledger; each grows with the
+/// ledger (BENCHMARKS.md, "Ledger safety checks", says how much).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Depth {
+    /// Before an audit command (`status`, `report`, `lookup`, `invalid`) answers: the rules
+    /// that read each unit's and row's state once (outcomes, counts, gone keys, row kinds
+    /// and counts). A damaged page met while answering is refused too (exit 5).
+    Report,
+    /// Before a run or purge writes: also SQLite's `quick_check` of every page, the
+    /// references between tables, one request per unit, transaction ids.
+    Run,
+    /// `forget verify`: every check, the stored values (the CHECK constraints read back)
+    /// too.
+    All,
+}
+
+/// One check of a ledger.
+pub struct Check {
+    /// Its name, stable for scripts (`forget verify --json`).
+    pub name: &'static str,
+    /// What it proves, in words.
+    pub about: &'static str,
+    /// The least depth that runs it: [`Depth::Report`] for every command, [`Depth::Run`]
+    /// before a run too, [`Depth::All`] for `forget verify` alone.
+    pub depth: Depth,
+    /// The problems it finds: how many, and what they are, in words.
+    run: fn(&Connection) -> rusqlite::Result<Problems>,
+}
+
+/// What a check found: nothing, or how many problems and what they are.
+type Problems = Option<(u64, String)>;
+
+/// A check's verdict.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Verdict {
+    pub check: &'static str,
+    pub about: &'static str,
+    pub ok: bool,
+    /// How many things are wrong (rows, units, files, SQLite's messages).
+    pub problems: u64,
+    /// What is wrong, in words (none when it passed).
+    pub detail: Option<String>,
+}
+
+impl Verdict {
+    /// `name: ok` or `name: FAILED: what and how many`.
+    pub fn line(&self) -> String {
+        match &self.detail {
+            None => format!("{}: ok", self.check),
+            Some(detail) => format!("{}: FAILED: {detail}", self.check),
+        }
+    }
+}
+
+/// Every check, in the order they run.
+pub const CHECKS: &[Check] = &[
+    Check {
+        name: "sqlite_quick_check",
+        about: "SQLite's check of every page and record (and of the CHECK constraints, but \
+                only where the ledger could be opened to write: SQLite skips them read-only)",
+        depth: Depth::Run,
+        run: quick_check,
+    },
+    Check {
+        name: "stored_values",
+        about: "every stored count, status, hash and line is of the type and range forget writes",
+        depth: Depth::All,
+        run: stored_values,
+    },
+    Check {
+        name: "attempt_values",
+        about: "every attempt's latency, status and verdict is of the type and range forget writes",
+        depth: Depth::All,
+        run: attempt_values,
+    },
+    Check {
+        name: "unit_states",
+        about: "every unit has exactly one known state",
+        depth: Depth::Report,
+        run: unit_states,
+    },
+    Check {
+        name: "outcome_counts",
+        about: "the counts per outcome (read from the index) add up to the units (read from the table)",
+        depth: Depth::Report,
+        run: outcome_counts,
+    },
+    Check {
+        name: "row_kinds",
+        about: "every row is a request, duplicate or invalid row; only invalid rows have no unit",
+        depth: Depth::Report,
+        run: row_kinds,
+    },
+    Check {
+        name: "references",
+        about: "every row points at a recorded file and unit, every attempt at a unit and a run",
+        depth: Depth::Run,
+        run: references,
+    },
+    Check {
+        name: "one_request_per_unit",
+        about: "every unit was brought by exactly one request row",
+        depth: Depth::Run,
+        run: one_request_per_unit,
+    },
+    Check {
+        name: "deleted_have_transaction_id",
+        about: "every Webex Campaign key recorded deleted has the transaction id the API gave",
+        depth: Depth::Run,
+        run: deleted_have_transaction_id,
+    },
+    Check {
+        name: "no_plaintext_when_gone",
+        about: "no deleted or not-found unit keeps its plaintext key",
+        depth: Depth::Report,
+        run: no_plaintext_when_gone,
+    },
+    Check {
+        name: "file_rows",
+        about: "every input file's recorded row counts match its rows",
+        depth: Depth::Report,
+        run: file_rows,
+    },
+    Check {
+        name: "attempt_counts",
+        about: "the units' attempt counts add up to the attempts recorded",
+        depth: Depth::Report,
+        run: attempt_counts,
+    },
+];
+
+impl Ledger {
+    /// Run the checks of `depth`, each to its verdict. SQLite's report of a corrupted page
+    /// met by a check is that check's verdict; other failures (I/O) are errors.
+    pub fn verify(&self, depth: Depth) -> Result<Vec<Verdict>> {
+        let mut verdicts = Vec::new();
+        for check in CHECKS {
+            if check.depth > depth {
+                continue;
+            }
+            let found = match (check.run)(&self.conn) {
+                Ok(found) => found,
+                Err(e) if is_corruption(&e) => Some((1, format!("SQLite reports: {e}"))),
+                Err(e) => return Err(e.into()),
+            };
+            verdicts.push(Verdict {
+                check: check.name,
+                about: check.about,
+                ok: found.is_none(),
+                problems: found.as_ref().map_or(0, |(n, _)| *n),
+                detail: found.map(|(_, what)| what),
+            });
+        }
+        Ok(verdicts)
+    }
+
+    /// Refuse a ledger that fails a check of `depth`, naming the checks and `forget verify`.
+    pub fn ensure_sound(&self, depth: Depth) -> Result<()> {
+        let failed: Vec<String> = self
+            .verify(depth)?
+            .iter()
+            .filter(|v| !v.ok)
+            .map(Verdict::line)
+            .collect();
+        if failed.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Unsound {
+            path: self.path.clone(),
+            message: format!(
+                "it fails its checks, so it cannot be trusted as a record of what was sent: {}. \
+                 `forget verify --state {}` lists every check; restore the ledger from a backup",
+                failed.join("; "),
+                self.path.display()
+            ),
+        })
+    }
+}
+
+fn is_corruption(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseCorrupt) | Some(ErrorCode::NotADatabase)
+    )
+}
+
+/// `n` of something, singular or plural: "1 unit", "3 units".
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn scalar(conn: &Connection, sql: &str) -> rusqlite::Result<u64> {
+    conn.query_row(sql, [], |r| r.get::<_, i64>(0))
+        .map(|n| n.max(0) as u64)
+}
+
+/// `Some` when `n` is not zero.
+fn found(n: u64, what: impl FnOnce(u64) -> String) -> Problems {
+    (n > 0).then(|| (n, what(n)))
+}
+
+/// The outcomes a unit may be in, as SQL: `'pending', 'deleted', …`.
+fn known_outcomes() -> String {
+    Outcome::ALL
+        .iter()
+        .map(|o| format!("'{}'", o.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn quick_check(conn: &Connection) -> rusqlite::Result<Problems> {
+    let mut stmt = conn.prepare("PRAGMA quick_check")?;
+    let messages: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    if messages.len() == 1 && messages[0] == "ok" {
+        return Ok(None);
+    }
+    let n = messages.len() as u64;
+    let shown: Vec<&str> = messages.iter().take(3).map(String::as_str).collect();
+    let more = if n > 3 { ", …" } else { "" };
+    Ok(Some((
+        n,
+        format!(
+            "{}: {}{more}",
+            count(n, "problem", "problems"),
+            shown.join("; ")
+        ),
+    )))
+}
+
+/// The value rules of the schema's CHECK constraints (migration 5), read back: SQLite
+/// skips CHECK constraints on a read-only connection, `quick_check` included, and a ledger
+/// of schema 4 has none. (Outcomes, row kinds and gone keys have checks of their own.)
+fn stored_values(conn: &Connection) -> rusqlite::Result<Problems> {
+    let int = |column: &str| format!("typeof({column}) != 'integer' OR {column} < 0");
+    let tables = [
+        (
+            "units",
+            format!(
+                "typeof(key_hash) != 'blob' OR length(key_hash) != 32 OR connector = ''
+                 OR {} OR (http_status IS NOT NULL AND typeof(http_status) != 'integer')
+                 OR after_ambiguous NOT IN (0, 1)
+                 OR (row_line IS NULL) != (row_file_id IS NULL)
+                 OR (row_line IS NOT NULL AND (typeof(row_line) != 'integer' OR row_line < 1))",
+                int("attempts")
+            ),
+        ),
+        (
+            "row_records",
+            format!(
+                "{} OR line < 1 OR (kind != 'invalid' AND raw_key IS NOT NULL)",
+                int("line")
+            ),
+        ),
+        (
+            "files",
+            format!(
+                "(rows IS NOT NULL AND ({})) OR {} OR {} OR connector = ''",
+                int("rows"),
+                int("recorded_through"),
+                int("recorded_rows")
+            ),
+        ),
+        ("purges", format!("{} OR {}", int("units"), int("rows"))),
+    ];
+    let mut wrong = Vec::new();
+    let mut total = 0;
+    for (table, bad) in tables {
+        let n = scalar(
+            conn,
+            &format!("SELECT count(*) FROM {table} NOT INDEXED WHERE {bad}"),
+        )?;
+        if n > 0 {
+            total += n;
+            wrong.push(format!("{} of {table}", count(n, "row", "rows")));
+        }
+    }
+    Ok(found(total, |_| {
+        format!(
+            "{} a value forget never writes",
+            wrong.join(", ") + if total == 1 { " holds" } else { " hold" }
+        )
+    }))
+}
+
+/// The attempts' part of [`stored_values`]: the largest table, evidence only (a run
+/// decides nothing from it), so read by `forget verify` alone.
+fn attempt_values(conn: &Connection) -> rusqlite::Result<Problems> {
+    let n = scalar(
+        conn,
+        "SELECT count(*) FROM attempts NOT INDEXED
+         WHERE typeof(latency_ms) != 'integer' OR latency_ms < 0 OR verdict = ''
+            OR (http_status IS NOT NULL AND typeof(http_status) != 'integer')",
+    )?;
+    Ok(found(n, |n| {
+        format!(
+            "{} a value forget never writes",
+            count(n, "attempt holds", "attempts hold")
+        )
+    }))
+}
+
+fn unit_states(conn: &Connection) -> rusqlite::Result<Problems> {
+    // NOT INDEXED: the table's own copy of each outcome, not the index's.
+    let n = scalar(
+        conn,
+        &format!(
+            "SELECT count(*) FROM units NOT INDEXED
+             WHERE outcome IS NULL OR typeof(outcome) != 'text' OR outcome NOT IN ({})",
+            known_outcomes()
+        ),
+    )?;
+    Ok(found(n, |n| {
+        format!(
+            "{} an outcome that is not a known state",
+            count(n, "unit has", "units have")
+        )
+    }))
+}
+
+fn outcome_counts(conn: &Connection) -> rusqlite::Result<Problems> {
+    let by_outcome = |sql: &str| -> rusqlite::Result<BTreeMap<String, i64>> {
+        let mut stmt = conn.prepare(sql)?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                r.get(1)?,
+            ))
+        })?;
+        rows.collect()
+    };
+    let table = by_outcome("SELECT outcome, count(*) FROM units NOT INDEXED GROUP BY outcome")?;
+    let total: i64 = conn.query_row("SELECT count(*) FROM units", [], |r| r.get(0))?;
+    let mut wrong = Vec::new();
+    let summed: i64 = table.values().sum();
+    if summed != total {
+        wrong.push(format!(
+            "the outcomes add up to {summed} units, the table holds {total}"
+        ));
+    }
+    // A bulk load drops the index while it records (and builds it at the end).
+    let indexed: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'units_by_outcome')",
+        [],
+        |r| r.get(0),
+    )?;
+    if indexed {
+        let index = by_outcome(
+            "SELECT outcome, count(*) FROM units INDEXED BY units_by_outcome
+             WHERE connector IS NOT NULL GROUP BY outcome",
+        )?;
+        let outcomes: std::collections::BTreeSet<&String> =
+            table.keys().chain(index.keys()).collect();
+        for outcome in outcomes {
+            let (t, i) = (
+                table.get(outcome).copied().unwrap_or(0),
+                index.get(outcome).copied().unwrap_or(0),
+            );
+            if t != i {
+                wrong.push(format!(
+                    "`{outcome}`: {t} units in the table, {i} in the index"
+                ));
+            }
+        }
+    }
+    Ok(found(wrong.len() as u64, |_| wrong.join("; ")))
+}
+
+fn row_kinds(conn: &Connection) -> rusqlite::Result<Problems> {
+    let n = scalar(
+        conn,
+        "SELECT count(*) FROM row_records
+         WHERE kind IS NULL OR kind NOT IN ('request', 'duplicate', 'invalid')
+            OR (kind = 'invalid') != (unit_id IS NULL)",
+    )?;
+    Ok(found(n, |n| {
+        format!(
+            "{} an unknown kind, or a unit when invalid or none when not",
+            count(n, "row has", "rows have")
+        )
+    }))
+}
+
+fn references(conn: &Connection) -> rusqlite::Result<Problems> {
+    let mut stmt = conn.prepare("SELECT \"table\", parent FROM pragma_foreign_key_check")?;
+    let mut by_link: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        *by_link.entry((row.get(0)?, row.get(1)?)).or_default() += 1;
+    }
+    let n = by_link.values().sum();
+    Ok(found(n, |_| {
+        by_link
+            .iter()
+            .map(|((table, parent), n)| {
+                format!("{n} {table} rows point at {parent} that are not recorded")
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }))
+}
+
+fn one_request_per_unit(conn: &Connection) -> rusqlite::Result<Problems> {
+    // A unit's request row is in `row_records`, or recorded with the unit (bulk loads).
+    let n = scalar(
+        conn,
+        "SELECT count(*) FROM units u
+         LEFT JOIN (SELECT unit_id, count(*) AS n FROM row_records
+                    WHERE kind = 'request' GROUP BY unit_id) r ON r.unit_id = u.id
+         WHERE coalesce(r.n, 0) + (u.row_line IS NOT NULL) != 1",
+    )?;
+    Ok(found(n, |n| {
+        format!(
+            "{} no request row, or more than one",
+            count(n, "unit has", "units have")
+        )
+    }))
+}
+
+fn deleted_have_transaction_id(conn: &Connection) -> rusqlite::Result<Problems> {
+    let n = scalar(
+        conn,
+        "SELECT count(*) FROM units WHERE connector = 'webex' AND outcome = 'deleted'
+           AND (transaction_id IS NULL OR transaction_id = '')",
+    )?;
+    Ok(found(n, |n| {
+        format!(
+            "{} recorded deleted without a transaction id",
+            count(n, "Webex key is", "Webex keys are")
+        )
+    }))
+}
+
+fn no_plaintext_when_gone(conn: &Connection) -> rusqlite::Result<Problems> {
+    let n = scalar(
+        conn,
+        "SELECT count(*) FROM units WHERE outcome IN ('deleted', 'not_found') AND key IS NOT NULL",
+    )?;
+    Ok(found(n, |n| {
+        format!(
+            "{} deleted or not found still {} a plaintext key",
+            count(n, "unit", "units"),
+            if n == 1 { "holds" } else { "hold" }
+        )
+    }))
+}
+
+fn file_rows(conn: &Connection) -> rusqlite::Result<Problems> {
+    // Counted per file from the table's key order, and from the units holding their
+    // request row (a bulk load's), rather than through the `rows` view, which sorts.
+    let mut counted: BTreeMap<i64, i64> = BTreeMap::new();
+    for sql in [
+        "SELECT file_id, count(*) FROM row_records GROUP BY file_id",
+        "SELECT row_file_id, count(*) FROM units NOT INDEXED WHERE row_line IS NOT NULL
+         GROUP BY row_file_id",
+    ] {
+        let mut stmt = conn.prepare(sql)?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            *counted.entry(row.get(0)?).or_default() += row.get::<_, i64>(1)?;
+        }
+    }
+    let mut stmt = conn.prepare("SELECT id, recorded_rows, rows FROM files")?;
+    let mut rows = stmt.query([])?;
+    let mut wrong = 0;
+    while let Some(row) = rows.next()? {
+        let (id, recorded, total): (i64, i64, Option<i64>) =
+            (row.get(0)?, row.get(1)?, row.get(2)?);
+        let found = counted.remove(&id).unwrap_or(0);
+        if recorded != found || total.is_some_and(|t| t != recorded) {
+            wrong += 1;
+        }
+    }
+    // Rows left over belong to no recorded file.
+    let orphans = counted.len() as u64;
+    let mut what = Vec::new();
+    if wrong > 0 {
+        what.push(format!(
+            "{} a row count that does not match its rows",
+            count(wrong, "file has", "files have")
+        ));
+    }
+    if orphans > 0 {
+        what.push(format!(
+            "rows of {} that {} not recorded",
+            count(orphans, "file", "files"),
+            if orphans == 1 { "is" } else { "are" }
+        ));
+    }
+    Ok(found(wrong + orphans, |_| what.join("; ")))
+}
+
+fn attempt_counts(conn: &Connection) -> rusqlite::Result<Problems> {
+    // Each attempt adds one to its unit's count: the sums agree (a count per unit would
+    // cost a join of the two largest tables).
+    let (counted, recorded): (i64, i64) = conn.query_row(
+        "SELECT (SELECT coalesce(sum(attempts), 0) FROM units NOT INDEXED),
+                (SELECT count(*) FROM attempts)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(found(counted.abs_diff(recorded), |_| {
+        format!("the units count {counted} attempts, the attempts recorded are {recorded}")
+    }))
+}
+
+#[cfg(test)]
+mod tests;
