@@ -22,7 +22,9 @@ pub const CONVERGED: f64 = 0.9;
 impl Arrivals {
     pub fn of(seconds: Vec<Second>) -> R<Arrivals> {
         let mut with = seconds.iter().filter(|s| s.arrived > 0).map(|s| s.second);
-        let first = with.next().ok_or("no delete request reached the simulator")?;
+        let first = with
+            .next()
+            .ok_or("no delete request reached the simulator")?;
         let last = with.next_back().unwrap_or(first);
         Ok(Arrivals {
             seconds,
@@ -73,10 +75,7 @@ impl Arrivals {
             let n = self.last - self.first + 1;
             return (self.calls(self.first, self.last + 1) as f64 / n as f64, 0);
         }
-        (
-            self.calls(from, to) as f64 / (to - from) as f64,
-            to - from,
-        )
+        (self.calls(from, to) as f64 / (to - from) as f64, to - from)
     }
 
     /// The end of a window of `secs` from the run's first second, ended earlier by the
@@ -88,12 +87,7 @@ impl Arrivals {
     /// How many seconds after `from` goodput reached `CONVERGED ×` the rate available in
     /// each second (`available`) and stayed there until `to`; `None` if the second before
     /// `to` is still below.
-    pub fn converged(
-        &self,
-        from: u64,
-        to: u64,
-        available: impl Fn(&Second) -> f64,
-    ) -> Option<u64> {
+    pub fn converged(&self, from: u64, to: u64, available: impl Fn(&Second) -> f64) -> Option<u64> {
         let mut since = None;
         for s in self.span(from, to) {
             if (s.admitted as f64) < CONVERGED * available(s) {

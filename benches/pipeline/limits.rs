@@ -146,7 +146,10 @@ fn cases(t: &Timing) -> Vec<Case> {
     }
     for (shape, refused) in shapes {
         out.push(Case {
-            name: format!("{}, no Retry-After, --rate = limit", shape_name(shape, refused)),
+            name: format!(
+                "{}, no Retry-After, --rate = limit",
+                shape_name(shape, refused)
+            ),
             target: format!(
                 "from {} s: goodput ≥ 0.97 × {limit}/s, 429s ≤ 1% of calls",
                 t.warmup

@@ -53,13 +53,7 @@ fn ingest_realistic(cx: &Ctx, n: u64) -> R<Usage> {
 
 /// A full run (ingest and send, unthrottled) of `csv`'s `n` keys into a fresh ledger,
 /// checked; with the simulator it ran against (a ledger is bound to its tenant's URL).
-fn send_all(
-    cx: &Ctx,
-    csv: &Path,
-    n: u64,
-    db: &str,
-    extra: &[&str],
-) -> R<(Usage, Check, Finished)> {
+fn send_all(cx: &Ctx, csv: &Path, n: u64, db: &str, extra: &[&str]) -> R<(Usage, Check, Finished)> {
     let sim = SimProc::start(&cx.bin, &data::profiles(&cx.dir, n)?, &[])?;
     let db = data::fresh_ledger(&cx.dir, db)?;
     let u = cx.send(csv, &sim.url, &db, "unlimited", extra)?;

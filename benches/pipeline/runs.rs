@@ -29,8 +29,7 @@ pub struct Check {
 impl Check {
     pub fn of(n: u64, usage: &Usage, status: &Status, stats: &serde_json::Value) -> Check {
         let stat = |name: &str| stats[name].as_u64();
-        let sim_deleted =
-            stat("deleted").unwrap_or(0) + stat("deleted_then_faulted").unwrap_or(0);
+        let sim_deleted = stat("deleted").unwrap_or(0) + stat("deleted_then_faulted").unwrap_or(0);
         let mut wrong = Vec::new();
         if usage.code() != 0 {
             wrong.push(format!("exit {}", usage.code()));

@@ -188,7 +188,10 @@ fn prepare_chunks(
                 if chunk.len() >= INGEST_CHUNK || bytes >= INGEST_CHUNK_BYTES {
                     // The next chunk is likely as long as this one.
                     let next = Vec::with_capacity(chunk.len());
-                    if tx.send(Ok(ready(std::mem::replace(&mut chunk, next)))).is_err() {
+                    if tx
+                        .send(Ok(ready(std::mem::replace(&mut chunk, next))))
+                        .is_err()
+                    {
                         return;
                     }
                     bytes = 0;

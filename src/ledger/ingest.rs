@@ -440,7 +440,9 @@ impl Ledger {
                         redacted_exparams: gone.then(|| {
                             more.as_ref()
                                 .and_then(|m| m.row_exparams_json.as_deref())
-                                .and_then(|json| json_pairs(&without_key(&parse_exparams(json), key)))
+                                .and_then(|json| {
+                                    json_pairs(&without_key(&parse_exparams(json), key))
+                                })
                         }),
                     }
                 });
