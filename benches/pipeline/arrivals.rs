@@ -16,8 +16,10 @@ pub struct Arrivals {
     pub last: u64,
 }
 
-/// The share of seconds whose goodput must reach the floor for a run to have converged.
+/// The share of the available rate a run's goodput must hold to have converged.
 pub const CONVERGED: f64 = 0.9;
+/// Seconds over which goodput is averaged when judging convergence.
+pub const SMOOTHING: usize = 3;
 
 impl Arrivals {
     pub fn of(seconds: Vec<Second>) -> R<Arrivals> {
@@ -84,16 +86,22 @@ impl Arrivals {
         (self.first + secs).min(self.last)
     }
 
-    /// How many seconds after `from` goodput reached `CONVERGED ×` the rate available in
-    /// each second (`available`) and stayed there until `to`; `None` if the second before
-    /// `to` is still below.
+    /// How many seconds after `from` the run converged: from then until `to`, goodput over
+    /// every [`SMOOTHING`] seconds was at least [`CONVERGED`] × the rate available in them
+    /// (`available`, per second). `None` if the last such stretch before `to` is still
+    /// below. Averaged over a few seconds, because a probe above the limit and the cut
+    /// after it cost one second a share of its goodput by design; a pause of a whole second
+    /// still shows.
     pub fn converged(&self, from: u64, to: u64, available: impl Fn(&Second) -> f64) -> Option<u64> {
+        let seconds: Vec<&Second> = self.span(from, to).collect();
         let mut since = None;
-        for s in self.span(from, to) {
-            if (s.admitted as f64) < CONVERGED * available(s) {
+        for (i, w) in seconds.windows(SMOOTHING).enumerate() {
+            let admitted: u64 = w.iter().map(|s| s.admitted).sum();
+            let room: f64 = w.iter().map(|s| available(s)).sum();
+            if (admitted as f64) < CONVERGED * room {
                 since = None;
             } else if since.is_none() {
-                since = Some(s.second);
+                since = Some(seconds[i].second);
             }
         }
         since.map(|s| s - from)

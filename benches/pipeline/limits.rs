@@ -1,10 +1,12 @@
 //! The throttle matrix (`FORGET_BENCH=limits`): forget against the server limits it may
 //! meet, one `forget sim` per case, judged by the simulator's arrival log. The limit is
 //! 200/s, so a case takes about a minute and the whole matrix under half an hour.
+//! `FORGET_BENCH_CASES=sliding,noise` runs the cases whose id holds one of those words.
 //!
 //! - every limiter shape (`bucket`, `fixed`, `sliding`, and the two that
 //!   `--rate-limit-counts-refused` changes) × every way of saying when to come back (no
-//!   `Retry-After`, seconds, an HTTP date, `X-RateLimit-Reset`), `--rate` 10× the limit;
+//!   `Retry-After`, seconds, an HTTP date; `X-RateLimit-Reset` for the three plain shapes),
+//!   `--rate` 10× the limit;
 //! - every shape with `--rate` equal to the limit;
 //! - the limit halved at 20 s and doubled back at 40 s;
 //! - another integration taking 60/s of the 200/s quota;
@@ -32,6 +34,8 @@ enum Judge {
 }
 
 struct Case {
+    /// What `FORGET_BENCH_CASES` matches, e.g. `sliding-refused/date/10x`.
+    id: String,
     name: String,
     target: String,
     sim: Vec<String>,
@@ -90,21 +94,25 @@ fn flags(list: &[&str]) -> Vec<String> {
 
 fn cases(t: &Timing) -> Vec<Case> {
     let limit = fmt_int(LIMIT);
-    let shapes: [(&str, bool); 5] = [
-        ("bucket", false),
-        ("bucket", true),
-        ("fixed", false),
-        ("sliding", false),
-        ("sliding", true),
+    // (id, name, refusals count against the quota)
+    let shapes: [(&str, &str, bool); 5] = [
+        ("bucket", "bucket", false),
+        ("fixed", "fixed", false),
+        ("sliding", "sliding", false),
+        ("bucket", "bucket counting refusals", true),
+        ("sliding", "sliding counting refusals", true),
     ];
-    let styles: [(&str, &[&str]); 4] = [
-        ("no Retry-After", &[]),
-        ("Retry-After seconds", &["--retry-after", "auto"]),
+    // (id, name, flags); the last only for the shapes that do not count refusals.
+    let styles: [(&str, &str, &[&str]); 4] = [
+        ("absent", "no Retry-After", &[]),
+        ("seconds", "Retry-After seconds", &["--retry-after", "auto"]),
         (
+            "date",
             "Retry-After HTTP date",
             &["--retry-after", "auto", "--retry-after-date"],
         ),
         (
+            "reset",
             "X-RateLimit-Reset",
             &["--retry-after", "auto", "--retry-after-reset"],
         ),
@@ -116,20 +124,24 @@ fn cases(t: &Timing) -> Vec<Case> {
         }
         f
     };
-    let shape_name = |shape: &str, refused: bool| {
+    let shape_id = |shape: &str, refused: bool| {
         if refused {
-            format!("{shape} counting refusals")
+            format!("{shape}-refused")
         } else {
             shape.to_owned()
         }
     };
     let mut out = Vec::new();
-    for (shape, refused) in shapes {
-        for (style, style_flags) in styles {
+    for (shape, name, refused) in shapes {
+        for (style_id, style, style_flags) in styles {
+            if refused && style_id == "reset" {
+                continue;
+            }
             let mut sim = shape_flags(shape, refused);
             sim.extend(flags(style_flags));
             out.push(Case {
-                name: format!("{}, {style}, --rate 10×", shape_name(shape, refused)),
+                id: format!("{}/{style_id}/10x", shape_id(shape, refused)),
+                name: format!("{name}, {style}, --rate 10×"),
                 target: format!(
                     "from {} s: goodput ≥ 0.9 × {limit}/s, 429s ≤ 2% of calls",
                     t.warmup
@@ -144,12 +156,10 @@ fn cases(t: &Timing) -> Vec<Case> {
             });
         }
     }
-    for (shape, refused) in shapes {
+    for (shape, name, refused) in shapes {
         out.push(Case {
-            name: format!(
-                "{}, no Retry-After, --rate = limit",
-                shape_name(shape, refused)
-            ),
+            id: format!("{}/absent/1x", shape_id(shape, refused)),
+            name: format!("{name}, no Retry-After, --rate = limit"),
             target: format!(
                 "from {} s: goodput ≥ 0.97 × {limit}/s, 429s ≤ 1% of calls",
                 t.warmup
@@ -165,6 +175,7 @@ fn cases(t: &Timing) -> Vec<Case> {
     }
     let (p, half) = (t.phase, fmt_int(LIMIT / 2.0));
     out.push(Case {
+        id: "schedule".into(),
         name: format!(
             "limit {limit} → {half} at {p} s → {limit} at {} s, --rate 10×",
             2 * p
@@ -189,6 +200,7 @@ fn cases(t: &Timing) -> Vec<Case> {
     });
     let background = 0.3 * LIMIT;
     out.push(Case {
+        id: "background".into(),
         name: format!(
             "another integration takes {}/s of {limit}/s, --rate 10×",
             fmt_int(background)
@@ -213,6 +225,7 @@ fn cases(t: &Timing) -> Vec<Case> {
     });
     for (p, goodput) in [(0.01, 0.95), (0.05, 0.85)] {
         out.push(Case {
+            id: format!("noise-{:.0}%", p * 100.0),
             name: format!("random 429s at {:.0}%, no limit, --rate 500", p * 100.0),
             target: format!("from {} s: goodput ≥ {goodput} × 500/s", t.warmup),
             sim: flags(&["--fault", &format!("429={p}")]),
@@ -225,6 +238,29 @@ fn cases(t: &Timing) -> Vec<Case> {
         });
     }
     out
+}
+
+/// The cases `FORGET_BENCH_CASES` names (words of their ids, comma-separated), or all.
+fn selected(all: Vec<Case>) -> R<Vec<Case>> {
+    let Ok(list) = std::env::var("FORGET_BENCH_CASES") else {
+        return Ok(all);
+    };
+    let words: Vec<&str> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .collect();
+    let ids: Vec<String> = all.iter().map(|c| c.id.clone()).collect();
+    let picked: Vec<Case> = all
+        .into_iter()
+        .filter(|c| words.is_empty() || words.iter().any(|w| c.id.contains(w)))
+        .collect();
+    if picked.is_empty() {
+        return Err(
+            format!("FORGET_BENCH_CASES={list:?} names no case; the cases: {ids:?}").into(),
+        );
+    }
+    Ok(picked)
 }
 
 /// One case measured: its row of the matrix table.
@@ -263,7 +299,23 @@ fn measure(cx: &Ctx, case: &Case, t: &Timing) -> R<Measured> {
         .arg(&db);
     let u = process::measure_within(&mut cmd, &cx.log, Some(limit))?;
     let check = Check::of(n, &u, &cx.status(&db)?, &sim.stats()?);
-    let log = Arrivals::of(sim.timeline()?)?;
+    let seconds = sim.timeline()?;
+    // Each case's arrival log, kept for a closer look (one line per second).
+    let dump: String = seconds
+        .iter()
+        .map(|s| {
+            format!(
+                "{} arrived {} admitted {} limited {} random {} limit {:?}\n",
+                s.second, s.arrived, s.admitted, s.limited, s.random_429, s.limit
+            )
+        })
+        .collect();
+    std::fs::write(
+        cx.dir
+            .join(format!("timeline-{}.txt", case.id.replace(['/', '%'], "-"))),
+        dump,
+    )?;
+    let log = Arrivals::of(seconds)?;
     let calls_all = log.calls(0, u64::MAX);
     let share_all = log.refused_share(0, u64::MAX);
     let mut m = match case.judge {
@@ -349,11 +401,12 @@ fn log_available(log: &Arrivals, case: &Case, from: u64, to: u64) -> f64 {
 pub fn limits(cx: &mut Ctx) -> R<()> {
     let t = Timing::of(cx.scale);
     let mut table = String::from(
-        "| case | target | goodput | 429s (the simulator's count ÷ calls) | converged | correct | |\n\
-         | --- | --- | --- | --- | --- | --- | --- |\n",
+        "| case | target | goodput (the simulator's non-429 answers/s) | 429s (the simulator's count ÷ calls) | converged | correct | | load |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
-    for case in cases(&t) {
-        eprintln!("  {} …", case.name);
+    let (mut met, mut all) = (0, 0);
+    for case in selected(cases(&t))? {
+        eprintln!("  {} ({}) …", case.name, case.id);
         let load = process::load();
         let (m, verdict) = match measure(cx, &case, &t) {
             Ok(m) => {
@@ -371,8 +424,18 @@ pub fn limits(cx: &mut Ctx) -> R<()> {
                 Verdict::Missed,
             ),
         };
+        all += 1;
+        met += usize::from(verdict == Verdict::Met);
+        eprintln!(
+            "    goodput {}; 429s {}; converged {}; {} [{}] (load {load:.2})",
+            m.goodput,
+            m.share,
+            m.converged,
+            m.correct,
+            verdict.label()
+        );
         table.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {load:.2} |\n",
             case.name,
             case.target,
             m.goodput,
@@ -381,17 +444,15 @@ pub fn limits(cx: &mut Ctx) -> R<()> {
             m.correct,
             verdict.label()
         ));
-        cx.row(
-            format!("limits: {}", case.name),
-            case.target,
-            format!(
-                "goodput {}; 429s {}; converged at {}; {}",
-                m.goodput, m.share, m.converged, m.correct
-            ),
-            verdict,
-            load,
-        );
     }
+    // The matrix is a table of its own; the main table says how it went.
+    cx.row(
+        "the throttle matrix",
+        "every case met (see its table)",
+        format!("{met} of {all} cases met"),
+        Verdict::of(met == all),
+        process::load(),
+    );
     cx.tables.push(table);
     Ok(())
 }
