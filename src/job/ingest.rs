@@ -210,3 +210,64 @@ fn prepare_chunks(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    /// Rows far wider than a key (four audit fields near their 256-character cap) come in
+    /// chunks bounded by bytes, not only by rows: 32k of them would hold ~40 MiB.
+    #[test]
+    fn wide_rows_come_in_chunks_bounded_by_bytes()
+    -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("wide.csv");
+        let rows = 12_000u64;
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        writeln!(out, "key,exparam1,exparam2,exparam3,exparam4")?;
+        for i in 0..rows {
+            let field = |n: u64| format!("{i:08}-{n}-{}", "x".repeat(240));
+            writeln!(
+                out,
+                "+4477{i:08},{},{},{},{}",
+                field(1),
+                field(2),
+                field(3),
+                field(4)
+            )?;
+        }
+        out.flush()?;
+        drop(out);
+        let opts = InputOptions::default();
+        let file = input::inspect(&path, &opts)?;
+        let hasher = KeyHasher::new(b"test secret 1234");
+        let (tx, rx) = std::sync::mpsc::sync_channel(0);
+        let chunks: Vec<PreparedChunk> = std::thread::scope(|scope| {
+            scope.spawn(|| prepare_chunks(&file, &opts, &hasher, 0, true, tx));
+            rx.into_iter().collect::<Result<_>>()
+        })?;
+        let widest = chunks
+            .iter()
+            .flat_map(|(rows, _)| rows.iter().map(PreparedRow::size))
+            .max()
+            .unwrap_or(0);
+        assert!(widest > 1000, "a row of four wide fields is {widest} bytes");
+        assert!(chunks.len() >= 2, "{} chunk(s)", chunks.len());
+        for (rows, plan) in &chunks {
+            let bytes: usize = rows.iter().map(PreparedRow::size).sum();
+            assert!(
+                bytes < INGEST_CHUNK_BYTES + widest,
+                "a chunk of {bytes} bytes"
+            );
+            assert!(plan.is_some());
+        }
+        let lines: Vec<u64> = chunks
+            .iter()
+            .flat_map(|(rows, _)| rows.iter().map(PreparedRow::line))
+            .collect();
+        assert_eq!(lines, (2..rows + 2).collect::<Vec<_>>());
+        Ok(())
+    }
+}

@@ -196,10 +196,9 @@ impl<'a> Preparer<'a> {
                 received,
                 extra,
             } => {
-                // With no run-wide default added, the row's own fields are all of them, and
-                // one string serves both.
-                let all_own = exparams.len() == row_exparams.len()
-                    && row_exparams.iter().all(|pair| exparams.contains(pair));
+                // With no run-wide default added (and the columns in their numbers' order),
+                // the row's own fields are all of them, and one string serves both.
+                let all_own = exparams == row_exparams;
                 let exparams = self.exparams(json_pairs(&exparams));
                 let row_exparams_json = if all_own {
                     exparams.clone()
