@@ -35,21 +35,22 @@ pub fn csv(dir: &Path, n: u64) -> R<PathBuf> {
 }
 
 /// The header of [`realistic_csv`] files, and the flags that record them as meant.
-pub const REALISTIC_HEADER: &str = "key,profile-name,exparam1,exparam2,ticket";
+pub const REALISTIC_HEADER: &str = "key,profile-name,exparam1,exparam2,exparam3,ticket";
 pub const REALISTIC_FLAGS: [&str; 2] = ["--keep-column", "ticket"];
 
 /// `dir/rows-N.csv`: rows as a compliance team exports them, keys `0..n` each with a
-/// profile name, two audit fields (a request reference of its own and a channel shared by
-/// all) and a ticket id kept for the report (reused if already there).
+/// profile name, three audit fields (a request reference of its own, a channel shared by
+/// all, one of 40 agents) and a ticket id kept for the report (reused if already there).
 pub fn realistic_csv(dir: &Path, n: u64) -> R<PathBuf> {
-    let path = dir.join(format!("rows-{n}.csv"));
+    let path = dir.join(format!("rows3-{n}.csv"));
     if !path.exists() {
         let mut out = BufWriter::with_capacity(1 << 20, File::create(&path)?);
         writeln!(out, "{REALISTIC_HEADER}")?;
         for i in 0..n {
             writeln!(
                 out,
-                "+4477{i:08},customers,DSR-2025-{i:08},erasure request (web form),TCK-{:08}",
+                "+4477{i:08},customers,DSR-2025-{i:08},erasure request (web form),agent-{:02},TCK-{:08}",
+                i * 13 % 40,
                 i * 7 % 100_000_000
             )?;
         }

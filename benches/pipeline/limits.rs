@@ -288,15 +288,7 @@ fn measure(cx: &Ctx, case: &Case, t: &Timing) -> R<Measured> {
     let sim = SimProc::start(&cx.bin, &data::profiles(&cx.dir, n)?, &case.sim)?;
     let rate = fmt_int(case.rate).replace(',', "");
     let limit = Duration::from_secs(3 * secs + 60);
-    let mut cmd = cx.forget();
-    cmd.arg("run")
-        .arg(&csv)
-        .args(["--base-url", &sim.url, "--token-file"])
-        .arg(&cx.token)
-        .args(["--rate", &rate, "--concurrency"])
-        .arg(cx.concurrency.to_string())
-        .args(["--quiet", "--state"])
-        .arg(&db);
+    let mut cmd = cx.run(&csv, &sim.url, &db, &rate, &[]);
     let u = process::measure_within(&mut cmd, &cx.log, Some(limit))?;
     let check = Check::of(n, &u, &cx.status(&db)?, &sim.stats()?);
     let seconds = sim.timeline()?;

@@ -5,6 +5,9 @@
 //! - `FORGET_BENCH=throughput,rate,...` picks figures (default: all of them): `throughput`
 //!   (also gives `overhead`), `ceiling`, `peer`, `rate`, `quota`, `limits` (the throttle
 //!   matrix, ~30 minutes), `ingest`, `memory`, `resume`.
+//! - `FORGET_BENCH_CASES=sliding,noise`: of the throttle matrix, only the cases whose id
+//!   holds one of these words (ids such as `sliding-refused/date/10x`, `fixed/absent/1x`,
+//!   `schedule`, `background`, `noise-5%`; a wrong word lists them).
 //! - `FORGET_BENCH_SCALE=0.1` shrinks every key count and duration (quick runs; the targets
 //!   are for scale 1).
 //! - `FORGET_BENCH_CONCURRENCY` (default 64): `--concurrency` of the unthrottled runs.
@@ -65,15 +68,6 @@ pub struct Row {
     pub load: f64,
 }
 
-/// A finished run: its key count, ledger, input, and the simulator it ran against (a
-/// ledger is bound to its tenant's URL).
-pub struct Finished {
-    pub n: u64,
-    pub db: PathBuf,
-    pub csv: PathBuf,
-    pub sim: sim::SimProc,
-}
-
 pub struct Ctx {
     pub bin: PathBuf,
     pub dir: PathBuf,
@@ -85,8 +79,6 @@ pub struct Ctx {
     pub forget_kps: Option<f64>,
     /// Dry-run ingests already measured, by row count: (usage, ledger, csv).
     pub ingested: HashMap<u64, (process::Usage, PathBuf, PathBuf)>,
-    /// A run that deleted every key of its input: where `resume` starts.
-    pub finished: Option<Finished>,
     pub rows: Vec<Row>,
     /// Tables of their own (the throttle matrix), printed after the main one.
     pub tables: Vec<String>,
@@ -229,7 +221,6 @@ fn main() -> R<()> {
         concurrency,
         forget_kps: None,
         ingested: HashMap::new(),
-        finished: None,
         rows: Vec::new(),
         tables: Vec::new(),
     };

@@ -87,14 +87,19 @@ pub fn measure(cmd: &mut Command, log: &Path) -> R<Usage> {
 /// As [`measure`], killing the child (SIGKILL) if it runs longer than `limit`: a throttle
 /// that collapses must cost the bench a bounded time, and shows as a run with no exit code.
 pub fn measure_within(cmd: &mut Command, log: &Path, limit: Option<Duration>) -> R<Usage> {
+    let (child, started) = spawn(cmd, log)?;
+    watch(child, started, limit)
+}
+
+/// Start `cmd` with its stdout and stderr in `log` (appended), for [`watch`].
+pub fn spawn(cmd: &mut Command, log: &Path) -> R<(Child, Instant)> {
     let out = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)?;
     cmd.stdout(out.try_clone()?).stderr(out);
     let started = Instant::now();
-    let child = cmd.spawn()?;
-    watch(child, started, limit)
+    Ok((cmd.spawn()?, started))
 }
 
 /// Watch a spawned child until it exits (or, past `limit`, kill it), then reap it.

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use crate::process::{self, Usage};
 use crate::{Ctx, R, data};
@@ -90,8 +91,8 @@ impl Ctx {
         cmd
     }
 
-    /// `forget run` against `url`, measured.
-    pub fn send(&self, csv: &Path, url: &str, db: &Path, rate: &str, extra: &[&str]) -> R<Usage> {
+    /// `forget run` of `csv` against `url` into `db`, at `rate`, with the bench's concurrency.
+    pub fn run(&self, csv: &Path, url: &str, db: &Path, rate: &str, extra: &[&str]) -> Command {
         let mut cmd = self.forget();
         cmd.arg("run")
             .arg(csv)
@@ -102,7 +103,38 @@ impl Ctx {
             .args(["--quiet", "--state"])
             .arg(db)
             .args(extra);
-        process::measure(&mut cmd, &self.log)
+        cmd
+    }
+
+    /// `forget run` against `url`, measured.
+    pub fn send(&self, csv: &Path, url: &str, db: &Path, rate: &str, extra: &[&str]) -> R<Usage> {
+        process::measure(&mut self.run(csv, url, db, rate, extra), &self.log)
+    }
+
+    /// `forget run` as [`Ctx::send`], sent SIGINT (as Ctrl-C would) once `now()` says so:
+    /// the run stops as a user stops it, answers in flight recorded.
+    pub fn send_interrupted(
+        &self,
+        csv: &Path,
+        url: &str,
+        db: &Path,
+        now: impl Fn() -> bool,
+    ) -> R<Usage> {
+        let (child, started) =
+            process::spawn(&mut self.run(csv, url, db, "unlimited", &[]), &self.log)?;
+        let pid = child.id();
+        let deadline = started + Duration::from_secs(600);
+        // Not `try_wait`: it would reap the child, and its CPU times with it.
+        while process::stat(pid).is_some_and(|s| s.state != 'Z') && Instant::now() < deadline {
+            if now() {
+                Command::new("kill")
+                    .args(["-INT", &pid.to_string()])
+                    .status()?;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        process::watch(child, started, Some(Duration::from_secs(600)))
     }
 
     /// `forget run --dry-run`: the ingest alone, measured.
