@@ -19,7 +19,7 @@ pub struct Arrivals {
 /// The share of the available rate a run's goodput must hold to have converged.
 pub const CONVERGED: f64 = 0.9;
 /// Seconds over which goodput is averaged when judging convergence.
-pub const SMOOTHING: usize = 3;
+pub const SMOOTHING: usize = 5;
 
 impl Arrivals {
     pub fn of(seconds: Vec<Second>) -> R<Arrivals> {

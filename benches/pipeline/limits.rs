@@ -158,13 +158,17 @@ fn cases(t: &Timing) -> Vec<Case> {
     }
     for (shape, name, refused) in shapes {
         out.push(Case {
-            id: format!("{}/absent/1x", shape_id(shape, refused)),
-            name: format!("{name}, no Retry-After, --rate = limit"),
+            id: format!("{}/seconds/1x", shape_id(shape, refused)),
+            name: format!("{name}, Retry-After seconds, --rate = limit"),
             target: format!(
                 "from {} s: goodput ≥ 0.97 × {limit}/s, 429s ≤ 1% of calls",
                 t.warmup
             ),
-            sim: shape_flags(shape, refused),
+            sim: {
+                let mut f = shape_flags(shape, refused);
+                f.extend(flags(&["--retry-after", "auto"]));
+                f
+            },
             rate: LIMIT,
             background: 0.0,
             judge: Judge::Steady {

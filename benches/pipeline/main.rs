@@ -6,7 +6,7 @@
 //!   (also gives `overhead`), `ceiling`, `peer`, `rate`, `quota`, `limits` (the throttle
 //!   matrix, ~30 minutes), `ingest`, `memory`, `resume`.
 //! - `FORGET_BENCH_CASES=sliding,noise`: of the throttle matrix, only the cases whose id
-//!   holds one of these words (ids such as `sliding-refused/date/10x`, `fixed/absent/1x`,
+//!   holds one of these words (ids such as `sliding-refused/date/10x`, `fixed/seconds/1x`,
 //!   `schedule`, `background`, `noise-5%`; a wrong word lists them).
 //! - `FORGET_BENCH_SCALE=0.1` shrinks every key count and duration (quick runs; the targets
 //!   are for scale 1).

@@ -84,7 +84,7 @@ pub fn quota(cx: &mut Ctx) -> R<()> {
     );
     cx.row(
         "quota convergence",
-        "≤ 10 s: from then on, goodput over every 3 s ≥ 0.9 × the limit",
+        "≤ 10 s: from then on, goodput over every 5 s ≥ 0.9 × the limit",
         format!(
             "{converged_text} (seconds of the simulator's clock from the one of the first request, to {} s); {}",
             to - log.first,
