@@ -4,8 +4,27 @@
 //! 429 labels are forget's reading of the answers; neither is evidence of what the server
 //! saw.
 
+use std::path::Path;
+
 use crate::R;
 use crate::sim::Second;
+
+/// Keep a run's arrival log in `dir/timeline-NAME.txt`, one line per second, for a closer
+/// look at a figure.
+pub fn keep(dir: &Path, name: &str, seconds: &[Second]) -> R<()> {
+    let text: String = seconds
+        .iter()
+        .map(|s| {
+            format!(
+                "{} arrived {} admitted {} limited {} random {} limit {:?}\n",
+                s.second, s.arrived, s.admitted, s.limited, s.random_429, s.limit
+            )
+        })
+        .collect();
+    let name = name.replace(['/', '%'], "-");
+    std::fs::write(dir.join(format!("timeline-{name}.txt")), text)?;
+    Ok(())
+}
 
 /// The arrival log of one run, from the simulator's start to when it was read.
 pub struct Arrivals {

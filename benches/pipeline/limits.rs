@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use crate::arrivals::Arrivals;
+use crate::arrivals::{self, Arrivals};
 use crate::figures::fmt_int;
 use crate::process;
 use crate::runs::Check;
@@ -296,21 +296,7 @@ fn measure(cx: &Ctx, case: &Case, t: &Timing) -> R<Measured> {
     let u = process::measure_within(&mut cmd, &cx.log, Some(limit))?;
     let check = Check::of(n, &u, &cx.status(&db)?, &sim.stats()?);
     let seconds = sim.timeline()?;
-    // Each case's arrival log, kept for a closer look (one line per second).
-    let dump: String = seconds
-        .iter()
-        .map(|s| {
-            format!(
-                "{} arrived {} admitted {} limited {} random {} limit {:?}\n",
-                s.second, s.arrived, s.admitted, s.limited, s.random_429, s.limit
-            )
-        })
-        .collect();
-    std::fs::write(
-        cx.dir
-            .join(format!("timeline-{}.txt", case.id.replace(['/', '%'], "-"))),
-        dump,
-    )?;
+    arrivals::keep(&cx.dir, &case.id, &seconds)?;
     let log = Arrivals::of(seconds)?;
     let calls_all = log.calls(0, u64::MAX);
     let share_all = log.refused_share(0, u64::MAX);

@@ -1,7 +1,7 @@
 //! The throttled figures of the main table: rate fidelity and quota discovery, judged by
 //! the simulator's arrival log.
 
-use crate::arrivals::Arrivals;
+use crate::arrivals::{self, Arrivals};
 use crate::figures::fmt_int;
 use crate::process;
 use crate::runs::Check;
@@ -60,7 +60,9 @@ pub fn quota(cx: &mut Ctx) -> R<()> {
     let load = process::load();
     let u = cx.send(&csv, &sim.url, &db, "5000", &["--max-attempts", "100"])?;
     let check = Check::of(n, &u, &cx.status(&db)?, &sim.stats()?);
-    let log = Arrivals::of(sim.timeline()?)?;
+    let seconds = sim.timeline()?;
+    arrivals::keep(&cx.dir, "quota", &seconds)?;
+    let log = Arrivals::of(seconds)?;
     let (from, to) = (log.first + warmup, log.window_end(warmup + window));
     let goodput = log.goodput(from, to);
     let (refused, calls) = (log.refused(0, u64::MAX), log.calls(0, u64::MAX));
