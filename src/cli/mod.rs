@@ -6,10 +6,12 @@
 pub mod access;
 pub mod args;
 pub mod check;
+pub mod completions;
 pub mod invalid;
 pub mod inventory;
 pub mod list;
 pub mod lookup;
+pub mod man;
 pub mod purge;
 pub mod report;
 pub mod run;
@@ -105,6 +107,10 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Run a local simulator of the Webex Campaign and Outreach APIs (for rehearsals and tests).
     Sim(sim::SimArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page, or write one per command into a folder.
+    Man(man::ManArgs),
 }
 
 /// Parse arguments, run the command, report any error, and return the exit code.
@@ -172,5 +178,7 @@ async fn dispatch(command: Command) -> crate::Result<i32> {
         Command::Purge(args) => purge::exec(&args),
         Command::Verify(args) => verify::exec(&args),
         Command::Sim(args) => sim::exec(&args).await,
+        Command::Completions(args) => completions::exec(&args),
+        Command::Man(args) => man::exec(&args),
     }
 }

@@ -21,6 +21,7 @@ mod inventory;
 mod key_forms;
 mod ledger;
 mod limits;
+mod manuals;
 mod output_rule;
 mod outreach;
 mod pipeline;
