@@ -164,6 +164,7 @@ pub async fn exec(args: &AccessArgs) -> Result<i32> {
         None
     } else {
         let api = args.target.require_api(Kind::Webex).await?;
+        args.pacing.check_unlimited(&api.url()?)?;
         // Made only for a ledger with no records: see `Ledger::load_key`.
         let (secret, _) = ledger::load_key_for(&config.state, &config.ledger_key_file)?;
         let url = api.url()?;

@@ -70,6 +70,7 @@ pub async fn exec(args: &ListArgs) -> Result<i32> {
     };
     // The simulator (when rehearsing) lives until the listing is written.
     let api = args.target.require_api(Kind::Outreach).await?;
+    args.pacing.check_unlimited(&api.url()?)?;
     let outreach = outreach::Outreach::new(&api.url()?, api.token())?;
     let client = EngineConfig {
         concurrency: 1,

@@ -162,12 +162,9 @@ pub async fn exec(args: &RunArgs) -> Result<i32> {
     let target = if config.dry_run {
         None
     } else {
-        Some(
-            args.target
-                .require_api(args.connector.connector)
-                .await?
-                .connect()?,
-        )
+        let api = args.target.require_api(args.connector.connector).await?;
+        args.pacing.check_unlimited(&api.url()?)?;
+        Some(api.connect()?)
     };
     if config.files.is_empty() && !config.state.exists() {
         return Err(Error::usage(

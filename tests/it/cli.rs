@@ -303,3 +303,50 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// `--rate 0` once meant "no limit": refused now, and `unlimited` against a tenant needs
+/// `--allow-unlimited` (nothing is sent, no ledger made, before the refusal).
+#[test]
+fn a_flood_must_be_asked_for_by_name() {
+    let wd = Workdir::new();
+    wd.write("r.csv", "key\n+447700900001\n");
+    wd.write("token", "t0ken\n");
+    std::fs::set_permissions(
+        wd.path("token"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let out = wd.run(
+        wd.command()
+            .args(["run", "r.csv", "--simulate", "--rate", "0"]),
+        2,
+    );
+    assert!(
+        text(&out.stderr).contains("a rate of 0 would send nothing"),
+        "{out:?}"
+    );
+    let out = wd.run(
+        wd.command().args([
+            "run",
+            "r.csv",
+            "--rate",
+            "unlimited",
+            "--base-url",
+            "https://tenant.example",
+            "--token-file",
+            "token",
+        ]),
+        2,
+    );
+    assert!(text(&out.stderr).contains("--allow-unlimited"), "{out:?}");
+    assert!(
+        !wd.path("forget.db").exists(),
+        "a refused run made a ledger"
+    );
+    // Against the simulator on this machine, unlimited is fine.
+    wd.run(
+        wd.command()
+            .args(["run", "r.csv", "--simulate", "--rate", "unlimited"]),
+        0,
+    );
+}
