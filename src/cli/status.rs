@@ -70,6 +70,17 @@ pub fn exec(args: &StatusArgs) -> Result<i32> {
         text.push_str(&note);
     }
     output::print(&text)?;
+    if matches!(key.check, Ok(ledger::KeyCheck::Differs)) {
+        // Printed above, but a script reads the exit code: with the wrong key no key can be
+        // looked up, resumed or reported by its plaintext.
+        output::eprint(&format!(
+            "error: the ledger key {} does not match {}: give the right one with \
+             --ledger-key-file or FORGET_LEDGER_KEY\n",
+            key.source,
+            path.display()
+        ));
+        return Ok(exit::USAGE);
+    }
     Ok(exit::OK)
 }
 

@@ -13,7 +13,7 @@ impl std::str::FromStr for Rate {
         }
         match s.parse::<f64>() {
             // Once read as "no limit": against a real tenant that is a flood.
-            Ok(r) if r == 0.0 => Err(
+            Ok(0.0) => Err(
                 "a rate of 0 would send nothing: give requests per second (e.g. 10), or \
                  `unlimited` (allowed against a local simulator, or with --allow-unlimited)"
                     .into(),

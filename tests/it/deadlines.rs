@@ -125,7 +125,7 @@ fn status_says_when_the_ledger_key_is_missing_or_another_one() {
         wd.command()
             .args(["status"])
             .env("FORGET_LEDGER_KEY", "another key, long enough to use"),
-        exit::OK,
+        exit::USAGE,
     );
     assert!(
         text(&out.stdout)
@@ -133,6 +133,8 @@ fn status_says_when_the_ledger_key_is_missing_or_another_one() {
         "{}",
         text(&out.stdout)
     );
+    // A script reads the exit code: the wrong key is an error (exit 2), said on stderr too.
+    assert!(text(&out.stderr).contains("does not match"), "{out:?}");
     let out = wd.run(
         wd.command()
             .args(["status", "--ledger-key-file", "elsewhere.key"]),
