@@ -149,11 +149,17 @@ fn the_token_never_reaches_the_ledger_or_the_output() {
         .unwrap();
     let mut sim = KillOnDrop(sim_out);
     let mut line = String::new();
-    BufReader::new(sim.0.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let mut sim_out = BufReader::new(sim.0.stdout.as_mut().unwrap());
+    sim_out.read_line(&mut line).unwrap();
     let url = line.trim().rsplit(' ').next().unwrap().to_owned();
     assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    // The simulator says which token it takes (its own, a rehearsal's), and how to use it.
+    let mut second = String::new();
+    sim_out.read_line(&mut second).unwrap();
+    assert!(
+        second.starts_with("token: SECRET-TOKEN-abc123 ") && second.contains(&url),
+        "{second}"
+    );
     wd.write("in.csv", "key\na@example.com\n");
     wd.write("token", "SECRET-TOKEN-abc123\n");
     let out = wd.run(
