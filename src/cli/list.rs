@@ -15,8 +15,18 @@ use crate::tenant::list::{self, ListConfig};
 
 #[derive(Args, Debug)]
 pub struct ListArgs {
-    #[command(flatten)]
-    pub connector: ConnectorArgs,
+    /// The system to list: outreach, the only one with an API that lists its records
+    /// (Webex Campaign has none for profiles).
+    #[arg(
+        long,
+        default_value = "outreach",
+        value_name = "NAME",
+        help_heading = "Connection"
+    )]
+    pub connector: Kind,
+    /// The JSON:API collection, e.g. callPurposes or prospects (letters and digits).
+    #[arg(long, value_name = "NAME", help_heading = "Connection")]
+    pub resource: Option<String>,
     #[command(flatten)]
     pub target: TargetArgs,
     /// Write the CSV to this file (created 0600 once complete; an existing file, a link, a
@@ -33,7 +43,7 @@ pub struct ListArgs {
 
 impl ListArgs {
     pub fn to_config(&self) -> Result<ListConfig> {
-        if self.connector.connector != Kind::Outreach {
+        if self.connector != Kind::Outreach {
             return Err(Error::usage(
                 "forget list reads Outreach collections: use --connector outreach \
                  (Webex Campaign has no API that lists profiles)",
@@ -45,8 +55,11 @@ impl ListArgs {
                 outreach::MAX_PAGE_SIZE
             )));
         }
-        let resource = self
-            .connector
+        let connector = ConnectorArgs {
+            connector: self.connector,
+            resource: self.resource.clone(),
+        };
+        let resource = connector
             .resource(true)?
             .unwrap_or_else(|| outreach::DEFAULT_RESOURCE.to_owned());
         Ok(ListConfig {

@@ -37,7 +37,7 @@ Typical use:
   forget inventory --hub-url https://acme.apihub.example
   forget access subjects.csv --out exports --base-url https://acme.webexcampaign.io
 Outreach (JSON:API resources by id; token in OUTREACH_TOKEN):
-  forget list --connector outreach --resource callPurposes --out ids.csv
+  forget list --resource callPurposes --out ids.csv
   forget run --connector outreach --resource callPurposes ids.csv
 Rehearse with no tenant:
   forget run samples/erasure-requests.csv --simulate

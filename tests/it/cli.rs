@@ -356,3 +356,25 @@ fn a_flood_must_be_asked_for_by_name() {
         0,
     );
 }
+
+/// `forget list` lists Outreach collections only: that is its default, and Webex is refused
+/// with the reason.
+#[test]
+fn list_needs_no_connector_flag() {
+    let wd = Workdir::new();
+    let out = wd.run(
+        wd.command()
+            .args(["list", "--simulate", "--resource", "callPurposes"]),
+        0,
+    );
+    assert!(text(&out.stdout).starts_with("id,"), "{out:?}");
+    let out = wd.run(
+        wd.command()
+            .args(["list", "--simulate", "--connector", "webex"]),
+        2,
+    );
+    assert!(
+        text(&out.stderr).contains("Webex Campaign has no API that lists"),
+        "{out:?}"
+    );
+}
