@@ -55,6 +55,10 @@ pub struct Cli {
     /// More detail on stderr (-v: debug). Keys and tokens are never logged.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Who is acting, recorded with every run, purge and resolution (e.g. "Jane Doe, DPO
+    /// office") [default: the login name]. A name or role, never a data subject's details.
+    #[arg(long, global = true, env = "FORGET_OPERATOR", value_name = "NAME")]
+    pub operator: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -128,6 +132,18 @@ pub fn main() -> i32 {
         }
     };
     init_tracing(cli.verbose);
+    if let Some(name) = cli.operator {
+        let name = name.trim().to_owned();
+        if let Err(reason) = crate::input::check_field("--operator", &name) {
+            output::eprint(&format!("error: {reason}\n"));
+            return exit::USAGE;
+        }
+        if name.is_empty() {
+            output::eprint("error: --operator is empty\n");
+            return exit::USAGE;
+        }
+        crate::actor::name_operator(name);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -378,3 +378,51 @@ fn list_needs_no_connector_flag() {
         "{out:?}"
     );
 }
+
+/// Every run records who ran it: `--operator`, else `FORGET_OPERATOR`, else the login —
+/// never nothing, even with `$USER` unset (as under cron or in a container).
+#[test]
+fn the_operator_is_recorded_on_every_run() {
+    let operator_of = |args: &[&str], env: Option<&str>| {
+        let wd = Workdir::new();
+        wd.write("r.csv", "key\n+447700900001\n");
+        let mut cmd = wd.command();
+        cmd.args(["run", "r.csv", "--simulate"]).args(args);
+        if let Some(name) = env {
+            cmd.env("FORGET_OPERATOR", name);
+        }
+        wd.run(&mut cmd, 0);
+        wd.run(
+            wd.command().args([
+                "report",
+                "--state",
+                "forget-simulate.db",
+                "--out",
+                "r-report.csv",
+                "--manifest",
+                "m.json",
+            ]),
+            0,
+        );
+        let m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(wd.path("m.json")).unwrap()).unwrap();
+        m["runs"][0]["operator"].as_str().map(String::from)
+    };
+    assert_eq!(
+        operator_of(&["--operator", "Jane Doe, DPO office"], None).as_deref(),
+        Some("Jane Doe, DPO office")
+    );
+    assert_eq!(
+        operator_of(&[], Some("privacy-ops")).as_deref(),
+        Some("privacy-ops")
+    );
+    let login = operator_of(&[], None).unwrap_or_default();
+    assert!(!login.trim().is_empty(), "no operator recorded");
+
+    let wd = Workdir::new();
+    let out = wd.run(
+        wd.command().args(["status", "--operator", "line\nbreak"]),
+        2,
+    );
+    assert!(text(&out.stderr).contains("control characters"), "{out:?}");
+}
