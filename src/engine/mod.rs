@@ -501,9 +501,9 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) -> bool {
     tracing::debug!(
         unit = work.unit.id,
         attempt = work.attempts,
-        status = ?http_status,
+        status = %http_status.map_or_else(|| "none".to_owned(), |s| s.to_string()),
         verdict = verdict.label(),
-        code = ?record.code,
+        code = %record.code.as_deref().unwrap_or("none"),
         latency_ms,
         "answer"
     );
@@ -576,7 +576,12 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) -> bool {
             }
         }
         VerdictKind::Stop(cause) => {
-            tracing::warn!(unit = work.unit.id, status = ?http_status, "stopping the run: {}", cause.explain());
+            tracing::warn!(
+                unit = work.unit.id,
+                status = %http_status.map_or_else(|| "none".to_owned(), |s| s.to_string()),
+                "stopping the run: {}",
+                cause.explain()
+            );
             // The key stays pending: it was not refused, the run was.
             shared.stop.trigger(StopReason::Api(cause));
         }

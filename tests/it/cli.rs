@@ -191,6 +191,11 @@ fn the_token_never_reaches_the_ledger_or_the_output() {
         !all.contains("SECRET-TOKEN") && !all.contains("a@example.com"),
         "{all}"
     );
+    // Log fields read as values, not as Rust's debug forms.
+    assert!(
+        all.contains("status=200") && !all.contains("Some("),
+        "{all}"
+    );
 }
 
 /// Ctrl-C mid-send: dispatching stops, the requests in flight land and are recorded — every
