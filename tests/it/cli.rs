@@ -431,3 +431,32 @@ fn the_operator_is_recorded_on_every_run() {
     );
     assert!(text(&out.stderr).contains("control characters"), "{out:?}");
 }
+
+/// Progress lines for logs (stderr not a terminal) say how far, how fast and how long.
+#[test]
+fn progress_lines_when_piped_carry_an_eta() {
+    let wd = Workdir::new();
+    let keys: Vec<String> = (0..40).map(|i| format!("k-{i}")).collect();
+    wd.write("r.csv", &format!("key\n{}\n", keys.join("\n")));
+    let out = wd.run(
+        wd.command().args([
+            "run",
+            "r.csv",
+            "--simulate",
+            "--rate",
+            "20",
+            "--progress-every",
+            "0.5",
+        ]),
+        0,
+    );
+    let stderr = text(&out.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("progress: "))
+        .unwrap_or_else(|| panic!("no progress line: {stderr}"));
+    assert!(
+        line.contains("/40 keys (") && line.contains("eta "),
+        "{line}"
+    );
+}
