@@ -4,6 +4,7 @@
 use clap::Args;
 
 use super::args::LedgerArgs;
+use super::format::{self, Format};
 use crate::error::{Result, exit};
 use crate::ledger::Ledger;
 use crate::ledger::verify::Depth;
@@ -14,12 +15,23 @@ use crate::text::printable;
 pub struct InvalidArgs {
     #[command(flatten)]
     pub ledger: LedgerArgs,
+    /// text: `file:line: reason` a line. json: one document (`schema_version`, `command`,
+    /// `count`, `rows`: path, line, reason — never the key as written).
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = format::parser(&["text", "json"]))]
+    pub format: Format,
 }
 
 pub fn exec(args: &InvalidArgs) -> Result<i32> {
     let ledger = Ledger::open_read_only(&args.ledger.state)?;
     ledger.ensure_sound(Depth::Report)?;
     let rows = ledger.invalid_rows()?;
+    if args.format == Format::Json {
+        format::print_json(
+            "invalid",
+            serde_json::json!({ "count": rows.len(), "rows": rows }),
+        )?;
+        return Ok(exit::OK);
+    }
     let mut out = TextOut::stdout();
     if rows.is_empty() {
         out.write("no invalid rows\n")?;

@@ -7,6 +7,7 @@ pub mod access;
 pub mod args;
 pub mod check;
 pub mod completions;
+pub mod format;
 pub mod invalid;
 pub mod inventory;
 pub mod list;

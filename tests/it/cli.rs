@@ -437,7 +437,7 @@ fn the_operator_is_recorded_on_every_run() {
 fn progress_lines_when_piped_carry_an_eta() {
     let wd = Workdir::new();
     let keys: Vec<String> = (0..40).map(|i| format!("k-{i}")).collect();
-    wd.write("r.csv", &format!("key\n{}\n", keys.join("\n")));
+    wd.write("r.csv", format!("key\n{}\n", keys.join("\n")));
     let out = wd.run(
         wd.command().args([
             "run",

@@ -269,12 +269,16 @@ async fn a_damaged_ledger_fails_verify_and_nothing_reads_it_as_truth() {
     assert!(err.contains("FAILED"), "{err}");
     let (json, _) = forget(
         fx.dir.path(),
-        &["verify", "--json"],
+        &["verify", "--format", "json"],
         &state,
         exit::LEDGER_CHECK,
     );
     let verdicts: serde_json::Value = serde_json::from_str(&json).unwrap();
-    let unit_states = verdicts
+    assert_eq!(
+        (&verdicts["schema_version"], &verdicts["ok"]),
+        (&serde_json::json!(1), &serde_json::json!(false))
+    );
+    let unit_states = verdicts["checks"]
         .as_array()
         .unwrap()
         .iter()

@@ -18,6 +18,7 @@ mod environment;
 mod escaping;
 mod faults;
 mod inventory;
+mod json_output;
 mod key_forms;
 mod ledger;
 mod limits;
