@@ -12,17 +12,17 @@ use crate::output::{self, Overwrite, Protected};
 #[derive(Args, Debug)]
 #[command(after_help = "\
 Read it now:   forget man | man -l -
-Install:       forget man --out ~/.local/share/man/man1   (then: man forget, man forget-run)")]
+Install:       forget man --out-dir ~/.local/share/man/man1   (then: man forget, man forget-run)")]
 pub struct ManArgs {
     /// Write forget.1 and forget-COMMAND.1 for every command into this folder (created if
     /// missing), replacing older pages; without it, forget(1) goes to standard output.
-    #[arg(long, short = 'o', value_name = "DIR")]
-    pub out: Option<PathBuf>,
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 pub fn exec(args: &ManArgs) -> Result<i32> {
     let cli = Cli::command();
-    let Some(dir) = &args.out else {
+    let Some(dir) = &args.out_dir else {
         output::print_data(&page(cli.clone())?)?;
         return Ok(exit::OK);
     };

@@ -50,7 +50,7 @@ fn man_pages_cover_every_command() {
         );
     }
 
-    wd.run(wd.command().args(["man", "--out", "man/man1"]), 0);
+    wd.run(wd.command().args(["man", "--out-dir", "man/man1"]), 0);
     for command in &commands {
         let file = wd.path(&format!("man/man1/forget-{command}.1"));
         let page =
@@ -63,5 +63,5 @@ fn man_pages_cover_every_command() {
         "forget-run(1) lists run's flags"
     );
     // Written again: the pages are replaced, never refused.
-    wd.run(wd.command().args(["man", "--out", "man/man1"]), 0);
+    wd.run(wd.command().args(["man", "--out-dir", "man/man1"]), 0);
 }
