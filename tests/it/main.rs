@@ -13,6 +13,7 @@ mod cli;
 mod contradictions;
 mod crash;
 mod deadlines;
+mod docs;
 mod echo;
 mod environment;
 mod escaping;
