@@ -330,6 +330,16 @@ pub const MIGRATIONS: &[&str] = &[
     DROP TABLE purges;
     ALTER TABLE purges_v5 RENAME TO purges;
     "#,
+    // 8 (issue 15, access15; the lead renumbers at merge): where each access export's
+    // document was saved, relative to `forget access --out`, so a report maps each request
+    // to its document (its name is a keyed hash of the key, which the ledger drops).
+    r#"
+    CREATE TABLE exports (
+        unit_id  INTEGER PRIMARY KEY REFERENCES units (id),
+        file     TEXT NOT NULL CHECK (file <> '' AND instr(file, '/') = 0),
+        saved_at TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The oldest schema the reading commands understand as it is (a read-only ledger is

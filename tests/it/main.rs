@@ -6,12 +6,14 @@
 mod common;
 
 mod access;
+mod access_outcomes;
 mod audit;
 mod bad_input;
 mod bulk_load;
 mod cli;
 mod contradictions;
 mod crash;
+mod deadline_lists;
 mod deadlines;
 mod echo;
 mod environment;
@@ -21,6 +23,7 @@ mod inventory;
 mod key_forms;
 mod ledger;
 mod limits;
+mod lookup_variants;
 mod output_rule;
 mod outreach;
 mod pipeline;
