@@ -19,6 +19,7 @@ mod echo;
 mod environment;
 mod escaping;
 mod faults;
+mod hints;
 mod inventory;
 mod key_forms;
 mod ledger;
