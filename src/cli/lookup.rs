@@ -8,7 +8,7 @@ use super::args::{self, LedgerArgs};
 use crate::audit::lookup::{self, KeySource, LookupConfig};
 use crate::error::{Error, Result};
 use crate::input::InputOptions;
-use crate::output;
+use crate::{output, text};
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
@@ -79,10 +79,11 @@ impl LookupArgs {
 pub fn exec(args: &LookupArgs) -> Result<i32> {
     let config = &args.to_config()?;
     if matches!(config.source, KeySource::Args(_)) {
-        output::eprint(
+        output::eprint(&format!(
             "warning: keys on the command line are visible to other users (ps) and stay in your \
-             shell history; prefer `forget lookup -` (keys on stdin) or --file\n",
-        );
+             shell history; prefer `forget lookup -{}` (keys on stdin) or --file\n",
+            text::state_flag(&config.state)
+        ));
     }
     let tally = lookup::run(config, std::io::stdout().lock())?;
     Ok(tally.exit_code())

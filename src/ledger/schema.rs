@@ -549,6 +549,26 @@ mod tests {
     }
 
     #[test]
+    fn export_files_are_names_in_their_folder() -> Result<(), MigrateError> {
+        let mut conn = Connection::open_in_memory()?;
+        migrate(&mut conn)?;
+        conn.execute_batch(
+            "INSERT INTO units (id, connector, scope, key_hash, key_masked, outcome)
+               VALUES (1, 'webex-access', 'key?count=50', randomblob(32), 'a***', 'pending')",
+        )?;
+        let insert = |file: &str| {
+            conn.execute(
+                "INSERT OR REPLACE INTO exports (unit_id, file, saved_at) VALUES (1, ?1, 'x')",
+                [file],
+            )
+        };
+        assert!(insert("0123abcd.json").is_ok());
+        assert!(insert("../elsewhere.json").is_err());
+        assert!(insert("").is_err());
+        Ok(())
+    }
+
+    #[test]
     fn refuses_a_newer_schema() -> Result<(), MigrateError> {
         let mut conn = Connection::open_in_memory()?;
         conn.pragma_update(None, "user_version", 999)?;

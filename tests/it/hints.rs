@@ -68,6 +68,16 @@ fn access_and_status_hints_work_as_printed() {
         exit::OK,
     );
     run_each(&wd, &text(&out.stdout), 1);
+    let out = wd.run(
+        wd.command().args([
+            "lookup",
+            "old.person@example.com",
+            "--state",
+            "forget-simulate.db",
+        ]),
+        exit::OK,
+    );
+    run_each(&wd, &text(&out.stderr), 1);
 }
 
 #[test]
