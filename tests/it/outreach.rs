@@ -372,6 +372,7 @@ async fn webex_and_outreach_share_one_ledger() {
     assert_eq!(
         fields,
         [
+            "deadlines",
             "deleted",
             "duplicates",
             "failed",
