@@ -14,7 +14,11 @@ use crate::{output, text};
 #[command(after_help = "\
 A key on the command line is visible to other users through `ps` and stays in your shell
 history: prefer `forget lookup -` (keys on stdin, one a line) or --file.
-Exit code: 0 when every key looked up was erased (deleted or not found), 4 otherwise.")]
+A key the ledger does not hold as given is tried as its obvious spellings (an e-mail address in
+lower case; a phone number without separators, with +, 00 or no prefix); the answer says which
+matched, masked.
+Exit code: 0 when every key looked up was erased (deleted or not found; access exports:
+exported or no data), 4 otherwise.")]
 pub struct LookupArgs {
     /// Keys to look up; `-` reads keys from stdin, one a line.
     #[arg(value_name = "KEY")]
