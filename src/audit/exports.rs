@@ -88,7 +88,15 @@ pub fn render_status(
     out.push_str(&render_key(key));
     out.push_str(&counts.render());
     if d.dated > 0 {
-        out.push_str(&render_deadlines(d));
+        // The same labels, padded alike, in the words of exports.
+        out.push_str(&render_deadlines(d).replace("erased late     ", "exported late   "));
+        if d.overdue + d.erased_late > 0 {
+            let _ = writeln!(
+                out,
+                "  `forget status --deadlines{}` lists them all",
+                crate::text::state_flag(path)
+            );
+        }
     }
     out
 }

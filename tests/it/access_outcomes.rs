@@ -54,6 +54,8 @@ fn status_report_manifest_and_lookup_say_exported_and_no_data() {
     assert_eq!(count("no data"), "1");
     assert_eq!(count("invalid rows"), "1");
     assert!(!s.contains("deleted") && !s.contains("not_found"), "{s}");
+    // Received in April: every request was exported after its due date.
+    assert_eq!(count("exported late"), "5");
 
     let out = wd.run(
         wd.command().args(["status", "--json", "--state", LEDGER]),

@@ -42,11 +42,20 @@ fn access_and_status_hints_work_as_printed() {
             "--simulate",
             "--rate",
             "unlimited",
+            "--received-column",
+            "received",
         ]),
         exit::INCOMPLETE,
     );
     // The documents (report) and the invalid row (invalid).
     run_each(&wd, &text(&out.stdout), 2);
+    // The sample's requests were received in April: all exported late.
+    let out = wd.run(
+        wd.command()
+            .args(["status", "--state", "forget-access-simulate.db"]),
+        exit::OK,
+    );
+    run_each(&wd, &text(&out.stdout), 1);
 
     wd.write(
         "in.csv",
