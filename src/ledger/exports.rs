@@ -10,11 +10,13 @@ impl Ledger {
     /// Whether this ledger records export files: one read as it is (an audit command never
     /// upgrades a ledger) may have been written before it did.
     pub fn records_exports(&self) -> Result<bool> {
-        Ok(self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'exports')",
-            [],
-            |r| r.get(0),
-        )?)
+        // Cached: `lookup` asks once per unit it shows.
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'exports')",
+            )?
+            .query_row([], |r| r.get(0))?)
     }
 
     /// An SQL expression for the export file of the unit aliased `u`, or `NULL` when the
@@ -34,9 +36,8 @@ impl Ledger {
         }
         Ok(self
             .conn
-            .query_row("SELECT file FROM exports WHERE unit_id = ?1", [id], |r| {
-                r.get(0)
-            })
+            .prepare_cached("SELECT file FROM exports WHERE unit_id = ?1")?
+            .query_row([id], |r| r.get(0))
             .optional()?)
     }
 }
