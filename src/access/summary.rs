@@ -38,6 +38,7 @@ pub fn render_summary(s: &RunSummary, out: &Path, state: &Path) -> String {
         };
         for (label, outcome) in [
             ("exported", Outcome::Deleted),
+            ("no data", Outcome::NotFound),
             ("rejected", Outcome::Rejected),
             ("failed", Outcome::Failed),
         ] {
@@ -55,16 +56,18 @@ pub fn render_summary(s: &RunSummary, out: &Path, state: &Path) -> String {
             "  {:<16}{:>10}{:>10}",
             "duplicate rows", "", l.duplicates
         );
-        if l.deleted > 0 {
+        if l.deleted + l.not_found > 0 {
             let _ = writeln!(
                 o,
-                "documents: {} (one JSON file per subject, named by a keyed hash: search them \
-                 for a key or customer id)",
-                out.display()
+                "documents: {} (one JSON file per subject, named by a keyed hash: \
+                 `forget report{} --outcome exported,no_data` maps each request to its file)",
+                out.display(),
+                crate::text::state_flag(state)
             );
         }
     }
-    let state = state.display();
+    // Every audit command reads forget.db without --state: name this ledger.
+    let state = crate::text::state_flag(state);
     match &s.stop {
         Some(StopReason::Api(cause)) => {
             let _ = writeln!(
@@ -93,15 +96,16 @@ pub fn render_summary(s: &RunSummary, out: &Path, state: &Path) -> String {
             if l.rejected > 0 {
                 let _ = writeln!(
                     o,
-                    "{} subjects rejected by the API: `forget status --state {state}`; \
-                     --retry-rejected asks again",
+                    "{} subjects rejected by the API: `forget report{state} --outcome rejected` \
+                     lists them with the API's answers; the same command with --retry-rejected \
+                     asks again",
                     l.rejected
                 );
             }
             if l.invalid > 0 {
                 let _ = writeln!(
                     o,
-                    "{} rows invalid: `forget invalid --state {state}` lists them with reasons",
+                    "{} rows invalid: `forget invalid{state}` lists them with reasons",
                     l.invalid
                 );
             }

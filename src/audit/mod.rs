@@ -1,6 +1,8 @@
 //! The audit commands, each over the ledger's queries: [`status`], [`lookup`] ("did you
 //! erase me?"), [`report`] (evidence files and manifest), [`purge`] (giving up on keys).
 
+pub mod deadlines;
+pub mod exports;
 pub mod lookup;
 pub mod purge;
 pub mod report;

@@ -39,6 +39,15 @@ pub struct AccessArgs {
     /// Field delimiter; detected from the header when not given (comma, semicolon, tab).
     #[arg(long, value_name = "CHAR", help_heading = "Input")]
     pub delimiter: Option<String>,
+    /// The column holding the date each request was received (yyyy-MM-dd): each is then due
+    /// one month later (GDPR Art. 12(3)), and `forget status` shows the deadlines.
+    #[arg(long, value_name = "NAME", help_heading = "Input")]
+    pub received_column: Option<String>,
+    /// Keep this extra column of each row (e.g. a request id) for `forget report`, which
+    /// maps each request to its document. Repeatable. Columns not named here are never
+    /// stored: do not keep personal data.
+    #[arg(long, value_name = "NAME", help_heading = "Input")]
+    pub keep_column: Vec<String>,
 
     /// Transactions per subject: the most recent N, 1 to 50 (the API's maximum).
     #[arg(long, default_value_t = 50, value_name = "N", help_heading = "Query")]
@@ -135,6 +144,12 @@ impl AccessArgs {
                 profile_default: query.scope(),
                 validate_key: access::key_rule(&query),
                 profile_and_exparam_columns: false,
+                received_column: self.received_column.as_ref().map(|c| c.trim().to_owned()),
+                keep_columns: self
+                    .keep_column
+                    .iter()
+                    .map(|c| c.trim().to_owned())
+                    .collect(),
                 ..InputOptions::default()
             },
             rate: self.pacing.rate,

@@ -23,7 +23,7 @@ pub struct LedgerArgs {
     #[arg(
         long,
         env = "FORGET_STATE",
-        default_value = "forget.db",
+        default_value = crate::text::DEFAULT_LEDGER,
         value_name = "PATH"
     )]
     pub state: PathBuf,

@@ -6,6 +6,7 @@ use clap::Args;
 
 use super::args::LedgerArgs;
 use crate::audit::report::{self, ReportConfig};
+use crate::deadline;
 use crate::error::{Result, exit};
 use crate::ledger::Ledger;
 use crate::ledger::verify::Depth;
@@ -16,7 +17,9 @@ use crate::output;
 Columns: file, line, kind (request/duplicate/invalid), key_masked, key_hash (HMAC-SHA256 hex),
 connector, profile-name, outcome, http_status, code, description, transaction_id, attempts,
 first_attempt_at, last_attempt_at, finished_at (UTC, RFC 3339), received_on, due_on, the
-exparams sent, then the columns kept with `forget run --keep-column`.
+exparams sent, then the columns kept with `forget run --keep-column`. A ledger of access
+exports (`forget access`) has outcomes exported and no_data, and an export_file column (after
+due_on): each request's document, relative to the `forget access --out` folder.
 --split DIR writes succeeded.csv (deleted, not_found) and needs-attention.csv (everything else,
 with plaintext keys while the ledger has them, in the shape `forget run` reads:
 key,profile-name,exparam1..,received,...). Files are created 0600, written whole and renamed
@@ -30,9 +33,13 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Only rows with these outcomes, e.g. `rejected,failed,invalid` (deleted, not_found,
-    /// rejected, failed, pending, invalid).
+    /// rejected, failed, pending, invalid; access exports: exported, no_data), or `late`:
+    /// erased after their due date.
     #[arg(long, value_name = "LIST")]
     pub outcome: Option<String>,
+    /// Only requests still open (not erased) after their due date, as of today (UTC).
+    #[arg(long)]
+    pub overdue: bool,
     /// Also write succeeded.csv and needs-attention.csv into DIR (instead of the report on
     /// stdout, unless --out is given).
     #[arg(long, value_name = "DIR")]
@@ -61,6 +68,9 @@ impl ReportArgs {
                 .as_deref()
                 .map(report::parse_outcomes)
                 .transpose()?,
+            overdue_on: self
+                .overdue
+                .then(|| deadline::format_date(deadline::today())),
             split: self.split.clone(),
             manifest: self.manifest.clone(),
             ledger_key_file: self.ledger_key_file.clone(),

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::args::{self, LedgerArgs};
-use crate::audit::status;
+use crate::audit::exports::{self, AccessCounts};
+use crate::audit::{deadlines, status};
 use crate::deadline;
 use crate::error::{Error, Result, exit};
 use crate::ledger::verify::Depth;
@@ -17,16 +18,23 @@ pub struct StatusArgs {
     #[command(flatten)]
     pub ledger: LedgerArgs,
     /// Print one JSON object: total, deleted, not_found, rejected, failed, pending, invalid,
-    /// duplicates (with --deadlines: the deadline summary and every key due soon or overdue).
+    /// duplicates, and `deadlines`: the deadline counts and the overdue and late requests
+    /// (with --deadlines: the deadline object alone).
     #[arg(long)]
     pub json: bool,
     /// Counts per connector and scope (Webex profile, Outreach resource), even for a
     /// Webex-only ledger; with --json, a JSON array of objects with `connector` and `scope`.
     #[arg(long)]
     pub by_connector: bool,
-    /// Deadlines only: every unfinished key overdue or due within 7 days (masked keys).
+    /// Deadlines only: the counts, every unfinished key overdue or due within 7 days, and
+    /// every request overdue (still open after its due date) or late (erased after it), with
+    /// its request id, file:line, due date and days overdue (masked keys only).
     #[arg(long)]
     pub deadlines: bool,
+    /// The kept column (`forget run --keep-column`) holding request ids, shown in the
+    /// deadline lists [default: each file's first kept column].
+    #[arg(long, value_name = "NAME")]
+    pub id_column: Option<String>,
     /// The ledger's HMAC key file [default: the ledger path + .key]; FORGET_LEDGER_KEY
     /// overrides it. Shown, and checked against the ledger.
     #[arg(long, value_name = "PATH")]
@@ -39,11 +47,13 @@ pub fn exec(args: &StatusArgs) -> Result<i32> {
     ledger.ensure_sound(Depth::Report)?;
     let today = deadline::today();
     if args.deadlines {
-        let d = ledger.deadlines(today, usize::MAX >> 1)?;
+        let d = deadlines::lists(&ledger, today, args.id_column.as_deref())?;
         if args.json {
             print_json(&d)?;
         } else {
-            output::print(&status::render_deadlines(&d))?;
+            let mut text = status::render_deadlines(&d.summary);
+            text.push_str(&deadlines::render_lists(&d));
+            output::print(&text)?;
         }
         return Ok(exit::OK);
     }
@@ -53,17 +63,35 @@ pub fn exec(args: &StatusArgs) -> Result<i32> {
         if args.by_connector {
             print_json(&by_scope)?;
         } else {
-            print_json(&counts)?;
+            let deadlines = deadlines::lists(&ledger, today, args.id_column.as_deref())?;
+            let access_exports = AccessCounts::of(&ledger)?;
+            print_json(&StatusJson {
+                counts,
+                access_exports,
+                deadlines,
+            })?;
         }
         return Ok(exit::OK);
     }
     let key_file = args::key_file(args.ledger_key_file.as_deref(), path);
     let key = status::key_status(&ledger, &key_file)?;
     let deadlines = ledger.deadlines(today, status::EARLIEST_SHOWN)?;
-    let mut text = status::render(path, &counts, &key, &deadlines);
-    if args.by_connector || ledger::shows_connectors(&by_scope) {
+    let access = AccessCounts::of(&ledger)?;
+    let mut text = match &access {
+        Some(a) if a.whole(&counts) => exports::render_status(path, a, &key, &deadlines),
+        _ => status::render(path, &counts, &key, &deadlines),
+    };
+    // A ledger of access exports alone has said it all in the words of exports.
+    let access_only = access.as_ref().is_some_and(|a| a.whole(&counts));
+    if args.by_connector || (ledger::shows_connectors(&by_scope) && !access_only) {
         text.push_str("by connector and scope:\n");
         text.push_str(&ledger::render_by_scope(&by_scope));
+        if access.is_some() {
+            text.push_str(exports::BY_SCOPE_NOTE);
+        }
+    }
+    if let Some(a) = access.as_ref().filter(|a| !a.whole(&counts)) {
+        text.push_str(&a.render());
     }
     let unfinished = ledger.unfinished_files()?;
     if let Some(note) = status::render_unfinished(unfinished) {
@@ -82,6 +110,17 @@ pub fn exec(args: &StatusArgs) -> Result<i32> {
         return Ok(exit::USAGE);
     }
     Ok(exit::OK)
+}
+
+/// `status --json`: the counts, and the deadlines beside them.
+#[derive(serde::Serialize)]
+struct StatusJson {
+    #[serde(flatten)]
+    counts: ledger::Counts,
+    /// A ledger holding access exports: them in their own words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_exports: Option<AccessCounts>,
+    deadlines: deadlines::DeadlineLists,
 }
 
 /// One JSON line on stdout.

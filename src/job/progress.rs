@@ -94,8 +94,14 @@ impl Progress {
 }
 
 fn line_counts(c: &Counters, done_word: &str) -> String {
+    // An access export's `not_found` is a subject with no data (see `outcome::shown`).
+    let absent = if done_word == "exported" {
+        "no data"
+    } else {
+        "not_found"
+    };
     format!(
-        "{done_word} {} · not_found {} · rejected {} · failed {} · retries {} · 429s {}",
+        "{done_word} {} · {absent} {} · rejected {} · failed {} · retries {} · 429s {}",
         c.finished(Outcome::Deleted),
         c.finished(Outcome::NotFound),
         c.finished(Outcome::Rejected),

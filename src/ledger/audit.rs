@@ -34,6 +34,9 @@ pub struct UnitRecord {
     pub due_on: Option<String>,
     /// When `forget purge` dropped the plaintext of this unfinished key.
     pub purged_at: Option<String>,
+    /// An access export's document, relative to the `forget access --out` folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export_file: Option<String>,
     pub requests: Vec<RequestRow>,
     pub history: Vec<AttemptEvent>,
 }
@@ -110,6 +113,7 @@ impl Ledger {
                         last_attempt_at: r.get(14)?,
                         due_on: r.get(15)?,
                         purged_at: r.get(16)?,
+                        export_file: None,
                         requests: Vec::new(),
                         history: Vec::new(),
                     },
@@ -127,6 +131,7 @@ impl Ledger {
         )?;
         let mut out = Vec::with_capacity(found.len());
         for (id, mut unit) in found {
+            unit.export_file = self.export_file(id)?;
             unit.requests = rows
                 .query_map([id], |r| {
                     Ok(RequestRow {

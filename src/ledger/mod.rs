@@ -16,6 +16,7 @@ pub mod audit;
 pub mod bulk;
 mod counts;
 pub mod deadlines;
+mod exports;
 pub mod ingest;
 pub mod purge;
 mod read_only;

@@ -41,12 +41,19 @@ pub struct ReportRow {
     pub row_exparams: Pairs,
     /// The `--keep-column` values of this row.
     pub extra: Pairs,
+    /// An access export's document, relative to the `forget access --out` folder.
+    pub export_file: Option<String>,
 }
 
 impl ReportRow {
     /// Finished for good: the person's data is gone.
     pub fn succeeded(&self) -> bool {
         matches!(self.outcome.as_str(), "deleted" | "not_found")
+    }
+
+    /// The outcome in its connector's words (an access export's `exported`, `no_data`).
+    pub fn outcome_shown(&self) -> &str {
+        crate::outcome::shown(self.connector.as_deref(), &self.outcome)
     }
 }
 
@@ -105,16 +112,17 @@ impl Ledger {
         mut each: impl FnMut(ReportRow) -> Result<()>,
     ) -> Result<u64> {
         let filter = outcomes.map(|o| serde_json::to_string(o).unwrap_or_else(|_| "[]".into()));
-        let mut stmt = self.conn.prepare(
+        let export_file = self.export_file_sql()?;
+        let mut stmt = self.conn.prepare(&format!(
             "SELECT f.path, r.line, r.kind, u.key, r.raw_key, u.key_masked, u.key_hash,
                     u.connector, u.scope, coalesce(u.outcome, 'invalid'), u.http_status, u.code,
                     coalesce(u.description, r.reason), u.transaction_id, coalesce(u.attempts, 0),
                     u.first_attempt_at, u.last_attempt_at, u.finished_at, r.received_on,
-                    r.due_on, u.exparams, r.exparams, r.extra
+                    r.due_on, u.exparams, r.exparams, r.extra, {export_file}
              FROM rows r JOIN files f ON f.id = r.file_id LEFT JOIN units u ON u.id = r.unit_id
              WHERE ?1 IS NULL OR coalesce(u.outcome, 'invalid') IN (SELECT value FROM json_each(?1))
-             ORDER BY r.file_id, r.line",
-        )?;
+             ORDER BY r.file_id, r.line"
+        ))?;
         let mut rows = stmt.query(params![filter])?;
         let mut n = 0;
         while let Some(r) = rows.next()? {
@@ -150,10 +158,20 @@ impl Ledger {
                 exparams: pairs(r.get(20)?),
                 row_exparams: pairs(r.get(21)?),
                 extra: pairs(r.get(22)?),
+                export_file: r.get(23)?,
             })?;
             n += 1;
         }
         Ok(n)
+    }
+
+    /// Whether the ledger holds access exports (its report then maps them to documents).
+    pub fn holds_access_units(&self) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM units WHERE connector = ?1)",
+            [crate::outcome::ACCESS_CONNECTOR],
+            |r| r.get(0),
+        )?)
     }
 
     /// The exparam names used anywhere, in numeric order: the report's exparam columns.

@@ -330,6 +330,16 @@ pub const MIGRATIONS: &[&str] = &[
     DROP TABLE purges;
     ALTER TABLE purges_v5 RENAME TO purges;
     "#,
+    // 8 (issue 15, access15; the lead renumbers at merge): where each access export's
+    // document was saved, relative to `forget access --out`, so a report maps each request
+    // to its document (its name is a keyed hash of the key, which the ledger drops).
+    r#"
+    CREATE TABLE exports (
+        unit_id  INTEGER PRIMARY KEY REFERENCES units (id),
+        file     TEXT NOT NULL CHECK (file <> '' AND instr(file, '/') = 0),
+        saved_at TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The oldest schema the reading commands understand as it is (a read-only ledger is
@@ -535,6 +545,26 @@ mod tests {
             |r| r.get(0),
         )?;
         assert_eq!(others as usize, DEFERRED_INDEXES.len());
+        Ok(())
+    }
+
+    #[test]
+    fn export_files_are_names_in_their_folder() -> Result<(), MigrateError> {
+        let mut conn = Connection::open_in_memory()?;
+        migrate(&mut conn)?;
+        conn.execute_batch(
+            "INSERT INTO units (id, connector, scope, key_hash, key_masked, outcome)
+               VALUES (1, 'webex-access', 'key?count=50', randomblob(32), 'a***', 'pending')",
+        )?;
+        let insert = |file: &str| {
+            conn.execute(
+                "INSERT OR REPLACE INTO exports (unit_id, file, saved_at) VALUES (1, ?1, 'x')",
+                [file],
+            )
+        };
+        assert!(insert("0123abcd.json").is_ok());
+        assert!(insert("../elsewhere.json").is_err());
+        assert!(insert("").is_err());
         Ok(())
     }
 

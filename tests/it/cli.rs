@@ -39,6 +39,7 @@ fn the_sample_runs_end_to_end_against_the_simulator_and_resumes() {
         .map(String::as_str)
         .collect();
     let mut want = vec![
+        "deadlines",
         "total",
         "deleted",
         "not_found",

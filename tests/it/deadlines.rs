@@ -70,7 +70,7 @@ fn status_shows_overdue_and_soon_due_keys_masked_and_the_key_file() {
     assert!(!s.contains("l***@e***.com"), "not due soon: {s}");
     assert!(!s.contains("@example.com"), "no plaintext: {s}");
 
-    // The JSON for scripts is unchanged; deadlines come behind their own flag.
+    // The JSON for scripts: the counts, and the deadlines beside them.
     let out = wd.run(wd.command().args(["status", "--json"]), exit::OK);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut fields: Vec<&String> = v.as_object().unwrap().keys().collect();
@@ -78,6 +78,7 @@ fn status_shows_overdue_and_soon_due_keys_masked_and_the_key_file() {
     assert_eq!(
         fields,
         [
+            "deadlines",
             "deleted",
             "duplicates",
             "failed",

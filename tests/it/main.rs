@@ -6,23 +6,27 @@
 mod common;
 
 mod access;
+mod access_outcomes;
 mod audit;
 mod bad_input;
 mod bulk_load;
 mod cli;
 mod contradictions;
 mod crash;
+mod deadline_lists;
 mod deadlines;
 mod docs;
 mod echo;
 mod environment;
 mod escaping;
 mod faults;
+mod hints;
 mod inventory;
 mod json_output;
 mod key_forms;
 mod ledger;
 mod limits;
+mod lookup_variants;
 mod manuals;
 mod output_rule;
 mod outreach;

@@ -372,6 +372,7 @@ async fn webex_and_outreach_share_one_ledger() {
     assert_eq!(
         fields,
         [
+            "deadlines",
             "deleted",
             "duplicates",
             "failed",
@@ -613,7 +614,7 @@ fn cli_refuses_what_means_nothing_to_outreach() {
         "not a connector",
     );
     case(
-        &["list", "--resource", "callPurposes"],
+        &["list", "--connector", "webex", "--resource", "callPurposes"],
         "forget list reads Outreach collections",
     );
     case(

@@ -67,6 +67,7 @@ fn config(out: Option<PathBuf>, format: Format) -> ReportConfig {
         main: true,
         out,
         outcomes: None,
+        overdue_on: None,
         split: None,
         manifest: None,
         ledger_key_file: None,

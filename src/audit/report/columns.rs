@@ -8,6 +8,8 @@ use crate::ledger::report::ReportRow;
 /// The report's column layout, fixed before the first row is written.
 pub(super) struct Columns {
     exparams: Vec<String>,
+    /// An `export_file` column (a ledger of access exports).
+    export_file: bool,
     /// Kept column names, and the header each gets (prefixed when it would clash).
     extra: Vec<(String, String)>,
 }
@@ -33,6 +35,9 @@ pub(super) const REPORT_FIXED: [&str; 18] = [
     "due_on",
 ];
 
+/// The column of an access export's document (a ledger of `forget access`).
+pub(super) const EXPORT_FILE: &str = "export_file";
+
 /// The columns after the input-shaped ones in needs-attention.csv.
 pub(super) const ATTENTION_INFO: [&str; 6] = [
     "outcome",
@@ -49,6 +54,7 @@ impl Columns {
             let n = n.to_ascii_lowercase();
             REPORT_FIXED.contains(&n.as_str())
                 || ATTENTION_INFO.contains(&n.as_str())
+                || n == EXPORT_FILE
                 || n == "key"
                 || n == "received"
                 || n.starts_with("exparam")
@@ -64,7 +70,17 @@ impl Columns {
                 (name, header)
             })
             .collect();
-        Columns { exparams, extra }
+        Columns {
+            exparams,
+            export_file: false,
+            extra,
+        }
+    }
+
+    /// With an `export_file` column after the fixed ones: each request's document.
+    pub(super) fn with_export_file(mut self, yes: bool) -> Columns {
+        self.export_file = yes;
+        self
     }
 
     pub(super) fn header(&self, shape: Shape) -> Vec<String> {
@@ -72,6 +88,9 @@ impl Columns {
         match shape {
             Shape::Report => {
                 h.extend(REPORT_FIXED.iter().map(|s| s.to_string()));
+                if self.export_file {
+                    h.push(EXPORT_FILE.into());
+                }
                 h.extend(self.exparams.iter().cloned());
             }
             Shape::Attention => {
@@ -102,7 +121,7 @@ impl Columns {
                     opt(&row.key_hash),
                     opt(&row.connector),
                     opt(&row.profile_name),
-                    row.outcome.clone(),
+                    row.outcome_shown().to_owned(),
                     row.http_status.map(|s| s.to_string()).unwrap_or_default(),
                     opt(&row.code),
                     opt(&row.description),
@@ -114,6 +133,9 @@ impl Columns {
                     opt(&row.received_on),
                     opt(&row.due_on),
                 ]);
+                if self.export_file {
+                    r.push(opt(&row.export_file));
+                }
                 r.extend(self.exparams.iter().map(|n| pick(&row.exparams, n)));
             }
             Shape::Attention => {
@@ -134,7 +156,7 @@ impl Columns {
         r.extend(self.extra.iter().map(|(name, _)| pick(&row.extra, name)));
         if shape == Shape::Attention {
             r.extend([
-                row.outcome.clone(),
+                row.outcome_shown().to_owned(),
                 opt(&row.code),
                 opt(&row.description),
                 row.file.clone(),
@@ -167,6 +189,8 @@ pub(super) struct JsonRow<'a> {
     finished_at: &'a Option<String>,
     received_on: &'a Option<String>,
     due_on: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    export_file: &'a Option<String>,
     exparams: &'a Pairs,
     extra: &'a Pairs,
 }
@@ -181,7 +205,7 @@ impl<'a> From<&'a ReportRow> for JsonRow<'a> {
             key_hash: &r.key_hash,
             connector: &r.connector,
             profile_name: &r.profile_name,
-            outcome: &r.outcome,
+            outcome: r.outcome_shown(),
             http_status: r.http_status,
             code: &r.code,
             description: &r.description,
@@ -192,6 +216,7 @@ impl<'a> From<&'a ReportRow> for JsonRow<'a> {
             finished_at: &r.finished_at,
             received_on: &r.received_on,
             due_on: &r.due_on,
+            export_file: &r.export_file,
             exparams: &r.exparams,
             extra: &r.extra,
         }

@@ -12,11 +12,15 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 mod columns;
+mod select;
 mod sink;
+
+pub use select::Selection;
 
 use columns::Columns;
 use sink::{Shape, Sink};
 
+use crate::audit::exports::AccessCounts;
 use crate::error::{Error, Result};
 use crate::ledger::report::{FileFact, PurgeFact, RunFact};
 use crate::ledger::{Counts, Ledger, timestamp};
@@ -26,14 +30,18 @@ use crate::secret;
 pub const SUCCEEDED_CSV: &str = "succeeded.csv";
 pub const NEEDS_ATTENTION_CSV: &str = "needs-attention.csv";
 
-/// Outcomes `--outcome` accepts.
-pub const OUTCOMES: [&str; 6] = [
+/// Outcomes `--outcome` accepts: the stored ones, an access export's words for its own
+/// (`exported`, `no_data`), and `late`: erased (or not found) after the due date.
+pub const OUTCOMES: [&str; 9] = [
     "deleted",
     "not_found",
     "rejected",
     "failed",
     "pending",
     "invalid",
+    "exported",
+    "no_data",
+    "late",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -52,6 +60,8 @@ pub struct ReportConfig {
     /// Write the main report at all (`--split` alone writes only the split files).
     pub main: bool,
     pub outcomes: Option<Vec<String>>,
+    /// `--overdue`: only requests still open after their due date, as of this day.
+    pub overdue_on: Option<String>,
     pub split: Option<PathBuf>,
     /// The manifest file (`-`: stdout, when the report is not there).
     pub manifest: Option<PathBuf>,
@@ -147,7 +157,12 @@ pub fn write(ledger: &Ledger, config: &ReportConfig) -> Result<ReportSummary> {
         None => None,
     };
     let snapshot = ledger.conn().unchecked_transaction()?;
-    let columns = Columns::new(ledger.exparam_names()?, ledger.kept_column_names()?);
+    let columns = Columns::new(ledger.exparam_names()?, ledger.kept_column_names()?)
+        .with_export_file(ledger.holds_access_units()?);
+    let selection = Selection {
+        names: config.outcomes.clone(),
+        overdue_on: config.overdue_on.clone(),
+    };
     let mut main = main_out
         .map(|out| Sink::open("report", Shape::Report, config.format, out, &columns))
         .transpose()?;
@@ -165,7 +180,11 @@ pub fn write(ledger: &Ledger, config: &ReportConfig) -> Result<ReportSummary> {
         None => None,
     };
     let mut summary = ReportSummary::default();
-    summary.rows = ledger.for_each_report_row(config.outcomes.as_deref(), |row| {
+    ledger.for_each_report_row(selection.stored_outcomes().as_deref(), |row| {
+        if !selection.keeps(&row) {
+            return Ok(());
+        }
+        summary.rows += 1;
         if let Some(sink) = &mut main {
             sink.write(&columns, &row)?;
         }
@@ -238,7 +257,13 @@ pub struct Manifest {
     pub generated_at: String,
     pub ledger: String,
     pub outcome_filter: Option<Vec<String>>,
+    /// `--overdue`: the day the report listed the requests open after their due date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overdue_on: Option<String>,
     pub counts: Counts,
+    /// A ledger of access exports: its subjects in their own words (exported, no data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_exports: Option<AccessCounts>,
     pub input_files: Vec<FileFact>,
     pub runs: Vec<RunFact>,
     pub purges: Vec<PurgeFact>,
@@ -252,7 +277,9 @@ pub fn manifest(ledger: &Ledger, config: &ReportConfig, files: &[WrittenFile]) -
         generated_at: timestamp(SystemTime::now()),
         ledger: ledger.path().display().to_string(),
         outcome_filter: config.outcomes.clone(),
+        overdue_on: config.overdue_on.clone(),
         counts: ledger.counts()?,
+        access_exports: AccessCounts::of(ledger)?,
         input_files: ledger.file_facts()?,
         runs: ledger.run_facts()?,
         purges: ledger.purge_facts()?,

@@ -65,6 +65,7 @@ fn ledger(dir: &tempfile::TempDir) -> (std::path::PathBuf, Connection) {
             error: None,
             finish: Some(outcome),
             after_ambiguous: false,
+            kept: None,
         });
     }
     writer.finish().expect("test setup");

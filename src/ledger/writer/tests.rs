@@ -50,6 +50,7 @@ fn answer(unit_id: i64, finish: Option<Outcome>, transaction_id: Option<&str>) -
         error: None,
         finish,
         after_ambiguous: false,
+        kept: None,
     }
 }
 
