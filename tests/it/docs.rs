@@ -121,3 +121,93 @@ fn every_tested_command_in_the_docs_runs_as_printed() {
     }
     assert!(ran >= 3, "only {ran} documented commands are tested");
 }
+
+/// GitHub's anchor for a heading: lower case, punctuation dropped, spaces as `-`; a repeated
+/// one gets `-1`, `-2`, ….
+fn anchors(page: &str) -> Vec<String> {
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    let mut fence = false;
+    for line in page.lines() {
+        if line.starts_with("```") {
+            fence = !fence;
+        }
+        if fence || !line.starts_with('#') {
+            continue;
+        }
+        let title = line.trim_start_matches('#').trim();
+        let slug: String = title
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_alphanumeric() || *c == '-' || *c == '_' || *c == ' ')
+            .map(|c| if c == ' ' { '-' } else { c })
+            .collect();
+        let n = seen.entry(slug.clone()).or_insert(0);
+        out.push(if *n == 0 {
+            slug.clone()
+        } else {
+            format!("{slug}-{n}")
+        });
+        *n += 1;
+    }
+    out
+}
+
+/// Every link between the documents reaches a file that exists, and a heading in it.
+#[test]
+fn every_link_in_the_docs_reaches_its_target() {
+    let mut pages = pages();
+    for extra in ["CONTRIBUTING.md", "ARCHITECTURE.md", "BENCHMARKS.md"] {
+        if repo_path(extra).is_file() {
+            pages.push(repo_path(extra));
+        }
+    }
+    let link = |s: &str| -> Vec<String> {
+        // [label](target): the target, up to a space or the closing parenthesis.
+        let mut found = Vec::new();
+        let mut rest = s;
+        while let Some(i) = rest.find("](") {
+            let after = &rest[i + 2..];
+            let end = after.find([')', ' ']).unwrap_or(after.len());
+            found.push(after[..end].to_owned());
+            rest = &after[end..];
+        }
+        found
+    };
+    let mut checked = 0;
+    for page in &pages {
+        let doc = std::fs::read_to_string(page).unwrap();
+        let dir = page.parent().unwrap();
+        for target in link(&doc) {
+            if target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            let (file, anchor) = match target.split_once('#') {
+                Some((f, a)) => (f, Some(a)),
+                None => (target.as_str(), None),
+            };
+            let file = if file.is_empty() {
+                page.clone()
+            } else {
+                dir.join(file)
+            };
+            assert!(
+                file.exists(),
+                "{}: link to {target}: no such file",
+                page.display()
+            );
+            if let Some(anchor) = anchor
+                && file.extension().is_some_and(|x| x == "md")
+            {
+                let text = std::fs::read_to_string(&file).unwrap();
+                assert!(
+                    anchors(&text).iter().any(|a| a == anchor),
+                    "{}: link to {target}: no such heading",
+                    page.display()
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 10, "{checked} links");
+}
