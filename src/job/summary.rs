@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crate::connector::Connector;
 use crate::engine::{Counters, StopReason};
 use crate::error::{Result, exit};
+use crate::ledger::file_options::FileOptions;
 use crate::ledger::ingest::IngestCounts;
 use crate::ledger::writer::Recorded;
 use crate::ledger::{Counts, Ledger, ScopeCounts, render_by_scope, shows_connectors};
@@ -37,6 +38,12 @@ pub struct RunSummary {
     pub stop_message: Option<String>,
     pub elapsed: Duration,
     pub dry_run: bool,
+    /// Keys set aside without being sent, per profile the preflight found invalid.
+    pub set_aside: Vec<(String, u64)>,
+    /// A dry run: the files it recorded, with their options.
+    pub dry_run_files: Vec<FileOptions>,
+    /// Keys a dry run alone recorded, which a real run does not send.
+    pub dry_run_units: u64,
 }
 
 impl RunSummary {
@@ -69,6 +76,8 @@ pub(super) struct Collector {
     pub recorded: Arc<Recorded>,
     /// The connector that can explain an API's stop in its own words (none for a dry run).
     pub explainer: Option<Arc<dyn Connector>>,
+    pub set_aside: Vec<(String, u64)>,
+    pub dry_run_files: Vec<FileOptions>,
 }
 
 impl Collector {
@@ -111,8 +120,33 @@ impl Collector {
             stop_message,
             elapsed: self.started.elapsed(),
             dry_run,
+            set_aside: self.set_aside.clone(),
+            dry_run_files: self.dry_run_files.clone(),
+            dry_run_units: ledger.dry_run_units(self.connector)?,
         })
     }
+}
+
+/// A file's recorded options, in the flags that give them.
+fn render_options(f: &FileOptions) -> String {
+    let mut parts = vec![
+        format!("--key-column {}", f.key_column),
+        format!("--profile-name {:?}", f.profile_default),
+    ];
+    for (name, value) in &f.exparams {
+        parts.push(format!("--exparam {name}={value}"));
+    }
+    if let Some(column) = &f.received_column {
+        parts.push(format!("--received-column {column}"));
+        if let Some(format) = &f.date_format {
+            parts.push(format!("--date-format {format}"));
+        }
+    }
+    for column in &f.keep_columns {
+        parts.push(format!("--keep-column {column}"));
+    }
+    parts.push(format!("--delimiter '{}'", f.delimiter));
+    parts.join(" ")
 }
 
 /// The summary table printed at the end of a run.
@@ -126,6 +160,19 @@ pub fn render_summary(s: &RunSummary) -> String {
         "input: {} rows recorded ({} new keys, {} duplicate rows, {} invalid rows)",
         i.rows, i.new_units, i.duplicates, i.invalid
     );
+    if i.dates_unreadable > 0 {
+        let _ = writeln!(
+            out,
+            "{} requests have a received date that cannot be read (see --date-format): recorded \
+             without a due date{}; `forget invalid` lists them",
+            i.dates_unreadable,
+            if s.dry_run {
+                ""
+            } else {
+                " and sent all the same"
+            }
+        );
+    }
     let by_connector = if shows_connectors(&s.by_scope) {
         format!(
             "the ledger by connector (this run counts {} only):\n{}",
@@ -147,6 +194,16 @@ pub fn render_summary(s: &RunSummary) -> String {
         let _ = writeln!(out, "  duplicate rows      {:>9}", l.duplicates);
         let _ = writeln!(out, "  invalid rows        {:>9}", l.invalid);
         out.push_str(&by_connector);
+        for f in &s.dry_run_files {
+            let _ = writeln!(out, "recorded by this dry run: {}", render_options(f));
+        }
+        if !s.dry_run_files.is_empty() {
+            let _ = writeln!(
+                out,
+                "A dry run's keys are never sent. A real run of the same file with these \
+                 options sends them; with other options it replaces what the dry run recorded."
+            );
+        }
         return out;
     }
     let _ = writeln!(
@@ -201,6 +258,20 @@ pub fn render_summary(s: &RunSummary) -> String {
             "{} answers came for keys the ledger had already finished: their recorded outcome \
              was kept, and each answer recorded as an attempt",
             s.kept_final
+        );
+    }
+    for (scope, n) in &s.set_aside {
+        let _ = writeln!(
+            out,
+            "{n} keys set aside, not sent: the preflight found profile {scope:?} invalid (102). \
+             Fix their profile-name in a new file and run it; `forget status` counts them"
+        );
+    }
+    if s.dry_run_units > 0 {
+        let _ = writeln!(
+            out,
+            "{} keys were recorded by a dry run only and are not sent: run their file for real",
+            s.dry_run_units
         );
     }
     match &s.stop {

@@ -8,6 +8,7 @@
 //! - [`report`]: request rows streamed for `forget report`, and the manifest's facts.
 //! - [`purge`]: dropping the plaintext of keys the team gives up on.
 //! - [`deadlines`]: overdue and soon-due keys for `forget status`.
+//! - [`file_options`]: the input options a file was recorded with; [`events`]: the event log.
 //! - [`verify`]: the ledger's checks (`forget verify`, and before anything is read or sent).
 //! - this module: opening (0600, WAL, lock, key check; read-only for the audit commands) and
 //!   the queries other commands need.
@@ -16,6 +17,8 @@ pub mod audit;
 pub mod bulk;
 mod counts;
 pub mod deadlines;
+pub mod events;
+pub mod file_options;
 pub mod ingest;
 pub mod purge;
 mod read_only;
@@ -379,6 +382,37 @@ impl Ledger {
         let mut stmt = self.conn.prepare(
             "SELECT f.path, r.line, r.reason FROM row_records r JOIN files f ON f.id = r.file_id
              WHERE r.kind = 'invalid' ORDER BY r.file_id, r.line",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(InvalidRow {
+                path: r.get(0)?,
+                line: r.get::<_, i64>(1)? as u64,
+                reason: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+impl Ledger {
+    /// Request rows whose received date could not be read (each has a `date_unreadable`
+    /// event), for `forget invalid`. None in a ledger older than the event log.
+    pub fn unreadable_dates(&self) -> Result<Vec<InvalidRow>> {
+        let logged: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events')",
+            [],
+            |r| r.get(0),
+        )?;
+        if !logged {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT f.path, e.line, e.reason FROM events e JOIN files f ON f.id = e.file_id
+             WHERE e.kind = 'date_unreadable'
+               -- A replaced dry run's rows are gone, and their events with them.
+               AND NOT EXISTS (SELECT 1 FROM events x WHERE x.kind = 'dry_run_replaced'
+                               AND x.file_id = e.file_id AND x.id > e.id)
+             ORDER BY e.file_id, e.line",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok(InvalidRow {

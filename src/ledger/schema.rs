@@ -330,6 +330,41 @@ pub const MIGRATIONS: &[&str] = &[
     DROP TABLE purges;
     ALTER TABLE purges_v5 RENAME TO purges;
     "#,
+    // 6: (reserved for the request lifecycle: the events table and what it needs; another
+    // branch adds it, the numbers are reconciled at merge).
+    "",
+    // 7: a file's input options recorded with it, and what a dry run alone recorded.
+    // `options` is the JSON of how the file was read (`ledger::file_options`); a later run
+    // of the same content with other options is refused, not recorded twice or silently
+    // read the old way. `dry_run` marks a file, and the units it brought, recorded by a
+    // `--dry-run` only: never sent, and replaced by a real run that reads the file otherwise.
+    //
+    // TEMPORARY: the `events` table is created here only if migration 6 (the request
+    // lifecycle, built on another branch) has not: its shape is that migration's, so this
+    // branch's events can be recorded and tested. The lead drops these lines at merge.
+    r#"
+    ALTER TABLE files ADD COLUMN options TEXT;
+    ALTER TABLE files ADD COLUMN dry_run INTEGER NOT NULL DEFAULT 0 CHECK (dry_run IN (0, 1));
+    ALTER TABLE units ADD COLUMN dry_run INTEGER NOT NULL DEFAULT 0 CHECK (dry_run IN (0, 1));
+
+    CREATE TABLE IF NOT EXISTS events (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        at       TEXT NOT NULL,
+        kind     TEXT NOT NULL CHECK (kind IN ('resolved', 'corrected', 'set_aside',
+                     'date_unreadable', 'options_recorded', 'dry_run_replaced', 'exported')),
+        file_id  INTEGER REFERENCES files (id),
+        line     INTEGER,
+        unit_id  INTEGER REFERENCES units (id),
+        operator TEXT NOT NULL,
+        host     TEXT NOT NULL,
+        reason   TEXT,
+        detail   TEXT
+    );
+    CREATE TRIGGER IF NOT EXISTS events_append_only_u BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    CREATE TRIGGER IF NOT EXISTS events_append_only_d BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    "#,
 ];
 
 /// The oldest schema the reading commands understand as it is (a read-only ledger is
