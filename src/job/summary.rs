@@ -44,6 +44,9 @@ pub struct RunSummary {
     pub dry_run_files: Vec<FileOptions>,
     /// Keys a dry run alone recorded, which a real run does not send.
     pub dry_run_units: u64,
+    /// Requests in the ledger whose received date could not be read: they need attention
+    /// (the deadline is unknown) even once erased.
+    pub dates_unreadable: u64,
 }
 
 impl RunSummary {
@@ -55,7 +58,7 @@ impl RunSummary {
             None if self.dry_run => exit::OK,
             None => {
                 let c = &self.ledger;
-                if c.rejected + c.failed + c.invalid + c.pending > 0 {
+                if c.rejected + c.failed + c.invalid + c.pending + self.dates_unreadable > 0 {
                     exit::INCOMPLETE
                 } else {
                     exit::OK
@@ -123,6 +126,7 @@ impl Collector {
             set_aside: self.set_aside.clone(),
             dry_run_files: self.dry_run_files.clone(),
             dry_run_units: ledger.dry_run_units(self.connector)?,
+            dates_unreadable: ledger.count_unreadable_dates(self.connector)?,
         })
     }
 }
@@ -312,6 +316,14 @@ pub fn render_summary(s: &RunSummary) -> String {
                     out,
                     "{} rows invalid: `forget invalid` lists them with reasons",
                     l.invalid
+                );
+            }
+            if s.dates_unreadable > 0 {
+                let _ = writeln!(
+                    out,
+                    "{} requests have a received date that cannot be read, so no known \
+                     deadline: `forget invalid` lists them",
+                    s.dates_unreadable
                 );
             }
         }

@@ -394,26 +394,31 @@ impl Ledger {
     }
 }
 
+/// The `date_unreadable` events that still stand: those of a dry run's recording that a
+/// later run replaced went with its rows.
+const STANDING_DATE_EVENTS: &str = "FROM events e JOIN files f ON f.id = e.file_id
+     WHERE e.kind = 'date_unreadable'
+       AND NOT EXISTS (SELECT 1 FROM events x WHERE x.kind = 'dry_run_replaced'
+                       AND x.file_id = e.file_id AND x.id > e.id)";
+
 impl Ledger {
-    /// Request rows whose received date could not be read (each has a `date_unreadable`
-    /// event), for `forget invalid`. None in a ledger older than the event log.
-    pub fn unreadable_dates(&self) -> Result<Vec<InvalidRow>> {
-        let logged: bool = self.conn.query_row(
+    fn has_events(&self) -> Result<bool> {
+        Ok(self.conn.query_row(
             "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events')",
             [],
             |r| r.get(0),
-        )?;
-        if !logged {
+        )?)
+    }
+
+    /// Request rows whose received date could not be read (each has a `date_unreadable`
+    /// event), for `forget invalid`. None in a ledger older than the event log.
+    pub fn unreadable_dates(&self) -> Result<Vec<InvalidRow>> {
+        if !self.has_events()? {
             return Ok(Vec::new());
         }
-        let mut stmt = self.conn.prepare(
-            "SELECT f.path, e.line, e.reason FROM events e JOIN files f ON f.id = e.file_id
-             WHERE e.kind = 'date_unreadable'
-               -- A replaced dry run's rows are gone, and their events with them.
-               AND NOT EXISTS (SELECT 1 FROM events x WHERE x.kind = 'dry_run_replaced'
-                               AND x.file_id = e.file_id AND x.id > e.id)
-             ORDER BY e.file_id, e.line",
-        )?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT f.path, e.line, e.reason {STANDING_DATE_EVENTS} ORDER BY e.file_id, e.line"
+        ))?;
         let rows = stmt.query_map([], |r| {
             Ok(InvalidRow {
                 path: r.get(0)?,
@@ -422,6 +427,19 @@ impl Ledger {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// How many requests of `connector`'s files have a received date that could not be read.
+    pub fn count_unreadable_dates(&self, connector: &str) -> Result<u64> {
+        if !self.has_events()? {
+            return Ok(0);
+        }
+        let n: i64 = self.conn.query_row(
+            &format!("SELECT count(*) {STANDING_DATE_EVENTS} AND f.connector = ?1"),
+            [connector],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
     }
 }
 

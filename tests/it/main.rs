@@ -17,6 +17,7 @@ mod echo;
 mod environment;
 mod escaping;
 mod faults;
+mod intake;
 mod inventory;
 mod key_forms;
 mod ledger;
