@@ -469,3 +469,6 @@ fn options_event(
         },
     )
 }
+
+#[cfg(test)]
+mod tests;

@@ -574,6 +574,45 @@ mod tests {
     }
 
     #[test]
+    fn files_recorded_before_options_are_real_and_events_are_append_only()
+    -> Result<(), MigrateError> {
+        let mut conn = Connection::open_in_memory()?;
+        let tx = conn.transaction()?;
+        apply(&tx, 0)?;
+        tx.commit()?;
+        // Back to schema 5, with a file recorded then: migrations 6 and 7 find it.
+        conn.execute_batch(
+            "DROP TRIGGER IF EXISTS events_append_only_u; DROP TRIGGER IF EXISTS events_append_only_d;
+             DROP TABLE IF EXISTS events;
+             ALTER TABLE files DROP COLUMN options; ALTER TABLE files DROP COLUMN dry_run;
+             ALTER TABLE units DROP COLUMN dry_run;
+             INSERT INTO files (connector, path, sha256, profile_default, key_column, added_at)
+               VALUES ('webex', 'a.csv', 'aaa', 'customers', 'key', 'now');",
+        )?;
+        conn.pragma_update(None, "user_version", 5)?;
+        assert_eq!(migrate(&mut conn)?, 5);
+        let (options, dry): (Option<String>, i64) =
+            conn.query_row("SELECT options, dry_run FROM files", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        assert_eq!((options, dry), (None, 0));
+        conn.execute(
+            "INSERT INTO events (at, kind, file_id, operator, host) VALUES ('now', 'options_recorded', 1, 'op', 'host')",
+            [],
+        )?;
+        assert!(conn.execute("UPDATE events SET reason = 'x'", []).is_err());
+        assert!(conn.execute("DELETE FROM events", []).is_err());
+        assert!(
+            conn.execute(
+                "INSERT INTO events (at, kind, operator, host) VALUES ('now', 'made_up', 'op', 'host')",
+                [],
+            )
+            .is_err()
+        );
+        Ok(())
+    }
+
+    #[test]
     fn refuses_a_newer_schema() -> Result<(), MigrateError> {
         let mut conn = Connection::open_in_memory()?;
         conn.pragma_update(None, "user_version", 999)?;
