@@ -215,7 +215,8 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
         )
         .map_err(|e| Error::ledger(&config.state, format!("cannot start its writer: {e}")))?
     };
-    let source = source::spawn(&config.state, connector.name(), include)?;
+    let skip = collector.set_aside.iter().map(|(s, _)| s.clone()).collect();
+    let source = source::spawn(&config.state, connector.name(), include, skip)?;
     let throttle = Arc::new(Throttle::new(config.rate.0));
     let progress = Progress::start(
         collector.to_send,

@@ -264,7 +264,7 @@ pub fn render_summary(s: &RunSummary) -> String {
             s.kept_final
         );
     }
-    for (scope, n) in &s.set_aside {
+    for (scope, n) in s.set_aside.iter().filter(|(_, n)| *n > 0) {
         let _ = writeln!(
             out,
             "{n} keys set aside, not sent: the preflight found profile {scope:?} invalid (102). \

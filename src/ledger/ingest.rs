@@ -520,23 +520,6 @@ impl Ledger {
         Ok(counts)
     }
 
-    /// Record which extra columns and received-date column a file's rows were read with, so
-    /// reports and the manifest can name them.
-    pub fn set_file_mapping(
-        &self,
-        file_id: i64,
-        keep_columns: &[String],
-        received_column: Option<&str>,
-    ) -> Result<()> {
-        let keep = (!keep_columns.is_empty())
-            .then(|| serde_json::to_string(keep_columns).unwrap_or_else(|_| "[]".into()));
-        self.conn.execute(
-            "UPDATE files SET extra_columns = ?1, received_column = ?2 WHERE id = ?3",
-            params![keep, received_column, file_id],
-        )?;
-        Ok(())
-    }
-
     /// Mark every row of a file recorded; returns how many there are.
     pub fn finish_file(&self, file_id: i64) -> Result<u64> {
         let rows: i64 = self.conn.query_row(

@@ -274,20 +274,6 @@ impl Ledger {
         )
     }
 
-    /// Whether every row of the file with this content, read with this profile default, is
-    /// already recorded (so ingesting it again adds nothing).
-    pub fn file_recorded(&self, sha256: &str, profile_default: &str) -> Result<bool> {
-        let rows: Option<Option<i64>> = self
-            .conn
-            .query_row(
-                "SELECT rows FROM files WHERE sha256 = ?1 AND profile_default = ?2",
-                params![sha256, profile_default],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(matches!(rows, Some(Some(_))))
-    }
-
     pub fn begin_run(&self, run: &RunRecord) -> Result<i64> {
         self.conn.execute(
             "INSERT INTO runs (started_at, connector, api_host, rate, operator, host, tool_version)

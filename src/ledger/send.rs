@@ -125,7 +125,8 @@ impl Ledger {
     /// Set aside the keys waiting under `scope` (of `include`'s outcomes) without sending
     /// them: the preflight found the profile invalid, so each would be rejected (102). They
     /// are recorded rejected, with the reason, and one `set_aside` event says how many and
-    /// why. Returns how many.
+    /// why. Returns how many. Keys the API rejected before keep that answer (the run does not
+    /// send them either, see `job::source`).
     pub fn set_aside(
         &mut self,
         connector: &str,
@@ -142,7 +143,7 @@ impl Ledger {
             // No code or status: no answer came for these keys; the description says why.
             "UPDATE units SET outcome = 'rejected', description = ?4, finished_at = ?5
              WHERE connector = ?1 AND scope = ?2 AND key IS NOT NULL AND dry_run = 0
-               AND outcome IN (SELECT value FROM json_each(?3))",
+               AND outcome IN (SELECT value FROM json_each(?3)) AND outcome <> 'rejected'",
             params![
                 connector,
                 scope,

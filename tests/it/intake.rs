@@ -260,6 +260,21 @@ async fn an_invalid_profile_found_by_the_preflight_sets_its_keys_aside_and_the_r
         (Some("nosuchprofile"), Some(1))
     );
 
+    // --retry-rejected: the profile is still invalid, so its key is still not sent.
+    let mut retry = forget(&wd, &fx, &command);
+    retry.arg("--retry-rejected");
+    let sent = fx.sim.stats().requests;
+    run_bin(retry, exit::INCOMPLETE).await;
+    assert_eq!(fx.sim.stats().requests, sent + 1, "one canary, no key");
+    let attempts: i64 = db
+        .query_row(
+            "SELECT attempts FROM units WHERE scope = 'nosuchprofile'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(attempts, 0);
+
     // A token the API refuses still stops everything before anything is sent.
     fx.sim.set_token("another-token");
     let mut retry = forget(&wd, &fx, &command);
