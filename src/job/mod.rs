@@ -105,13 +105,14 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
     let plans = ingest::plan_files(&ledger, &files, &opts, connector_name)?;
     let mut set_aside = Vec::new();
     let mut checked = Vec::new();
+    let mut invalid = Vec::new();
     // Before anything is recorded, so a wrong --profile-name leaves no units behind.
     if let Some(target) = &target
         && config.preflight
         && !config.dry_run
     {
         let (scopes, defaults) = scopes_to_check(&ledger, &plans, connector_name, &include)?;
-        let invalid = preflight::before_run(
+        invalid = preflight::before_run(
             &*target.connector,
             &engine_config,
             &scopes,
@@ -145,18 +146,24 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
         .await
         .map_err(|e| Error::internal(format!("the ingest task failed: {e}")))??
     };
-    // Profiles first seen in the rows just recorded (a `profile-name` column): proved too.
+    // Profiles first seen in the rows just recorded (a `profile-name` column) are proved
+    // too; rows just recorded under a profile found invalid are set aside with the others.
     if let Some(target) = &target
         && config.preflight
         && !config.dry_run
         && !stop.is_stopped()
     {
+        for (scope, n) in set_aside_invalid(&mut ledger, connector_name, &include, &invalid)? {
+            if let Some(entry) = set_aside.iter_mut().find(|(s, _)| *s == scope) {
+                entry.1 += n;
+            }
+        }
         let scopes: Vec<String> = ledger
             .scopes_to_send(connector_name, &include, preflight::MAX_SCOPES)?
             .into_iter()
             .filter(|s| !checked.contains(s))
             .collect();
-        let invalid = preflight::before_run(
+        let found = preflight::before_run(
             &*target.connector,
             &engine_config,
             &scopes,
@@ -168,7 +175,7 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
             &mut ledger,
             connector_name,
             &include,
-            &invalid,
+            &found,
         )?);
     }
 

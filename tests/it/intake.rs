@@ -260,6 +260,33 @@ async fn an_invalid_profile_found_by_the_preflight_sets_its_keys_aside_and_the_r
         (Some("nosuchprofile"), Some(1))
     );
 
+    // A new file naming the invalid profile in its rows: proved once recorded, set aside.
+    wd.write("more.csv", "key,profile-name\nk-late,nosuchprofile\n");
+    let sent = fx.sim.stats().requests;
+    let out = run_bin(
+        forget(
+            &wd,
+            &fx,
+            &["run", "more.csv", "--profile-name", "customers"],
+        ),
+        exit::INCOMPLETE,
+    )
+    .await;
+    assert!(
+        text(&out.stdout).contains("1 keys set aside, not sent"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(fx.sim.stats().requests, sent + 2, "two canaries, no key");
+    assert_eq!(
+        query(
+            &wd,
+            "SELECT count(*) FROM units WHERE scope = 'nosuchprofile' AND outcome = 'rejected'
+               AND attempts = 0"
+        ),
+        2
+    );
+
     // --retry-rejected: the profile is still invalid, so its key is still not sent.
     let mut retry = forget(&wd, &fx, &command);
     retry.arg("--retry-rejected");
@@ -268,7 +295,7 @@ async fn an_invalid_profile_found_by_the_preflight_sets_its_keys_aside_and_the_r
     assert_eq!(fx.sim.stats().requests, sent + 1, "one canary, no key");
     let attempts: i64 = db
         .query_row(
-            "SELECT attempts FROM units WHERE scope = 'nosuchprofile'",
+            "SELECT max(attempts) FROM units WHERE scope = 'nosuchprofile'",
             [],
             |r| r.get(0),
         )
