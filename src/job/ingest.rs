@@ -110,10 +110,14 @@ fn ingest_files(
     dry_run: bool,
 ) -> Result<IngestCounts> {
     let mut total = IngestCounts::default();
-    let plans = plan_files(ledger, files, opts, connector)?;
-    for (file, (options, plan)) in files.iter().zip(&plans) {
+    // Every file is checked before any is recorded; each is planned again just before it
+    // is, as the files before it (the same one given twice) may have recorded it.
+    plan_files(ledger, files, opts, connector)?;
+    for file in files {
         let path = file.path.to_string_lossy();
-        let entry = begin(ledger, file, options, plan, dry_run)?;
+        let options = FileOptions::of(connector, file, opts);
+        let plan = ledger.file_plan(&file.sha256, &options)?;
+        let entry = begin(ledger, file, &options, &plan, dry_run)?;
         if entry.complete {
             tracing::info!(file = %path, "already recorded: skipping ingest");
             continue;

@@ -124,6 +124,21 @@ async fn a_file_run_again_with_other_options_is_refused_naming_each_difference()
         text(&out.stdout)
     );
     assert_eq!(query(&wd, "SELECT count(*) FROM files"), 1);
+
+    // A new file given twice in one run is recorded once.
+    let mut twice = String::from("key\n");
+    twice.push_str(&held[0]);
+    twice.push('\n');
+    wd.write("twice.csv", &twice);
+    let args = [
+        "run",
+        "twice.csv",
+        "twice.csv",
+        "--profile-name",
+        "customers",
+    ];
+    run_bin(forget(&wd, &fx, &args), exit::OK).await;
+    assert_eq!(query(&wd, "SELECT count(*) FROM files"), 2);
 }
 
 #[tokio::test]
