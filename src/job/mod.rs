@@ -189,6 +189,7 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
         explainer: target.as_ref().map(|t| t.connector.clone()),
         set_aside,
         dry_run_files: dry_run_files(&plans, config.dry_run),
+        state_flag: summary::state_flag(&config.state),
     };
 
     let target = match target {

@@ -47,6 +47,8 @@ pub struct RunSummary {
     /// Requests in the ledger whose received date could not be read: they need attention
     /// (the deadline is unknown) even once erased.
     pub dates_unreadable: u64,
+    /// ` --state PATH` when the ledger is not the default one, for the commands hints name.
+    pub state_flag: String,
 }
 
 impl RunSummary {
@@ -81,6 +83,7 @@ pub(super) struct Collector {
     pub explainer: Option<Arc<dyn Connector>>,
     pub set_aside: Vec<(String, u64)>,
     pub dry_run_files: Vec<FileOptions>,
+    pub state_flag: String,
 }
 
 impl Collector {
@@ -127,7 +130,23 @@ impl Collector {
             dry_run_files: self.dry_run_files.clone(),
             dry_run_units: ledger.dry_run_units(self.connector)?,
             dates_unreadable: ledger.count_unreadable_dates(self.connector)?,
+            state_flag: self.state_flag.clone(),
         })
+    }
+}
+
+/// ` --state PATH` for the commands a summary names, unless `state` is the default ledger.
+pub fn state_flag(state: &std::path::Path) -> String {
+    if state == std::path::Path::new("forget.db") {
+        return String::new();
+    }
+    let path = state.to_string_lossy();
+    let plain = path
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c));
+    match plain {
+        true => format!(" --state {path}"),
+        false => format!(" --state '{}'", path.replace('\'', "'\\''")),
     }
 }
 
@@ -168,13 +187,14 @@ pub fn render_summary(s: &RunSummary) -> String {
         let _ = writeln!(
             out,
             "{} requests have a received date that cannot be read (see --date-format): recorded \
-             without a due date{}; `forget invalid` lists them",
+             without a due date{}; `forget invalid{}` lists them",
             i.dates_unreadable,
             if s.dry_run {
                 ""
             } else {
                 " and sent all the same"
-            }
+            },
+            s.state_flag
         );
     }
     let by_connector = if shows_connectors(&s.by_scope) {
@@ -199,7 +219,11 @@ pub fn render_summary(s: &RunSummary) -> String {
         let _ = writeln!(out, "  invalid rows        {:>9}", l.invalid);
         out.push_str(&by_connector);
         for f in &s.dry_run_files {
-            let _ = writeln!(out, "recorded by this dry run: {}", render_options(f));
+            let _ = writeln!(
+                out,
+                "recorded as a dry run's (never sent): {}",
+                render_options(f)
+            );
         }
         if !s.dry_run_files.is_empty() {
             let _ = writeln!(
@@ -268,7 +292,8 @@ pub fn render_summary(s: &RunSummary) -> String {
         let _ = writeln!(
             out,
             "{n} keys set aside, not sent: the preflight found profile {scope:?} invalid (102). \
-             Fix their profile-name in a new file and run it; `forget status` counts them"
+             Fix their profile-name in a new file and run it; `forget status{}` counts them",
+            s.state_flag
         );
     }
     if s.dry_run_units > 0 {
@@ -322,11 +347,27 @@ pub fn render_summary(s: &RunSummary) -> String {
                 let _ = writeln!(
                     out,
                     "{} requests have a received date that cannot be read, so no known \
-                     deadline: `forget invalid` lists them",
-                    s.dates_unreadable
+                     deadline: `forget invalid{}` lists them",
+                    s.dates_unreadable, s.state_flag
                 );
             }
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_name_the_ledger_unless_it_is_the_default() {
+        let case = |path: &str, want: &str| {
+            assert_eq!(state_flag(std::path::Path::new(path)), want, "{path}")
+        };
+        case("forget.db", "");
+        case("forget-simulate.db", " --state forget-simulate.db");
+        case("/data/ledgers/q4.db", " --state /data/ledgers/q4.db");
+        case("my ledger's.db", " --state 'my ledger'\\''s.db'");
+    }
 }

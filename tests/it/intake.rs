@@ -156,7 +156,9 @@ async fn a_dry_run_with_a_typo_leaves_nothing_the_real_run_acts_on() {
     let out = run_bin(dry, exit::OK).await;
     let stdout = text(&out.stdout);
     assert!(
-        stdout.contains("recorded by this dry run: --key-column key --profile-name \"custmers\""),
+        stdout.contains(
+            "recorded as a dry run's (never sent): --key-column key --profile-name \"custmers\""
+        ),
         "{stdout}"
     );
     assert!(
