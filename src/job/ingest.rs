@@ -87,6 +87,11 @@ fn begin(
         FilePlan::Recorded { .. } => {}
         FilePlan::ReplaceDry { id, old } => {
             tracing::info!(file = %path, "recorded by a dry run with other options: replacing it");
+            // A bulk load the dry run left unfinished: its indexes first, which the
+            // replacement's lookups need.
+            if ledger.bulk_file()?.is_some() {
+                ledger.finish_bulk(i64::MAX)?;
+            }
             ledger.replace_dry_file(*id, old, options, dry_run, &actor)?;
         }
         FilePlan::Refuse { old } => return Err(Error::usage(refusal(&path, old, options))),
