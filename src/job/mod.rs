@@ -280,7 +280,7 @@ pub fn scopes_to_check(
 ) -> Result<(Vec<String>, Vec<String>)> {
     let mut scopes = Vec::new();
     for (options, plan) in plans {
-        if plan.is_new_work(false) && !scopes.contains(&options.profile_default) {
+        if plan.is_new_work() && !scopes.contains(&options.profile_default) {
             scopes.push(options.profile_default.clone());
         }
     }

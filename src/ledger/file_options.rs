@@ -49,14 +49,12 @@ pub enum FilePlan {
 }
 
 impl FilePlan {
-    /// Whether this plan records the file's rows anew, or for real for the first time: its
+    /// Whether a real run records the file's rows anew, or for real for the first time: its
     /// default profile is then about to be used.
-    pub fn is_new_work(&self, dry_run: bool) -> bool {
+    pub fn is_new_work(&self) -> bool {
         match self {
             FilePlan::New | FilePlan::ReplaceDry { .. } => true,
-            FilePlan::Recorded {
-                dry_run: was_dry, ..
-            } => *was_dry && !dry_run,
+            FilePlan::Recorded { dry_run, .. } => *dry_run,
             FilePlan::Refuse { .. } => false,
         }
     }
