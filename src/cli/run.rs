@@ -74,7 +74,8 @@ pub struct RunArgs {
     /// path + .key]. FORGET_LEDGER_KEY overrides it.
     #[arg(long, value_name = "PATH", help_heading = "Ledger")]
     pub ledger_key_file: Option<PathBuf>,
-    /// Also send keys the API rejected before (e.g. after fixing --profile-name).
+    /// Also send keys the API rejected before, under the profile they were recorded with
+    /// (a wrong profile name is fixed in a new file, not here).
     #[arg(long, help_heading = "Ledger")]
     pub retry_rejected: bool,
     /// Validate and record the input (marked as a dry run's: never sent, and replaced by a
