@@ -473,6 +473,11 @@ pub fn key_file(given: Option<&Path>, ledger: &Path) -> PathBuf {
         .unwrap_or_else(|| secret::default_key_file(ledger))
 }
 
+/// `--date-format`: one of the layouts [`crate::deadline::DateFormat`] reads.
+pub fn date_format(value: &str) -> std::result::Result<crate::deadline::DateFormat, String> {
+    crate::deadline::DateFormat::from_name(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

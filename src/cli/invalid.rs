@@ -1,5 +1,5 @@
 //! `forget invalid`: the input rows that could not become a request, with file, line and
-//! reason.
+//! reason; then the requests whose received date could not be read (sent all the same).
 
 use clap::Args;
 
@@ -37,6 +37,22 @@ pub fn exec(args: &InvalidArgs) -> Result<i32> {
         out.write("no invalid rows\n")?;
     }
     for row in rows {
+        out.write(&format!(
+            "{}:{}: {}\n",
+            printable(&row.path),
+            row.line,
+            printable(&row.reason)
+        ))?;
+    }
+    let undated = ledger.unreadable_dates()?;
+    if !undated.is_empty() {
+        out.write(&format!(
+            "{} requests have a received date that could not be read (recorded without a due \
+             date, and sent all the same):\n",
+            undated.len()
+        ))?;
+    }
+    for row in undated {
         out.write(&format!(
             "{}:{}: {}\n",
             printable(&row.path),

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crate::connector::Connector;
 use crate::engine::{Counters, StopReason};
 use crate::error::{Result, exit};
+use crate::ledger::file_options::FileOptions;
 use crate::ledger::ingest::IngestCounts;
 use crate::ledger::writer::Recorded;
 use crate::ledger::{Counts, Ledger, ScopeCounts, render_by_scope, shows_connectors};
@@ -37,6 +38,17 @@ pub struct RunSummary {
     pub stop_message: Option<String>,
     pub elapsed: Duration,
     pub dry_run: bool,
+    /// Keys set aside without being sent, per profile the preflight found invalid.
+    pub set_aside: Vec<(String, u64)>,
+    /// A dry run: the files it recorded, with their options.
+    pub dry_run_files: Vec<FileOptions>,
+    /// Keys a dry run alone recorded, which a real run does not send.
+    pub dry_run_units: u64,
+    /// Requests in the ledger whose received date could not be read: they need attention
+    /// (the deadline is unknown) even once erased.
+    pub dates_unreadable: u64,
+    /// ` --state PATH` when the ledger is not the default one, for the commands hints name.
+    pub state_flag: String,
 }
 
 impl RunSummary {
@@ -48,7 +60,7 @@ impl RunSummary {
             None if self.dry_run => exit::OK,
             None => {
                 let c = &self.ledger;
-                if c.rejected + c.failed + c.invalid + c.pending > 0 {
+                if c.rejected + c.failed + c.invalid + c.pending + self.dates_unreadable > 0 {
                     exit::INCOMPLETE
                 } else {
                     exit::OK
@@ -69,6 +81,9 @@ pub(super) struct Collector {
     pub recorded: Arc<Recorded>,
     /// The connector that can explain an API's stop in its own words (none for a dry run).
     pub explainer: Option<Arc<dyn Connector>>,
+    pub set_aside: Vec<(String, u64)>,
+    pub dry_run_files: Vec<FileOptions>,
+    pub state_flag: String,
 }
 
 impl Collector {
@@ -111,8 +126,50 @@ impl Collector {
             stop_message,
             elapsed: self.started.elapsed(),
             dry_run,
+            set_aside: self.set_aside.clone(),
+            dry_run_files: self.dry_run_files.clone(),
+            dry_run_units: ledger.dry_run_units(self.connector)?,
+            dates_unreadable: ledger.count_unreadable_dates(self.connector)?,
+            state_flag: self.state_flag.clone(),
         })
     }
+}
+
+/// ` --state PATH` for the commands a summary names, unless `state` is the default ledger.
+pub fn state_flag(state: &std::path::Path) -> String {
+    if state == std::path::Path::new("forget.db") {
+        return String::new();
+    }
+    let path = state.to_string_lossy();
+    let plain = path
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c));
+    match plain {
+        true => format!(" --state {path}"),
+        false => format!(" --state '{}'", path.replace('\'', "'\\''")),
+    }
+}
+
+/// A file's recorded options, in the flags that give them.
+fn render_options(f: &FileOptions) -> String {
+    let mut parts = vec![
+        format!("--key-column {}", f.key_column),
+        format!("--profile-name {:?}", f.profile_default),
+    ];
+    for (name, value) in &f.exparams {
+        parts.push(format!("--exparam {name}={value}"));
+    }
+    if let Some(column) = &f.received_column {
+        parts.push(format!("--received-column {column}"));
+        if let Some(format) = &f.date_format {
+            parts.push(format!("--date-format {format}"));
+        }
+    }
+    for column in &f.keep_columns {
+        parts.push(format!("--keep-column {column}"));
+    }
+    parts.push(format!("--delimiter '{}'", f.delimiter));
+    parts.join(" ")
 }
 
 /// The summary table printed at the end of a run.
@@ -126,6 +183,20 @@ pub fn render_summary(s: &RunSummary) -> String {
         "input: {} rows recorded ({} new keys, {} duplicate rows, {} invalid rows)",
         i.rows, i.new_units, i.duplicates, i.invalid
     );
+    if i.dates_unreadable > 0 {
+        let _ = writeln!(
+            out,
+            "{} requests have a received date that cannot be read (see --date-format): recorded \
+             without a due date{}; `forget invalid{}` lists them",
+            i.dates_unreadable,
+            if s.dry_run {
+                ""
+            } else {
+                " and sent all the same"
+            },
+            s.state_flag
+        );
+    }
     let by_connector = if shows_connectors(&s.by_scope) {
         format!(
             "the ledger by connector (this run counts {} only):\n{}",
@@ -147,6 +218,20 @@ pub fn render_summary(s: &RunSummary) -> String {
         let _ = writeln!(out, "  duplicate rows      {:>9}", l.duplicates);
         let _ = writeln!(out, "  invalid rows        {:>9}", l.invalid);
         out.push_str(&by_connector);
+        for f in &s.dry_run_files {
+            let _ = writeln!(
+                out,
+                "recorded as a dry run's (never sent): {}",
+                render_options(f)
+            );
+        }
+        if !s.dry_run_files.is_empty() {
+            let _ = writeln!(
+                out,
+                "A dry run's keys are never sent. A real run of the same file with these \
+                 options sends them; with other options it replaces what the dry run recorded."
+            );
+        }
         return out;
     }
     let _ = writeln!(
@@ -203,6 +288,21 @@ pub fn render_summary(s: &RunSummary) -> String {
             s.kept_final
         );
     }
+    for (scope, n) in s.set_aside.iter().filter(|(_, n)| *n > 0) {
+        let _ = writeln!(
+            out,
+            "{n} keys set aside, not sent: the preflight found profile {scope:?} invalid (102). \
+             Fix their profile-name in a new file and run it; `forget status{}` counts them",
+            s.state_flag
+        );
+    }
+    if s.dry_run_units > 0 {
+        let _ = writeln!(
+            out,
+            "{} keys were recorded by a dry run only and are not sent: run their file for real",
+            s.dry_run_units
+        );
+    }
     match &s.stop {
         Some(StopReason::Api(cause)) => {
             let message = s
@@ -243,7 +343,31 @@ pub fn render_summary(s: &RunSummary) -> String {
                     l.invalid
                 );
             }
+            if s.dates_unreadable > 0 {
+                let _ = writeln!(
+                    out,
+                    "{} requests have a received date that cannot be read, so no known \
+                     deadline: `forget invalid{}` lists them",
+                    s.dates_unreadable, s.state_flag
+                );
+            }
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_name_the_ledger_unless_it_is_the_default() {
+        let case = |path: &str, want: &str| {
+            assert_eq!(state_flag(std::path::Path::new(path)), want, "{path}")
+        };
+        case("forget.db", "");
+        case("forget-simulate.db", " --state forget-simulate.db");
+        case("/data/ledgers/q4.db", " --state /data/ledgers/q4.db");
+        case("my ledger's.db", " --state 'my ledger'\\''s.db'");
+    }
 }

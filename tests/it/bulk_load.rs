@@ -43,7 +43,7 @@ fn ingest_files(db: &Path, paths: &[&Path], stop_after_a_chunk: bool) -> IngestC
         stop.trigger(StopReason::Interrupted(forget::signal::Signal::Interrupt));
     }
     let hasher = KeyHasher::new(b"bulk load test key");
-    ingest(&mut ledger, &files, &opts, "webex", &hasher, &stop).unwrap()
+    ingest(&mut ledger, &files, &opts, "webex", &hasher, &stop, false).unwrap()
 }
 
 /// (units, pending, duplicate rows, rows, indexes on units, bulk load under way)

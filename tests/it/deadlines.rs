@@ -10,7 +10,8 @@ fn days_ago(n: i64) -> String {
 }
 
 /// A file with one request overdue, one due within 7 days, one due later, one undated, and
-/// two bad dates. Recorded with --dry-run: everything stays pending.
+/// two bad dates (requests all the same, undated and flagged). Recorded with --dry-run:
+/// everything stays pending.
 fn recorded(wd: &Workdir) {
     let csv = format!(
         "key,received\n\
@@ -59,8 +60,8 @@ fn status_shows_overdue_and_soon_due_keys_masked_and_the_key_file() {
     };
     assert_eq!(line("overdue"), "1");
     assert_eq!(line("due within 7d"), "1");
-    assert_eq!(line("undated, open"), "1");
-    assert_eq!(line("invalid rows"), "2");
+    assert_eq!(line("undated, open"), "3");
+    assert_eq!(line("invalid rows"), "0");
     let overdue_due = format_date(due_date(today() - Duration::days(60)));
     assert!(
         s.contains(&format!("{overdue_due}  o***@e***.com")) && s.contains("OVERDUE"),
@@ -105,9 +106,14 @@ fn status_shows_overdue_and_soon_due_keys_masked_and_the_key_file() {
     let out = wd.run(wd.command().args(["status", "--deadlines"]), exit::OK);
     assert!(text(&out.stdout).contains("OVERDUE"));
 
-    // Bad dates are invalid rows, with file, line and reason.
+    // Bad dates leave their requests undated, listed with file, line and reason.
     let out = wd.run(wd.command().arg("invalid"), exit::OK);
     let s = text(&out.stdout);
+    assert!(s.contains("no invalid rows"), "{s}");
+    assert!(
+        s.contains("2 requests have a received date that could not be read"),
+        "{s}"
+    );
     assert!(
         s.contains("in.csv:6: received date `2026-1-5` is not a date as yyyy-MM-dd"),
         "{s}"

@@ -21,6 +21,7 @@ mod environment;
 mod escaping;
 mod faults;
 mod hints;
+mod intake;
 mod inventory;
 mod json_output;
 mod key_forms;

@@ -36,7 +36,12 @@ async fn setup() -> Setup {
         csv.push_str(&format!("T-m{i},{k},nosuchprofile,DSR-m{i},2020-02-29,x\n"));
     }
     csv.push_str("T-bad,bad\u{7}key,,,,x\n");
-    csv.push_str("T-date,date-key,,,2020-02-30,x\n");
+    // (A received date that cannot be read no longer makes a row invalid: an audit field
+    // over 256 characters does.)
+    csv.push_str(&format!(
+        "T-long,long-field-key,,{},2020-02-28,x\n",
+        "x".repeat(300)
+    ));
     let input = fx.write("requests.csv", &csv);
     let mut config = fx.config(vec![input.clone()]);
     config.input.received_column = Some("received".into());
@@ -175,15 +180,15 @@ async fn one_csv_row_per_request_row_with_masked_keys_hashes_and_times() {
         (invalid["kind"].as_str(), invalid["outcome"].as_str()),
         ("invalid", "invalid")
     );
-    assert!(invalid["description"].contains("yyyy-MM-dd"));
-    assert_eq!(invalid["key_masked"], forget::keys::mask("date-key"));
+    assert!(invalid["description"].contains("longer than 256"));
+    assert_eq!(invalid["key_masked"], forget::keys::mask("long-field-key"));
     assert_eq!(invalid["key_hash"], "");
     // The evidence holds no plaintext key, even of unfinished keys, and no unmapped column.
     let bytes = std::fs::read_to_string(&out).unwrap();
     for k in s.held.iter().chain(&s.misfiled) {
         assert!(!bytes.contains(k.as_str()), "{k}");
     }
-    assert!(!bytes.contains("date-key") && !bytes.contains("private note"));
+    assert!(!bytes.contains("long-field-key") && !bytes.contains("private note"));
     let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 }
@@ -264,7 +269,7 @@ async fn split_files_feed_straight_back_into_a_run_and_the_manifest_seals_them()
             s.misfiled[0].as_str(),
             s.misfiled[1].as_str(),
             "bad\u{7}key",
-            "date-key"
+            "long-field-key"
         ]
     );
     assert_eq!(attention[0]["profile-name"], "nosuchprofile");
@@ -318,7 +323,7 @@ async fn split_files_feed_straight_back_into_a_run_and_the_manifest_seals_them()
     let r = s.fx.run(again).await;
     assert_eq!(r.sent_units, 3, "{r:?}");
     assert_eq!(r.ledger.deleted, 8);
-    assert_eq!(r.ledger.not_found, 3, "date-key, now with a good row");
+    assert_eq!(r.ledger.not_found, 3, "long-field-key, now with a good row");
     assert_eq!(r.ingested.invalid, 1);
     for k in &s.misfiled {
         assert_deleted_by_one_request(&s.fx.sim, k);

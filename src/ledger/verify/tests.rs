@@ -19,6 +19,7 @@ fn ledger(dir: &tempfile::TempDir) -> (std::path::PathBuf, Connection) {
         exparams: vec![],
         row_exparams: vec![],
         received: None,
+        date_unreadable: None,
         extra: vec![],
     };
     let rows = [

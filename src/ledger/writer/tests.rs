@@ -21,6 +21,7 @@ fn ledger(dir: &tempfile::TempDir, keys: &[&str]) -> Result<(PathBuf, i64)> {
             exparams: vec![],
             row_exparams: vec![],
             received: None,
+            date_unreadable: None,
             extra: vec![],
         })
         .collect();
