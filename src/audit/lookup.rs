@@ -346,7 +346,7 @@ pub fn render(l: &Lookup) -> String {
         if let Some(file) = &u.export_file {
             let _ = writeln!(
                 out,
-                "    document         {} (in the `forget access --out` folder)",
+                "    document         {} (in the `forget access --out-dir` folder)",
                 printable(file)
             );
         }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::args::{self, PacingArgs, SendArgs, TargetArgs};
+use super::format;
 use crate::access::connector::{self as webex_access, WebexAccess};
 use crate::access::{self, Channel, Query, Subject};
 use crate::connector::Kind;
@@ -26,8 +27,11 @@ pub struct AccessArgs {
     pub files: Vec<PathBuf>,
     /// The folder for the documents: one JSON file per subject, named by a keyed hash
     /// (never the key), created 0600 (the folder 0700).
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "out")]
+    pub out_dir: Option<PathBuf>,
+    /// Deprecated: `--out-dir`.
+    #[arg(long, value_name = "DIR", hide = true, conflicts_with = "out_dir")]
+    pub out: Option<PathBuf>,
 
     /// The column holding the subject [default: key; customer-id with --customer-id].
     #[arg(long, value_name = "NAME", help_heading = "Input")]
@@ -172,9 +176,17 @@ pub async fn exec(args: &AccessArgs) -> Result<i32> {
     let (config, _query) = args.to_config()?;
     if config.files.is_empty() && !config.state.exists() {
         return Err(Error::usage(
-            "no CSV files given and no ledger to resume: forget access requests.csv --out DIR",
+            "no CSV files given and no ledger to resume: forget access requests.csv --out-dir DIR",
         ));
     }
+    let out_dir = format::renamed(
+        args.out_dir.as_ref(),
+        args.out.as_ref(),
+        "--out",
+        "--out-dir",
+    )
+    .ok_or_else(|| Error::usage("give the folder for the documents: --out-dir DIR"))?
+    .clone();
     let target = if config.dry_run {
         None
     } else {
@@ -186,7 +198,7 @@ pub async fn exec(args: &AccessArgs) -> Result<i32> {
         let source = webex_access::api_url(&url, &args.path)?;
         let protected = Protected::ledger(&config.state, &config.ledger_key_file);
         let exporter = access::Exporter::new(
-            &args.out,
+            &out_dir,
             KeyHasher::new(&secret),
             source.to_string(),
             protected,
@@ -196,6 +208,6 @@ pub async fn exec(args: &AccessArgs) -> Result<i32> {
     };
     let state = config.state.clone();
     let summary = job::run(config, target).await?;
-    let printed = output::print(&access::render_summary(&summary, &args.out, &state));
+    let printed = output::print(&access::render_summary(&summary, &out_dir, &state));
     output::decided(summary.exit_code(), printed)
 }

@@ -82,3 +82,20 @@ pub fn print_json(command: &str, body: impl serde::Serialize) -> Result<()> {
     line.push(b'\n');
     output::print_data(&line)
 }
+
+/// The value of a renamed flag: the new spelling, else the old one (still accepted for one
+/// release, with a note naming the new one).
+pub fn renamed<'a, T>(
+    new: Option<&'a T>,
+    old: Option<&'a T>,
+    old_flag: &str,
+    new_flag: &str,
+) -> Option<&'a T> {
+    if new.is_none() && old.is_some() {
+        output::eprint(&format!(
+            "note: {old_flag} is deprecated and will be removed; use {new_flag}\n"
+        ));
+        return old;
+    }
+    new
+}

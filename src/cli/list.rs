@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::args::{ConnectorArgs, PacingArgs, TargetArgs};
+use super::format;
 use crate::connector::{Kind, outreach};
 use crate::engine::EngineConfig;
 use crate::engine::throttle::Throttle;
@@ -29,11 +30,20 @@ pub struct ListArgs {
     pub resource: Option<String>,
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Write the CSV to this file (created 0600 once complete; an existing file, a link, a
-    /// device or a pipe is never written over). Without it, or with `-`, the CSV goes to
-    /// stdout.
-    #[arg(long, short, value_name = "FILE")]
+    /// Write the CSV to this file (created 0600 once complete; a link, a device or a pipe is
+    /// never written over, nor an existing file without --force: a listing of the tenant
+    /// cannot be regenerated). Without it, or with `-`, the CSV goes to stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Deprecated: `--output`.
+    #[arg(long, value_name = "FILE", hide = true, conflicts_with = "output")]
     pub out: Option<PathBuf>,
+    /// Replace an existing file at --output (once the new listing is complete).
+    #[arg(long)]
+    pub force: bool,
+    /// Print nothing on stderr but errors (no summary line).
+    #[arg(short, long)]
+    pub quiet: bool,
     /// Records per page (`page[size]`), 1 to 1000.
     #[arg(long, default_value_t = outreach::PAGE_SIZE, value_name = "N")]
     pub page_size: u32,
@@ -75,8 +85,14 @@ pub async fn exec(args: &ListArgs) -> Result<i32> {
     let config = args.to_config()?;
     // Checked now, before any page is read: a listing cannot be regenerated from a ledger,
     // so an existing file is never replaced.
-    let dest = Destination::from_arg(args.out.as_deref());
-    let out = Output::open(&dest, &Protected::none(), Overwrite::Never)?;
+    let path = format::renamed(args.output.as_ref(), args.out.as_ref(), "--out", "--output");
+    let dest = Destination::from_arg(path.map(PathBuf::as_path));
+    let overwrite = if args.force {
+        Overwrite::Replace
+    } else {
+        Overwrite::Never
+    };
+    let out = Output::open(&dest, &Protected::none(), overwrite)?;
     let spool_dir = match out.place().and_then(Path::parent) {
         Some(dir) => dir.to_owned(),
         None => std::env::temp_dir(),
@@ -121,9 +137,10 @@ pub async fn exec(args: &ListArgs) -> Result<i32> {
     }
     let shown = out.name().clone();
     list::write_output(&mut spool, out)?;
-    match shown.is_stdout() {
-        false => output::eprint(&format!("listed {line} into {}\n", shown.shown())),
-        true => output::eprint(&format!("listed {line}\n")),
+    match (args.quiet, shown.is_stdout()) {
+        (true, _) => {}
+        (false, false) => output::eprint(&format!("listed {line} into {}\n", shown.shown())),
+        (false, true) => output::eprint(&format!("listed {line}\n")),
     }
     Ok(exit::OK)
 }

@@ -32,13 +32,13 @@ const AFTER_HELP: &str = "\
 Typical use:
   forget run requests.csv --base-url https://acme.webexcampaign.io --profile-name customers
   forget status
-  forget report --out report.csv --manifest manifest.json
+  forget report --output report.csv --manifest manifest.json
   forget lookup -            (then type or pipe keys, one a line)
   forget check --profile-name customers         (proves URL, token and profile first)
   forget inventory --hub-url https://acme.apihub.example
-  forget access subjects.csv --out exports --base-url https://acme.webexcampaign.io
+  forget access subjects.csv --out-dir exports --base-url https://acme.webexcampaign.io
 Outreach (JSON:API resources by id; token in OUTREACH_TOKEN):
-  forget list --resource callPurposes --out ids.csv
+  forget list --resource callPurposes --output ids.csv
   forget run --connector outreach --resource callPurposes ids.csv
 Rehearse with no tenant:
   forget run samples/erasure-requests.csv --simulate

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::args::LedgerArgs;
+use super::format;
 use crate::audit::report::{self, ReportConfig};
 use crate::deadline;
 use crate::error::{Result, exit};
@@ -19,7 +20,7 @@ connector, profile-name, outcome, http_status, code, description, transaction_id
 first_attempt_at, last_attempt_at, finished_at (UTC, RFC 3339), received_on, due_on, the
 exparams sent, then the columns kept with `forget run --keep-column`. A ledger of access
 exports (`forget access`) has outcomes exported and no_data, and an export_file column (after
-due_on): each request's document, relative to the `forget access --out` folder.
+due_on): each request's document, relative to the `forget access --out-dir` folder.
 --split DIR writes succeeded.csv (deleted, not_found) and needs-attention.csv (everything else,
 with plaintext keys while the ledger has them, in the shape `forget run` reads:
 key,profile-name,exparam1..,received,...). Files are created 0600, written whole and renamed
@@ -29,8 +30,12 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "csv")]
     pub format: report::Format,
-    /// Write the report here instead of stdout (`-`: stdout).
-    #[arg(long, value_name = "FILE")]
+    /// Write the report here instead of stdout (`-`: stdout). A file of the same name is
+    /// replaced, whole, once the new one is complete (a report is regenerated from the ledger).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Deprecated: `--output`.
+    #[arg(long, value_name = "FILE", hide = true, conflicts_with = "output")]
     pub out: Option<PathBuf>,
     /// Only rows with these outcomes, e.g. `rejected,failed,invalid` (deleted, not_found,
     /// rejected, failed, pending, invalid; access exports: exported, no_data), or `late`:
@@ -41,7 +46,7 @@ pub struct ReportArgs {
     #[arg(long)]
     pub overdue: bool,
     /// Also write succeeded.csv and needs-attention.csv into DIR (instead of the report on
-    /// stdout, unless --out is given).
+    /// stdout, unless --output is given).
     #[arg(long, value_name = "DIR")]
     pub split: Option<PathBuf>,
     /// Write a JSON manifest: tool version, input files with SHA-256 and row counts, every
@@ -55,14 +60,18 @@ pub struct ReportArgs {
     /// over it.
     #[arg(long, value_name = "PATH")]
     pub ledger_key_file: Option<PathBuf>,
+    /// Print nothing on stderr but errors (no summary of what was written).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 impl ReportArgs {
     pub fn to_config(&self) -> Result<ReportConfig> {
+        let output = format::renamed(self.output.as_ref(), self.out.as_ref(), "--out", "--output");
         Ok(ReportConfig {
             format: self.format,
-            out: self.out.clone(),
-            main: self.out.is_some() || self.split.is_none(),
+            out: output.cloned(),
+            main: output.is_some() || self.split.is_none(),
             outcomes: self
                 .outcome
                 .as_deref()
@@ -83,6 +92,8 @@ pub fn exec(args: &ReportArgs) -> Result<i32> {
     let ledger = Ledger::open_read_only(&args.ledger.state)?;
     ledger.ensure_sound(Depth::Report)?;
     let summary = report::write(&ledger, &config)?;
-    output::eprint(&report::render_summary(&summary));
+    if !args.quiet {
+        output::eprint(&report::render_summary(&summary));
+    }
     Ok(exit::OK)
 }

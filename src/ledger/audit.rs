@@ -34,7 +34,7 @@ pub struct UnitRecord {
     pub due_on: Option<String>,
     /// When `forget purge` dropped the plaintext of this unfinished key.
     pub purged_at: Option<String>,
-    /// An access export's document, relative to the `forget access --out` folder.
+    /// An access export's document, relative to the `forget access --out-dir` folder.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub export_file: Option<String>,
     pub requests: Vec<RequestRow>,

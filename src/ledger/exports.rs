@@ -1,5 +1,5 @@
 //! Where access exports' documents were saved (table `exports`): the file name, relative to
-//! `forget access --out`, of each exported subject's document.
+//! `forget access --out-dir`, of each exported subject's document.
 
 use rusqlite::OptionalExtension;
 

@@ -41,7 +41,7 @@ pub struct ReportRow {
     pub row_exparams: Pairs,
     /// The `--keep-column` values of this row.
     pub extra: Pairs,
-    /// An access export's document, relative to the `forget access --out` folder.
+    /// An access export's document, relative to the `forget access --out-dir` folder.
     pub export_file: Option<String>,
 }
 

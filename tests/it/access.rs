@@ -413,7 +413,7 @@ async fn access_on_the_command_line() {
     let sample = repo_path("samples/access-requests.csv");
     let out = wd.run(
         wd.command().arg("access").arg(&sample).args([
-            "--out",
+            "--out-dir",
             "exports",
             "--simulate",
             "--rate",
@@ -436,7 +436,7 @@ async fn access_on_the_command_line() {
         wd.command()
             .arg("access")
             .arg(&sample)
-            .args(["--out", "exports", "--simulate"]),
+            .args(["--out-dir", "exports", "--simulate"]),
         exit::INCOMPLETE,
     );
     assert!(text(&out.stdout).contains("fetched 0 subjects"));
@@ -456,7 +456,7 @@ async fn access_on_the_command_line() {
             wd.command()
                 .arg("access")
                 .arg(&sample)
-                .args(["--out", "x", "--simulate"])
+                .args(["--out-dir", "x", "--simulate"])
                 .args(args),
             exit::USAGE,
         );
@@ -490,7 +490,7 @@ async fn a_killed_export_resumes_without_refetching_recorded_subjects() {
         c.args([
             "access",
             "in.csv",
-            "--out",
+            "--out-dir",
             "out",
             "--base-url",
             &url,

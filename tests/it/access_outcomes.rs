@@ -15,7 +15,7 @@ fn exported(wd: &Workdir) {
     let sample = repo_path("samples/access-requests.csv");
     let out = wd.run(
         wd.command().arg("access").arg(&sample).args([
-            "--out",
+            "--out-dir",
             "exports",
             "--simulate",
             "--rate",
@@ -72,7 +72,7 @@ fn status_report_manifest_and_lookup_say_exported_and_no_data() {
             "report",
             "--state",
             LEDGER,
-            "--out",
+            "--output",
             "report.csv",
             "--manifest",
             "manifest.json",

@@ -403,7 +403,7 @@ fn the_operator_is_recorded_on_every_run() {
                 "report",
                 "--state",
                 "forget-simulate.db",
-                "--out",
+                "--output",
                 "r-report.csv",
                 "--manifest",
                 "m.json",
@@ -459,5 +459,54 @@ fn progress_lines_when_piped_carry_an_eta() {
     assert!(
         line.contains("/40 keys (") && line.contains("eta "),
         "{line}"
+    );
+}
+
+/// One output vocabulary: `-o/--output FILE`, `--out-dir DIR`, `-q`; the old `--out` still
+/// works with a note; `list` replaces a file only with `--force`.
+#[test]
+fn one_output_vocabulary_and_the_old_spelling_with_a_note() {
+    let wd = Workdir::new();
+    wd.write("r.csv", "key\n+447700900001\n");
+    wd.run(wd.command().args(["run", "r.csv", "--simulate"]), 0);
+    let state = ["--state", "forget-simulate.db"];
+    let out = wd.run(
+        wd.command()
+            .args(["report", "-o", "new.csv", "-q"])
+            .args(state),
+        0,
+    );
+    assert_eq!(text(&out.stderr), "", "-q: nothing on stderr");
+    assert!(wd.path("new.csv").is_file());
+    let out = wd.run(
+        wd.command()
+            .args(["report", "--out", "old.csv"])
+            .args(state),
+        0,
+    );
+    assert!(wd.path("old.csv").is_file());
+    assert!(
+        text(&out.stderr).contains("--out is deprecated and will be removed; use --output"),
+        "{out:?}"
+    );
+
+    let list = ["list", "--resource", "callPurposes", "--simulate"];
+    wd.write("ids.csv", "mine\n");
+    wd.run(wd.command().args(list).args(["-o", "ids.csv"]), 2);
+    assert_eq!(
+        std::fs::read_to_string(wd.path("ids.csv")).unwrap(),
+        "mine\n"
+    );
+    let out = wd.run(
+        wd.command()
+            .args(list)
+            .args(["-o", "ids.csv", "--force", "-q"]),
+        0,
+    );
+    assert_eq!(text(&out.stderr), "");
+    assert!(
+        std::fs::read_to_string(wd.path("ids.csv"))
+            .unwrap()
+            .starts_with("id,")
     );
 }

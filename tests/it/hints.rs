@@ -37,7 +37,7 @@ fn access_and_status_hints_work_as_printed() {
     let sample = repo_path("samples/access-requests.csv");
     let out = wd.run(
         wd.command().arg("access").arg(&sample).args([
-            "--out",
+            "--out-dir",
             "exports",
             "--simulate",
             "--rate",

@@ -113,7 +113,7 @@ fn a_missing_ledger_key_is_refused_and_none_is_made() {
     let access = || {
         let mut cmd = wd.command();
         cmd.arg("access").arg(&sample).args([
-            "--out",
+            "--out-dir",
             "exports",
             "--simulate",
             "--rate",
@@ -377,7 +377,7 @@ fn read_everything(dir: &Path, state: &Path, key_file: &Path) -> Vec<String> {
                 "report",
                 "--manifest",
                 "manifest.json",
-                "--out",
+                "--output",
                 "report.csv",
             ],
             exit::OK,

@@ -624,7 +624,7 @@ fn cli_refuses_what_means_nothing_to_outreach() {
             "outreach",
             "--resource",
             "callPurposes",
-            "--out",
+            "--output",
             "ids.csv",
         ],
         "the file exists",
@@ -702,7 +702,7 @@ fn list_then_run_with_the_binary() {
             ]);
         c
     };
-    let out = wd.run(&mut cmd(&["list", "--out", "ids.csv"]), 0);
+    let out = wd.run(&mut cmd(&["list", "--output", "ids.csv"]), 0);
     assert!(
         text(&out.stderr).contains("120 records in 3 pages"),
         "{}",

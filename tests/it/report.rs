@@ -360,7 +360,7 @@ async fn report_on_the_command_line() {
     assert!(text(&out.stderr).contains("not an outcome"));
     report(&["--format", "xml"], exit::USAGE);
     report(
-        &["--out", "same.json", "--manifest", "same.json"],
+        &["--output", "same.json", "--manifest", "same.json"],
         exit::USAGE,
     );
 }

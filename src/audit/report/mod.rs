@@ -137,7 +137,7 @@ pub fn write(ledger: &Ledger, config: &ReportConfig) -> Result<ReportSummary> {
     };
     // Every destination is checked before anything is written, even a header on stdout.
     let main_out = match config.main {
-        true => Some(outputs.open("--out", &Destination::from_arg(config.out.as_deref()))?),
+        true => Some(outputs.open("--output", &Destination::from_arg(config.out.as_deref()))?),
         false => None,
     };
     let manifest_out = match &config.manifest {
