@@ -34,6 +34,9 @@ use crate::target::Target;
 use progress::Progress;
 use summary::Collector;
 
+/// Requests a dry run shows, in sending order.
+const PREVIEW_FIRST: usize = 5;
+
 /// Everything a run needs, validated (see `cli::run` and `cli::access`).
 #[derive(Clone, Debug)]
 pub struct RunConfig {
@@ -190,6 +193,10 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
         set_aside,
         dry_run_files: dry_run_files(&plans, config.dry_run),
         state_flag: summary::state_flag(&config.state),
+        preview: match config.dry_run {
+            true => Some(ledger.preview(connector_name, &include, PREVIEW_FIRST)?),
+            false => None,
+        },
     };
 
     let target = match target {

@@ -8,11 +8,13 @@ use std::time::{Duration, Instant};
 use crate::connector::Connector;
 use crate::engine::{Counters, StopReason};
 use crate::error::{Result, exit};
+use crate::ledger::SendPreview;
 use crate::ledger::file_options::FileOptions;
 use crate::ledger::ingest::IngestCounts;
 use crate::ledger::writer::Recorded;
 use crate::ledger::{Counts, Ledger, ScopeCounts, render_by_scope, shows_connectors};
 use crate::outcome::Outcome;
+use crate::text::printable;
 
 /// What a run did, for the summary and the exit code.
 #[derive(Debug)]
@@ -49,6 +51,8 @@ pub struct RunSummary {
     pub dates_unreadable: u64,
     /// ` --state PATH` when the ledger is not the default one, for the commands hints name.
     pub state_flag: String,
+    /// A dry run: what a real run would send (per profile, and the first requests).
+    pub preview: Option<SendPreview>,
 }
 
 impl RunSummary {
@@ -84,6 +88,8 @@ pub(super) struct Collector {
     pub set_aside: Vec<(String, u64)>,
     pub dry_run_files: Vec<FileOptions>,
     pub state_flag: String,
+    /// A dry run: what a real run would send.
+    pub preview: Option<SendPreview>,
 }
 
 impl Collector {
@@ -131,6 +137,7 @@ impl Collector {
             dry_run_units: ledger.dry_run_units(self.connector)?,
             dates_unreadable: ledger.count_unreadable_dates(self.connector)?,
             state_flag: self.state_flag.clone(),
+            preview: self.preview.clone(),
         })
     }
 }
@@ -217,6 +224,9 @@ pub fn render_summary(s: &RunSummary) -> String {
         );
         let _ = writeln!(out, "  duplicate rows      {:>9}", l.duplicates);
         let _ = writeln!(out, "  invalid rows        {:>9}", l.invalid);
+        if let Some(p) = &s.preview {
+            out.push_str(&render_preview(p, s.to_send));
+        }
         out.push_str(&by_connector);
         for f in &s.dry_run_files {
             let _ = writeln!(
@@ -370,4 +380,44 @@ mod tests {
         case("/data/ledgers/q4.db", " --state /data/ledgers/q4.db");
         case("my ledger's.db", " --state 'my ledger'\\''s.db'");
     }
+}
+
+/// What a dry run would send, per profile, and its first requests (masked keys).
+fn render_preview(p: &SendPreview, total: u64) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    if !p.per_scope.is_empty() {
+        let _ = writeln!(out, "would send, per profile:");
+    }
+    for (scope, n) in &p.per_scope {
+        let scope = if scope.is_empty() {
+            "(the tenant's default)"
+        } else {
+            scope
+        };
+        let _ = writeln!(out, "  {:<30}{:>9}", printable(scope), n);
+    }
+    if !p.first.is_empty() {
+        let _ = writeln!(
+            out,
+            "the first {} of {total}, in sending order (keys masked):",
+            p.first.len()
+        );
+        for u in &p.first {
+            let fields: Vec<String> = u.exparams.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let scope = if u.scope.is_empty() {
+                "(default)"
+            } else {
+                &u.scope
+            };
+            let _ = writeln!(
+                out,
+                "  {}  profile {}  {}",
+                printable(&u.key_masked),
+                printable(scope),
+                printable(&fields.join(" "))
+            );
+        }
+    }
+    out
 }

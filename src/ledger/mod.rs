@@ -32,7 +32,7 @@ pub mod writer;
 
 pub use counts::{Counts, ScopeCounts, render_by_scope, shows_connectors};
 pub use read_only::sidecar;
-pub use send::SendCursor;
+pub use send::{PreviewUnit, SendCursor, SendPreview};
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;

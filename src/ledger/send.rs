@@ -101,6 +101,44 @@ impl Ledger {
         Ok(n as u64)
     }
 
+    /// What a dry run would send: the units per scope, and the first `first` of them in
+    /// sending order (masked keys and audit fields; never a plaintext key).
+    pub fn preview(
+        &self,
+        connector: &str,
+        include: &[Outcome],
+        first: usize,
+    ) -> Result<SendPreview> {
+        let outcomes: Vec<&str> = include.iter().map(|o| o.as_str()).collect();
+        let include_json = serde_json::to_string(&outcomes).unwrap_or_else(|_| "[]".into());
+        let mut stmt = self.conn.prepare(
+            "SELECT scope, count(*) FROM units WHERE connector = ?1
+               AND outcome IN (SELECT value FROM json_each(?2)) AND key IS NOT NULL
+             GROUP BY scope ORDER BY scope",
+        )?;
+        let per_scope = stmt
+            .query_map(params![connector, include_json], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut stmt = self.conn.prepare(
+            "SELECT scope, key_masked, exparams FROM units WHERE connector = ?1
+               AND outcome IN (SELECT value FROM json_each(?2)) AND key IS NOT NULL
+             ORDER BY due_on IS NULL, due_on, id LIMIT ?3",
+        )?;
+        let first = stmt
+            .query_map(params![connector, include_json, first as i64], |r| {
+                let exparams: Option<String> = r.get(2)?;
+                Ok(PreviewUnit {
+                    scope: r.get(0)?,
+                    key_masked: r.get(1)?,
+                    exparams: exparams.as_deref().map(parse_exparams).unwrap_or_default(),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(SendPreview { per_scope, first })
+    }
+
     /// Distinct scopes (profile names) of the units a run would send, at most `limit`.
     pub fn scopes_to_send(
         &self,
@@ -316,4 +354,21 @@ mod tests {
         }
         Ok(())
     }
+}
+
+/// What a dry run would send (see [`Ledger::preview`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SendPreview {
+    /// Units to send per scope (profile name; '' = the tenant's default).
+    pub per_scope: Vec<(String, u64)>,
+    /// The first units in sending order.
+    pub first: Vec<PreviewUnit>,
+}
+
+/// One request a run would send, as it may be shown: the key masked.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PreviewUnit {
+    pub scope: String,
+    pub key_masked: String,
+    pub exparams: Vec<(String, String)>,
 }

@@ -126,10 +126,29 @@ fn dry_run_counts_what_would_be_sent() {
         "in.csv",
         "key\na@example.com\nb@example.com\na@example.com\n  \n",
     );
-    let out = wd.run(wd.command().args(["run", "in.csv", "--dry-run"]), 0);
+    let out = wd.run(
+        wd.command()
+            .args(["run", "in.csv", "--dry-run", "--profile-name", "customers"])
+            .args(["--exparam", "exparam1=BATCH-7"]),
+        0,
+    );
     let stdout = text(&out.stdout);
     assert!(stdout.contains("would send                  2"), "{stdout}");
     assert!(stdout.contains("invalid rows                1"), "{stdout}");
+    // What would be sent: totals per profile, then the first requests, keys masked.
+    assert!(
+        stdout.contains("would send, per profile:\n  customers"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("the first 2 of 2, in sending order (keys masked):")
+            && stdout.contains("a***@e***.com  profile customers  exparam1=BATCH-7"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("a@example.com"),
+        "a key in plaintext: {stdout}"
+    );
 }
 
 #[test]
