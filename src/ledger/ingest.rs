@@ -24,6 +24,10 @@ pub struct IngestCounts {
     pub new_units: u64,
     pub duplicates: u64,
     pub invalid: u64,
+    /// Earlier requests these rows corrected (see `ledger::corrections`).
+    pub corrected: u64,
+    /// `ref` values naming no earlier request that needed attention.
+    pub unmatched_refs: u64,
 }
 
 impl IngestCounts {
@@ -32,6 +36,8 @@ impl IngestCounts {
         self.new_units += other.new_units;
         self.duplicates += other.duplicates;
         self.invalid += other.invalid;
+        self.corrected += other.corrected;
+        self.unmatched_refs += other.unmatched_refs;
     }
 }
 
@@ -512,7 +518,8 @@ mod tests {
                 rows: 3,
                 new_units: 1,
                 duplicates: 1,
-                invalid: 1
+                invalid: 1,
+                ..IngestCounts::default()
             }
         );
         ledger.finish_file(a.id)?;

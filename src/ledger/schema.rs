@@ -330,6 +330,31 @@ pub const MIGRATIONS: &[&str] = &[
     DROP TABLE purges;
     ALTER TABLE purges_v5 RENAME TO purges;
     "#,
+    // 6: the life of a request — the append-only event log. One row per change of a
+    // request's state (an operator's resolution, a correction by a later row, …); never
+    // updated or deleted, so it can later be hash-chained. A request (file_id, line) or a
+    // unit (unit_id) is named; `detail` is JSON.
+    r#"
+    CREATE TABLE events (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        at       TEXT NOT NULL,
+        kind     TEXT NOT NULL CHECK (kind IN ('resolved', 'corrected', 'set_aside',
+                     'date_unreadable', 'options_recorded', 'dry_run_replaced', 'exported')),
+        file_id  INTEGER REFERENCES files (id),
+        line     INTEGER,
+        unit_id  INTEGER REFERENCES units (id),
+        operator TEXT NOT NULL,
+        host     TEXT NOT NULL,
+        reason   TEXT,
+        detail   TEXT
+    );
+    CREATE INDEX events_by_row ON events (file_id, line);
+    CREATE INDEX events_by_unit ON events (unit_id) WHERE unit_id IS NOT NULL;
+    CREATE TRIGGER events_append_only_u BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    CREATE TRIGGER events_append_only_d BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    "#,
 ];
 
 /// The oldest schema the reading commands understand as it is (a read-only ledger is

@@ -1,0 +1,462 @@
+//! The life of a request, derived in one place: every command that says what became of a
+//! request (status, report, lookup, resolve, a run's summary and exit code) reads its state
+//! from here.
+//!
+//! A request is one input row (file, line) of kind request, duplicate or invalid. It is
+//! **open** — pending, or needing attention (its unit rejected, failed or set aside, the row
+//! invalid, its received date unreadable) — or **ended**: erased (its unit deleted), not held
+//! (its unit not found), resolved (an operator's `resolved` event) or corrected (a
+//! `corrected` event naming the later row that supersedes it). Units' outcomes are never
+//! rewritten: events supersede a request's open state.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::{Ledger, events};
+use crate::error::Result;
+
+/// A request's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum State {
+    /// Waiting to be sent (or sent again).
+    Pending,
+    /// Needs attention: the API rejected its unit for good.
+    Rejected,
+    /// Needs attention: its unit failed every attempt of a run.
+    Failed,
+    /// Needs attention: the row could not become a request (blank key, …).
+    Invalid,
+    /// Needs attention: its received date could not be read (even if it was erased).
+    DateUnreadable,
+    /// Needs attention: its unit was set aside (its profile failed the preflight).
+    SetAside,
+    /// Ended: its unit was deleted.
+    Erased,
+    /// Ended: the system does not hold the person (not found).
+    NotHeld,
+    /// Ended: an operator resolved it, with a reason.
+    Resolved,
+    /// Ended: a later request row supersedes it.
+    Corrected,
+}
+
+impl State {
+    pub const ALL: [State; 10] = [
+        State::Pending,
+        State::Rejected,
+        State::Failed,
+        State::Invalid,
+        State::DateUnreadable,
+        State::SetAside,
+        State::Erased,
+        State::NotHeld,
+        State::Resolved,
+        State::Corrected,
+    ];
+
+    /// The states that need attention, in the order summaries list them.
+    pub const ATTENTION: [State; 5] = [
+        State::Rejected,
+        State::Failed,
+        State::Invalid,
+        State::DateUnreadable,
+        State::SetAside,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Rejected => "rejected",
+            State::Failed => "failed",
+            State::Invalid => "invalid",
+            State::DateUnreadable => "date_unreadable",
+            State::SetAside => "set_aside",
+            State::Erased => "erased",
+            State::NotHeld => "not_held",
+            State::Resolved => "resolved",
+            State::Corrected => "corrected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<State> {
+        State::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    pub fn is_ended(self) -> bool {
+        matches!(
+            self,
+            State::Erased | State::NotHeld | State::Resolved | State::Corrected
+        )
+    }
+
+    /// Open, and not merely waiting: someone has to act.
+    pub fn needs_attention(self) -> bool {
+        !self.is_ended() && self != State::Pending
+    }
+
+    /// In words, for people: "rejected", "invalid row", "received date unreadable", ….
+    pub fn words(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Rejected => "rejected",
+            State::Failed => "failed",
+            State::Invalid => "invalid row",
+            State::DateUnreadable => "received date unreadable",
+            State::SetAside => "set aside (profile failed the preflight)",
+            State::Erased => "erased",
+            State::NotHeld => "not held",
+            State::Resolved => "resolved",
+            State::Corrected => "corrected",
+        }
+    }
+}
+
+/// The tables a request's state is read from: `r` the row, `f` its file, `u` its unit (none
+/// for an invalid row), `ev` its row events, `ee` the event that ended it (if any), `sa` its
+/// unit's set-aside mark. A ledger of an older schema (read as it is) has no events.
+pub(crate) fn from_clause(conn: &Connection) -> rusqlite::Result<String> {
+    let (ev, ee, sa) = if events::available(conn)? {
+        (
+            "SELECT file_id, line,
+                    min(CASE WHEN kind IN ('resolved', 'corrected') THEN id END) AS end_id,
+                    max(kind = 'date_unreadable') AS date_bad
+             FROM events WHERE file_id IS NOT NULL AND line IS NOT NULL GROUP BY file_id, line",
+            "events",
+            "SELECT DISTINCT unit_id FROM events WHERE kind = 'set_aside' AND unit_id IS NOT NULL",
+        )
+    } else {
+        (
+            "SELECT NULL AS file_id, NULL AS line, NULL AS end_id, 0 AS date_bad WHERE 0",
+            "(SELECT NULL AS id, NULL AS at, NULL AS kind, NULL AS operator, NULL AS host,
+                     NULL AS reason, NULL AS detail WHERE 0)",
+            "SELECT NULL AS unit_id WHERE 0",
+        )
+    };
+    Ok(format!(
+        "rows r JOIN files f ON f.id = r.file_id
+         LEFT JOIN units u ON u.id = r.unit_id
+         LEFT JOIN ({ev}) ev ON ev.file_id = r.file_id AND ev.line = r.line
+         LEFT JOIN {ee} ee ON ee.id = ev.end_id
+         LEFT JOIN ({sa}) sa ON sa.unit_id = r.unit_id"
+    ))
+}
+
+/// The state of the request `r`, as SQL over [`from_clause`]'s tables: [`State::as_str`].
+/// A resolution or correction ends a request whatever else is true of it; an invalid row
+/// and an unreadable date need attention whatever became of the unit.
+pub(crate) const STATE: &str = "CASE
+    WHEN ee.kind = 'resolved' THEN 'resolved'
+    WHEN ee.kind = 'corrected' THEN 'corrected'
+    WHEN r.kind = 'invalid' THEN 'invalid'
+    WHEN ev.date_bad THEN 'date_unreadable'
+    WHEN u.outcome = 'deleted' THEN 'erased'
+    WHEN u.outcome = 'not_found' THEN 'not_held'
+    WHEN u.outcome = 'rejected' THEN 'rejected'
+    WHEN u.outcome = 'failed' THEN 'failed'
+    WHEN sa.unit_id IS NOT NULL THEN 'set_aside'
+    ELSE 'pending' END";
+
+/// Requests per state, and the people and units they are for: the one way every command
+/// counts them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RequestCounts {
+    /// Distinct keys (keyed hashes) per connector: a person in two profiles is one person.
+    pub people: u64,
+    /// Request rows (request, duplicate and invalid).
+    pub requests: u64,
+    /// Units of work (connector, scope, key).
+    pub units: u64,
+    pub open: u64,
+    pub needs_attention: u64,
+    pub ended: u64,
+    pub pending: u64,
+    pub rejected: u64,
+    pub failed: u64,
+    pub invalid: u64,
+    pub date_unreadable: u64,
+    pub set_aside: u64,
+    pub erased: u64,
+    pub not_held: u64,
+    pub resolved: u64,
+    pub corrected: u64,
+}
+
+impl RequestCounts {
+    pub fn get(&self, state: State) -> u64 {
+        match state {
+            State::Pending => self.pending,
+            State::Rejected => self.rejected,
+            State::Failed => self.failed,
+            State::Invalid => self.invalid,
+            State::DateUnreadable => self.date_unreadable,
+            State::SetAside => self.set_aside,
+            State::Erased => self.erased,
+            State::NotHeld => self.not_held,
+            State::Resolved => self.resolved,
+            State::Corrected => self.corrected,
+        }
+    }
+
+    fn slot(&mut self, state: State) -> &mut u64 {
+        match state {
+            State::Pending => &mut self.pending,
+            State::Rejected => &mut self.rejected,
+            State::Failed => &mut self.failed,
+            State::Invalid => &mut self.invalid,
+            State::DateUnreadable => &mut self.date_unreadable,
+            State::SetAside => &mut self.set_aside,
+            State::Erased => &mut self.erased,
+            State::NotHeld => &mut self.not_held,
+            State::Resolved => &mut self.resolved,
+            State::Corrected => &mut self.corrected,
+        }
+    }
+
+    /// Every request has ended: the exit code 0 of run, status and resolve.
+    pub fn all_ended(&self) -> bool {
+        self.open == 0
+    }
+}
+
+/// One request and its state, for the commands that act on requests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub file_id: i64,
+    pub path: String,
+    pub line: u64,
+    /// `request`, `duplicate` or `invalid`.
+    pub kind: String,
+    pub unit_id: Option<i64>,
+    pub connector: String,
+    pub state: State,
+    /// The plaintext the ledger still holds for it (an unfinished unit's key, an invalid
+    /// row's key as written), to mask it wherever it is repeated.
+    pub key: Option<String>,
+    pub key_masked: Option<String>,
+    /// The keyed hash of its unit's key (none for an invalid row).
+    pub key_hash: Option<Vec<u8>>,
+}
+
+impl Ledger {
+    /// Requests per state (of one connector's requests, or all), with people and units.
+    pub fn request_counts(&self, connector: Option<&str>) -> Result<RequestCounts> {
+        let mut counts = RequestCounts::default();
+        let sql = format!(
+            "SELECT state, count(*) FROM (SELECT {STATE} AS state FROM {}
+               WHERE ?1 IS NULL OR coalesce(u.connector, f.connector) = ?1)
+             GROUP BY state",
+            from_clause(&self.conn)?
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query([connector])?;
+        while let Some(row) = rows.next()? {
+            let state: String = row.get(0)?;
+            let n = row.get::<_, i64>(1)? as u64;
+            if let Some(s) = State::parse(&state) {
+                *counts.slot(s) += n;
+                counts.requests += n;
+                if s.is_ended() {
+                    counts.ended += n;
+                } else {
+                    counts.open += n;
+                    if s.needs_attention() {
+                        counts.needs_attention += n;
+                    }
+                }
+            }
+        }
+        let (people, units): (i64, i64) = self.conn.query_row(
+            "SELECT (SELECT count(*) FROM (SELECT DISTINCT connector, key_hash FROM units
+                                            WHERE ?1 IS NULL OR connector = ?1)),
+                    (SELECT count(*) FROM units WHERE ?1 IS NULL OR connector = ?1)",
+            [connector],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        counts.people = people as u64;
+        counts.units = units as u64;
+        Ok(counts)
+    }
+
+    /// The requests that satisfy `condition` (SQL over [`from_clause`]'s tables, with its
+    /// parameters), in file and line order.
+    pub(crate) fn requests_where(
+        &self,
+        condition: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<Request>> {
+        let sql = format!(
+            "SELECT r.file_id, f.path, r.line, r.kind, r.unit_id,
+                    coalesce(u.connector, f.connector), {STATE},
+                    coalesce(u.key, nullif(trim(r.raw_key), '')), u.key_masked, u.key_hash
+             FROM {} WHERE {condition} ORDER BY r.file_id, r.line",
+            from_clause(&self.conn)?
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let found = stmt
+            .query_map(params, |r| {
+                let state: String = r.get(6)?;
+                Ok(Request {
+                    file_id: r.get(0)?,
+                    path: r.get(1)?,
+                    line: r.get::<_, i64>(2)? as u64,
+                    kind: r.get(3)?,
+                    unit_id: r.get(4)?,
+                    connector: r.get(5)?,
+                    state: State::parse(&state).unwrap_or(State::Pending),
+                    key: r.get(7)?,
+                    key_masked: r.get(8)?,
+                    key_hash: r.get(9)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(found)
+    }
+
+    /// The request at `path:line` (every file recorded under that path: a path names the
+    /// file it named when it was recorded, and an edited file is recorded again).
+    pub fn requests_at(&self, path: &str, line: u64) -> Result<Vec<Request>> {
+        self.requests_where(
+            "f.path = ?1 AND r.line = ?2",
+            rusqlite::params![path, line as i64],
+        )
+    }
+
+    /// What ended a request by an event: `resolved: REASON` or `corrected by PATH:LINE`.
+    pub fn ended_by(&self, file_id: i64, line: u64) -> Result<Option<String>> {
+        if !events::available(&self.conn)? {
+            return Ok(None);
+        }
+        let found: Option<(String, Option<String>, Option<String>)> = self
+            .conn
+            .query_row(
+                "SELECT kind, reason, detail FROM events
+                 WHERE file_id = ?1 AND line = ?2 AND kind IN ('resolved', 'corrected')
+                 ORDER BY id LIMIT 1",
+                rusqlite::params![file_id, line as i64],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })?;
+        Ok(found.map(|(kind, reason, detail)| match kind.as_str() {
+            events::CORRECTED => {
+                let by = detail
+                    .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
+                    .map(|d| {
+                        format!(
+                            "{}:{}",
+                            d["path"].as_str().unwrap_or("?"),
+                            d["line"].as_u64().unwrap_or(0)
+                        )
+                    })
+                    .unwrap_or_else(|| "a later row".into());
+                format!("corrected by {by}")
+            }
+            _ => format!("resolved: {}", reason.unwrap_or_default()),
+        }))
+    }
+}
+
+/// ` --state PATH` when `ledger` is not the default one (`forget.db`), so a command printed
+/// as a hint works as printed; the path quoted for a POSIX shell when it needs it.
+pub fn state_flag(ledger: &Path) -> String {
+    if ledger == Path::new(DEFAULT_LEDGER) {
+        return String::new();
+    }
+    format!(" --state {}", shell_word(&ledger.display().to_string()))
+}
+
+/// The ledger of the audit commands when no `--state` is given.
+pub const DEFAULT_LEDGER: &str = "forget.db";
+
+/// `word` as one shell word: as it is when it is plain, else single-quoted.
+pub fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./+=:@,".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// What to do about the requests still open, one line each: how many per reason and the
+/// command that resolves that kind, as it must be typed for this ledger (`ledger`).
+/// `run_again`: the command that sends pending and failed keys, in words.
+pub fn render_open(counts: &RequestCounts, ledger: &Path, run_again: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    if counts.all_ended() {
+        return out;
+    }
+    let state = state_flag(ledger);
+    let _ = writeln!(
+        out,
+        "{} of {} requests still open ({} need attention):",
+        counts.open, counts.requests, counts.needs_attention
+    );
+    let resolve = |outcome: &str| {
+        format!("`forget resolve{state} --outcome {outcome} --reason \"WHY\"` ends them")
+    };
+    for s in [State::Pending]
+        .into_iter()
+        .chain(State::ATTENTION)
+        .filter(|s| counts.get(*s) > 0)
+    {
+        let n = counts.get(s);
+        let what = match s {
+            State::Pending => format!("{run_again} to send them"),
+            State::Failed => format!("{run_again} to retry them, or {}", resolve("failed")),
+            State::Rejected => format!(
+                "`forget report{state} --split DIR` writes them to DIR/needs-attention.csv to fix \
+                 and feed back with `forget run`; or {}",
+                resolve("rejected")
+            ),
+            State::Invalid => format!(
+                "`forget invalid{state}` lists them; fix them in `forget report{state} --split DIR` \
+                 (DIR/needs-attention.csv) and feed it back, or {}",
+                resolve("invalid")
+            ),
+            State::DateUnreadable => resolve("date_unreadable"),
+            State::SetAside => format!(
+                "fix the profile name and feed them back, or {}",
+                resolve("set_aside")
+            ),
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "  {:<26}{n:>8}  {what}", s.words());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_flags_name_only_a_ledger_that_is_not_the_default() {
+        assert_eq!(state_flag(Path::new("forget.db")), "");
+        assert_eq!(
+            state_flag(Path::new("forget-simulate.db")),
+            " --state forget-simulate.db"
+        );
+        assert_eq!(state_flag(Path::new("my ledger.db")), " --state 'my ledger.db'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn states_round_trip_and_split_into_open_and_ended() {
+        for s in State::ALL {
+            assert_eq!(State::parse(s.as_str()), Some(s));
+        }
+        let ended: Vec<_> = State::ALL.into_iter().filter(|s| s.is_ended()).collect();
+        assert_eq!(ended.len(), 4);
+        assert!(!State::Pending.needs_attention());
+        assert!(State::ATTENTION.iter().all(|s| s.needs_attention()));
+    }
+}
