@@ -1,5 +1,5 @@
 //! `forget status` for humans: counts per outcome, where the ledger key lives, and deadlines.
-//! (`status --json` prints [`crate::ledger::Counts`] alone, unchanged for scripts.)
+//! (`status --json` prints [`crate::ledger::Counts`] as before, and the requests by state.)
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -11,6 +11,14 @@ use crate::ledger::deadlines::DeadlineSummary;
 use crate::ledger::{Counts, KeyCheck, Ledger};
 use crate::secret::{self, SecretSource};
 use crate::text::printable;
+
+/// `forget status --json`: the counts per outcome as before, and the requests by state.
+#[derive(serde::Serialize)]
+pub struct JsonStatus<'a> {
+    #[serde(flatten)]
+    pub counts: &'a Counts,
+    pub requests: &'a crate::ledger::requests::RequestCounts,
+}
 
 /// How many of the earliest-due keys the plain `status` lists.
 pub const EARLIEST_SHOWN: usize = 5;

@@ -12,6 +12,7 @@ pub mod list;
 pub mod lookup;
 pub mod purge;
 pub mod report;
+pub mod resolve;
 pub mod run;
 pub mod sim;
 pub mod status;
@@ -100,6 +101,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Give up on unfinished keys: drop the plaintext the ledger still holds for them.
     Purge(purge::PurgeArgs),
+    /// End requests that need attention (rejected, failed, invalid, …), with a reason.
+    Resolve(resolve::ResolveArgs),
     /// Check the ledger: SQLite's integrity check and forget's consistency rules, one
     /// verdict a line. Exit 0 only when every check passes.
     Verify(verify::VerifyArgs),
@@ -170,6 +173,7 @@ async fn dispatch(command: Command) -> crate::Result<i32> {
         Command::Lookup(args) => lookup::exec(&args),
         Command::Report(args) => report::exec(&args),
         Command::Purge(args) => purge::exec(&args),
+        Command::Resolve(args) => resolve::exec(&args),
         Command::Verify(args) => verify::exec(&args),
         Command::Sim(args) => sim::exec(&args).await,
     }

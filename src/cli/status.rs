@@ -8,6 +8,8 @@ use super::args::{self, LedgerArgs};
 use crate::audit::status;
 use crate::deadline;
 use crate::error::{Error, Result, exit};
+use crate::job::summary::render_requests;
+use crate::ledger::requests;
 use crate::ledger::verify::Depth;
 use crate::ledger::{self, Ledger};
 use crate::output;
@@ -17,7 +19,8 @@ pub struct StatusArgs {
     #[command(flatten)]
     pub ledger: LedgerArgs,
     /// Print one JSON object: total, deleted, not_found, rejected, failed, pending, invalid,
-    /// duplicates (with --deadlines: the deadline summary and every key due soon or overdue).
+    /// duplicates (units and rows), and `requests`: people, requests, units, and requests
+    /// per state (with --deadlines: the deadline summary and every key due soon or overdue).
     #[arg(long)]
     pub json: bool,
     /// Counts per connector and scope (Webex profile, Outreach resource), even for a
@@ -49,13 +52,23 @@ pub fn exec(args: &StatusArgs) -> Result<i32> {
     }
     let counts = ledger.counts()?;
     let by_scope = ledger.counts_by_scope()?;
+    let requests = ledger.request_counts(None)?;
+    // 0 only when every request has ended, as for `run` and `resolve`.
+    let code = if requests.all_ended() {
+        exit::OK
+    } else {
+        exit::INCOMPLETE
+    };
     if args.json {
         if args.by_connector {
             print_json(&by_scope)?;
         } else {
-            print_json(&counts)?;
+            print_json(&status::JsonStatus {
+                counts: &counts,
+                requests: &requests,
+            })?;
         }
-        return Ok(exit::OK);
+        return Ok(code);
     }
     let key_file = args::key_file(args.ledger_key_file.as_deref(), path);
     let key = status::key_status(&ledger, &key_file)?;
@@ -69,8 +82,14 @@ pub fn exec(args: &StatusArgs) -> Result<i32> {
     if let Some(note) = status::render_unfinished(unfinished) {
         text.push_str(&note);
     }
+    text.push_str(&render_requests(&requests));
+    text.push_str(&requests::render_open(
+        &requests,
+        path,
+        "`forget run` again (with the settings of the first run, no files needed)",
+    ));
     output::print(&text)?;
-    Ok(exit::OK)
+    Ok(code)
 }
 
 /// One JSON line on stdout.

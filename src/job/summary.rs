@@ -1,6 +1,7 @@
 //! What a run did: the summary a [`Collector`] gathers as the run goes, the exit code it
 //! means, and the table printed at the end.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -9,6 +10,7 @@ use crate::connector::Connector;
 use crate::engine::{Counters, StopReason};
 use crate::error::{Result, exit};
 use crate::ledger::ingest::IngestCounts;
+use crate::ledger::requests::{self, RequestCounts};
 use crate::ledger::writer::Recorded;
 use crate::ledger::{Counts, Ledger, ScopeCounts, render_by_scope, shows_connectors};
 use crate::outcome::Outcome;
@@ -32,6 +34,10 @@ pub struct RunSummary {
     pub ledger: Counts,
     /// Every connector and scope in the ledger, for the side-by-side table.
     pub by_scope: Vec<ScopeCounts>,
+    /// This connector's requests by state: the exit code is 0 only when all have ended.
+    pub requests: RequestCounts,
+    /// The ledger, as the hints printed must name it.
+    pub state: PathBuf,
     pub stop: Option<StopReason>,
     /// Why the API stopped the run, in the connector's words.
     pub stop_message: Option<String>,
@@ -46,14 +52,8 @@ impl RunSummary {
             Some(StopReason::Interrupted(signal)) => signal.exit_code(),
             Some(StopReason::Ledger(_)) | Some(StopReason::Output(_)) => exit::FAILURE,
             None if self.dry_run => exit::OK,
-            None => {
-                let c = &self.ledger;
-                if c.rejected + c.failed + c.invalid + c.pending > 0 {
-                    exit::INCOMPLETE
-                } else {
-                    exit::OK
-                }
-            }
+            None if self.requests.all_ended() => exit::OK,
+            None => exit::INCOMPLETE,
         }
     }
 }
@@ -107,6 +107,8 @@ impl Collector {
             kept_final: recorded.kept_final(),
             ledger: Counts::of_connector(&by_scope, self.connector),
             by_scope,
+            requests: ledger.request_counts(Some(self.connector))?,
+            state: ledger.path().to_owned(),
             stop,
             stop_message,
             elapsed: self.started.elapsed(),
@@ -185,6 +187,7 @@ pub fn render_summary(s: &RunSummary) -> String {
         "  {:<16}{:>10}{:>10}",
         "duplicate rows", "", s.ledger.duplicates
     );
+    out.push_str(&render_requests(&s.requests));
     out.push_str(&by_connector);
     if s.after_ambiguous > 0 {
         let _ = writeln!(
@@ -221,29 +224,51 @@ pub fn render_summary(s: &RunSummary) -> String {
             );
         }
         None => {
-            let l = &s.ledger;
-            if l.failed + l.pending > 0 {
+            if s.ingested.corrected > 0 {
                 let _ = writeln!(
                     out,
-                    "{} keys not finished: run the same command again to retry them",
-                    l.failed + l.pending
+                    "{} earlier requests corrected by rows of this run (they end as \"corrected\", \
+                     the new rows count in their place)",
+                    s.ingested.corrected
                 );
             }
-            if l.rejected > 0 {
-                let _ = writeln!(
-                    out,
-                    "{} keys rejected: see `forget status`; --retry-rejected sends them again",
-                    l.rejected
-                );
-            }
-            if l.invalid > 0 {
-                let _ = writeln!(
-                    out,
-                    "{} rows invalid: `forget invalid` lists them with reasons",
-                    l.invalid
-                );
-            }
+            out.push_str(&requests::render_open(
+                &s.requests,
+                &s.state,
+                "run the same command again",
+            ));
         }
     }
+    if s.ingested.unmatched_refs > 0 {
+        let _ = writeln!(
+            out,
+            "note: {} rows name in their `ref` column no earlier request that needs attention \
+             (already ended, or not in this ledger): nothing was corrected for them",
+            s.ingested.unmatched_refs
+        );
+    }
+    out
+}
+
+/// People, requests and units, and the requests by state: the same counts as `forget status`.
+pub fn render_requests(r: &RequestCounts) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "requests: {} for {} people ({} units); {} ended ({} erased, {} not held, {} resolved, \
+         {} corrected), {} open ({} pending, {} need attention)",
+        r.requests,
+        r.people,
+        r.units,
+        r.ended,
+        r.erased,
+        r.not_held,
+        r.resolved,
+        r.corrected,
+        r.open,
+        r.pending,
+        r.needs_attention
+    );
     out
 }

@@ -429,7 +429,7 @@ pub fn render_open(counts: &RequestCounts, ledger: &Path, run_again: &str) -> St
             ),
             _ => String::new(),
         };
-        let _ = writeln!(out, "  {:<26}{n:>8}  {what}", s.words());
+        let _ = writeln!(out, "  {n} {}: {what}", s.words());
     }
     out
 }
