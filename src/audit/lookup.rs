@@ -83,12 +83,20 @@ impl<'a> Finder<'a> {
         let hash = self.hasher.hash(key);
         let units = self.ledger.units_by_hash(&hash)?;
         let invalid_rows = self.invalid.get(&hash).cloned().unwrap_or_default();
-        let erased = units.iter().filter(|u| u.erased).count();
-        let verdict = match (units.len(), erased) {
-            (0, _) if !invalid_rows.is_empty() => "request row invalid, never sent",
-            (0, _) => "not in the ledger",
-            (n, e) if n == e => "erased",
-            (_, 0) => "not erased",
+        // A unit every request of which a later row corrected (e.g. the key under a wrong
+        // profile, fed back under the right one) is superseded: the person's fate is that
+        // of the units that replaced it.
+        let live: Vec<&UnitRecord> = units
+            .iter()
+            .filter(|u| !u.requests.iter().all(|r| r.state == "corrected"))
+            .collect();
+        let erased = live.iter().filter(|u| u.erased).count();
+        let verdict = match (units.len(), live.len(), erased) {
+            (0, _, _) if !invalid_rows.is_empty() => "request row invalid, never sent",
+            (0, _, _) => "not in the ledger",
+            (_, 0, _) => "not erased",
+            (_, n, e) if n == e => "erased",
+            (_, _, 0) => "not erased",
             _ => "partly erased",
         };
         Ok(Lookup {
@@ -165,6 +173,10 @@ pub fn for_each(
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
     pub keys: u64,
+    /// Distinct keys per connector found (a person in two profiles is one person).
+    pub people: u64,
+    pub requests: u64,
+    pub units: u64,
     pub erased: u64,
     pub not_erased: u64,
     pub unknown: u64,
@@ -174,6 +186,13 @@ pub struct Tally {
 impl Tally {
     pub fn add(&mut self, l: &Lookup) {
         self.keys += 1;
+        let mut connectors: Vec<&str> = l.units.iter().map(|u| u.connector.as_str()).collect();
+        connectors.sort_unstable();
+        connectors.dedup();
+        self.people += connectors.len() as u64;
+        self.units += l.units.len() as u64;
+        self.requests += l.units.iter().map(|u| u.requests.len() as u64).sum::<u64>()
+            + l.invalid_rows.len() as u64;
         match l.verdict {
             "erased" => self.erased += 1,
             "not in the ledger" => self.unknown += 1,
@@ -193,7 +212,8 @@ impl Tally {
 
     pub fn render(&self) -> String {
         format!(
-            "{} keys looked up: {} erased, {} not (or not fully) erased, {} not in the ledger{}\n",
+            "{} keys looked up: {} erased, {} not (or not fully) erased, {} not in the ledger{} \
+             ({} people, {} requests, {} units)\n",
             self.keys,
             self.erased,
             self.not_erased,
@@ -202,7 +222,10 @@ impl Tally {
                 format!(", {} unreadable input rows", self.invalid)
             } else {
                 String::new()
-            }
+            },
+            self.people,
+            self.requests,
+            self.units,
         )
     }
 }
@@ -295,9 +318,13 @@ pub fn render(l: &Lookup) -> String {
                 "-" => String::new(),
                 p => format!(", {p}"),
             };
+            let state = match &r.ended_by {
+                Some(by) => printable(by).into_owned(),
+                None => r.state.replace('_', " "),
+            };
             let _ = writeln!(
                 out,
-                "    requested in     {}:{} (sha256 {}…) {}{received}{extra}",
+                "    requested in     {}:{} (sha256 {}…) {}{received}{extra}: {state}",
                 printable(&r.file),
                 r.line,
                 short(&r.file_sha256),

@@ -8,7 +8,6 @@ use super::args::{self, LedgerArgs};
 use crate::audit::status;
 use crate::deadline;
 use crate::error::{Error, Result, exit};
-use crate::job::summary::render_requests;
 use crate::ledger::requests;
 use crate::ledger::verify::Depth;
 use crate::ledger::{self, Ledger};
@@ -82,7 +81,7 @@ pub fn exec(args: &StatusArgs) -> Result<i32> {
     if let Some(note) = status::render_unfinished(unfinished) {
         text.push_str(&note);
     }
-    text.push_str(&render_requests(&requests));
+    text.push_str(&requests.render_line());
     text.push_str(&requests::render_open(
         &requests,
         path,

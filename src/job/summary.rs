@@ -187,7 +187,7 @@ pub fn render_summary(s: &RunSummary) -> String {
         "  {:<16}{:>10}{:>10}",
         "duplicate rows", "", s.ledger.duplicates
     );
-    out.push_str(&render_requests(&s.requests));
+    out.push_str(&s.requests.render_line());
     out.push_str(&by_connector);
     if s.after_ambiguous > 0 {
         let _ = writeln!(
@@ -247,28 +247,5 @@ pub fn render_summary(s: &RunSummary) -> String {
             s.ingested.unmatched_refs
         );
     }
-    out
-}
-
-/// People, requests and units, and the requests by state: the same counts as `forget status`.
-pub fn render_requests(r: &RequestCounts) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "requests: {} for {} people ({} units); {} ended ({} erased, {} not held, {} resolved, \
-         {} corrected), {} open ({} pending, {} need attention)",
-        r.requests,
-        r.people,
-        r.units,
-        r.ended,
-        r.erased,
-        r.not_held,
-        r.resolved,
-        r.corrected,
-        r.open,
-        r.pending,
-        r.needs_attention
-    );
     out
 }

@@ -213,6 +213,26 @@ impl RequestCounts {
         }
     }
 
+    /// People, requests and units, and the requests by state, in one line: the same words
+    /// in every command's summary.
+    pub fn render_line(&self) -> String {
+        format!(
+            "requests: {} for {} people ({} units); {} ended ({} erased, {} not held, {} resolved, \
+             {} corrected), {} open ({} pending, {} need attention)\n",
+            self.requests,
+            self.people,
+            self.units,
+            self.ended,
+            self.erased,
+            self.not_held,
+            self.resolved,
+            self.corrected,
+            self.open,
+            self.pending,
+            self.needs_attention
+        )
+    }
+
     /// Every request has ended: the exit code 0 of run, status and resolve.
     pub fn all_ended(&self) -> bool {
         self.open == 0
@@ -341,22 +361,28 @@ impl Ledger {
                 rusqlite::Error::QueryReturnedNoRows => Ok(None),
                 e => Err(e),
             })?;
-        Ok(found.map(|(kind, reason, detail)| match kind.as_str() {
-            events::CORRECTED => {
-                let by = detail
-                    .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
-                    .map(|d| {
-                        format!(
-                            "{}:{}",
-                            d["path"].as_str().unwrap_or("?"),
-                            d["line"].as_u64().unwrap_or(0)
-                        )
-                    })
-                    .unwrap_or_else(|| "a later row".into());
-                format!("corrected by {by}")
-            }
-            _ => format!("resolved: {}", reason.unwrap_or_default()),
-        }))
+        Ok(found.map(|(kind, reason, detail)| describe_end(&kind, reason, detail)))
+    }
+}
+
+/// What ended a request, from its ending event: `resolved: REASON` or
+/// `corrected by PATH:LINE`.
+pub fn describe_end(kind: &str, reason: Option<String>, detail: Option<String>) -> String {
+    match kind {
+        events::CORRECTED => {
+            let by = detail
+                .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
+                .map(|d| {
+                    format!(
+                        "{}:{}",
+                        d["path"].as_str().unwrap_or("?"),
+                        d["line"].as_u64().unwrap_or(0)
+                    )
+                })
+                .unwrap_or_else(|| "a later row".into());
+            format!("corrected by {by}")
+        }
+        _ => format!("resolved: {}", reason.unwrap_or_default()),
     }
 }
 

@@ -12,7 +12,7 @@ pub(super) struct Columns {
     extra: Vec<(String, String)>,
 }
 
-pub(super) const REPORT_FIXED: [&str; 18] = [
+pub(super) const REPORT_FIXED: [&str; 20] = [
     "file",
     "line",
     "kind",
@@ -31,16 +31,21 @@ pub(super) const REPORT_FIXED: [&str; 18] = [
     "finished_at",
     "received_on",
     "due_on",
+    "state",
+    "state_detail",
 ];
 
-/// The columns after the input-shaped ones in needs-attention.csv.
-pub(super) const ATTENTION_INFO: [&str; 6] = [
+/// The columns after the input-shaped ones in needs-attention.csv. `ref` (FILE:LINE of a
+/// request that needs attention) is read back by `forget run`: the row fed back corrects it.
+pub(super) const ATTENTION_INFO: [&str; 8] = [
     "outcome",
     "code",
     "description",
     "file",
     "line",
     "key_masked",
+    "state",
+    crate::input::REF_COLUMN,
 ];
 
 impl Columns {
@@ -113,6 +118,8 @@ impl Columns {
                     opt(&row.finished_at),
                     opt(&row.received_on),
                     opt(&row.due_on),
+                    row.state.clone(),
+                    opt(&row.state_detail),
                 ]);
                 r.extend(self.exparams.iter().map(|n| pick(&row.exparams, n)));
             }
@@ -140,6 +147,11 @@ impl Columns {
                 row.file.clone(),
                 row.line.to_string(),
                 row.key_masked.clone(),
+                row.state.clone(),
+                match row.needs_attention() {
+                    true => format!("{}:{}", row.file, row.line),
+                    false => String::new(),
+                },
             ]);
         }
         r
@@ -167,6 +179,8 @@ pub(super) struct JsonRow<'a> {
     finished_at: &'a Option<String>,
     received_on: &'a Option<String>,
     due_on: &'a Option<String>,
+    state: &'a str,
+    state_detail: &'a Option<String>,
     exparams: &'a Pairs,
     extra: &'a Pairs,
 }
@@ -192,6 +206,8 @@ impl<'a> From<&'a ReportRow> for JsonRow<'a> {
             finished_at: &r.finished_at,
             received_on: &r.received_on,
             due_on: &r.due_on,
+            state: &r.state,
+            state_detail: &r.state_detail,
             exparams: &r.exparams,
             extra: &r.extra,
         }
