@@ -239,8 +239,8 @@ fn select(ledger: &Ledger, hasher: Option<&KeyHasher>, s: &Selector) -> Result<V
 
 /// What `forget resolve` prints: each request and what became of it, then what is still open.
 pub fn render(report: &ResolveReport, dry_run: bool) -> String {
-    use std::fmt::Write;
     use crate::text::printable;
+    use std::fmt::Write;
     let mut out = String::new();
     for p in &report.picked {
         let key = p.key_masked.as_deref().unwrap_or("(no key)");
@@ -258,8 +258,16 @@ pub fn render(report: &ResolveReport, dry_run: bool) -> String {
     let _ = writeln!(
         out,
         "{} {resolved} requests{}",
-        if dry_run { "dry run: would resolve" } else { "resolved" },
-        if dry_run { " (nothing was recorded)" } else { "" }
+        if dry_run {
+            "dry run: would resolve"
+        } else {
+            "resolved"
+        },
+        if dry_run {
+            " (nothing was recorded)"
+        } else {
+            ""
+        }
     );
     out
 }

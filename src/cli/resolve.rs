@@ -138,7 +138,7 @@ pub fn exec(args: &ResolveArgs) -> Result<i32> {
     text.push_str(&requests::render_open(
         &report.counts,
         &config.state,
-        "`forget run` again (with the settings of the first run, no files needed)",
+        "run forget run again with the settings of the first run (no files needed)",
     ));
     let code = if report.counts.all_ended() {
         exit::OK

@@ -85,7 +85,7 @@ pub fn exec(args: &StatusArgs) -> Result<i32> {
     text.push_str(&requests::render_open(
         &requests,
         path,
-        "`forget run` again (with the settings of the first run, no files needed)",
+        "run forget run again with the settings of the first run (no files needed)",
     ));
     output::print(&text)?;
     Ok(code)

@@ -22,8 +22,9 @@ impl InputFile {
             .clone();
         let Some(column) = headers.iter().position(|h| {
             let name = String::from_utf8_lossy(h);
-            normalise(csvfile::unescape_cell(name.trim_start_matches('\u{feff}').trim()))
-                == REF_COLUMN
+            normalise(csvfile::unescape_cell(
+                name.trim_start_matches('\u{feff}').trim(),
+            )) == REF_COLUMN
         }) else {
             return Ok(Vec::new());
         };

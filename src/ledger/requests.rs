@@ -440,7 +440,7 @@ pub fn render_open(counts: &RequestCounts, ledger: &Path, run_again: &str) -> St
             State::Failed => format!("{run_again} to retry them, or {}", resolve("failed")),
             State::Rejected => format!(
                 "`forget report{state} --split DIR` writes them to DIR/needs-attention.csv to fix \
-                 and feed back with `forget run`; or {}",
+                 and feed back to forget run; or {}",
                 resolve("rejected")
             ),
             State::Invalid => format!(
@@ -471,7 +471,10 @@ mod tests {
             state_flag(Path::new("forget-simulate.db")),
             " --state forget-simulate.db"
         );
-        assert_eq!(state_flag(Path::new("my ledger.db")), " --state 'my ledger.db'");
+        assert_eq!(
+            state_flag(Path::new("my ledger.db")),
+            " --state 'my ledger.db'"
+        );
         assert_eq!(shell_word("it's"), r"'it'\''s'");
     }
 

@@ -20,6 +20,7 @@ mod faults;
 mod inventory;
 mod key_forms;
 mod ledger;
+mod lifecycle;
 mod limits;
 mod output_rule;
 mod outreach;
