@@ -379,6 +379,7 @@ async fn webex_and_outreach_share_one_ledger() {
             "not_found",
             "pending",
             "rejected",
+            "requests",
             "total"
         ]
     );
@@ -709,7 +710,10 @@ fn list_then_run_with_the_binary() {
     );
     let out = wd.run(&mut cmd(&["run", "ids.csv", "-q"]), 4);
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("1 keys rejected"), "{stdout}");
+    assert!(
+        stdout.contains("1 rejected: `forget report --split DIR`"),
+        "{stdout}"
+    );
     let out = wd.run(&mut cmd(&["list"]), 0);
     assert_eq!(text(&out.stdout).lines().count(), 2, "header and id 9");
     let _ = sim.kill();
