@@ -223,7 +223,16 @@ fn select(ledger: &Ledger, hasher: Option<&KeyHasher>, s: &Selector) -> Result<V
                 return Ok(Vec::new());
             };
             let hash = hasher.hash(key.trim());
-            let mut found = ledger.requests_where("u.key_hash = ?1", [&hash[..]])?;
+            // Unit by unit (an index each), never every row joined to its unit.
+            let units: Vec<i64> = ledger
+                .conn()
+                .prepare("SELECT id FROM units WHERE key_hash = ?1 ORDER BY id")?
+                .query_map([&hash[..]], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut found = Vec::new();
+            for unit in units {
+                found.extend(ledger.requests_where("r.unit_id = ?1", [unit])?);
+            }
             // Invalid rows keep the key as written: matched by its hash, as lookup does.
             found.extend(
                 ledger

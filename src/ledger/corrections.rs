@@ -9,7 +9,7 @@
 //!   `report --split` writes it in needs-attention.csv (how a fixed blank-key or invalid row
 //!   settles the original, which has no key to match).
 
-use super::requests::{Request, STATE, State};
+use super::requests::{Request, State};
 use super::{Ledger, events};
 use crate::actor::Actor;
 use crate::error::Result;
@@ -65,29 +65,43 @@ impl Ledger {
             tx.commit()?;
             return Ok(settled);
         }
-        let attention = format!(
-            "r.file_id < ?1 AND r.kind <> 'invalid' AND ({STATE}) IN ('rejected', 'failed', 'set_aside')
-             AND EXISTS (SELECT 1 FROM units un JOIN rows n ON n.unit_id = un.id
-                         WHERE un.key_hash = u.key_hash AND un.connector = u.connector
-                           AND n.file_id = ?1 AND n.kind <> 'invalid')"
-        );
-        for old in self.requests_where(&attention, [file_id])? {
-            let Some(hash) = &old.key_hash else { continue };
-            let line: Option<i64> = tx
-                .query_row(
-                    "SELECT min(n.line) FROM units un JOIN rows n ON n.unit_id = un.id
-                     WHERE un.key_hash = ?1 AND un.connector = ?2 AND n.file_id = ?3
-                       AND n.kind <> 'invalid'",
-                    rusqlite::params![hash, old.connector, file_id],
-                    |r| r.get(0),
-                )
-                .ok()
-                .flatten();
-            if let Some(line) = line {
-                correct(&tx, actor, &old, file_id, &path, line as u64, "key")?;
+        // Driven by the units that need attention, each through an index: never a scan of
+        // every row (this runs for every file recorded).
+        let units: Vec<(i64, Vec<u8>, String)> = tx
+            .prepare(
+                "SELECT id, key_hash, connector FROM units WHERE outcome IN ('rejected', 'failed')
+                 UNION
+                 SELECT u.id, u.key_hash, u.connector FROM units u
+                 WHERE u.id IN (SELECT unit_id FROM events WHERE kind = 'set_aside')",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut new_row = tx.prepare(
+            "SELECT min(line) FROM (
+               SELECT n.line FROM units un JOIN row_records n ON n.unit_id = un.id
+                WHERE un.key_hash = ?1 AND un.connector = ?2 AND n.file_id = ?3
+                  AND n.kind <> 'invalid'
+               UNION ALL
+               SELECT un.row_line FROM units un
+                WHERE un.key_hash = ?1 AND un.connector = ?2 AND un.row_file_id = ?3)",
+        )?;
+        for (unit_id, hash, connector) in units {
+            let line: Option<i64> =
+                new_row.query_row(rusqlite::params![hash, connector, file_id], |r| r.get(0))?;
+            let Some(line) = line else { continue };
+            let earlier = self.requests_where(
+                "r.unit_id = ?1 AND r.file_id < ?2",
+                rusqlite::params![unit_id, file_id],
+            )?;
+            for old in earlier
+                .iter()
+                .filter(|r| matches!(r.state, State::Rejected | State::Failed | State::SetAside))
+            {
+                correct(&tx, actor, old, file_id, &path, line as u64, "key")?;
                 settled.corrected += 1;
             }
         }
+        drop(new_row);
         tx.commit()?;
         Ok(settled)
     }
