@@ -39,12 +39,15 @@ impl Ledger {
             tx.query_row("SELECT path FROM files WHERE id = ?1", [file_id], |r| {
                 r.get(0)
             })?;
+        let places: Vec<(String, u64)> = refs
+            .iter()
+            .filter_map(|(_, r)| parse_ref(r).map(|(p, l)| (p.to_owned(), l)))
+            .collect();
+        let mut at = self.requests_at_each(&places)?;
         for (line, reference) in refs {
-            let target = parse_ref(reference).map(|(p, l)| self.requests_at(p, l));
-            let candidates = match target {
-                Some(found) => found?,
-                None => Vec::new(),
-            };
+            let candidates = parse_ref(reference)
+                .and_then(|(p, l)| at.remove(&(p.to_owned(), l)))
+                .unwrap_or_default();
             // The newest recording of that path whose row still needs attention.
             let old = candidates
                 .into_iter()

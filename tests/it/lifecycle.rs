@@ -377,3 +377,49 @@ fn hints_work_as_printed() {
         );
     }
 }
+
+/// A row recorded in bulk with its unit (nothing but its key) is settled by the fixed row
+/// that names it in `ref`, even when the fix changed the key (so no key links the two).
+#[test]
+fn a_ref_settles_a_request_recorded_with_its_unit() {
+    let wd = Workdir::new();
+    wd.write(
+        "requests.csv",
+        format!(
+            "key,profile-name\n+15550100058,custmers\n{},customers\n",
+            HELD[1]
+        ),
+    );
+    forget(&wd, &["run", "requests.csv", "--simulate", "-q"], 4);
+    let conn = rusqlite::Connection::open(wd.path(STATE)).unwrap();
+    let bulk: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM units WHERE row_line IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(bulk, 2, "both rows are stored with their units");
+    forget(&wd, &["report", "--state", STATE, "--split", "out"], 0);
+    let mut rows = csv_rows(&wd.path("out/needs-attention.csv"));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["ref"], "requests.csv:2");
+    rows[0].insert("key".into(), HELD[0].into());
+    rows[0].insert("profile-name".into(), "customers".into());
+    write_csv(&wd.path("fixed.csv"), &rows);
+    let out = forget(&wd, &["run", "fixed.csv", "--simulate", "-q"], 0);
+    assert!(
+        text(&out.stdout).contains("1 earlier requests corrected"),
+        "{}",
+        text(&out.stdout)
+    );
+    let s = status(&wd, 0);
+    assert_eq!(
+        (
+            s["requests"]["corrected"].as_u64(),
+            s["requests"]["people"].as_u64()
+        ),
+        (Some(1), Some(3)),
+        "{s}"
+    );
+}
