@@ -20,13 +20,26 @@ pub fn exec(args: &InvalidArgs) -> Result<i32> {
     let ledger = Ledger::open_read_only(&args.ledger.state)?;
     ledger.ensure_sound(Depth::Report)?;
     let rows = ledger.invalid_rows()?;
+    // An invalid row resolved or corrected has ended: said beside it.
+    let mut ended = std::collections::HashMap::new();
+    for r in ledger.requests_where("r.kind = 'invalid'", [])? {
+        if r.state.is_ended()
+            && let Some(by) = ledger.ended_by(r.file_id, r.line)?
+        {
+            ended.insert((r.path, r.line), by);
+        }
+    }
     let mut out = TextOut::stdout();
     if rows.is_empty() {
         out.write("no invalid rows\n")?;
     }
     for row in rows {
+        let end = ended
+            .get(&(row.path.clone(), row.line))
+            .map(|by| format!(" ({})", printable(by)))
+            .unwrap_or_default();
         out.write(&format!(
-            "{}:{}: {}\n",
+            "{}:{}: {}{end}\n",
             printable(&row.path),
             row.line,
             printable(&row.reason)

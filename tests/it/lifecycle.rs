@@ -302,6 +302,12 @@ fn resolve_refuses_an_ended_request_and_says_why() {
         text(&out.stdout)
     );
     assert_eq!(events(&wd, "resolved"), 1);
+    let out = forget(&wd, &["invalid", "--state", STATE], 0);
+    assert!(
+        text(&out.stdout).contains("requests.csv:4: blank key (resolved: blank)"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]
