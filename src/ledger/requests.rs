@@ -182,6 +182,9 @@ pub fn derive(
     }
 }
 
+/// A row an event names: file id, line, kind, its unit's outcome, the unit, the connector.
+type EventRow = (i64, i64, String, Option<String>, Option<i64>, String);
+
 /// A row whose events move it from the state its unit gives it.
 struct Changed {
     base: State,
@@ -379,7 +382,7 @@ impl Ledger {
                  AND EXISTS (SELECT 1 FROM events x
                              WHERE x.file_id = u.row_file_id AND x.line = u.row_line)",
         )?;
-        let found: Vec<(i64, i64, String, Option<String>, Option<i64>, String)> = stmt
+        let found: Vec<EventRow> = stmt
             .query_map([], |r| {
                 Ok((
                     r.get(0)?,
