@@ -303,14 +303,19 @@ impl Ledger {
     /// [`derive`] gives them.
     pub fn request_counts(&self, connector: Option<&str>) -> Result<RequestCounts> {
         let mut counts = RequestCounts::default();
+        // Every unit has exactly one request row (the `one_request_per_unit` check): the
+        // rows of an outcome are its units (read from the outcome index alone) and their
+        // duplicate rows; invalid rows have no unit.
         let mut stmt = self.conn.prepare(
             "SELECT 'request', outcome, count(*) FROM units
-               WHERE row_line IS NOT NULL AND (?1 IS NULL OR connector = ?1) GROUP BY outcome
+               WHERE ?1 IS NULL OR connector = ?1 GROUP BY connector, outcome
              UNION ALL
-             SELECT CASE r.kind WHEN 'invalid' THEN 'invalid' ELSE 'request' END, u.outcome,
-                    count(*) FROM row_records r
-               JOIN files f ON f.id = r.file_id LEFT JOIN units u ON u.id = r.unit_id
-               WHERE ?1 IS NULL OR coalesce(u.connector, f.connector) = ?1 GROUP BY 1, 2",
+             SELECT 'duplicate', u.outcome, count(*) FROM row_records r
+               JOIN units u ON u.id = r.unit_id
+               WHERE r.kind = 'duplicate' AND (?1 IS NULL OR u.connector = ?1) GROUP BY 2
+             UNION ALL
+             SELECT 'invalid', NULL, count(*) FROM row_records r JOIN files f ON f.id = r.file_id
+               WHERE r.kind = 'invalid' AND (?1 IS NULL OR f.connector = ?1)",
         )?;
         let mut rows = stmt.query([connector])?;
         while let Some(row) = rows.next()? {
@@ -338,15 +343,26 @@ impl Ledger {
                 }
             }
         }
-        let (people, units): (i64, i64) = self.conn.query_row(
-            "SELECT (SELECT count(*) FROM (SELECT DISTINCT connector, key_hash FROM units
-                                            WHERE ?1 IS NULL OR connector = ?1)),
-                    (SELECT count(*) FROM units WHERE ?1 IS NULL OR connector = ?1)",
+        // A key is one person however many profiles hold it. With one scope per connector
+        // (most ledgers) every unit is a person, and the hashes need not be read.
+        let (units, several_scopes): (i64, bool) = self.conn.query_row(
+            "SELECT (SELECT count(*) FROM units WHERE ?1 IS NULL OR connector = ?1),
+                    (SELECT coalesce(max(n), 0) > 1 FROM (SELECT count(DISTINCT scope) AS n
+                       FROM units WHERE ?1 IS NULL OR connector = ?1 GROUP BY connector))",
             [connector],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        counts.people = people as u64;
         counts.units = units as u64;
+        counts.people = if several_scopes {
+            self.conn.query_row(
+                "SELECT count(*) FROM (SELECT DISTINCT connector, key_hash FROM units
+                                       WHERE ?1 IS NULL OR connector = ?1)",
+                [connector],
+                |r| r.get::<_, i64>(0),
+            )? as u64
+        } else {
+            counts.units
+        };
         Ok(counts)
     }
 
