@@ -6,7 +6,7 @@
 //! it must not hold personal data, and masks any key of the requests it resolves (or typed
 //! with `--key`) that it repeats.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use crate::actor::Actor;
@@ -130,11 +130,23 @@ pub fn run(config: &ResolveConfig) -> Result<ResolveReport> {
             Some(hasher)
         }
     };
+    // Every FILE:LINE named, found at once (a row stored with its unit costs a pass over
+    // the units, made once for them all).
+    let named: Vec<(String, u64)> = config
+        .selectors
+        .iter()
+        .filter_map(|s| match s {
+            Selector::Row { path, line } => Some((path.clone(), *line)),
+            Selector::Line(l) => parse_ref(l).map(|(p, n)| (p.to_owned(), n)),
+            _ => None,
+        })
+        .collect();
+    let places = ledger.requests_at_each(&named)?;
     let mut report = ResolveReport::default();
     let mut seen = BTreeSet::new();
     let mut chosen: Vec<(Request, String)> = Vec::new();
     for selector in &config.selectors {
-        let found = select(&ledger, hasher.as_ref(), selector)?;
+        let found = select(&ledger, hasher.as_ref(), &places, selector)?;
         if found.is_empty() {
             report.unmatched.push(selector.label());
         }
@@ -203,20 +215,31 @@ fn ended_words(s: State) -> &'static str {
     }
 }
 
-fn select(ledger: &Ledger, hasher: Option<&KeyHasher>, s: &Selector) -> Result<Vec<Request>> {
+fn select(
+    ledger: &Ledger,
+    hasher: Option<&KeyHasher>,
+    places: &HashMap<(String, u64), Vec<Request>>,
+    s: &Selector,
+) -> Result<Vec<Request>> {
+    let at = |path: &str, line: u64| {
+        places
+            .get(&(path.to_owned(), line))
+            .cloned()
+            .unwrap_or_default()
+    };
     match s {
-        Selector::Row { path, line } => ledger.requests_at(path, *line),
+        Selector::Row { path, line } => Ok(at(path, *line)),
         Selector::State(state) => {
             ledger.requests_where(&format!("({STATE}) = ?1"), [state.as_str()])
         }
         Selector::Line(line) => {
-            if let Some((path, at)) = parse_ref(line) {
-                let found = ledger.requests_at(path, at)?;
+            if let Some((path, n)) = parse_ref(line) {
+                let found = at(path, n);
                 if !found.is_empty() {
                     return Ok(found);
                 }
             }
-            select(ledger, hasher, &Selector::Key(line.clone()))
+            select(ledger, hasher, places, &Selector::Key(line.clone()))
         }
         Selector::Key(key) => {
             let Some(hasher) = hasher else {
