@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use super::{Ledger, events};
 
@@ -470,6 +470,41 @@ impl Ledger {
             })?
             .collect::<rusqlite::Result<_>>()?;
         Ok(found)
+    }
+
+    /// The state of the request at (`file_id`, `line`), if there is one.
+    pub fn request_state(&self, file_id: i64, line: u64) -> Result<Option<State>> {
+        let at = rusqlite::params![file_id, line as i64];
+        let unit: Option<Option<i64>> = self
+            .conn
+            .query_row(
+                "SELECT unit_id FROM row_records WHERE file_id = ?1 AND line = ?2",
+                at,
+                |r| r.get(0),
+            )
+            .optional()?;
+        let unit = match unit {
+            Some(unit) => unit,
+            // Stored with its unit (a bulk load): no index finds it by row.
+            None => self
+                .conn
+                .query_row(
+                    "SELECT id FROM units WHERE row_file_id = ?1 AND row_line = ?2",
+                    at,
+                    |r| r.get(0),
+                )
+                .optional()?,
+        };
+        let found = match unit {
+            Some(unit) => self.requests_where(
+                "r.unit_id = ?1 AND r.file_id = ?2 AND r.line = ?3",
+                rusqlite::params![unit, file_id, line as i64],
+            )?,
+            None => {
+                self.requests_where("r.kind = 'invalid' AND r.file_id = ?1 AND r.line = ?2", at)?
+            }
+        };
+        Ok(found.first().map(|r| r.state))
     }
 
     /// The request at `path:line` (every file recorded under that path: a path names the

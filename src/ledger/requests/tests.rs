@@ -82,6 +82,9 @@ fn each_state_is_derived_from_rows_units_and_events() -> crate::Result<()> {
     for s in State::ALL {
         assert_eq!(each.get(s), c.get(s), "{s:?}");
     }
+    assert_eq!(ledger.request_state(1, 2)?, Some(State::DateUnreadable));
+    assert_eq!(ledger.request_state(1, 7)?, Some(State::Resolved));
+    assert_eq!(ledger.request_state(1, 8)?, None);
     assert_eq!((c.open, c.needs_attention, c.ended), (4, 3, 2));
     Ok(())
 }
