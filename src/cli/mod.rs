@@ -30,6 +30,8 @@ const AFTER_HELP: &str = "\
 Typical use:
   forget run requests.csv --base-url https://acme.webexcampaign.io --profile-name customers
   forget status
+  forget report --split out/        (then fix out/needs-attention.csv and run it again)
+  forget resolve --outcome invalid --reason \"blank key: ticket returned to the requester\"
   forget report --out report.csv --manifest manifest.json
   forget lookup -            (then type or pipe keys, one a line)
   forget check --profile-name customers         (proves URL, token and profile first)
@@ -40,7 +42,8 @@ Outreach (JSON:API resources by id; token in OUTREACH_TOKEN):
   forget run --connector outreach --resource callPurposes ids.csv
 Rehearse with no tenant:
   forget run samples/erasure-requests.csv --simulate
-Exit codes: 0 all keys deleted or not found; 4 finished, some keys need attention;
+Exit codes: 0 every request ended (erased, not held, resolved or corrected); 4 finished,
+some requests still open (the summary says what ends each kind: forget resolve, …);
 3 stopped early (token, URL); 2 usage or input error, nothing sent; 1 a ledger or output
 file could not be written, or an internal failure; 5 the ledger fails a check (forget
 verify says which); 130, 143, 129 interrupted by Ctrl-C, SIGTERM, SIGHUP (answers in
