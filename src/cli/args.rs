@@ -23,7 +23,8 @@ pub struct LedgerArgs {
     #[arg(
         long,
         env = "FORGET_STATE",
-        default_value = "forget.db",
+        // The one default hints leave out (`ledger::requests::state_flag`).
+        default_value = crate::ledger::requests::DEFAULT_LEDGER,
         value_name = "PATH"
     )]
     pub state: PathBuf,
