@@ -78,12 +78,22 @@ impl Lookup {
 }
 
 /// The verdict for a key's units: in the words of access exports when they all are.
-fn verdict(units: &[UnitRecord], invalid_rows: &[InvalidMatch]) -> &'static str {
+fn verdict(all_units: &[UnitRecord], invalid_rows: &[InvalidMatch]) -> &'static str {
+    // A unit every request of which a later row corrected (e.g. the key under a wrong
+    // profile, fed back under the right one) is superseded: the person's fate is that of
+    // the units that replaced it.
+    let units: Vec<&UnitRecord> = all_units
+        .iter()
+        .filter(|u| !u.requests.iter().all(|r| r.state == "corrected"))
+        .collect();
     let erased = units.iter().filter(|u| u.erased).count();
     let access = !units.is_empty() && units.iter().all(|u| u.connector == ACCESS_CONNECTOR);
     match (units.len(), erased) {
-        (0, _) if !invalid_rows.is_empty() => "request row invalid, never sent",
-        (0, _) => "not in the ledger",
+        (0, _) if all_units.is_empty() && !invalid_rows.is_empty() => {
+            "request row invalid, never sent"
+        }
+        (0, _) if all_units.is_empty() => "not in the ledger",
+        (0, _) => "not erased",
         (n, e) if n == e && access => {
             if units.iter().all(|u| u.outcome == "not_found") {
                 "no data"
@@ -221,6 +231,10 @@ pub fn for_each(
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
     pub keys: u64,
+    /// Distinct keys per connector found (a person in two profiles is one person).
+    pub people: u64,
+    pub requests: u64,
+    pub units: u64,
     pub erased: u64,
     /// Access exports: exported, or found to hold no data.
     pub exported: u64,
@@ -232,6 +246,13 @@ pub struct Tally {
 impl Tally {
     pub fn add(&mut self, l: &Lookup) {
         self.keys += 1;
+        let mut connectors: Vec<&str> = l.units.iter().map(|u| u.connector.as_str()).collect();
+        connectors.sort_unstable();
+        connectors.dedup();
+        self.people += connectors.len() as u64;
+        self.units += l.units.len() as u64;
+        self.requests += l.units.iter().map(|u| u.requests.len() as u64).sum::<u64>()
+            + l.invalid_rows.len() as u64;
         match l.verdict {
             "erased" => self.erased += 1,
             "exported" | "no data" => self.exported += 1,
@@ -263,7 +284,8 @@ impl Tally {
             (format!("{} erased", self.erased), "erased")
         };
         format!(
-            "{} keys looked up: {done}, {} not (or not fully) {not}, {} not in the ledger{}\n",
+            "{} keys looked up: {done}, {} not (or not fully) {not}, {} not in the ledger{} \
+             ({} people, {} requests, {} units)\n",
             self.keys,
             self.not_erased,
             self.unknown,
@@ -271,7 +293,10 @@ impl Tally {
                 format!(", {} unreadable input rows", self.invalid)
             } else {
                 String::new()
-            }
+            },
+            self.people,
+            self.requests,
+            self.units,
         )
     }
 }
@@ -388,9 +413,13 @@ pub fn render(l: &Lookup) -> String {
                 "-" => String::new(),
                 p => format!(", {p}"),
             };
+            let state = match &r.ended_by {
+                Some(by) => printable(by).into_owned(),
+                None => r.state.replace('_', " "),
+            };
             let _ = writeln!(
                 out,
-                "    requested in     {}:{} (sha256 {}…) {}{received}{extra}",
+                "    requested in     {}:{} (sha256 {}…) {}{received}{extra}: {state}",
                 printable(&r.file),
                 r.line,
                 short(&r.file_sha256),

@@ -1,5 +1,5 @@
 //! `forget status` for humans: counts per outcome, where the ledger key lives, and deadlines.
-//! (`status --json` prints [`crate::ledger::Counts`] alone, unchanged for scripts.)
+//! (`status --json` prints [`crate::ledger::Counts`] as before, and the requests by state.)
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};

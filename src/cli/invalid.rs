@@ -16,7 +16,8 @@ pub struct InvalidArgs {
     #[command(flatten)]
     pub ledger: LedgerArgs,
     /// text: `file:line: reason` a line. json: one document (`schema_version`, `command`,
-    /// `count`, `rows`: path, line, reason — never the key as written).
+    /// `count`, `rows` and `dates_unreadable`: path, line, reason, ended_by — never the key
+    /// as written).
     #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = format::parser(&["text", "json"]))]
     pub format: Format,
 }
@@ -25,10 +26,34 @@ pub fn exec(args: &InvalidArgs) -> Result<i32> {
     let ledger = Ledger::open_read_only(&args.ledger.state)?;
     ledger.ensure_sound(Depth::Report)?;
     let rows = ledger.invalid_rows()?;
+    // An invalid row resolved or corrected has ended: said beside it.
+    let mut ended = std::collections::HashMap::new();
+    for r in ledger.requests_where("r.kind = 'invalid'", [])? {
+        if r.state.is_ended()
+            && let Some(by) = ledger.ended_by(r.file_id, r.line)?
+        {
+            ended.insert((r.path, r.line), by);
+        }
+    }
     if args.format == Format::Json {
+        let undated = ledger.unreadable_dates()?;
+        let with_end = |rows: Vec<crate::ledger::InvalidRow>| -> Vec<serde_json::Value> {
+            rows.into_iter()
+                .map(|row| {
+                    let end = ended.get(&(row.path.clone(), row.line)).cloned();
+                    serde_json::json!({
+                        "path": row.path, "line": row.line, "reason": row.reason, "ended_by": end,
+                    })
+                })
+                .collect()
+        };
         format::print_json(
             "invalid",
-            serde_json::json!({ "count": rows.len(), "rows": rows }),
+            serde_json::json!({
+                "count": rows.len(),
+                "rows": with_end(rows),
+                "dates_unreadable": with_end(undated),
+            }),
         )?;
         return Ok(exit::OK);
     }
@@ -37,8 +62,12 @@ pub fn exec(args: &InvalidArgs) -> Result<i32> {
         out.write("no invalid rows\n")?;
     }
     for row in rows {
+        let end = ended
+            .get(&(row.path.clone(), row.line))
+            .map(|by| format!(" ({})", printable(by)))
+            .unwrap_or_default();
         out.write(&format!(
-            "{}:{}: {}\n",
+            "{}:{}: {}{end}\n",
             printable(&row.path),
             row.line,
             printable(&row.reason)

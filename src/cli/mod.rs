@@ -15,6 +15,7 @@ pub mod lookup;
 pub mod man;
 pub mod purge;
 pub mod report;
+pub mod resolve;
 pub mod run;
 pub mod sim;
 pub mod status;
@@ -32,6 +33,8 @@ const AFTER_HELP: &str = "\
 Typical use:
   forget run requests.csv --base-url https://acme.webexcampaign.io --profile-name customers
   forget status
+  forget report --split out/        (then fix out/needs-attention.csv and run it again)
+  forget resolve --outcome invalid --reason \"blank key: ticket returned to the requester\"
   forget report --output report.csv --manifest manifest.json
   forget lookup -            (then type or pipe keys, one a line)
   forget check --profile-name customers         (proves URL, token and profile first)
@@ -42,7 +45,8 @@ Outreach (JSON:API resources by id; token in OUTREACH_TOKEN):
   forget run --connector outreach --resource callPurposes ids.csv
 Rehearse with no tenant:
   forget run samples/erasure-requests.csv --simulate
-Exit codes: 0 all keys deleted or not found; 4 finished, some keys need attention;
+Exit codes: 0 every request ended (erased, not held, resolved or corrected); 4 finished,
+some requests still open (the summary says what ends each kind: forget resolve, …);
 3 stopped early (token, URL); 2 usage or input error, nothing sent; 1 a ledger or output
 file could not be written, or an internal failure; 5 the ledger fails a check (forget
 verify says which); 130, 143, 129 interrupted by Ctrl-C, SIGTERM, SIGHUP (answers in
@@ -107,6 +111,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Give up on unfinished keys: drop the plaintext the ledger still holds for them.
     Purge(purge::PurgeArgs),
+    /// End requests that need attention (rejected, failed, invalid, …), with a reason.
+    Resolve(resolve::ResolveArgs),
     /// Check the ledger: SQLite's integrity check and forget's consistency rules, one
     /// verdict a line. Exit 0 only when every check passes.
     Verify(verify::VerifyArgs),
@@ -193,6 +199,7 @@ async fn dispatch(command: Command) -> crate::Result<i32> {
         Command::Lookup(args) => lookup::exec(&args),
         Command::Report(args) => report::exec(&args),
         Command::Purge(args) => purge::exec(&args),
+        Command::Resolve(args) => resolve::exec(&args),
         Command::Verify(args) => verify::exec(&args),
         Command::Sim(args) => sim::exec(&args).await,
         Command::Completions(args) => completions::exec(&args),

@@ -5,10 +5,12 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::args::{self, LedgerArgs};
+use super::format::{self, Format};
 use crate::audit::exports::{self, AccessCounts};
 use crate::audit::{deadlines, status};
 use crate::deadline;
-use crate::error::{Error, Result, exit};
+use crate::error::{Result, exit};
+use crate::ledger::requests;
 use crate::ledger::verify::Depth;
 use crate::ledger::{self, Ledger};
 use crate::output;
@@ -17,13 +19,18 @@ use crate::output;
 pub struct StatusArgs {
     #[command(flatten)]
     pub ledger: LedgerArgs,
-    /// Print one JSON object: total, deleted, not_found, rejected, failed, pending, invalid,
-    /// duplicates, and `deadlines`: the deadline counts and the overdue and late requests
-    /// (with --deadlines: the deadline object alone).
-    #[arg(long)]
+    /// text: for people. json: one document with `schema_version`, `command`, total,
+    /// deleted, not_found, rejected, failed, pending, invalid, duplicates (units and rows);
+    /// `requests`: people, requests, units, and requests per state; `deadlines`: the
+    /// deadline counts and the overdue and late requests (with --deadlines: the deadline
+    /// fields alone; with --by-connector: `scopes`, one object per connector and scope).
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = format::parser(&["text", "json"]))]
+    pub format: Format,
+    /// Deprecated: `--format json`.
+    #[arg(long, hide = true)]
     pub json: bool,
     /// Counts per connector and scope (Webex profile, Outreach resource), even for a
-    /// Webex-only ledger; with --json, a JSON array of objects with `connector` and `scope`.
+    /// Webex-only ledger; in JSON, `scopes`: objects with `connector` and `scope`.
     #[arg(long)]
     pub by_connector: bool,
     /// Deadlines only: the counts, every unfinished key overdue or due within 7 days, and
@@ -42,14 +49,15 @@ pub struct StatusArgs {
 }
 
 pub fn exec(args: &StatusArgs) -> Result<i32> {
+    let json = format::chosen(args.format, &[(args.json, "--json", Format::Json)]) == Format::Json;
     let path = &args.ledger.state;
     let ledger = Ledger::open_read_only(path)?;
     ledger.ensure_sound(Depth::Report)?;
     let today = deadline::today();
     if args.deadlines {
         let d = deadlines::lists(&ledger, today, args.id_column.as_deref())?;
-        if args.json {
-            print_json(&d)?;
+        if json {
+            format::print_json("status", &d)?;
         } else {
             let mut text = status::render_deadlines(&d.summary);
             text.push_str(&deadlines::render_lists(&d));
@@ -59,19 +67,30 @@ pub fn exec(args: &StatusArgs) -> Result<i32> {
     }
     let counts = ledger.counts()?;
     let by_scope = ledger.counts_by_scope()?;
-    if args.json {
+    let requests = ledger.request_counts(None)?;
+    // 0 only when every request has ended, as for `run` and `resolve`.
+    let code = if requests.all_ended() {
+        exit::OK
+    } else {
+        exit::INCOMPLETE
+    };
+    if json {
         if args.by_connector {
-            print_json(&by_scope)?;
+            format::print_json("status", serde_json::json!({ "scopes": by_scope }))?;
         } else {
             let deadlines = deadlines::lists(&ledger, today, args.id_column.as_deref())?;
             let access_exports = AccessCounts::of(&ledger)?;
-            print_json(&StatusJson {
-                counts,
-                access_exports,
-                deadlines,
-            })?;
+            format::print_json(
+                "status",
+                StatusJson {
+                    counts,
+                    requests: requests.clone(),
+                    access_exports,
+                    deadlines,
+                },
+            )?;
         }
-        return Ok(exit::OK);
+        return Ok(code);
     }
     let key_file = args::key_file(args.ledger_key_file.as_deref(), path);
     let key = status::key_status(&ledger, &key_file)?;
@@ -97,6 +116,12 @@ pub fn exec(args: &StatusArgs) -> Result<i32> {
     if let Some(note) = status::render_unfinished(unfinished) {
         text.push_str(&note);
     }
+    text.push_str(&requests.render_line());
+    text.push_str(&requests::render_open(
+        &requests,
+        path,
+        "run forget run again with the settings of the first run (no files needed)",
+    ));
     output::print(&text)?;
     if matches!(key.check, Ok(ledger::KeyCheck::Differs)) {
         // Printed above, but a script reads the exit code: with the wrong key no key can be
@@ -109,24 +134,17 @@ pub fn exec(args: &StatusArgs) -> Result<i32> {
         ));
         return Ok(exit::USAGE);
     }
-    Ok(exit::OK)
+    Ok(code)
 }
 
-/// `status --json`: the counts, and the deadlines beside them.
+/// `status --json`: the counts, the requests by state, and the deadlines beside them.
 #[derive(serde::Serialize)]
 struct StatusJson {
     #[serde(flatten)]
     counts: ledger::Counts,
+    requests: requests::RequestCounts,
     /// A ledger holding access exports: them in their own words.
     #[serde(skip_serializing_if = "Option::is_none")]
     access_exports: Option<AccessCounts>,
     deadlines: deadlines::DeadlineLists,
-}
-
-/// One JSON line on stdout.
-fn print_json(value: &impl serde::Serialize) -> Result<()> {
-    let mut line =
-        serde_json::to_vec(value).map_err(|e| Error::internal(format!("writing JSON: {e}")))?;
-    line.push(b'\n');
-    output::print_data(&line)
 }

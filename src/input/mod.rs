@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+mod refs;
 mod row;
 
+pub use refs::REF_COLUMN;
 pub use row::{ParsedRow, RowReader, without_key};
 
 use crate::connector::Kind;

@@ -187,6 +187,10 @@ fn ingest_files(
         if bulk {
             end_bulk(ledger, counted_from, &mut total)?;
         }
+        // Before the file is marked complete: a run stopped in between settles them again.
+        let settled = ledger.settle_corrections(entry.id, &file.references()?, &Actor::here())?;
+        total.corrected += settled.corrected;
+        total.unmatched_refs += settled.unmatched_refs;
         let rows = ledger.finish_file(entry.id)?;
         tracing::info!(file = %path, rows, sha256 = %file.sha256, "recorded");
     }

@@ -1,6 +1,7 @@
 //! What a run did: the summary a [`Collector`] gathers as the run goes, the exit code it
 //! means, and the table printed at the end.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use crate::error::{Result, exit};
 use crate::ledger::SendPreview;
 use crate::ledger::file_options::FileOptions;
 use crate::ledger::ingest::IngestCounts;
+use crate::ledger::requests::{self, RequestCounts};
 use crate::ledger::writer::Recorded;
 use crate::ledger::{Counts, Ledger, ScopeCounts, render_by_scope, shows_connectors};
 use crate::outcome::Outcome;
@@ -35,6 +37,10 @@ pub struct RunSummary {
     pub ledger: Counts,
     /// Every connector and scope in the ledger, for the side-by-side table.
     pub by_scope: Vec<ScopeCounts>,
+    /// This connector's requests by state: the exit code is 0 only when all have ended.
+    pub requests: RequestCounts,
+    /// The ledger, as the hints printed must name it.
+    pub state: PathBuf,
     pub stop: Option<StopReason>,
     /// Why the API stopped the run, in the connector's words.
     pub stop_message: Option<String>,
@@ -62,14 +68,8 @@ impl RunSummary {
             Some(StopReason::Interrupted(signal)) => signal.exit_code(),
             Some(StopReason::Ledger(_)) | Some(StopReason::Output(_)) => exit::FAILURE,
             None if self.dry_run => exit::OK,
-            None => {
-                let c = &self.ledger;
-                if c.rejected + c.failed + c.invalid + c.pending + self.dates_unreadable > 0 {
-                    exit::INCOMPLETE
-                } else {
-                    exit::OK
-                }
-            }
+            None if self.requests.all_ended() => exit::OK,
+            None => exit::INCOMPLETE,
         }
     }
 }
@@ -128,6 +128,8 @@ impl Collector {
             kept_final: recorded.kept_final(),
             ledger: Counts::of_connector(&by_scope, self.connector),
             by_scope,
+            requests: ledger.request_counts(Some(self.connector))?,
+            state: ledger.path().to_owned(),
             stop,
             stop_message,
             elapsed: self.started.elapsed(),
@@ -142,20 +144,8 @@ impl Collector {
     }
 }
 
-/// ` --state PATH` for the commands a summary names, unless `state` is the default ledger.
-pub fn state_flag(state: &std::path::Path) -> String {
-    if state == std::path::Path::new("forget.db") {
-        return String::new();
-    }
-    let path = state.to_string_lossy();
-    let plain = path
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c));
-    match plain {
-        true => format!(" --state {path}"),
-        false => format!(" --state '{}'", path.replace('\'', "'\\''")),
-    }
-}
+/// ` --state PATH` for hints (see [`crate::text::state_flag`]).
+pub use crate::text::state_flag;
 
 /// A file's recorded options, in the flags that give them.
 fn render_options(f: &FileOptions) -> String {
@@ -280,6 +270,7 @@ pub fn render_summary(s: &RunSummary) -> String {
         "  {:<16}{:>10}{:>10}",
         "duplicate rows", "", s.ledger.duplicates
     );
+    out.push_str(&s.requests.render_line());
     out.push_str(&by_connector);
     if s.after_ambiguous > 0 {
         let _ = writeln!(
@@ -331,55 +322,30 @@ pub fn render_summary(s: &RunSummary) -> String {
             );
         }
         None => {
-            let l = &s.ledger;
-            if l.failed + l.pending > 0 {
+            if s.ingested.corrected > 0 {
                 let _ = writeln!(
                     out,
-                    "{} keys not finished: run the same command again to retry them",
-                    l.failed + l.pending
+                    "{} earlier requests corrected by rows of this run (they end as \"corrected\", \
+                     the new rows count in their place)",
+                    s.ingested.corrected
                 );
             }
-            if l.rejected > 0 {
-                let _ = writeln!(
-                    out,
-                    "{} keys rejected: see `forget status`; --retry-rejected sends them again",
-                    l.rejected
-                );
-            }
-            if l.invalid > 0 {
-                let _ = writeln!(
-                    out,
-                    "{} rows invalid: `forget invalid` lists them with reasons",
-                    l.invalid
-                );
-            }
-            if s.dates_unreadable > 0 {
-                let _ = writeln!(
-                    out,
-                    "{} requests have a received date that cannot be read, so no known \
-                     deadline: `forget invalid{}` lists them",
-                    s.dates_unreadable, s.state_flag
-                );
-            }
+            out.push_str(&requests::render_open(
+                &s.requests,
+                &s.state,
+                "run the same command again",
+            ));
         }
     }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hints_name_the_ledger_unless_it_is_the_default() {
-        let case = |path: &str, want: &str| {
-            assert_eq!(state_flag(std::path::Path::new(path)), want, "{path}")
-        };
-        case("forget.db", "");
-        case("forget-simulate.db", " --state forget-simulate.db");
-        case("/data/ledgers/q4.db", " --state /data/ledgers/q4.db");
-        case("my ledger's.db", " --state 'my ledger'\\''s.db'");
+    if s.ingested.unmatched_refs > 0 {
+        let _ = writeln!(
+            out,
+            "note: {} rows name in their `ref` column no earlier request that needs attention \
+             (already ended, or not in this ledger): nothing was corrected for them",
+            s.ingested.unmatched_refs
+        );
     }
+    out
 }
 
 /// What a dry run would send, per profile, and its first requests (masked keys).

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use super::requests::{self, STATE};
 use super::{Ledger, Pairs};
 use crate::error::Result;
 use crate::keys::{KeyHash, KeyHasher};
@@ -55,6 +56,10 @@ pub struct RequestRow {
     pub exparams: Pairs,
     /// The `--keep-column` values of the row.
     pub extra: Pairs,
+    /// The request's state (see `ledger::requests`): `erased`, `rejected`, `corrected`, ….
+    pub state: String,
+    /// What ended it, when an event did: `resolved: REASON`, `corrected by FILE:LINE`.
+    pub ended_by: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -120,11 +125,13 @@ impl Ledger {
                 ))
             })?
             .collect::<rusqlite::Result<_>>()?;
-        let mut rows = self.conn.prepare_cached(
-            "SELECT f.path, f.sha256, r.line, r.kind, r.received_on, r.due_on, r.exparams, r.extra
-             FROM rows r JOIN files f ON f.id = r.file_id
+        let mut rows = self.conn.prepare_cached(&format!(
+            "SELECT f.path, f.sha256, r.line, r.kind, r.received_on, r.due_on, r.exparams, r.extra,
+                    {STATE}, ee.kind, ee.reason, ee.detail
+             FROM {}
              WHERE r.unit_id = ?1 ORDER BY r.file_id, r.line",
-        )?;
+            requests::from_clause(&self.conn)?
+        ))?;
         let mut attempts = self.conn.prepare_cached(
             "SELECT at, run_id, http_status, code, verdict, latency_ms, error
              FROM attempts WHERE unit_id = ?1 ORDER BY id",
@@ -143,6 +150,13 @@ impl Ledger {
                         due_on: r.get(5)?,
                         exparams: pairs(r.get(6)?),
                         extra: pairs(r.get(7)?),
+                        state: r.get(8)?,
+                        ended_by: r
+                            .get::<_, Option<String>>(9)?
+                            .map(|kind| -> rusqlite::Result<String> {
+                                Ok(requests::describe_end(&kind, r.get(10)?, r.get(11)?))
+                            })
+                            .transpose()?,
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()?;

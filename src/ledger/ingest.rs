@@ -28,6 +28,10 @@ pub struct IngestCounts {
     pub invalid: u64,
     /// Requests whose received date could not be read (recorded undated, and sent).
     pub dates_unreadable: u64,
+    /// Earlier requests these rows corrected (see `ledger::corrections`).
+    pub corrected: u64,
+    /// `ref` values naming no earlier request that needed attention.
+    pub unmatched_refs: u64,
 }
 
 impl IngestCounts {
@@ -37,6 +41,8 @@ impl IngestCounts {
         self.duplicates += other.duplicates;
         self.invalid += other.invalid;
         self.dates_unreadable += other.dates_unreadable;
+        self.corrected += other.corrected;
+        self.unmatched_refs += other.unmatched_refs;
     }
 }
 

@@ -8,13 +8,16 @@
 //! - [`report`]: request rows streamed for `forget report`, and the manifest's facts.
 //! - [`purge`]: dropping the plaintext of keys the team gives up on.
 //! - [`deadlines`]: overdue and soon-due keys for `forget status`.
-//! - [`file_options`]: the input options a file was recorded with; [`events`]: the event log.
+//! - [`file_options`]: the input options a file was recorded with.
+//! - [`events`]: the append-only event log; [`requests`]: each request's state, derived
+//!   from rows, units and events; [`corrections`]: later rows that supersede earlier ones.
 //! - [`verify`]: the ledger's checks (`forget verify`, and before anything is read or sent).
 //! - this module: opening (0600, WAL, lock, key check; read-only for the audit commands) and
 //!   the queries other commands need.
 
 pub mod audit;
 pub mod bulk;
+pub mod corrections;
 mod counts;
 pub mod deadlines;
 pub mod events;
@@ -24,6 +27,7 @@ pub mod ingest;
 pub mod purge;
 mod read_only;
 pub mod report;
+pub mod requests;
 pub mod schema;
 mod send;
 pub mod unkey;

@@ -3,6 +3,7 @@
 
 use rusqlite::params;
 
+use super::requests::{self, STATE, State};
 use super::{Ledger, Pairs};
 use crate::error::Result;
 use crate::keys::mask;
@@ -43,12 +44,30 @@ pub struct ReportRow {
     pub extra: Pairs,
     /// An access export's document, relative to the `forget access --out-dir` folder.
     pub export_file: Option<String>,
+    /// The request's state (see `ledger::requests`): `erased`, `rejected`, `corrected`, ….
+    pub state: String,
+    /// What ended it, when an event did: `resolved: REASON`, `corrected by FILE:LINE`.
+    pub state_detail: Option<String>,
 }
 
 impl ReportRow {
     /// Finished for good: the person's data is gone.
     pub fn succeeded(&self) -> bool {
-        matches!(self.outcome.as_str(), "deleted" | "not_found")
+        matches!(self.state.as_str(), "erased" | "not_held")
+    }
+
+    fn state(&self) -> State {
+        State::parse(&self.state).unwrap_or(State::Pending)
+    }
+
+    /// Ended by an operator's resolution or a later row's correction.
+    pub fn ended_by_event(&self) -> bool {
+        matches!(self.state(), State::Resolved | State::Corrected)
+    }
+
+    /// Open and someone has to act: a row fed back names it in its `ref` column.
+    pub fn needs_attention(&self) -> bool {
+        self.state().needs_attention()
     }
 
     /// The outcome in its connector's words (an access export's `exported`, `no_data`).
@@ -118,10 +137,12 @@ impl Ledger {
                     u.connector, u.scope, coalesce(u.outcome, 'invalid'), u.http_status, u.code,
                     coalesce(u.description, r.reason), u.transaction_id, coalesce(u.attempts, 0),
                     u.first_attempt_at, u.last_attempt_at, u.finished_at, r.received_on,
-                    r.due_on, u.exparams, r.exparams, r.extra, {export_file}
-             FROM rows r JOIN files f ON f.id = r.file_id LEFT JOIN units u ON u.id = r.unit_id
+                    r.due_on, u.exparams, r.exparams, r.extra, {export_file}, {STATE}, ee.kind,
+                    ee.reason, ee.detail
+             FROM {}
              WHERE ?1 IS NULL OR coalesce(u.outcome, 'invalid') IN (SELECT value FROM json_each(?1))
-             ORDER BY r.file_id, r.line"
+             ORDER BY r.file_id, r.line",
+            requests::from_clause(&self.conn)?
         ))?;
         let mut rows = stmt.query(params![filter])?;
         let mut n = 0;
@@ -159,6 +180,13 @@ impl Ledger {
                 row_exparams: pairs(r.get(21)?),
                 extra: pairs(r.get(22)?),
                 export_file: r.get(23)?,
+                state: r.get(24)?,
+                state_detail: r
+                    .get::<_, Option<String>>(25)?
+                    .map(|kind| -> rusqlite::Result<String> {
+                        Ok(requests::describe_end(&kind, r.get(26)?, r.get(27)?))
+                    })
+                    .transpose()?,
             })?;
             n += 1;
         }

@@ -330,24 +330,12 @@ pub const MIGRATIONS: &[&str] = &[
     DROP TABLE purges;
     ALTER TABLE purges_v5 RENAME TO purges;
     "#,
-    // 6: (reserved for the request lifecycle: the events table and what it needs; another
-    // branch adds it, the numbers are reconciled at merge).
-    "",
-    // 7: a file's input options recorded with it, and what a dry run alone recorded.
-    // `options` is the JSON of how the file was read (`ledger::file_options`); a later run
-    // of the same content with other options is refused, not recorded twice or silently
-    // read the old way. `dry_run` marks a file, and the units it brought, recorded by a
-    // `--dry-run` only: never sent, and replaced by a real run that reads the file otherwise.
-    //
-    // TEMPORARY: the `events` table is created here only if migration 6 (the request
-    // lifecycle, built on another branch) has not: its shape is that migration's, so this
-    // branch's events can be recorded and tested. The lead drops these lines at merge.
+    // 6: the life of a request — the append-only event log. One row per change of a
+    // request's state (an operator's resolution, a correction by a later row, …); never
+    // updated or deleted, so it can later be hash-chained. A request (file_id, line) or a
+    // unit (unit_id) is named; `detail` is JSON.
     r#"
-    ALTER TABLE files ADD COLUMN options TEXT;
-    ALTER TABLE files ADD COLUMN dry_run INTEGER NOT NULL DEFAULT 0 CHECK (dry_run IN (0, 1));
-    ALTER TABLE units ADD COLUMN dry_run INTEGER NOT NULL DEFAULT 0 CHECK (dry_run IN (0, 1));
-
-    CREATE TABLE IF NOT EXISTS events (
+    CREATE TABLE events (
         id       INTEGER PRIMARY KEY AUTOINCREMENT,
         at       TEXT NOT NULL,
         kind     TEXT NOT NULL CHECK (kind IN ('resolved', 'corrected', 'set_aside',
@@ -360,14 +348,26 @@ pub const MIGRATIONS: &[&str] = &[
         reason   TEXT,
         detail   TEXT
     );
-    CREATE TRIGGER IF NOT EXISTS events_append_only_u BEFORE UPDATE ON events
+    CREATE INDEX events_by_row ON events (file_id, line);
+    CREATE INDEX events_by_unit ON events (unit_id) WHERE unit_id IS NOT NULL;
+    CREATE TRIGGER events_append_only_u BEFORE UPDATE ON events
         BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
-    CREATE TRIGGER IF NOT EXISTS events_append_only_d BEFORE DELETE ON events
+    CREATE TRIGGER events_append_only_d BEFORE DELETE ON events
         BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
     "#,
-    // 8 (issue 15): where each access export's
-    // document was saved, relative to `forget access --out`, so a report maps each request
-    // to its document (its name is a keyed hash of the key, which the ledger drops).
+    // 7: a file's input options recorded with it, and what a dry run alone recorded.
+    // `options` is the JSON of how the file was read (`ledger::file_options`); a later run
+    // of the same content with other options is refused, not recorded twice or silently
+    // read the old way. `dry_run` marks a file, and the units it brought, recorded by a
+    // `--dry-run` only: never sent, and replaced by a real run that reads the file otherwise.
+    r#"
+    ALTER TABLE files ADD COLUMN options TEXT;
+    ALTER TABLE files ADD COLUMN dry_run INTEGER NOT NULL DEFAULT 0 CHECK (dry_run IN (0, 1));
+    ALTER TABLE units ADD COLUMN dry_run INTEGER NOT NULL DEFAULT 0 CHECK (dry_run IN (0, 1));
+    "#,
+    // 8: where each access export's document was saved, relative to `forget access
+    // --out-dir`, so a report maps each request to its document (its name is a keyed hash
+    // of the key, which the ledger drops).
     r#"
     CREATE TABLE exports (
         unit_id  INTEGER PRIMARY KEY REFERENCES units (id),

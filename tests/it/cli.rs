@@ -23,13 +23,13 @@ fn the_sample_runs_end_to_end_against_the_simulator_and_resumes() {
     );
     let stdout = text(&out.stdout);
     assert!(
-        stdout.contains("rows invalid: `forget invalid` lists them"),
+        stdout.contains("1 invalid row: `forget invalid --state forget-simulate.db` lists them"),
         "{stdout}"
     );
     let out = wd.run(
         wd.command()
             .args(["status", "--json", "--state", "forget-simulate.db"]),
-        0,
+        4,
     );
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let fields: Vec<&str> = status
@@ -39,6 +39,8 @@ fn the_sample_runs_end_to_end_against_the_simulator_and_resumes() {
         .map(String::as_str)
         .collect();
     let mut want = vec![
+        "schema_version",
+        "command",
         "deadlines",
         "total",
         "deleted",
@@ -48,6 +50,7 @@ fn the_sample_runs_end_to_end_against_the_simulator_and_resumes() {
         "pending",
         "invalid",
         "duplicates",
+        "requests",
     ];
     want.sort();
     let mut got = fields.clone();

@@ -43,7 +43,7 @@ fn recorded(wd: &Workdir) {
 fn status_shows_overdue_and_soon_due_keys_masked_and_the_key_file() {
     let wd = Workdir::new();
     recorded(&wd);
-    let out = wd.run(wd.command().arg("status"), exit::OK);
+    let out = wd.run(wd.command().arg("status"), exit::INCOMPLETE);
     let s = text(&out.stdout);
     assert!(
         s.contains("ledger key: forget.db.key (matches this ledger)"),
@@ -71,14 +71,15 @@ fn status_shows_overdue_and_soon_due_keys_masked_and_the_key_file() {
     assert!(!s.contains("l***@e***.com"), "not due soon: {s}");
     assert!(!s.contains("@example.com"), "no plaintext: {s}");
 
-    // The JSON for scripts: the counts, and the deadlines beside them.
-    let out = wd.run(wd.command().args(["status", "--json"]), exit::OK);
+    // The JSON for scripts: the counts, the requests, and the deadlines beside them.
+    let out = wd.run(wd.command().args(["status", "--json"]), exit::INCOMPLETE);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut fields: Vec<&String> = v.as_object().unwrap().keys().collect();
     fields.sort();
     assert_eq!(
         fields,
         [
+            "command",
             "deadlines",
             "deleted",
             "duplicates",
@@ -87,6 +88,8 @@ fn status_shows_overdue_and_soon_due_keys_masked_and_the_key_file() {
             "not_found",
             "pending",
             "rejected",
+            "requests",
+            "schema_version",
             "total"
         ]
     );
@@ -145,7 +148,7 @@ fn status_says_when_the_ledger_key_is_missing_or_another_one() {
     let out = wd.run(
         wd.command()
             .args(["status", "--ledger-key-file", "elsewhere.key"]),
-        exit::OK,
+        exit::INCOMPLETE,
     );
     assert!(
         text(&out.stdout).contains("ledger key: elsewhere.key (UNAVAILABLE"),

@@ -26,6 +26,7 @@ mod inventory;
 mod json_output;
 mod key_forms;
 mod ledger;
+mod lifecycle;
 mod limits;
 mod lookup_variants;
 mod manuals;

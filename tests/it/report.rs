@@ -128,6 +128,8 @@ async fn one_csv_row_per_request_row_with_masked_keys_hashes_and_times() {
             "finished_at",
             "received_on",
             "due_on",
+            "state",
+            "state_detail",
             "exparam1",
             "ticket",
         ]
@@ -248,7 +250,7 @@ async fn split_files_feed_straight_back_into_a_run_and_the_manifest_seals_them()
         },
     )
     .unwrap();
-    assert_eq!(summary.files.len(), 3);
+    assert_eq!(summary.files.len(), 4);
     assert_eq!(summary.attention_without_key, 0);
 
     let (_, ok) = read_csv(&dir.join("succeeded.csv"));
@@ -303,7 +305,7 @@ async fn split_files_feed_straight_back_into_a_run_and_the_manifest_seals_them()
     assert_eq!(m["counts"]["deleted"], 6);
     assert_eq!(m["counts"]["invalid"], 2);
     let files = m["report_files"].as_array().unwrap();
-    assert_eq!(files.len(), 3);
+    assert_eq!(files.len(), 4, "the report and the three split files");
     for f in files {
         let path = PathBuf::from(f["path"].as_str().unwrap());
         assert_eq!(f["sha256"], sha256(&path), "{}", path.display());
@@ -325,6 +327,14 @@ async fn split_files_feed_straight_back_into_a_run_and_the_manifest_seals_them()
     assert_eq!(r.ledger.deleted, 8);
     assert_eq!(r.ledger.not_found, 3, "long-field-key, now with a good row");
     assert_eq!(r.ingested.invalid, 1);
+    // Each row fed back names the request it fixes (`ref`): all four are corrected, and
+    // what is left open is the new invalid row alone.
+    assert_eq!(r.ingested.corrected, 4, "{r:?}");
+    assert_eq!(
+        (r.requests.needs_attention, r.requests.corrected),
+        (1, 4),
+        "{r:?}"
+    );
     for k in &s.misfiled {
         assert_deleted_by_one_request(&s.fx.sim, k);
     }

@@ -14,7 +14,7 @@ pub(super) struct Columns {
     extra: Vec<(String, String)>,
 }
 
-pub(super) const REPORT_FIXED: [&str; 18] = [
+pub(super) const REPORT_FIXED: [&str; 20] = [
     "file",
     "line",
     "kind",
@@ -33,19 +33,24 @@ pub(super) const REPORT_FIXED: [&str; 18] = [
     "finished_at",
     "received_on",
     "due_on",
+    "state",
+    "state_detail",
 ];
 
 /// The column of an access export's document (a ledger of `forget access`).
 pub(super) const EXPORT_FILE: &str = "export_file";
 
-/// The columns after the input-shaped ones in needs-attention.csv.
-pub(super) const ATTENTION_INFO: [&str; 6] = [
+/// The columns after the input-shaped ones in needs-attention.csv. `ref` (FILE:LINE of a
+/// request that needs attention) is read back by `forget run`: the row fed back corrects it.
+pub(super) const ATTENTION_INFO: [&str; 8] = [
     "outcome",
     "code",
     "description",
     "file",
     "line",
     "key_masked",
+    "state",
+    crate::input::REF_COLUMN,
 ];
 
 impl Columns {
@@ -132,6 +137,8 @@ impl Columns {
                     opt(&row.finished_at),
                     opt(&row.received_on),
                     opt(&row.due_on),
+                    row.state.clone(),
+                    opt(&row.state_detail),
                 ]);
                 if self.export_file {
                     r.push(opt(&row.export_file));
@@ -162,6 +169,11 @@ impl Columns {
                 row.file.clone(),
                 row.line.to_string(),
                 row.key_masked.clone(),
+                row.state.clone(),
+                match row.needs_attention() {
+                    true => format!("{}:{}", row.file, row.line),
+                    false => String::new(),
+                },
             ]);
         }
         r
@@ -191,6 +203,8 @@ pub(super) struct JsonRow<'a> {
     due_on: &'a Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     export_file: &'a Option<String>,
+    state: &'a str,
+    state_detail: &'a Option<String>,
     exparams: &'a Pairs,
     extra: &'a Pairs,
 }
@@ -217,6 +231,8 @@ impl<'a> From<&'a ReportRow> for JsonRow<'a> {
             received_on: &r.received_on,
             due_on: &r.due_on,
             export_file: &r.export_file,
+            state: &r.state,
+            state_detail: &r.state_detail,
             exparams: &r.exparams,
             extra: &r.extra,
         }

@@ -23,12 +23,16 @@ use sink::{Shape, Sink};
 use crate::audit::exports::AccessCounts;
 use crate::error::{Error, Result};
 use crate::ledger::report::{FileFact, PurgeFact, RunFact};
+use crate::ledger::requests::RequestCounts;
 use crate::ledger::{Counts, Ledger, timestamp};
 use crate::output::{Destination, Output, Overwrite, Protected};
 use crate::secret;
 
 pub const SUCCEEDED_CSV: &str = "succeeded.csv";
 pub const NEEDS_ATTENTION_CSV: &str = "needs-attention.csv";
+/// Requests ended by an operator's resolution or a later row's correction: neither
+/// succeeded nor open.
+pub const RESOLVED_CSV: &str = "resolved.csv";
 
 /// Outcomes `--outcome` accepts: the stored ones, an access export's words for its own
 /// (`exported`, `no_data`), and `late`: erased (or not found) after the due date.
@@ -97,7 +101,7 @@ pub fn parse_outcomes(list: &str) -> Result<Vec<String>> {
 pub struct WrittenFile {
     /// The path, or `-` for stdout.
     pub path: String,
-    /// `report`, `succeeded` or `needs-attention`.
+    /// `report`, `succeeded`, `needs-attention` or `resolved`.
     pub role: &'static str,
     pub format: &'static str,
     pub rows: u64,
@@ -112,6 +116,8 @@ pub struct ReportSummary {
     /// Rows in needs-attention.csv without a plaintext key (purged, or a blank key).
     pub attention_without_key: u64,
     pub manifest: Option<PathBuf>,
+    /// The ledger's requests by state, as `forget status` counts them.
+    pub requests: RequestCounts,
 }
 
 /// Write the report (and split files, and manifest) from one consistent snapshot of the ledger.
@@ -152,7 +158,11 @@ pub fn write(ledger: &Ledger, config: &ReportConfig) -> Result<ReportSummary> {
                 .create(dir)
                 .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
             let mut file = |name: &str| outputs.open("--split", &Destination::File(dir.join(name)));
-            Some((file(SUCCEEDED_CSV)?, file(NEEDS_ATTENTION_CSV)?))
+            Some((
+                file(SUCCEEDED_CSV)?,
+                file(NEEDS_ATTENTION_CSV)?,
+                file(RESOLVED_CSV)?,
+            ))
         }
         None => None,
     };
@@ -167,7 +177,7 @@ pub fn write(ledger: &Ledger, config: &ReportConfig) -> Result<ReportSummary> {
         .map(|out| Sink::open("report", Shape::Report, config.format, out, &columns))
         .transpose()?;
     let mut split = match split_out {
-        Some((succeeded, attention)) => Some((
+        Some((succeeded, attention, resolved)) => Some((
             Sink::open("succeeded", Shape::Report, Format::Csv, succeeded, &columns)?,
             Sink::open(
                 "needs-attention",
@@ -176,6 +186,7 @@ pub fn write(ledger: &Ledger, config: &ReportConfig) -> Result<ReportSummary> {
                 attention,
                 &columns,
             )?,
+            Sink::open("resolved", Shape::Report, Format::Csv, resolved, &columns)?,
         )),
         None => None,
     };
@@ -188,9 +199,11 @@ pub fn write(ledger: &Ledger, config: &ReportConfig) -> Result<ReportSummary> {
         if let Some(sink) = &mut main {
             sink.write(&columns, &row)?;
         }
-        if let Some((succeeded, attention)) = &mut split {
+        if let Some((succeeded, attention, resolved)) = &mut split {
             if row.succeeded() {
                 succeeded.write(&columns, &row)?;
+            } else if row.ended_by_event() {
+                resolved.write(&columns, &row)?;
             } else {
                 if row.key.is_none() {
                     summary.attention_without_key += 1;
@@ -203,9 +216,10 @@ pub fn write(ledger: &Ledger, config: &ReportConfig) -> Result<ReportSummary> {
     if let Some(sink) = main {
         summary.files.push(sink.finish()?);
     }
-    if let Some((succeeded, attention)) = split {
+    if let Some((succeeded, attention, resolved)) = split {
         summary.files.push(succeeded.finish()?);
         summary.files.push(attention.finish()?);
+        summary.files.push(resolved.finish()?);
     }
     if let (Some(mut out), Some(path)) = (manifest_out, &config.manifest) {
         let manifest = manifest(ledger, config, &summary.files)?;
@@ -217,6 +231,7 @@ pub fn write(ledger: &Ledger, config: &ReportConfig) -> Result<ReportSummary> {
             summary.manifest = Some(path.clone());
         }
     }
+    summary.requests = ledger.request_counts(None)?;
     drop(snapshot);
     Ok(summary)
 }
@@ -260,7 +275,10 @@ pub struct Manifest {
     /// `--overdue`: the day the report listed the requests open after their due date.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overdue_on: Option<String>,
+    /// Units per outcome, and invalid and duplicate rows.
     pub counts: Counts,
+    /// People, requests and units, and requests per state (as `forget status` counts them).
+    pub requests: RequestCounts,
     /// A ledger of access exports: its subjects in their own words (exported, no data).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_exports: Option<AccessCounts>,
@@ -280,6 +298,7 @@ pub fn manifest(ledger: &Ledger, config: &ReportConfig, files: &[WrittenFile]) -
         overdue_on: config.overdue_on.clone(),
         counts: ledger.counts()?,
         access_exports: AccessCounts::of(ledger)?,
+        requests: ledger.request_counts(None)?,
         input_files: ledger.file_facts()?,
         runs: ledger.run_facts()?,
         purges: ledger.purge_facts()?,
@@ -309,6 +328,7 @@ pub fn render_summary(summary: &ReportSummary) -> String {
     if let Some(m) = &summary.manifest {
         let _ = writeln!(out, "wrote manifest {}", m.display());
     }
+    out.push_str(&summary.requests.render_line());
     out
 }
 

@@ -62,8 +62,11 @@ impl Selection {
         };
         let overdue = match &self.overdue_on {
             None => true,
+            // Still open: neither erased nor ended by a resolution or a correction.
             Some(today) => {
-                !row.succeeded() && row.due_on.as_deref().is_some_and(|d| d < today.as_str())
+                !row.succeeded()
+                    && !row.ended_by_event()
+                    && row.due_on.as_deref().is_some_and(|d| d < today.as_str())
             }
         };
         named && overdue
@@ -81,8 +84,14 @@ mod tests {
     use super::*;
 
     fn row(outcome: &str, due: Option<&str>, finished: Option<&str>) -> ReportRow {
+        let state = match outcome {
+            "deleted" => "erased",
+            "not_found" => "not_held",
+            other => other,
+        };
         ReportRow {
             outcome: outcome.into(),
+            state: state.into(),
             due_on: due.map(Into::into),
             finished_at: finished.map(Into::into),
             ..ReportRow::default()
@@ -119,5 +128,9 @@ mod tests {
         assert!(!overdue.keeps(&row("pending", Some("2026-03-01"), None)));
         assert!(!overdue.keeps(&row("pending", None, None)));
         assert!(!overdue.keeps(&after));
+        // A request an operator resolved has ended: not overdue, whatever its outcome.
+        let mut resolved = row("rejected", Some("2026-02-28"), None);
+        resolved.state = "resolved".into();
+        assert!(!overdue.keeps(&resolved));
     }
 }

@@ -40,7 +40,7 @@ fn duplicates_link_to_one_unit_across_files() -> Result<()> {
             new_units: 1,
             duplicates: 1,
             invalid: 1,
-            dates_unreadable: 0
+            ..IngestCounts::default()
         }
     );
     ledger.finish_file(a.id)?;
