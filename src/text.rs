@@ -113,3 +113,8 @@ mod tests {
         assert_eq!(printable_lines("a\tb\r"), "a\\tb\\r");
     }
 }
+
+/// `n` and the noun for it: "1 row", "2 rows".
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}

@@ -1,5 +1,6 @@
 //! The summary of an access run, in the words of exports (exported, no transactions, …).
 
+use crate::text::count;
 use std::path::Path;
 
 use crate::engine::StopReason;
@@ -14,8 +15,11 @@ pub fn render_summary(s: &RunSummary, out: &Path, state: &Path) -> String {
     let l = &s.ledger;
     let _ = writeln!(
         o,
-        "input: {} rows recorded ({} new subjects, {} duplicate rows, {} invalid rows)",
-        i.rows, i.new_units, i.duplicates, i.invalid
+        "input: {} recorded ({}, {}, {})",
+        count(i.rows, "row", "rows"),
+        count(i.new_units, "new subject", "new subjects"),
+        count(i.duplicates, "duplicate row", "duplicate rows"),
+        count(i.invalid, "invalid row", "invalid rows")
     );
     if s.dry_run {
         let _ = writeln!(o, "dry run: nothing was fetched");

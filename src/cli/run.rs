@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::args::{self, ConnectorArgs, PacingArgs, SendArgs, TargetArgs};
+use super::format::{self, Format};
 use crate::connector::Kind;
 use crate::deadline::DateFormat;
 use crate::error::{Error, Result};
@@ -19,6 +20,11 @@ pub struct RunArgs {
     /// unfinished keys are resumed.
     #[arg(value_name = "CSV")]
     pub files: Vec<PathBuf>,
+    /// The summary printed at the end: text for people, or json — one document with
+    /// `schema_version`, `command`, `input`, `sent`, `this_run`, `ledger`, `requests`,
+    /// `exit_code`, and with --dry-run `would_send`.
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = format::parser(&["text", "json"]))]
+    pub format: Format,
 
     #[command(flatten)]
     pub connector: ConnectorArgs,
@@ -181,6 +187,9 @@ pub async fn exec(args: &RunArgs) -> Result<i32> {
         ));
     }
     let summary = job::run(config, target).await?;
-    let printed = output::print(&job::render_summary(&summary));
+    let printed = match args.format {
+        Format::Json => format::print_json("run", summary.to_json()),
+        _ => output::print(&job::render_summary(&summary)),
+    };
     output::decided(summary.exit_code(), printed)
 }

@@ -16,7 +16,7 @@ use crate::ledger::requests::{self, RequestCounts};
 use crate::ledger::writer::Recorded;
 use crate::ledger::{Counts, Ledger, ScopeCounts, render_by_scope, shows_connectors};
 use crate::outcome::Outcome;
-use crate::text::printable;
+use crate::text::{count, printable};
 
 /// What a run did, for the summary and the exit code.
 #[derive(Debug)]
@@ -62,6 +62,42 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
+    /// The summary for scripts (`forget run --format json`): what was read, sent and
+    /// recorded, the ledger's counts, its requests by state, and why the run stopped.
+    pub fn to_json(&self) -> serde_json::Value {
+        let i = &self.ingested;
+        let this_run: serde_json::Map<String, serde_json::Value> = self
+            .this_run
+            .iter()
+            .map(|(o, n)| (o.as_str().to_owned(), (*n).into()))
+            .collect();
+        serde_json::json!({
+            "connector": self.connector,
+            "dry_run": self.dry_run,
+            "exit_code": self.exit_code(),
+            "stopped": self.stop.as_ref().map(|_| self.stop_message.clone()
+                .unwrap_or_else(|| "interrupted, or the ledger could not be written".into())),
+            "input": {
+                "rows": i.rows, "new_units": i.new_units, "duplicates": i.duplicates,
+                "invalid": i.invalid, "dates_unreadable": i.dates_unreadable,
+                "corrected": i.corrected, "unmatched_refs": i.unmatched_refs,
+            },
+            "to_send": self.to_send,
+            "sent": self.sent_units,
+            "this_run": this_run,
+            "attempts": self.attempts,
+            "retries": self.retries,
+            "throttled": self.throttled,
+            "after_ambiguous": self.after_ambiguous,
+            "kept_final": self.kept_final,
+            "elapsed_s": self.elapsed.as_secs_f64(),
+            "set_aside": self.set_aside,
+            "ledger": self.ledger,
+            "requests": self.requests,
+            "would_send": self.preview,
+        })
+    }
+
     pub fn exit_code(&self) -> i32 {
         match &self.stop {
             Some(StopReason::Api(_)) => exit::STOPPED,
@@ -177,8 +213,11 @@ pub fn render_summary(s: &RunSummary) -> String {
     let i = &s.ingested;
     let _ = writeln!(
         out,
-        "input: {} rows recorded ({} new keys, {} duplicate rows, {} invalid rows)",
-        i.rows, i.new_units, i.duplicates, i.invalid
+        "input: {} recorded ({}, {}, {})",
+        count(i.rows, "row", "rows"),
+        count(i.new_units, "new key", "new keys"),
+        count(i.duplicates, "duplicate row", "duplicate rows"),
+        count(i.invalid, "invalid row", "invalid rows")
     );
     if i.dates_unreadable > 0 {
         let _ = writeln!(

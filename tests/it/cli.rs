@@ -136,6 +136,10 @@ fn dry_run_counts_what_would_be_sent() {
         0,
     );
     let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("input: 4 rows recorded (2 new keys, 1 duplicate row, 1 invalid row)"),
+        "{stdout}"
+    );
     assert!(stdout.contains("would send                  2"), "{stdout}");
     assert!(stdout.contains("invalid rows                1"), "{stdout}");
     // What would be sent: totals per profile, then the first requests, keys masked.

@@ -95,3 +95,34 @@ fn reporting_commands_print_one_versioned_document() {
     );
     assert!(text(&out.stderr).contains("text, json"), "{out:?}");
 }
+
+#[test]
+fn a_run_prints_its_summary_as_one_document() {
+    let wd = Workdir::new();
+    wd.write("r.csv", "key\n+447700900001\n+447700900002\n\n");
+    let out = wd.run(
+        wd.command()
+            .args(["run", "r.csv", "--dry-run", "--format", "json"]),
+        0,
+    );
+    let v = document(&out, "run");
+    assert_eq!((&v["dry_run"], &v["to_send"]), (&true.into(), &2.into()));
+    assert_eq!(v["input"]["rows"], 2);
+    assert_eq!(v["would_send"]["per_scope"][0][1], 2);
+    assert!(
+        !text(&out.stdout).contains("+447700900001"),
+        "a plaintext key"
+    );
+
+    let out = wd.run(
+        wd.command()
+            .args(["run", "r.csv", "--simulate", "--format", "json"]),
+        0,
+    );
+    let v = document(&out, "run");
+    assert_eq!(
+        (&v["this_run"]["deleted"], &v["exit_code"]),
+        (&2.into(), &0.into())
+    );
+    assert_eq!(v["requests"]["people"], 2);
+}
