@@ -80,6 +80,11 @@ fn escape(s: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `n` and the noun for it: "1 row", "2 rows".
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,9 +117,4 @@ mod tests {
         assert_eq!(printable_lines("one\ntwo\x1b[2J\n"), "one\ntwo\\u{1b}[2J\n");
         assert_eq!(printable_lines("a\tb\r"), "a\\tb\\r");
     }
-}
-
-/// `n` and the noun for it: "1 row", "2 rows".
-pub fn count(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
