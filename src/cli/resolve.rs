@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::args::{self, LedgerArgs};
+use super::format::{self, Format};
 use crate::audit::resolve::{self, RESOLVABLE, ResolveConfig, Selector};
 use crate::error::{Error, Result, exit};
 use crate::ledger::corrections::parse_ref;
@@ -21,6 +22,11 @@ corrected) is refused, with the reason. The reason is free text kept in the ledg
 in reports: it must not hold personal data; a key it repeats is stored masked.
 Exit code: 0 when every request in the ledger has ended, 4 when some still need attention.")]
 pub struct ResolveArgs {
+    /// text: one line per request, then what is still open. json: one document
+    /// (`schema_version`, `command`, `dry_run`, `requests`: at, key_masked, was, resolved,
+    /// refused, reason; `unmatched`; `counts`: every request by state afterwards).
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = format::parser(&["text", "json"]))]
+    pub format: Format,
     /// Why these requests end, e.g. "blank key: ticket returned to the requester" (free text,
     /// no personal data).
     #[arg(long, value_name = "TEXT", required = true)]
@@ -134,16 +140,42 @@ pub fn exec(args: &ResolveArgs) -> Result<i32> {
     if report.masked {
         output::eprint("note: the reason repeated a key: it is stored with the key masked\n");
     }
+    let code = if report.counts.all_ended() {
+        exit::OK
+    } else {
+        exit::INCOMPLETE
+    };
+    if args.format == Format::Json {
+        let requests: Vec<serde_json::Value> = report
+            .picked
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "at": p.at,
+                    "key_masked": p.key_masked,
+                    "was": p.was.as_str(),
+                    "resolved": p.refused.is_none() && !config.dry_run,
+                    "refused": p.refused,
+                    "reason": p.reason,
+                })
+            })
+            .collect();
+        let printed = format::print_json(
+            "resolve",
+            serde_json::json!({
+                "dry_run": config.dry_run,
+                "requests": requests,
+                "unmatched": report.unmatched,
+                "counts": report.counts,
+            }),
+        );
+        return output::decided(code, printed);
+    }
     let mut text = resolve::render(&report, config.dry_run);
     text.push_str(&requests::render_open(
         &report.counts,
         &config.state,
         "run forget run again with the settings of the first run (no files needed)",
     ));
-    let code = if report.counts.all_ended() {
-        exit::OK
-    } else {
-        exit::INCOMPLETE
-    };
     output::decided(code, output::print(&text))
 }

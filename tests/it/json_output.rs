@@ -78,6 +78,27 @@ fn reporting_commands_print_one_versioned_document() {
         false
     );
 
+    let out = wd
+        .command()
+        .args([
+            "resolve",
+            "--outcome",
+            "invalid",
+            "--reason",
+            "blank key: returned",
+        ])
+        .args(["--format", "json"])
+        .args(state)
+        .output()
+        .unwrap();
+    let v = document(&out, "resolve");
+    assert_eq!(
+        (&v["requests"][0]["was"], &v["requests"][0]["resolved"]),
+        (&"invalid".into(), &true.into()),
+        "{v}"
+    );
+    assert_eq!(v["counts"]["resolved"], 1, "{v}");
+
     // The old spelling still works, and says what replaces it.
     let out = wd.run(wd.command().args(["verify", "--json"]).args(state), 0);
     document(&out, "verify");
