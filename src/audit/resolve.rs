@@ -289,12 +289,13 @@ pub fn render(report: &ResolveReport, dry_run: bool) -> String {
     let resolved = report.resolved();
     let _ = writeln!(
         out,
-        "{} {resolved} requests{}",
+        "{} {}{}",
         if dry_run {
             "dry run: would resolve"
         } else {
             "resolved"
         },
+        crate::text::count(resolved as u64, "request", "requests"),
         if dry_run {
             " (nothing was recorded)"
         } else {

@@ -146,7 +146,7 @@ fn the_correction_loop_ends_every_request_and_the_evidence_agrees() {
         0,
     );
     assert!(
-        text(&out.stdout).contains("resolved 1 requests"),
+        text(&out.stdout).contains("resolved 1 request\n"),
         "{}",
         text(&out.stdout)
     );
