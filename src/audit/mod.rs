@@ -9,3 +9,4 @@ pub mod purge;
 pub mod report;
 pub mod resolve;
 pub mod status;
+pub mod status_md;

@@ -19,6 +19,8 @@ pub enum Format {
     Json,
     Csv,
     Jsonl,
+    /// Markdown, to paste into a ticket.
+    Md,
 }
 
 impl Format {
@@ -28,6 +30,7 @@ impl Format {
             "json" => Ok(Format::Json),
             "csv" => Ok(Format::Csv),
             "jsonl" => Ok(Format::Jsonl),
+            "md" => Ok(Format::Md),
             other => Err(format!("unknown format {other}")),
         }
     }
@@ -60,6 +63,7 @@ fn name(format: Format) -> &'static str {
         Format::Json => "json",
         Format::Csv => "csv",
         Format::Jsonl => "jsonl",
+        Format::Md => "md",
     }
 }
 

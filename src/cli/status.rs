@@ -24,7 +24,8 @@ pub struct StatusArgs {
     /// `requests`: people, requests, units, and requests per state; `deadlines`: the
     /// deadline counts and the overdue and late requests (with --deadlines: the deadline
     /// fields alone; with --by-connector: `scopes`, one object per connector and scope).
-    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = format::parser(&["text", "json"]))]
+    /// md: a paragraph and a table of requests by state, to paste into a ticket.
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = format::parser(&["text", "json", "md"]))]
     pub format: Format,
     /// Deprecated: `--format json`.
     #[arg(long, hide = true)]
@@ -74,6 +75,15 @@ pub fn exec(args: &StatusArgs) -> Result<i32> {
     } else {
         exit::INCOMPLETE
     };
+    if args.format == Format::Md {
+        let md = crate::audit::status_md::render(
+            &path.display().to_string(),
+            &ledger.file_facts()?,
+            &ledger.run_facts()?,
+            &requests,
+        );
+        return output::decided(code, output::print(&md));
+    }
     if json {
         if args.by_connector {
             format::print_json("status", serde_json::json!({ "scopes": by_scope }))?;

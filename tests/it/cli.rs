@@ -536,3 +536,51 @@ fn one_output_vocabulary_and_the_old_spelling_with_a_note() {
             .starts_with("id,")
     );
 }
+
+/// `status --format md`: a paragraph and a table to paste into a ticket; counts, no keys.
+#[test]
+fn status_as_markdown_for_a_ticket() {
+    let wd = Workdir::new();
+    wd.write(
+        "r.csv",
+        "key,ticket\n+447700900001,T1\nnobody@example.com,T2\n,T3\n",
+    );
+    wd.run(wd.command().args(["run", "r.csv", "--simulate"]), 4);
+    let state = ["--state", "forget-simulate.db"];
+    let out = wd.run(
+        wd.command().args(["status", "--format", "md"]).args(state),
+        4,
+    );
+    let md = text(&out.stdout);
+    assert!(
+        md.starts_with("### Erasure requests: some need attention\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("3 requests for 2 people arrived in 1 file; forget ran 1 time"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| invalid row | 1 |") && md.contains("| **total** | **3** |"),
+        "{md}"
+    );
+    assert!(
+        !md.contains("+4477") && !md.contains("nobody@"),
+        "a key: {md}"
+    );
+    wd.run(
+        wd.command()
+            .args(["resolve", "--outcome", "invalid", "--reason", "blank key"])
+            .args(state),
+        0,
+    );
+    let out = wd.run(
+        wd.command().args(["status", "--format", "md"]).args(state),
+        0,
+    );
+    assert!(
+        text(&out.stdout).starts_with("### Erasure requests: every request has ended\n"),
+        "{}",
+        text(&out.stdout)
+    );
+}
