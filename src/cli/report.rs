@@ -17,7 +17,8 @@ use crate::output;
 #[command(after_help = "\
 Columns: file, line, kind (request/duplicate/invalid), key_masked, key_hash (HMAC-SHA256 hex),
 connector, profile-name, outcome, http_status, code, description, transaction_id, attempts,
-first_attempt_at, last_attempt_at, finished_at (UTC, RFC 3339), received_on, due_on, the
+first_attempt_at, last_attempt_at, finished_at (UTC; CSV `2026-11-30 03:59:14`, JSON RFC 3339;
+finished_at only once the request ended), received_on, due_on, the
 exparams sent, then the columns kept with `forget run --keep-column`. A ledger of access
 exports (`forget access`) has outcomes exported and no_data, and an export_file column (after
 due_on): each request's document, relative to the `forget access --out-dir` folder.

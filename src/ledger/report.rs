@@ -60,6 +60,14 @@ impl ReportRow {
         State::parse(&self.state).unwrap_or(State::Pending)
     }
 
+    /// When the request ended, only if it has: a `failed` unit's time of giving up is not an
+    /// end (the next run tries it again).
+    pub fn finished_at_if_ended(&self) -> Option<&str> {
+        (self.succeeded() || self.ended_by_event())
+            .then_some(self.finished_at.as_deref())
+            .flatten()
+    }
+
     /// Ended by an operator's resolution or a later row's correction.
     pub fn ended_by_event(&self) -> bool {
         matches!(self.state(), State::Resolved | State::Corrected)
@@ -135,7 +143,13 @@ impl Ledger {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT f.path, r.line, r.kind, u.key, r.raw_key, u.key_masked, u.key_hash,
                     u.connector, u.scope, coalesce(u.outcome, 'invalid'), u.http_status, u.code,
-                    coalesce(u.description, r.reason), u.transaction_id, coalesce(u.attempts, 0),
+                    coalesce(u.description, r.reason,
+                        -- No answer to show (a timeout, a dropped connection): say so.
+                        CASE WHEN u.outcome NOT IN ('deleted', 'not_found') THEN
+                            (SELECT 'no answer: ' || a.error FROM attempts a
+                             WHERE a.unit_id = u.id AND a.error IS NOT NULL
+                             ORDER BY a.id DESC LIMIT 1) END),
+                     u.transaction_id, coalesce(u.attempts, 0),
                     u.first_attempt_at, u.last_attempt_at, u.finished_at, r.received_on,
                     r.due_on, u.exparams, r.exparams, r.extra, {export_file}, {STATE}, ee.kind,
                     ee.reason, ee.detail

@@ -144,10 +144,12 @@ async fn one_csv_row_per_request_row_with_masked_keys_hashes_and_times() {
     assert_eq!(first["profile-name"], "customers");
     assert!(!first["transaction_id"].is_empty());
     assert_eq!(first["attempts"], "1");
+    // UTC to the second, as spreadsheets read a date-time (the JSON forms keep RFC 3339).
+    let spreadsheet =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
     for t in ["first_attempt_at", "last_attempt_at", "finished_at"] {
-        time::OffsetDateTime::parse(&first[t], &time::format_description::well_known::Rfc3339)
-            .unwrap();
-        assert!(first[t].ends_with('Z'), "UTC: {}", first[t]);
+        time::PrimitiveDateTime::parse(&first[t], &spreadsheet)
+            .unwrap_or_else(|e| panic!("{t} {}: {e}", first[t]));
     }
     assert_eq!(
         (
@@ -373,4 +375,37 @@ async fn report_on_the_command_line() {
         &["--output", "same.json", "--manifest", "same.json"],
         exit::USAGE,
     );
+}
+
+/// A key the run gave up on (every attempt a dropped connection) says why in the report,
+/// and has no `finished_at`: failing is not an end, the next run tries it again.
+#[tokio::test]
+async fn a_failed_row_says_why_and_has_not_finished() {
+    let held = keys("k", 2);
+    let fx = Fixture::new(&held, |c| {
+        c.faults = vec![(forget::sim::Fault::Drop, 1.0)];
+    })
+    .await;
+    let mut config = fx.config(vec![fx.csv("in.csv", &held)]);
+    config.retry.max_attempts = 2;
+    config.retry.base = std::time::Duration::from_millis(1);
+    let s = fx.run(config).await;
+    assert_eq!(s.ledger.failed, 2, "{s:?}");
+    let wd = Workdir::new();
+    let out = wd.run(
+        wd.command()
+            .arg("report")
+            .arg("--state")
+            .arg(fx.path("ledger.db")),
+        0,
+    );
+    let mut csv = csv::Reader::from_reader(&out.stdout[..]);
+    let rows: Vec<HashMap<String, String>> = csv.deserialize().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        assert_eq!(row["outcome"], "failed");
+        assert!(row["description"].starts_with("no answer: "), "{row:?}");
+        assert_eq!(row["finished_at"], "", "{row:?}");
+        assert!(!row["last_attempt_at"].is_empty(), "{row:?}");
+    }
 }

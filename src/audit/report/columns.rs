@@ -132,9 +132,10 @@ impl Columns {
                     opt(&row.description),
                     opt(&row.transaction_id),
                     row.attempts.to_string(),
-                    opt(&row.first_attempt_at),
-                    opt(&row.last_attempt_at),
-                    opt(&row.finished_at),
+                    // Read as date-times by spreadsheets; the JSON forms keep the precision.
+                    spreadsheet_time(row.first_attempt_at.as_deref()),
+                    spreadsheet_time(row.last_attempt_at.as_deref()),
+                    spreadsheet_time(row.finished_at_if_ended()),
                     opt(&row.received_on),
                     opt(&row.due_on),
                     row.state.clone(),
@@ -198,7 +199,7 @@ pub(super) struct JsonRow<'a> {
     attempts: u64,
     first_attempt_at: &'a Option<String>,
     last_attempt_at: &'a Option<String>,
-    finished_at: &'a Option<String>,
+    finished_at: Option<&'a str>,
     received_on: &'a Option<String>,
     due_on: &'a Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -227,7 +228,7 @@ impl<'a> From<&'a ReportRow> for JsonRow<'a> {
             attempts: r.attempts,
             first_attempt_at: &r.first_attempt_at,
             last_attempt_at: &r.last_attempt_at,
-            finished_at: &r.finished_at,
+            finished_at: r.finished_at_if_ended(),
             received_on: &r.received_on,
             due_on: &r.due_on,
             export_file: &r.export_file,
@@ -236,5 +237,15 @@ impl<'a> From<&'a ReportRow> for JsonRow<'a> {
             exparams: &r.exparams,
             extra: &r.extra,
         }
+    }
+}
+
+/// An RFC 3339 UTC time as spreadsheets read a date-time: `2026-11-30 03:59:14` (UTC, to the
+/// second). Anything else is passed through.
+fn spreadsheet_time(t: Option<&str>) -> String {
+    let Some(t) = t else { return String::new() };
+    match (t.get(..10), t.get(10..11), t.get(11..19)) {
+        (Some(date), Some("T"), Some(time)) if t.ends_with('Z') => format!("{date} {time}"),
+        _ => t.to_owned(),
     }
 }
