@@ -1,5 +1,5 @@
 //! Legal deadlines of erasure requests: GDPR Art. 12(3) gives the controller one month from
-//! receipt to act. Dates are calendar dates (`yyyy-MM-dd`), compared in UTC.
+//! receipt to act. Dates are calendar dates (stored `yyyy-MM-dd`), compared in UTC.
 
 use time::{Date, Duration, Month, OffsetDateTime};
 
@@ -9,17 +9,128 @@ pub const DUE_SOON_DAYS: i64 = 7;
 const DATE: &[time::format_description::BorrowedFormatItem<'static>] =
     time::macros::format_description!("[year]-[month]-[day]");
 
-/// Parse a received date as written in a request file: `yyyy-MM-dd`, nothing else, so that
-/// `03/04/2026` is never silently read as the wrong month.
-pub fn parse_date(text: &str) -> Result<Date, String> {
-    let text = text.trim();
-    let exact = text.len() == 10 && text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-';
-    match Date::parse(text, DATE) {
-        Ok(date) if exact => Ok(date),
-        _ => Err(format!(
-            "received date `{text}` is not a date as yyyy-MM-dd (e.g. 2026-11-02)"
-        )),
+/// How received dates are written in a request file (`--date-format`). Each layout is read
+/// exactly as named, so `03/04/2026` is never silently read as the wrong month.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DateFormat {
+    /// `yyyy-MM-dd`, or an ISO 8601 date-time starting with one (its date as written).
+    #[default]
+    Iso,
+    /// `dd/MM/yyyy`
+    DayMonthYear,
+    /// `MM/dd/yyyy`
+    MonthDayYear,
+    /// `dd.MM.yyyy`
+    DayMonthYearDots,
+}
+
+impl DateFormat {
+    /// Every layout, as `--date-format` names them.
+    pub const ALL: [DateFormat; 4] = [
+        DateFormat::Iso,
+        DateFormat::DayMonthYear,
+        DateFormat::MonthDayYear,
+        DateFormat::DayMonthYearDots,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DateFormat::Iso => "yyyy-MM-dd",
+            DateFormat::DayMonthYear => "dd/MM/yyyy",
+            DateFormat::MonthDayYear => "MM/dd/yyyy",
+            DateFormat::DayMonthYearDots => "dd.MM.yyyy",
+        }
     }
+
+    /// The layout named `name` (as `--date-format` takes it).
+    pub fn from_name(name: &str) -> Result<DateFormat, String> {
+        let name = name.trim();
+        DateFormat::ALL
+            .into_iter()
+            .find(|f| f.name() == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = DateFormat::ALL.iter().map(|f| f.name()).collect();
+                format!(
+                    "unknown date format `{name}`: use one of {}",
+                    known.join(", ")
+                )
+            })
+    }
+
+    /// An example date in this layout, for messages.
+    fn example(self) -> &'static str {
+        match self {
+            DateFormat::Iso => "2026-11-02",
+            DateFormat::DayMonthYear => "02/11/2026",
+            DateFormat::MonthDayYear => "11/02/2026",
+            DateFormat::DayMonthYearDots => "02.11.2026",
+        }
+    }
+}
+
+/// Parse a received date as written in a request file: `yyyy-MM-dd` (or an ISO date-time).
+pub fn parse_date(text: &str) -> Result<Date, String> {
+    parse_date_as(text, DateFormat::Iso)
+}
+
+/// Parse a received date written in `format`. The message names the layout expected, and
+/// the text (a date, not personal data) as written.
+pub fn parse_date_as(text: &str, format: DateFormat) -> Result<Date, String> {
+    let text = text.trim();
+    let parsed = match format {
+        DateFormat::Iso => iso(text),
+        DateFormat::DayMonthYear => numeric(text, b'/', [0, 1, 2]),
+        DateFormat::MonthDayYear => numeric(text, b'/', [1, 0, 2]),
+        DateFormat::DayMonthYearDots => numeric(text, b'.', [0, 1, 2]),
+    };
+    parsed.ok_or_else(|| {
+        format!(
+            "received date `{}` is not a date as {} (e.g. {}; --date-format names the layout)",
+            crate::text::printable(&text.chars().take(40).collect::<String>()),
+            format.name(),
+            format.example()
+        )
+    })
+}
+
+/// `yyyy-MM-dd`, alone or starting an ISO 8601 date-time (`T` or a space, then a time).
+fn iso(text: &str) -> Option<Date> {
+    let bytes = text.as_bytes();
+    if bytes.len() < 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return None;
+    }
+    let date = Date::parse(text.get(..10)?, DATE).ok()?;
+    let rest = text.get(10..)?;
+    if rest.is_empty() {
+        return Some(date);
+    }
+    let rest = rest.strip_prefix('T').or_else(|| rest.strip_prefix(' '))?;
+    let rfc3339 = format!("{}T{rest}", text.get(..10)?);
+    let ok = time::OffsetDateTime::parse(&rfc3339, &time::format_description::well_known::Rfc3339)
+        .is_ok()
+        || time::Time::parse(rest, TIME_S).is_ok()
+        || time::Time::parse(rest, TIME_M).is_ok();
+    ok.then_some(date)
+}
+
+const TIME_S: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[hour]:[minute]:[second]");
+const TIME_M: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[hour]:[minute]");
+
+/// Three numbers split by `sep`: day, month and year at the positions `order` gives (the
+/// year always four digits, day and month one or two).
+fn numeric(text: &str, sep: u8, order: [usize; 3]) -> Option<Date> {
+    let parts: Vec<&str> = text.split(sep as char).collect();
+    if parts.len() != 3 || !parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit())) {
+        return None;
+    }
+    let [d, m, y] = order.map(|i| parts[i]);
+    if !(1..=2).contains(&d.len()) || !(1..=2).contains(&m.len()) || y.len() != 4 {
+        return None;
+    }
+    let month = Month::try_from(m.parse::<u8>().ok()?).ok()?;
+    Date::from_calendar_date(y.parse().ok()?, month, d.parse().ok()?).ok()
 }
 
 pub fn format_date(date: Date) -> String {
@@ -88,8 +199,40 @@ mod tests {
         case("02/11/2026", false);
         case("2026-11-2", false);
         case("20261102", false);
-        case("2026-11-02T10:00:00Z", false);
+        case("2026-11-02T10:00:00Z", true);
+        case("2026-11-02T10:00:00+01:00", true);
+        case("2026-11-02 10:00:00", true);
+        case("2026-11-02T10:00", true);
+        case("2026-11-02T", false);
+        case("2026-11-02x", false);
+        case("2026-11-02T25:00:00Z", false);
         case("", false);
+    }
+
+    #[test]
+    fn each_layout_reads_its_own_order_only() {
+        let case = |s: &str, f: DateFormat, want: Option<&str>| {
+            let got = parse_date_as(s, f).ok().map(format_date);
+            assert_eq!(got.as_deref(), want, "{s} as {}", f.name());
+        };
+        case("02/11/2026", DateFormat::DayMonthYear, Some("2026-11-02"));
+        case("2/1/2026", DateFormat::DayMonthYear, Some("2026-01-02"));
+        case("11/02/2026", DateFormat::MonthDayYear, Some("2026-11-02"));
+        case(
+            "02.11.2026",
+            DateFormat::DayMonthYearDots,
+            Some("2026-11-02"),
+        );
+        case("31/11/2026", DateFormat::DayMonthYear, None);
+        case("13/25/2026", DateFormat::MonthDayYear, None);
+        case("02/11/26", DateFormat::DayMonthYear, None);
+        case("2026-11-02", DateFormat::DayMonthYear, None);
+        case("02.11.2026", DateFormat::DayMonthYear, None);
+        case("02/11/2026", DateFormat::Iso, None);
+        for f in DateFormat::ALL {
+            assert_eq!(DateFormat::from_name(f.name()), Ok(f));
+        }
+        assert!(DateFormat::from_name("dd-MM-yyyy").is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-/// Exit codes, documented in README.md.
+/// Exit codes, documented in docs/commands.md.
 pub mod exit {
     /// Every key deleted or not found.
     pub const OK: i32 = 0;

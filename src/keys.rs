@@ -165,6 +165,49 @@ fn phone_digits(key: &str) -> Option<Vec<u8>> {
     (digits.len() >= MIN_REDACT_LEN).then_some(digits)
 }
 
+/// A spelling of a key that `forget lookup` tries, and how it differs from what was given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Variant {
+    pub key: String,
+    /// `None` for the key as given (trimmed); else the change, in words.
+    pub form: Option<&'static str>,
+}
+
+/// The spellings a person may give for the key a ledger holds, the given one (trimmed)
+/// first: an e-mail address in lower case; a phone number (as [`redact`] recognises one)
+/// without separators, with `+`, with `00` and with no prefix. A request file is recorded
+/// as written, so the ledger holds whichever of these its file had.
+pub fn variants(key: &str) -> Vec<Variant> {
+    let given = key.trim();
+    let mut out = vec![Variant {
+        key: given.to_owned(),
+        form: None,
+    }];
+    let mut add = |key: String, form: &'static str| {
+        if !out.iter().any(|v| v.key == key) {
+            out.push(Variant {
+                key,
+                form: Some(form),
+            });
+        }
+    };
+    if given.contains('@') {
+        add(given.to_lowercase(), "the address in lower case");
+    } else if let Some(digits) = phone_digits(given) {
+        let digits = String::from_utf8_lossy(&digits).into_owned();
+        add(
+            format!("+{digits}"),
+            "the number with +, without separators",
+        );
+        add(digits.clone(), "the number without prefix or separators");
+        add(
+            format!("00{digits}"),
+            "the number with 00, without separators",
+        );
+    }
+    out
+}
+
 /// Every place `needle` (ASCII-lowercased) occurs in `hay`, ignoring ASCII case.
 fn find_ignoring_case(hay: &[u8], needle: &[u8], spans: &mut Vec<Range<usize>>) {
     let Some(&first) = needle.first() else { return };
@@ -406,6 +449,40 @@ mod tests {
             redact("café BOB.0@example.org ünd", MAIL),
             format!("café {mail} ünd")
         );
+    }
+
+    #[test]
+    fn lookup_variants() {
+        let keys = |k: &str| -> Vec<String> { variants(k).into_iter().map(|v| v.key).collect() };
+        assert_eq!(
+            keys(" Yara.Garcia899@Example.com "),
+            ["Yara.Garcia899@Example.com", "yara.garcia899@example.com"]
+        );
+        assert_eq!(keys("yara@example.com"), ["yara@example.com"]);
+        assert_eq!(
+            keys("+44 7700 900448"),
+            [
+                "+44 7700 900448",
+                "+447700900448",
+                "447700900448",
+                "00447700900448"
+            ]
+        );
+        assert_eq!(
+            keys("0044-7700-900448"),
+            [
+                "0044-7700-900448",
+                "+447700900448",
+                "447700900448",
+                "00447700900448"
+            ]
+        );
+        assert_eq!(
+            keys("+447700900448"),
+            ["+447700900448", "447700900448", "00447700900448"]
+        );
+        assert_eq!(keys("f3a9c2d4-1b2c"), ["f3a9c2d4-1b2c"]);
+        assert_eq!(variants("x")[0].form, None);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //!   - [`job`]: `forget run` (and `forget access`): input recorded ([`job::ingest`]), then
 //!     unfinished units sent, then the [`job::summary`];
 //!   - [`access`]: data-subject access exports (GDPR Art. 15), a run of its own connector;
-//!   - [`audit`]: reading the ledger for people — `status`, `lookup`, `report`, `purge`;
+//!   - [`audit`]: reading the ledger for people — `status`, `lookup`, `report`, `purge`, `resolve`;
 //!   - [`tenant`]: reading the tenant — the API hub, `inventory`, Outreach `list`, `check`.
 //! - [`target`]: where requests go (a tenant's API with its token, or the sample simulator).
 //! - [`engine`]: sends units through a connector, paced by its [`engine::throttle`], retried

@@ -46,6 +46,23 @@ impl Outcome {
     }
 }
 
+/// The connector name of access exports (`forget access`, see `crate::access`): their units
+/// are subjects whose data was read out, not erased.
+pub const ACCESS_CONNECTOR: &str = "webex-access";
+
+/// A stored outcome in the words of the connector that recorded it. An access export is
+/// recorded with the erasure outcomes (the key leaves the ledger the same way): `deleted`
+/// means its document was saved (`exported`), `not_found` that the system holds nothing
+/// for the subject (`no_data`). Every other outcome, and every other connector's, reads
+/// as stored.
+pub fn shown<'a>(connector: Option<&str>, outcome: &'a str) -> &'a str {
+    match (connector, outcome) {
+        (Some(ACCESS_CONNECTOR), "deleted") => "exported",
+        (Some(ACCESS_CONNECTOR), "not_found") => "no_data",
+        (_, other) => other,
+    }
+}
+
 /// Why a run must stop sending altogether.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StopCause {

@@ -23,6 +23,33 @@ pub fn printable_lines(s: &str) -> Cow<'_, str> {
     escape(s, |c| c == '\n')
 }
 
+/// `s` as one shell word, for a command a hint prints: as is when it holds only characters
+/// no shell treats specially, else in single quotes (a `'` inside written `'\''`).
+pub fn shell_word(s: &str) -> Cow<'_, str> {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./,:=@+%".contains(c));
+    if plain {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(format!("'{}'", s.replace('\'', "'\\''")))
+    }
+}
+
+/// The ledger the audit commands (`status`, `invalid`, `lookup`, `report`) read without
+/// `--state` (see `cli::args::LedgerArgs`).
+pub const DEFAULT_LEDGER: &str = "forget.db";
+
+/// ` --state PATH` for a hint naming an audit command of `ledger`, or nothing when it is the
+/// one they read without it: the command then works as printed.
+pub fn state_flag(ledger: &std::path::Path) -> String {
+    if ledger == std::path::Path::new(DEFAULT_LEDGER) {
+        String::new()
+    } else {
+        format!(" --state {}", shell_word(&ledger.to_string_lossy()))
+    }
+}
+
 /// A character a terminal acts on rather than shows.
 pub fn is_unsafe(c: char) -> bool {
     c.is_control() || is_bidi(c)
@@ -53,9 +80,24 @@ fn escape(s: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `n` and the noun for it: "1 row", "2 rows".
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shell_words() {
+        assert_eq!(shell_word("forget-simulate.db"), "forget-simulate.db");
+        assert_eq!(shell_word("/tmp/a b.db"), "'/tmp/a b.db'");
+        assert_eq!(shell_word("it's.db"), "'it'\\''s.db'");
+        assert_eq!(shell_word(""), "''");
+        assert_eq!(state_flag(std::path::Path::new("forget.db")), "");
+        assert_eq!(state_flag(std::path::Path::new("x.db")), " --state x.db");
+    }
 
     #[test]
     fn controls_are_shown_not_obeyed() {

@@ -2,13 +2,14 @@
 //! for access exports (see [`crate::access`]).
 //!
 //! The unit's scope is the query ([`Query::scope`]), its key the subject. A good answer is a
-//! list of transactions (possibly empty): the outcome `deleted`, which for this connector
-//! means "exported" — the document is saved by [`Connector::on_success`] before that is
-//! recorded.
+//! list of transactions: the outcome `deleted`, which for this connector means "exported",
+//! or, when the list is empty, `not_found`: "no data" (the system holds nothing for the
+//! subject and query). Either way the document is saved by [`Connector::on_success`] before
+//! the outcome is recorded, and the ledger records its file name.
 
 use http::header::{ACCEPT, CONTENT_TYPE};
 
-use crate::access::{CONNECTOR, Exporter, Query, carries_transactions};
+use crate::access::{CONNECTOR, Exporter, Query, carries_transactions, transactions_of};
 use crate::connector::webex::WebexAnswer;
 use crate::connector::{Answer, Connector, Unit};
 use crate::outcome::{Outcome, Verdict, VerdictKind};
@@ -107,8 +108,16 @@ impl Connector for WebexAccess {
         classify(answer)
     }
 
-    fn on_success(&self, unit: &Unit, body: &[u8]) -> Result<(), crate::connector::NotKept> {
-        self.exporter.save(unit, body).map(|_| ())
+    /// The document's file name, relative to the export folder: the ledger records it, so
+    /// a report maps each request to its document (the name is a keyed hash of the key,
+    /// which the ledger no longer holds once the subject is exported).
+    fn on_success(
+        &self,
+        unit: &Unit,
+        body: &[u8],
+    ) -> Result<Option<String>, crate::connector::NotKept> {
+        self.exporter.save(unit, body)?;
+        Ok(Some(self.exporter.file_name(unit)))
     }
 
     fn success_word(&self) -> &'static str {
@@ -143,7 +152,12 @@ pub fn classify(answer: &Answer<'_>) -> Verdict {
         Some(json) if (200..300).contains(&a.status) && carries_transactions(json) => {
             // Error fields may sit on a list's items (each transaction has a code): the
             // export keeps them; the unit records none.
-            Verdict::new(VerdictKind::Final(Outcome::Deleted))
+            let none = transactions_of(json.clone()).is_none_or(|t| t.is_empty());
+            Verdict::new(VerdictKind::Final(if none {
+                Outcome::NotFound
+            } else {
+                Outcome::Deleted
+            }))
         }
         // Transactions under a failure status say both: neither an export nor a refusal.
         // A read changes nothing, so asking again is safe; if it keeps answering so, the
@@ -179,19 +193,20 @@ mod tests {
             assert_eq!(v.kind, want, "HTTP {status} {body}");
         };
         let exported = VerdictKind::Final(Outcome::Deleted);
+        let no_data = VerdictKind::Final(Outcome::NotFound);
         let rejected = VerdictKind::Final(Outcome::Rejected);
         let retry = |throttled| VerdictKind::Retry {
             throttled,
             ambiguous: false,
             retry_after: None,
         };
-        case(200, "[]", exported.clone());
+        case(200, "[]", no_data.clone());
         case(
             200,
             r#"[{"transaction-id":"1","code":"200"}]"#,
             exported.clone(),
         );
-        case(200, r#"{"data":[]}"#, exported.clone());
+        case(200, r#"{"data":[]}"#, no_data);
         case(200, r#"{"transaction-id":"1"}"#, exported);
         case(
             200,

@@ -39,10 +39,10 @@ impl Exporter {
                 .recursive(true)
                 .mode(0o700)
                 .create(dir)
-                .map_err(|e| Error::io(format!("cannot create --out {}", dir.display()), e))?;
+                .map_err(|e| Error::io(format!("cannot create --out-dir {}", dir.display()), e))?;
         } else if !dir.is_dir() {
             return Err(Error::usage(format!(
-                "--out {}: exists and is not a folder",
+                "--out-dir {}: exists and is not a folder",
                 dir.display()
             )));
         } else if let Ok(meta) = std::fs::metadata(dir)

@@ -24,7 +24,7 @@ pub use summary::render_summary;
 pub use transactions::{carries_transactions, status_meaning, transactions_of};
 
 /// The ledger name of access units: never confused with deletions of the same key.
-pub const CONNECTOR: &str = "webex-access";
+pub const CONNECTOR: &str = crate::outcome::ACCESS_CONNECTOR;
 /// Where the last-N-transactions API is assumed to be (the document does not say).
 pub const DEFAULT_PATH: &str = "/campaignapi/resources/v3/transactions";
 /// The most transactions one call returns, as documented.

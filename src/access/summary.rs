@@ -1,5 +1,6 @@
 //! The summary of an access run, in the words of exports (exported, no transactions, …).
 
+use crate::text::count;
 use std::path::Path;
 
 use crate::engine::StopReason;
@@ -14,8 +15,11 @@ pub fn render_summary(s: &RunSummary, out: &Path, state: &Path) -> String {
     let l = &s.ledger;
     let _ = writeln!(
         o,
-        "input: {} rows recorded ({} new subjects, {} duplicate rows, {} invalid rows)",
-        i.rows, i.new_units, i.duplicates, i.invalid
+        "input: {} recorded ({}, {}, {})",
+        count(i.rows, "row", "rows"),
+        count(i.new_units, "new subject", "new subjects"),
+        count(i.duplicates, "duplicate row", "duplicate rows"),
+        count(i.invalid, "invalid row", "invalid rows")
     );
     if s.dry_run {
         let _ = writeln!(o, "dry run: nothing was fetched");
@@ -38,6 +42,7 @@ pub fn render_summary(s: &RunSummary, out: &Path, state: &Path) -> String {
         };
         for (label, outcome) in [
             ("exported", Outcome::Deleted),
+            ("no data", Outcome::NotFound),
             ("rejected", Outcome::Rejected),
             ("failed", Outcome::Failed),
         ] {
@@ -55,16 +60,18 @@ pub fn render_summary(s: &RunSummary, out: &Path, state: &Path) -> String {
             "  {:<16}{:>10}{:>10}",
             "duplicate rows", "", l.duplicates
         );
-        if l.deleted > 0 {
+        if l.deleted + l.not_found > 0 {
             let _ = writeln!(
                 o,
-                "documents: {} (one JSON file per subject, named by a keyed hash: search them \
-                 for a key or customer id)",
-                out.display()
+                "documents: {} (one JSON file per subject, named by a keyed hash: \
+                 `forget report{} --outcome exported,no_data` maps each request to its file)",
+                out.display(),
+                crate::text::state_flag(state)
             );
         }
     }
-    let state = state.display();
+    // Every audit command reads forget.db without --state: name this ledger.
+    let state = crate::text::state_flag(state);
     match &s.stop {
         Some(StopReason::Api(cause)) => {
             let _ = writeln!(
@@ -93,15 +100,16 @@ pub fn render_summary(s: &RunSummary, out: &Path, state: &Path) -> String {
             if l.rejected > 0 {
                 let _ = writeln!(
                     o,
-                    "{} subjects rejected by the API: `forget status --state {state}`; \
-                     --retry-rejected asks again",
+                    "{} subjects rejected by the API: `forget report{state} --outcome rejected` \
+                     lists them with the API's answers; the same command with --retry-rejected \
+                     asks again",
                     l.rejected
                 );
             }
             if l.invalid > 0 {
                 let _ = writeln!(
                     o,
-                    "{} rows invalid: `forget invalid --state {state}` lists them with reasons",
+                    "{} rows invalid: `forget invalid{state}` lists them with reasons",
                     l.invalid
                 );
             }

@@ -10,10 +10,11 @@ use std::path::PathBuf;
 use crate::error::{Error, Result, exit};
 use crate::input::ParsedRow;
 use crate::input::{self, InputOptions};
-use crate::keys::{KeyHash, KeyHasher, mask};
+use crate::keys::{KeyHash, KeyHasher, mask, variants};
 use crate::ledger::audit::{InvalidMatch, UnitRecord};
 use crate::ledger::verify::Depth;
 use crate::ledger::{KeyCheck, Ledger, Pairs};
+use crate::outcome::{ACCESS_CONNECTOR, shown};
 use crate::output;
 use crate::secret;
 use crate::text::{printable, printable_lines};
@@ -46,7 +47,8 @@ pub struct Lookup {
     pub key_masked: String,
     pub key_hash: String,
     /// `erased`, `partly erased`, `not erased`, `request row invalid, never sent`,
-    /// `not in the ledger`, or `invalid input` (the `--file` row itself is unreadable).
+    /// `not in the ledger`, or `invalid input` (the `--file` row itself is unreadable); for
+    /// access exports `exported`, `no data`, `partly exported`, `not exported`.
     pub verdict: &'static str,
     pub units: Vec<UnitRecord>,
     /// Invalid input rows whose key, as written, is this key.
@@ -54,11 +56,56 @@ pub struct Lookup {
     /// Why the `--file` row could not be read as a key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub input_error: Option<String>,
+    /// The spelling the ledger holds, when it is not the one given (masked, with the change
+    /// in words): see [`crate::keys::variants`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matched_as: Option<MatchedAs>,
+}
+
+/// Which variant of the given key the ledger holds.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct MatchedAs {
+    pub key_masked: String,
+    pub form: &'static str,
 }
 
 impl Lookup {
+    /// Every unit of the key ended: erased (or not found), or for access exports exported
+    /// (or found to hold no data).
     pub fn erased(&self) -> bool {
-        self.verdict == "erased"
+        matches!(self.verdict, "erased" | "exported" | "no data")
+    }
+}
+
+/// The verdict for a key's units: in the words of access exports when they all are.
+fn verdict(all_units: &[UnitRecord], invalid_rows: &[InvalidMatch]) -> &'static str {
+    // A unit every request of which a later row corrected (e.g. the key under a wrong
+    // profile, fed back under the right one) is superseded: the person's fate is that of
+    // the units that replaced it.
+    let units: Vec<&UnitRecord> = all_units
+        .iter()
+        .filter(|u| !u.requests.iter().all(|r| r.state == "corrected"))
+        .collect();
+    let erased = units.iter().filter(|u| u.erased).count();
+    let access = !units.is_empty() && units.iter().all(|u| u.connector == ACCESS_CONNECTOR);
+    match (units.len(), erased) {
+        (0, _) if all_units.is_empty() && !invalid_rows.is_empty() => {
+            "request row invalid, never sent"
+        }
+        (0, _) if all_units.is_empty() => "not in the ledger",
+        (0, _) => "not erased",
+        (n, e) if n == e && access => {
+            if units.iter().all(|u| u.outcome == "not_found") {
+                "no data"
+            } else {
+                "exported"
+            }
+        }
+        (n, e) if n == e => "erased",
+        (_, 0) if access => "not exported",
+        (_, 0) => "not erased",
+        _ if access => "partly exported",
+        _ => "partly erased",
     }
 }
 
@@ -78,19 +125,36 @@ impl<'a> Finder<'a> {
         })
     }
 
+    /// Look `key` up as given (trimmed), else as the first of its obvious variants the
+    /// ledger holds (see [`crate::keys::variants`]).
     pub fn find(&self, key: &str, line: Option<u64>) -> Result<Lookup> {
         let key = key.trim();
-        let hash = self.hasher.hash(key);
-        let units = self.ledger.units_by_hash(&hash)?;
-        let invalid_rows = self.invalid.get(&hash).cloned().unwrap_or_default();
-        let erased = units.iter().filter(|u| u.erased).count();
-        let verdict = match (units.len(), erased) {
-            (0, _) if !invalid_rows.is_empty() => "request row invalid, never sent",
-            (0, _) => "not in the ledger",
-            (n, e) if n == e => "erased",
-            (_, 0) => "not erased",
-            _ => "partly erased",
+        let mut found = None;
+        for variant in variants(key) {
+            let hash = self.hasher.hash(&variant.key);
+            let units = self.ledger.units_by_hash(&hash)?;
+            let invalid_rows = self.invalid.get(&hash).cloned().unwrap_or_default();
+            let hit = !units.is_empty() || !invalid_rows.is_empty();
+            if hit || found.is_none() {
+                let matched_as = variant.form.map(|form| MatchedAs {
+                    key_masked: mask(&variant.key),
+                    form,
+                });
+                found = Some((hash, units, invalid_rows, matched_as));
+            }
+            if hit {
+                break;
+            }
+        }
+        let Some((hash, units, invalid_rows, matched_as)) = found else {
+            return Err(Error::internal("a key has at least one spelling"));
         };
+        let matched_as = if units.is_empty() && invalid_rows.is_empty() {
+            None
+        } else {
+            matched_as
+        };
+        let verdict = verdict(&units, &invalid_rows);
         Ok(Lookup {
             line,
             key_masked: mask(key),
@@ -99,6 +163,7 @@ impl<'a> Finder<'a> {
             units,
             invalid_rows,
             input_error: None,
+            matched_as,
         })
     }
 }
@@ -153,6 +218,7 @@ pub fn for_each(
                         units: Vec::new(),
                         invalid_rows: Vec::new(),
                         input_error: Some(reason),
+                        matched_as: None,
                     })?,
                 }
             }
@@ -165,7 +231,13 @@ pub fn for_each(
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
     pub keys: u64,
+    /// Distinct keys per connector found (a person in two profiles is one person).
+    pub people: u64,
+    pub requests: u64,
+    pub units: u64,
     pub erased: u64,
+    /// Access exports: exported, or found to hold no data.
+    pub exported: u64,
     pub not_erased: u64,
     pub unknown: u64,
     pub invalid: u64,
@@ -174,8 +246,16 @@ pub struct Tally {
 impl Tally {
     pub fn add(&mut self, l: &Lookup) {
         self.keys += 1;
+        let mut connectors: Vec<&str> = l.units.iter().map(|u| u.connector.as_str()).collect();
+        connectors.sort_unstable();
+        connectors.dedup();
+        self.people += connectors.len() as u64;
+        self.units += l.units.len() as u64;
+        self.requests += l.units.iter().map(|u| u.requests.len() as u64).sum::<u64>()
+            + l.invalid_rows.len() as u64;
         match l.verdict {
             "erased" => self.erased += 1,
+            "exported" | "no data" => self.exported += 1,
             "not in the ledger" => self.unknown += 1,
             "invalid input" => self.invalid += 1,
             _ => self.not_erased += 1,
@@ -184,7 +264,7 @@ impl Tally {
 
     /// 0 when every key looked up was erased; 4 otherwise.
     pub fn exit_code(&self) -> i32 {
-        if self.keys > 0 && self.erased == self.keys {
+        if self.keys > 0 && self.erased + self.exported == self.keys {
             exit::OK
         } else {
             exit::INCOMPLETE
@@ -192,17 +272,31 @@ impl Tally {
     }
 
     pub fn render(&self) -> String {
+        let (done, not) = if self.exported > 0 {
+            (
+                format!(
+                    "{} erased, {} exported (or no data)",
+                    self.erased, self.exported
+                ),
+                "done",
+            )
+        } else {
+            (format!("{} erased", self.erased), "erased")
+        };
         format!(
-            "{} keys looked up: {} erased, {} not (or not fully) erased, {} not in the ledger{}\n",
+            "{} keys looked up: {done}, {} not (or not fully) {not}, {} not in the ledger{} \
+             ({} people, {} requests, {} units)\n",
             self.keys,
-            self.erased,
             self.not_erased,
             self.unknown,
             if self.invalid > 0 {
                 format!(", {} unreadable input rows", self.invalid)
             } else {
                 String::new()
-            }
+            },
+            self.people,
+            self.requests,
+            self.units,
         )
     }
 }
@@ -242,6 +336,14 @@ pub fn render(l: &Lookup) -> String {
         l.verdict.to_uppercase(),
         short(&l.key_hash)
     );
+    if let Some(m) = &l.matched_as {
+        let _ = writeln!(
+            out,
+            "  matched as {} ({})",
+            printable(&m.key_masked),
+            m.form
+        );
+    }
     for u in &l.units {
         let scope = if u.profile_name.is_empty() {
             Cow::Borrowed("(tenant default profile)")
@@ -252,11 +354,27 @@ pub fn render(l: &Lookup) -> String {
             (Some(at), true) => format!(" on {at}"),
             _ => String::new(),
         };
+        let what = if u.connector == ACCESS_CONNECTOR {
+            "query"
+        } else {
+            "profile"
+        };
         let _ = writeln!(
             out,
-            "  {} profile {scope}: {}{when}",
-            u.connector, u.outcome
+            "  {} {what} {scope}: {}{when}",
+            u.connector,
+            match shown(Some(&u.connector), &u.outcome) {
+                "no_data" => "no data",
+                word => word,
+            }
         );
+        if let Some(file) = &u.export_file {
+            let _ = writeln!(
+                out,
+                "    document         {} (in the `forget access --out-dir` folder)",
+                printable(file)
+            );
+        }
         if let Some(tx) = &u.transaction_id {
             let _ = writeln!(out, "    transaction id   {}", printable(tx));
         }
@@ -295,9 +413,13 @@ pub fn render(l: &Lookup) -> String {
                 "-" => String::new(),
                 p => format!(", {p}"),
             };
+            let state = match &r.ended_by {
+                Some(by) => printable(by).into_owned(),
+                None => r.state.replace('_', " "),
+            };
             let _ = writeln!(
                 out,
-                "    requested in     {}:{} (sha256 {}…) {}{received}{extra}",
+                "    requested in     {}:{} (sha256 {}…) {}{received}{extra}: {state}",
                 printable(&r.file),
                 r.line,
                 short(&r.file_sha256),
@@ -312,7 +434,7 @@ pub fn render(l: &Lookup) -> String {
                 a.run_id,
                 a.http_status.map_or("-".into(), |s| s.to_string()),
                 or_dash(&a.code),
-                a.verdict,
+                shown(Some(&u.connector), &a.verdict),
                 a.latency_ms,
                 a.error
                     .as_deref()

@@ -1,5 +1,5 @@
 //! `forget status` for humans: counts per outcome, where the ledger key lives, and deadlines.
-//! (`status --json` prints [`crate::ledger::Counts`] alone, unchanged for scripts.)
+//! (`status --json` prints [`crate::ledger::Counts`] as before, and the requests by state.)
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -76,8 +76,13 @@ pub fn render(path: &Path, counts: &Counts, key: &KeyStatus, d: &DeadlineSummary
     }
     if d.dated > 0 {
         out.push_str(&render_deadlines(d));
-        if d.overdue + d.due_soon > d.earliest.len() as u64 {
-            let _ = writeln!(out, "  `forget status --deadlines` lists them all");
+        // The lists name every request to act on: overdue ones, and late ones as evidence.
+        if d.overdue + d.due_soon > d.earliest.len() as u64 || d.overdue + d.erased_late > 0 {
+            let _ = writeln!(
+                out,
+                "  `forget status --deadlines{}` lists them all",
+                crate::text::state_flag(path)
+            );
         }
     }
     out

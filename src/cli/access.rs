@@ -7,6 +7,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::args::{self, PacingArgs, SendArgs, TargetArgs};
+use super::format;
 use crate::access::connector::{self as webex_access, WebexAccess};
 use crate::access::{self, Channel, Query, Subject};
 use crate::connector::Kind;
@@ -26,8 +27,11 @@ pub struct AccessArgs {
     pub files: Vec<PathBuf>,
     /// The folder for the documents: one JSON file per subject, named by a keyed hash
     /// (never the key), created 0600 (the folder 0700).
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "out")]
+    pub out_dir: Option<PathBuf>,
+    /// Deprecated: `--out-dir`.
+    #[arg(long, value_name = "DIR", hide = true, conflicts_with = "out_dir")]
+    pub out: Option<PathBuf>,
 
     /// The column holding the subject [default: key; customer-id with --customer-id].
     #[arg(long, value_name = "NAME", help_heading = "Input")]
@@ -39,6 +43,15 @@ pub struct AccessArgs {
     /// Field delimiter; detected from the header when not given (comma, semicolon, tab).
     #[arg(long, value_name = "CHAR", help_heading = "Input")]
     pub delimiter: Option<String>,
+    /// The column holding the date each request was received (yyyy-MM-dd): each is then due
+    /// one month later (GDPR Art. 12(3)), and `forget status` shows the deadlines.
+    #[arg(long, value_name = "NAME", help_heading = "Input")]
+    pub received_column: Option<String>,
+    /// Keep this extra column of each row (e.g. a request id) for `forget report`, which
+    /// maps each request to its document. Repeatable. Columns not named here are never
+    /// stored: do not keep personal data.
+    #[arg(long, value_name = "NAME", help_heading = "Input")]
+    pub keep_column: Vec<String>,
 
     /// Transactions per subject: the most recent N, 1 to 50 (the API's maximum).
     #[arg(long, default_value_t = 50, value_name = "N", help_heading = "Query")]
@@ -135,6 +148,12 @@ impl AccessArgs {
                 profile_default: query.scope(),
                 validate_key: access::key_rule(&query),
                 profile_and_exparam_columns: false,
+                received_column: self.received_column.as_ref().map(|c| c.trim().to_owned()),
+                keep_columns: self
+                    .keep_column
+                    .iter()
+                    .map(|c| c.trim().to_owned())
+                    .collect(),
                 ..InputOptions::default()
             },
             rate: self.pacing.rate,
@@ -157,20 +176,29 @@ pub async fn exec(args: &AccessArgs) -> Result<i32> {
     let (config, _query) = args.to_config()?;
     if config.files.is_empty() && !config.state.exists() {
         return Err(Error::usage(
-            "no CSV files given and no ledger to resume: forget access requests.csv --out DIR",
+            "no CSV files given and no ledger to resume: forget access requests.csv --out-dir DIR",
         ));
     }
+    let out_dir = format::renamed(
+        args.out_dir.as_ref(),
+        args.out.as_ref(),
+        "--out",
+        "--out-dir",
+    )
+    .ok_or_else(|| Error::usage("give the folder for the documents: --out-dir DIR"))?
+    .clone();
     let target = if config.dry_run {
         None
     } else {
         let api = args.target.require_api(Kind::Webex).await?;
+        args.pacing.check_unlimited(&api.url()?)?;
         // Made only for a ledger with no records: see `Ledger::load_key`.
         let (secret, _) = ledger::load_key_for(&config.state, &config.ledger_key_file)?;
         let url = api.url()?;
         let source = webex_access::api_url(&url, &args.path)?;
         let protected = Protected::ledger(&config.state, &config.ledger_key_file);
         let exporter = access::Exporter::new(
-            &args.out,
+            &out_dir,
             KeyHasher::new(&secret),
             source.to_string(),
             protected,
@@ -180,6 +208,6 @@ pub async fn exec(args: &AccessArgs) -> Result<i32> {
     };
     let state = config.state.clone();
     let summary = job::run(config, target).await?;
-    let printed = output::print(&access::render_summary(&summary, &args.out, &state));
+    let printed = output::print(&access::render_summary(&summary, &out_dir, &state));
     output::decided(summary.exit_code(), printed)
 }

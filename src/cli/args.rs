@@ -23,7 +23,7 @@ pub struct LedgerArgs {
     #[arg(
         long,
         env = "FORGET_STATE",
-        default_value = "forget.db",
+        default_value = crate::text::DEFAULT_LEDGER,
         value_name = "PATH"
     )]
     pub state: PathBuf,
@@ -199,8 +199,9 @@ impl ConnectorArgs {
 /// Pacing and retries: shared by `run`, `access` and `list`.
 #[derive(Args, Debug, Clone)]
 pub struct PacingArgs {
-    /// Requests per second, shared by all workers, or `unlimited`. On 429 answers the rate
-    /// is lowered automatically and recovers slowly.
+    /// Requests per second, shared by all workers: a ceiling, under which the rate follows
+    /// what the server accepts (429s). `unlimited` is allowed against a simulator on this
+    /// machine, and against a tenant only with --allow-unlimited.
     #[arg(
         long,
         default_value = "10",
@@ -208,6 +209,10 @@ pub struct PacingArgs {
         help_heading = "Throttle and retries"
     )]
     pub rate: Rate,
+    /// Allow `--rate unlimited` against a tenant (it is always allowed against a simulator on
+    /// this machine): forget then sends as fast as the server answers, and only 429s slow it.
+    #[arg(long, help_heading = "Throttle and retries")]
+    pub allow_unlimited: bool,
     /// Seconds before a request is given up (and retried).
     #[arg(
         long,
@@ -243,6 +248,20 @@ pub struct PacingArgs {
 }
 
 impl PacingArgs {
+    /// `--rate unlimited` sends as fast as the server answers: allowed against a simulator
+    /// on this machine, and against anything else only with `--allow-unlimited`.
+    pub fn check_unlimited(&self, url: &reqwest::Url) -> Result<()> {
+        if self.rate.0.is_none() && !self.allow_unlimited && !crate::transport::is_loopback(url) {
+            return Err(Error::usage(format!(
+                "--rate unlimited against {}: forget would send as fast as the tenant answers, \
+                 and only its 429s would slow it. Give a rate (the default is 10/s), or add \
+                 --allow-unlimited if the tenant's owner agreed",
+                url.host_str().unwrap_or("the tenant")
+            )));
+        }
+        Ok(())
+    }
+
     pub fn retry(&self) -> Result<RetryPolicy> {
         if self.max_attempts == 0 {
             return Err(Error::usage("--max-attempts must be at least 1"));
@@ -452,6 +471,11 @@ pub fn key_file(given: Option<&Path>, ledger: &Path) -> PathBuf {
     given
         .map(Path::to_owned)
         .unwrap_or_else(|| secret::default_key_file(ledger))
+}
+
+/// `--date-format`: one of the layouts [`crate::deadline::DateFormat`] reads.
+pub fn date_format(value: &str) -> std::result::Result<crate::deadline::DateFormat, String> {
+    crate::deadline::DateFormat::from_name(value)
 }
 
 #[cfg(test)]

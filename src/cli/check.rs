@@ -6,6 +6,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::args::{HubArgs, TargetArgs, TenantReaders};
+use super::format::{self, Format};
 use crate::connector::webex::Webex;
 use crate::engine::preflight;
 use crate::error::{Error, Result};
@@ -24,6 +25,10 @@ pub struct CheckArgs {
     /// Seconds before a request is given up (each check tries up to three times).
     #[arg(long, default_value_t = 30.0, value_name = "SECS")]
     pub timeout: f64,
+    /// text: a verdict a line for people. json: one document (`schema_version`, `command`,
+    /// `ok`, `exit_code`, `delete` with one object per profile name, `hub`).
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = format::parser(&["text", "json"]))]
+    pub format: Format,
 }
 
 pub async fn exec(args: &CheckArgs) -> Result<i32> {
@@ -64,7 +69,10 @@ pub async fn exec(args: &CheckArgs) -> Result<i32> {
         None => None,
     };
     let report = CheckReport { delete, hub };
-    let printed = output::print(&report.render());
+    let printed = match args.format {
+        Format::Json => format::print_json("check", report.to_json()),
+        _ => output::print(&report.render()),
+    };
     drop(target);
     output::decided(report.exit_code(), printed)
 }

@@ -4,6 +4,7 @@
 use clap::Args;
 
 use super::args::{HubArgs, TargetArgs, TenantReaders};
+use super::format::{self, Format};
 use crate::error::{Error, Result};
 use crate::output;
 use crate::tenant::inventory;
@@ -20,12 +21,16 @@ pub struct InventoryArgs {
     /// Read only this target group (GET .../target-groups/ID). Repeatable.
     #[arg(long, value_name = "ID", help_heading = "Selection")]
     pub target_group: Vec<String>,
-    /// Print one JSON object: tenant, purposes, target_groups (decoded, with review
-    /// reasons), not_found.
-    #[arg(long, conflicts_with = "csv")]
+    /// text: a table for people. json: one document (`schema_version`, `command`, tenant,
+    /// purposes, target_groups decoded with review reasons, not_found). csv: one table of
+    /// purposes and target groups (a `kind` column tells them apart).
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = format::parser(&["text", "json", "csv"]))]
+    pub format: Format,
+    /// Deprecated: `--format json`.
+    #[arg(long, hide = true, conflicts_with = "csv")]
     pub json: bool,
-    /// Print one CSV table of purposes and target groups (a `kind` column tells them apart).
-    #[arg(long)]
+    /// Deprecated: `--format csv`.
+    #[arg(long, hide = true)]
     pub csv: bool,
     /// Seconds before a request is given up.
     #[arg(long, default_value_t = 30.0, value_name = "SECS")]
@@ -54,15 +59,17 @@ pub async fn exec(args: &InventoryArgs) -> Result<i32> {
         target_groups: args.target_group.clone(),
     };
     let found = inventory::collect(hub.as_ref(), base.as_ref(), &selection).await?;
-    let printed = if args.json {
-        let mut text = serde_json::to_string_pretty(&found)
-            .map_err(|e| Error::internal(format!("cannot write JSON: {e}")))?;
-        text.push('\n');
-        output::print_data(text.as_bytes())
-    } else if args.csv {
-        output::print_data(inventory::render_csv(&found)?.as_bytes())
-    } else {
-        output::print(&inventory::render_table(&found))
+    let chosen = format::chosen(
+        args.format,
+        &[
+            (args.json, "--json", Format::Json),
+            (args.csv, "--csv", Format::Csv),
+        ],
+    );
+    let printed = match chosen {
+        Format::Json => format::print_json("inventory", &found),
+        Format::Csv => output::print_data(inventory::render_csv(&found)?.as_bytes()),
+        _ => output::print(&inventory::render_table(&found)),
     };
     drop(api);
     output::decided(found.exit_code(), printed)

@@ -8,13 +8,17 @@ use super::args::{self, LedgerArgs};
 use crate::audit::lookup::{self, KeySource, LookupConfig};
 use crate::error::{Error, Result};
 use crate::input::InputOptions;
-use crate::output;
+use crate::{output, text};
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
 A key on the command line is visible to other users through `ps` and stays in your shell
 history: prefer `forget lookup -` (keys on stdin, one a line) or --file.
-Exit code: 0 when every key looked up was erased (deleted or not found), 4 otherwise.")]
+A key the ledger does not hold as given is tried as its obvious spellings (an e-mail address in
+lower case; a phone number without separators, with +, 00 or no prefix); the answer says which
+matched, masked.
+Exit code: 0 when every key looked up was erased (deleted or not found; access exports:
+exported or no data), 4 otherwise.")]
 pub struct LookupArgs {
     /// Keys to look up; `-` reads keys from stdin, one a line.
     #[arg(value_name = "KEY")]
@@ -79,10 +83,11 @@ impl LookupArgs {
 pub fn exec(args: &LookupArgs) -> Result<i32> {
     let config = &args.to_config()?;
     if matches!(config.source, KeySource::Args(_)) {
-        output::eprint(
+        output::eprint(&format!(
             "warning: keys on the command line are visible to other users (ps) and stay in your \
-             shell history; prefer `forget lookup -` (keys on stdin) or --file\n",
-        );
+             shell history; prefer `forget lookup -{}` (keys on stdin) or --file\n",
+            text::state_flag(&config.state)
+        ));
     }
     let tally = lookup::run(config, std::io::stdout().lock())?;
     Ok(tally.exit_code())

@@ -6,12 +6,16 @@
 pub mod access;
 pub mod args;
 pub mod check;
+pub mod completions;
+pub mod format;
 pub mod invalid;
 pub mod inventory;
 pub mod list;
 pub mod lookup;
+pub mod man;
 pub mod purge;
 pub mod report;
+pub mod resolve;
 pub mod run;
 pub mod sim;
 pub mod status;
@@ -29,17 +33,20 @@ const AFTER_HELP: &str = "\
 Typical use:
   forget run requests.csv --base-url https://acme.webexcampaign.io --profile-name customers
   forget status
-  forget report --out report.csv --manifest manifest.json
+  forget report --split out/        (then fix out/needs-attention.csv and run it again)
+  forget resolve --outcome invalid --reason \"blank key: ticket returned to the requester\"
+  forget report --output report.csv --manifest manifest.json
   forget lookup -            (then type or pipe keys, one a line)
   forget check --profile-name customers         (proves URL, token and profile first)
   forget inventory --hub-url https://acme.apihub.example
-  forget access subjects.csv --out exports --base-url https://acme.webexcampaign.io
+  forget access subjects.csv --out-dir exports --base-url https://acme.webexcampaign.io
 Outreach (JSON:API resources by id; token in OUTREACH_TOKEN):
-  forget list --connector outreach --resource callPurposes --out ids.csv
+  forget list --resource callPurposes --output ids.csv
   forget run --connector outreach --resource callPurposes ids.csv
 Rehearse with no tenant:
   forget run samples/erasure-requests.csv --simulate
-Exit codes: 0 all keys deleted or not found; 4 finished, some keys need attention;
+Exit codes: 0 every request ended (erased, not held, resolved or corrected); 4 finished,
+some requests still open (the summary says what ends each kind: forget resolve, …);
 3 stopped early (token, URL); 2 usage or input error, nothing sent; 1 a ledger or output
 file could not be written, or an internal failure; 5 the ledger fails a check (forget
 verify says which); 130, 143, 129 interrupted by Ctrl-C, SIGTERM, SIGHUP (answers in
@@ -53,6 +60,10 @@ pub struct Cli {
     /// More detail on stderr (-v: debug). Keys and tokens are never logged.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Who is acting, recorded with every run, purge and resolution (e.g. "Jane Doe, DPO
+    /// office") [default: the login name]. A name or role, never a data subject's details.
+    #[arg(long, global = true, env = "FORGET_OPERATOR", value_name = "NAME")]
+    pub operator: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -100,11 +111,17 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Give up on unfinished keys: drop the plaintext the ledger still holds for them.
     Purge(purge::PurgeArgs),
+    /// End requests that need attention (rejected, failed, invalid, …), with a reason.
+    Resolve(resolve::ResolveArgs),
     /// Check the ledger: SQLite's integrity check and forget's consistency rules, one
     /// verdict a line. Exit 0 only when every check passes.
     Verify(verify::VerifyArgs),
     /// Run a local simulator of the Webex Campaign and Outreach APIs (for rehearsals and tests).
     Sim(sim::SimArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page, or write one per command into a folder.
+    Man(man::ManArgs),
 }
 
 /// Parse arguments, run the command, report any error, and return the exit code.
@@ -122,6 +139,18 @@ pub fn main() -> i32 {
         }
     };
     init_tracing(cli.verbose);
+    if let Some(name) = cli.operator {
+        let name = name.trim().to_owned();
+        if let Err(reason) = crate::input::check_field("--operator", &name) {
+            output::eprint(&format!("error: {reason}\n"));
+            return exit::USAGE;
+        }
+        if name.is_empty() {
+            output::eprint("error: --operator is empty\n");
+            return exit::USAGE;
+        }
+        crate::actor::name_operator(name);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -170,7 +199,10 @@ async fn dispatch(command: Command) -> crate::Result<i32> {
         Command::Lookup(args) => lookup::exec(&args),
         Command::Report(args) => report::exec(&args),
         Command::Purge(args) => purge::exec(&args),
+        Command::Resolve(args) => resolve::exec(&args),
         Command::Verify(args) => verify::exec(&args),
         Command::Sim(args) => sim::exec(&args).await,
+        Command::Completions(args) => completions::exec(&args),
+        Command::Man(args) => man::exec(&args),
     }
 }

@@ -3,6 +3,7 @@
 use clap::Args;
 
 use super::args::LedgerArgs;
+use super::format::{self, Format};
 use crate::audit::purge::{self, PurgeConfig, PurgeResult};
 use crate::error::{Error, Result, exit};
 use crate::ledger::purge::PurgeScope;
@@ -23,6 +24,10 @@ pub struct PurgeArgs {
     pub yes: bool,
     #[command(flatten)]
     pub ledger: LedgerArgs,
+    /// text: one sentence. json: one document (`schema_version`, `command`, `result`:
+    /// nothing / cancelled / purged, `keys` per outcome, `invalid_rows`).
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = format::parser(&["text", "json"]))]
+    pub format: Format,
 }
 
 impl PurgeArgs {
@@ -38,7 +43,32 @@ impl PurgeArgs {
 
 pub fn exec(args: &PurgeArgs) -> Result<i32> {
     let config = &args.to_config()?;
-    let (code, text) = match purge::run(config, purge::ask_on_terminal)? {
+    let result = purge::run(config, purge::ask_on_terminal)?;
+    if args.format == Format::Json {
+        let (word, plan, code) = match &result {
+            PurgeResult::Nothing => ("nothing", None, exit::OK),
+            PurgeResult::Cancelled(plan) => ("cancelled", Some(plan), exit::USAGE),
+            PurgeResult::Purged(plan) => ("purged", Some(plan), exit::OK),
+        };
+        let keys: serde_json::Map<String, serde_json::Value> = plan
+            .map(|p| {
+                p.units
+                    .iter()
+                    .map(|(o, n)| (o.as_str().to_owned(), (*n).into()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let printed = format::print_json(
+            "purge",
+            serde_json::json!({
+                "result": word,
+                "keys": keys,
+                "invalid_rows": plan.map_or(0, |p| p.invalid_rows),
+            }),
+        );
+        return output::decided(code, printed);
+    }
+    let (code, text) = match result {
         PurgeResult::Nothing => (
             exit::OK,
             format!(

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::args::LedgerArgs;
+use super::format;
 use crate::audit::report::{self, ReportConfig};
+use crate::deadline;
 use crate::error::{Result, exit};
 use crate::ledger::Ledger;
 use crate::ledger::verify::Depth;
@@ -15,8 +17,11 @@ use crate::output;
 #[command(after_help = "\
 Columns: file, line, kind (request/duplicate/invalid), key_masked, key_hash (HMAC-SHA256 hex),
 connector, profile-name, outcome, http_status, code, description, transaction_id, attempts,
-first_attempt_at, last_attempt_at, finished_at (UTC, RFC 3339), received_on, due_on, the
-exparams sent, then the columns kept with `forget run --keep-column`.
+first_attempt_at, last_attempt_at, finished_at (UTC; CSV `2026-11-30 03:59:14`, JSON RFC 3339;
+finished_at only once the request ended), received_on, due_on, the
+exparams sent, then the columns kept with `forget run --keep-column`. A ledger of access
+exports (`forget access`) has outcomes exported and no_data, and an export_file column (after
+due_on): each request's document, relative to the `forget access --out-dir` folder.
 --split DIR writes succeeded.csv (deleted, not_found) and needs-attention.csv (everything else,
 with plaintext keys while the ledger has them, in the shape `forget run` reads:
 key,profile-name,exparam1..,received,...). Files are created 0600, written whole and renamed
@@ -26,15 +31,23 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "csv")]
     pub format: report::Format,
-    /// Write the report here instead of stdout (`-`: stdout).
-    #[arg(long, value_name = "FILE")]
+    /// Write the report here instead of stdout (`-`: stdout). A file of the same name is
+    /// replaced, whole, once the new one is complete (a report is regenerated from the ledger).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Deprecated: `--output`.
+    #[arg(long, value_name = "FILE", hide = true, conflicts_with = "output")]
     pub out: Option<PathBuf>,
     /// Only rows with these outcomes, e.g. `rejected,failed,invalid` (deleted, not_found,
-    /// rejected, failed, pending, invalid).
+    /// rejected, failed, pending, invalid; access exports: exported, no_data), or `late`:
+    /// erased after their due date.
     #[arg(long, value_name = "LIST")]
     pub outcome: Option<String>,
+    /// Only requests still open (not erased) after their due date, as of today (UTC).
+    #[arg(long)]
+    pub overdue: bool,
     /// Also write succeeded.csv and needs-attention.csv into DIR (instead of the report on
-    /// stdout, unless --out is given).
+    /// stdout, unless --output is given).
     #[arg(long, value_name = "DIR")]
     pub split: Option<PathBuf>,
     /// Write a JSON manifest: tool version, input files with SHA-256 and row counts, every
@@ -48,19 +61,26 @@ pub struct ReportArgs {
     /// over it.
     #[arg(long, value_name = "PATH")]
     pub ledger_key_file: Option<PathBuf>,
+    /// Print nothing on stderr but errors (no summary of what was written).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 impl ReportArgs {
     pub fn to_config(&self) -> Result<ReportConfig> {
+        let output = format::renamed(self.output.as_ref(), self.out.as_ref(), "--out", "--output");
         Ok(ReportConfig {
             format: self.format,
-            out: self.out.clone(),
-            main: self.out.is_some() || self.split.is_none(),
+            out: output.cloned(),
+            main: output.is_some() || self.split.is_none(),
             outcomes: self
                 .outcome
                 .as_deref()
                 .map(report::parse_outcomes)
                 .transpose()?,
+            overdue_on: self
+                .overdue
+                .then(|| deadline::format_date(deadline::today())),
             split: self.split.clone(),
             manifest: self.manifest.clone(),
             ledger_key_file: self.ledger_key_file.clone(),
@@ -73,6 +93,8 @@ pub fn exec(args: &ReportArgs) -> Result<i32> {
     let ledger = Ledger::open_read_only(&args.ledger.state)?;
     ledger.ensure_sound(Depth::Report)?;
     let summary = report::write(&ledger, &config)?;
-    output::eprint(&report::render_summary(&summary));
+    if !args.quiet {
+        output::eprint(&report::render_summary(&summary));
+    }
     Ok(exit::OK)
 }

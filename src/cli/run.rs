@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::args::{self, ConnectorArgs, PacingArgs, SendArgs, TargetArgs};
+use super::format::{self, Format};
 use crate::connector::Kind;
+use crate::deadline::DateFormat;
 use crate::error::{Error, Result};
 use crate::input::InputOptions;
 use crate::job::{self, RunConfig};
@@ -18,6 +20,11 @@ pub struct RunArgs {
     /// unfinished keys are resumed.
     #[arg(value_name = "CSV")]
     pub files: Vec<PathBuf>,
+    /// The summary printed at the end: text for people, or json — one document with
+    /// `schema_version`, `command`, `input`, `sent`, `this_run`, `ledger`, `requests`,
+    /// `exit_code`, and with --dry-run `would_send`.
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = format::parser(&["text", "json"]))]
+    pub format: Format,
 
     #[command(flatten)]
     pub connector: ConnectorArgs,
@@ -42,10 +49,15 @@ pub struct RunArgs {
     /// `--exparam exparam1=GDPR-REQ-2026-11`. Repeatable; N is 1 to 10.
     #[arg(long, value_name = "exparamN=VALUE", help_heading = "Input")]
     pub exparam: Vec<String>,
-    /// The column holding the date each request was received (yyyy-MM-dd). Each request is
-    /// then due one month later (GDPR Art. 12(3)); the oldest-due keys are sent first.
+    /// The column holding the date each request was received (see --date-format). Each
+    /// request is then due one month later (GDPR Art. 12(3)); the oldest-due keys are sent
+    /// first. A date that cannot be read leaves its request undated and flagged, still sent.
     #[arg(long, value_name = "NAME", help_heading = "Input")]
     pub received_column: Option<String>,
+    /// How the received dates are written: yyyy-MM-dd (ISO; also ISO date-times such as
+    /// 2026-11-02T10:00:00Z), dd/MM/yyyy, MM/dd/yyyy or dd.MM.yyyy.
+    #[arg(long, value_name = "FORMAT", default_value = "yyyy-MM-dd", value_parser = args::date_format, help_heading = "Input")]
+    pub date_format: DateFormat,
     /// Keep this extra column of each row (e.g. a ticket id) for `forget report`.
     /// Repeatable. Columns not named here are never stored: do not keep personal data.
     #[arg(long, value_name = "NAME", help_heading = "Input")]
@@ -68,10 +80,12 @@ pub struct RunArgs {
     /// path + .key]. FORGET_LEDGER_KEY overrides it.
     #[arg(long, value_name = "PATH", help_heading = "Ledger")]
     pub ledger_key_file: Option<PathBuf>,
-    /// Also send keys the API rejected before (e.g. after fixing --profile-name).
+    /// Also send keys the API rejected before, under the profile they were recorded with
+    /// (a wrong profile name is fixed in a new file, not here).
     #[arg(long, help_heading = "Ledger")]
     pub retry_rejected: bool,
-    /// Validate and record the input, print what would be sent, send nothing.
+    /// Validate and record the input (marked as a dry run's: never sent, and replaced by a
+    /// real run of the same file with other options), print what would be sent, send nothing.
     #[arg(long)]
     pub dry_run: bool,
 }
@@ -126,6 +140,7 @@ impl RunArgs {
         };
         let input = InputOptions {
             received_column: self.received_column.as_ref().map(|c| c.trim().to_owned()),
+            date_format: self.date_format,
             keep_columns: self
                 .keep_column
                 .iter()
@@ -162,12 +177,9 @@ pub async fn exec(args: &RunArgs) -> Result<i32> {
     let target = if config.dry_run {
         None
     } else {
-        Some(
-            args.target
-                .require_api(args.connector.connector)
-                .await?
-                .connect()?,
-        )
+        let api = args.target.require_api(args.connector.connector).await?;
+        args.pacing.check_unlimited(&api.url()?)?;
+        Some(api.connect()?)
     };
     if config.files.is_empty() && !config.state.exists() {
         return Err(Error::usage(
@@ -175,6 +187,9 @@ pub async fn exec(args: &RunArgs) -> Result<i32> {
         ));
     }
     let summary = job::run(config, target).await?;
-    let printed = output::print(&job::render_summary(&summary));
+    let printed = match args.format {
+        Format::Json => format::print_json("run", summary.to_json()),
+        _ => output::print(&job::render_summary(&summary)),
+    };
     output::decided(summary.exit_code(), printed)
 }

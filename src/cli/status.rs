@@ -5,9 +5,12 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::args::{self, LedgerArgs};
-use crate::audit::status;
+use super::format::{self, Format};
+use crate::audit::exports::{self, AccessCounts};
+use crate::audit::{deadlines, status};
 use crate::deadline;
-use crate::error::{Error, Result, exit};
+use crate::error::{Result, exit};
+use crate::ledger::requests;
 use crate::ledger::verify::Depth;
 use crate::ledger::{self, Ledger};
 use crate::output;
@@ -16,17 +19,30 @@ use crate::output;
 pub struct StatusArgs {
     #[command(flatten)]
     pub ledger: LedgerArgs,
-    /// Print one JSON object: total, deleted, not_found, rejected, failed, pending, invalid,
-    /// duplicates (with --deadlines: the deadline summary and every key due soon or overdue).
-    #[arg(long)]
+    /// text: for people. json: one document with `schema_version`, `command`, total,
+    /// deleted, not_found, rejected, failed, pending, invalid, duplicates (units and rows);
+    /// `requests`: people, requests, units, and requests per state; `deadlines`: the
+    /// deadline counts and the overdue and late requests (with --deadlines: the deadline
+    /// fields alone; with --by-connector: `scopes`, one object per connector and scope).
+    /// md: a paragraph and a table of requests by state, to paste into a ticket.
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = format::parser(&["text", "json", "md"]))]
+    pub format: Format,
+    /// Deprecated: `--format json`.
+    #[arg(long, hide = true)]
     pub json: bool,
     /// Counts per connector and scope (Webex profile, Outreach resource), even for a
-    /// Webex-only ledger; with --json, a JSON array of objects with `connector` and `scope`.
+    /// Webex-only ledger; in JSON, `scopes`: objects with `connector` and `scope`.
     #[arg(long)]
     pub by_connector: bool,
-    /// Deadlines only: every unfinished key overdue or due within 7 days (masked keys).
+    /// Deadlines only: the counts, every unfinished key overdue or due within 7 days, and
+    /// every request overdue (still open after its due date) or late (erased after it), with
+    /// its request id, file:line, due date and days overdue (masked keys only).
     #[arg(long)]
     pub deadlines: bool,
+    /// The kept column (`forget run --keep-column`) holding request ids, shown in the
+    /// deadline lists [default: each file's first kept column].
+    #[arg(long, value_name = "NAME")]
+    pub id_column: Option<String>,
     /// The ledger's HMAC key file [default: the ledger path + .key]; FORGET_LEDGER_KEY
     /// overrides it. Shown, and checked against the ledger.
     #[arg(long, value_name = "PATH")]
@@ -34,49 +50,111 @@ pub struct StatusArgs {
 }
 
 pub fn exec(args: &StatusArgs) -> Result<i32> {
+    let json = format::chosen(args.format, &[(args.json, "--json", Format::Json)]) == Format::Json;
     let path = &args.ledger.state;
     let ledger = Ledger::open_read_only(path)?;
     ledger.ensure_sound(Depth::Report)?;
     let today = deadline::today();
     if args.deadlines {
-        let d = ledger.deadlines(today, usize::MAX >> 1)?;
-        if args.json {
-            print_json(&d)?;
+        let d = deadlines::lists(&ledger, today, args.id_column.as_deref())?;
+        if json {
+            format::print_json("status", &d)?;
         } else {
-            output::print(&status::render_deadlines(&d))?;
+            let mut text = status::render_deadlines(&d.summary);
+            text.push_str(&deadlines::render_lists(&d));
+            output::print(&text)?;
         }
         return Ok(exit::OK);
     }
     let counts = ledger.counts()?;
     let by_scope = ledger.counts_by_scope()?;
-    if args.json {
+    let requests = ledger.request_counts(None)?;
+    // 0 only when every request has ended, as for `run` and `resolve`.
+    let code = if requests.all_ended() {
+        exit::OK
+    } else {
+        exit::INCOMPLETE
+    };
+    if args.format == Format::Md {
+        let md = crate::audit::status_md::render(
+            &path.display().to_string(),
+            &ledger.file_facts()?,
+            &ledger.run_facts()?,
+            &requests,
+        );
+        return output::decided(code, output::print(&md));
+    }
+    if json {
         if args.by_connector {
-            print_json(&by_scope)?;
+            format::print_json("status", serde_json::json!({ "scopes": by_scope }))?;
         } else {
-            print_json(&counts)?;
+            let deadlines = deadlines::lists(&ledger, today, args.id_column.as_deref())?;
+            let access_exports = AccessCounts::of(&ledger)?;
+            format::print_json(
+                "status",
+                StatusJson {
+                    counts,
+                    requests: requests.clone(),
+                    access_exports,
+                    deadlines,
+                },
+            )?;
         }
-        return Ok(exit::OK);
+        return Ok(code);
     }
     let key_file = args::key_file(args.ledger_key_file.as_deref(), path);
     let key = status::key_status(&ledger, &key_file)?;
     let deadlines = ledger.deadlines(today, status::EARLIEST_SHOWN)?;
-    let mut text = status::render(path, &counts, &key, &deadlines);
-    if args.by_connector || ledger::shows_connectors(&by_scope) {
+    let access = AccessCounts::of(&ledger)?;
+    let mut text = match &access {
+        Some(a) if a.whole(&counts) => exports::render_status(path, a, &key, &deadlines),
+        _ => status::render(path, &counts, &key, &deadlines),
+    };
+    // A ledger of access exports alone has said it all in the words of exports.
+    let access_only = access.as_ref().is_some_and(|a| a.whole(&counts));
+    if args.by_connector || (ledger::shows_connectors(&by_scope) && !access_only) {
         text.push_str("by connector and scope:\n");
         text.push_str(&ledger::render_by_scope(&by_scope));
+        if access.is_some() {
+            text.push_str(exports::BY_SCOPE_NOTE);
+        }
+    }
+    if let Some(a) = access.as_ref().filter(|a| !a.whole(&counts)) {
+        text.push_str(&a.render());
     }
     let unfinished = ledger.unfinished_files()?;
     if let Some(note) = status::render_unfinished(unfinished) {
         text.push_str(&note);
     }
+    text.push_str(&requests.render_line());
+    text.push_str(&requests::render_open(
+        &requests,
+        path,
+        "run forget run again with the settings of the first run (no files needed)",
+    ));
     output::print(&text)?;
-    Ok(exit::OK)
+    if matches!(key.check, Ok(ledger::KeyCheck::Differs)) {
+        // Printed above, but a script reads the exit code: with the wrong key no key can be
+        // looked up, resumed or reported by its plaintext.
+        output::eprint(&format!(
+            "error: the ledger key {} does not match {}: give the right one with \
+             --ledger-key-file or FORGET_LEDGER_KEY\n",
+            key.source,
+            path.display()
+        ));
+        return Ok(exit::USAGE);
+    }
+    Ok(code)
 }
 
-/// One JSON line on stdout.
-fn print_json(value: &impl serde::Serialize) -> Result<()> {
-    let mut line =
-        serde_json::to_vec(value).map_err(|e| Error::internal(format!("writing JSON: {e}")))?;
-    line.push(b'\n');
-    output::print_data(&line)
+/// `status --json`: the counts, the requests by state, and the deadlines beside them.
+#[derive(serde::Serialize)]
+struct StatusJson {
+    #[serde(flatten)]
+    counts: ledger::Counts,
+    requests: requests::RequestCounts,
+    /// A ledger holding access exports: them in their own words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_exports: Option<AccessCounts>,
+    deadlines: deadlines::DeadlineLists,
 }

@@ -4,6 +4,7 @@
 use clap::Args;
 
 use super::args::LedgerArgs;
+use super::format::{self, Format};
 use crate::error::{Error, Result, exit};
 use crate::ledger::Ledger;
 use crate::ledger::verify::{Depth, Verdict};
@@ -21,8 +22,12 @@ Exit code: 0 when every check passes, 5 when one fails (2: no ledger, or not one
 pub struct VerifyArgs {
     #[command(flatten)]
     pub ledger: LedgerArgs,
-    /// Print a JSON array, one object per check: check, about, ok, problems, detail.
-    #[arg(long)]
+    /// text: one verdict a line. json: one document (`schema_version`, `command`, `ledger`,
+    /// `ok`, and `checks`: one object per check with check, about, ok, problems, detail).
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = format::parser(&["text", "json"]))]
+    pub format: Format,
+    /// Deprecated: `--format json`.
+    #[arg(long, hide = true)]
     pub json: bool,
 }
 
@@ -39,15 +44,21 @@ pub fn exec(args: &VerifyArgs) -> Result<i32> {
         }],
         Err(e) => return Err(e),
     };
-    let printed = if args.json {
-        let json = serde_json::to_string_pretty(&verdicts)
-            .map_err(|e| Error::json("printing the verdicts", e))?;
-        output::print_data(format!("{json}\n").as_bytes())
-    } else {
-        let lines: String = verdicts.iter().map(|v| format!("{}\n", v.line())).collect();
-        output::print(&lines)
-    };
     let failed = verdicts.iter().filter(|v| !v.ok).count();
+    let printed = match format::chosen(args.format, &[(args.json, "--json", Format::Json)]) {
+        Format::Json => format::print_json(
+            "verify",
+            serde_json::json!({
+                "ledger": args.ledger.state.display().to_string(),
+                "ok": failed == 0,
+                "checks": verdicts,
+            }),
+        ),
+        _ => {
+            let lines: String = verdicts.iter().map(|v| format!("{}\n", v.line())).collect();
+            output::print(&lines)
+        }
+    };
     let code = if failed > 0 {
         output::eprint(&format!(
             "ledger {}: {failed} of {} checks FAILED: do not trust it as evidence; restore it \

@@ -170,12 +170,13 @@ pub trait Connector: Send + Sync + 'static {
     fn classify(&self, answer: &Answer<'_>) -> Verdict;
 
     /// Keep what a successful answer carries, before the unit is recorded as finished: a
-    /// connector that reads (an access export) saves its document here. The engine calls it
-    /// for answers classified [`Outcome::Deleted`](crate::outcome::Outcome::Deleted) only;
-    /// an `Err` leaves the unit pending and stops the run, so nothing is recorded as done
-    /// that was not kept. Erasure connectors keep nothing.
-    fn on_success(&self, _unit: &Unit, _body: &[u8]) -> Result<(), NotKept> {
-        Ok(())
+    /// connector that reads (an access export) saves its document here, and returns where
+    /// (the ledger records it with the unit). The engine calls it for answers classified
+    /// [`Outcome::Deleted`](crate::outcome::Outcome::Deleted) or `NotFound` only; an `Err`
+    /// leaves the unit pending and stops the run, so nothing is recorded as done that was
+    /// not kept. Erasure connectors keep nothing.
+    fn on_success(&self, _unit: &Unit, _body: &[u8]) -> Result<Option<String>, NotKept> {
+        Ok(None)
     }
 
     /// What a success is called in progress lines: "deleted" for erasures.

@@ -436,6 +436,8 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) -> bool {
     let started = Instant::now();
     // A success the connector could not keep (an export that could not be saved).
     let mut not_kept = None;
+    // Where the connector kept a good answer (an access export's document).
+    let mut kept = None;
     let sent = ask(
         &*shared.connector,
         &shared.transport,
@@ -448,10 +450,13 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) -> bool {
         Ok(reply) => {
             shared.counters.connect_failures.store(0, Ordering::Relaxed);
             let verdict = shared.connector.classify(&Answer::from(&reply));
-            if verdict.kind == VerdictKind::Final(Outcome::Deleted)
-                && let Err(message) = shared.connector.on_success(&work.unit, &reply.body)
+            if let VerdictKind::Final(outcome) = verdict.kind
+                && outcome.is_gone()
             {
-                not_kept = Some(message.to_string());
+                match shared.connector.on_success(&work.unit, &reply.body) {
+                    Ok(file) => kept = file,
+                    Err(message) => not_kept = Some(message.to_string()),
+                }
             }
             (verdict, Some(reply.status), None)
         }
@@ -496,14 +501,15 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) -> bool {
         error: error.map(|e| scrub(&e)),
         finish: None,
         after_ambiguous: false,
+        kept,
     };
     // Unit ids only: a key never reaches the log.
     tracing::debug!(
         unit = work.unit.id,
         attempt = work.attempts,
-        status = ?http_status,
+        status = %http_status.map_or_else(|| "none".to_owned(), |s| s.to_string()),
         verdict = verdict.label(),
-        code = ?record.code,
+        code = %record.code.as_deref().unwrap_or("none"),
         latency_ms,
         "answer"
     );
@@ -576,7 +582,12 @@ async fn attempt(shared: &Arc<Shared>, mut work: Work, ticket: Ticket) -> bool {
             }
         }
         VerdictKind::Stop(cause) => {
-            tracing::warn!(unit = work.unit.id, status = ?http_status, "stopping the run: {}", cause.explain());
+            tracing::warn!(
+                unit = work.unit.id,
+                status = %http_status.map_or_else(|| "none".to_owned(), |s| s.to_string()),
+                "stopping the run: {}",
+                cause.explain()
+            );
             // The key stays pending: it was not refused, the run was.
             shared.stop.trigger(StopReason::Api(cause));
         }

@@ -8,7 +8,8 @@
 //! token, 404/405 the URL. The canary is never recorded in the ledger.
 //!
 //! `forget check` runs it on demand (and, with hub access, names the tenant from
-//! `/v1/purposes`); `forget run` runs it before sending, unless `--no-preflight`.
+//! `/v1/purposes`); `forget run` runs it before sending, unless `--no-preflight`, for each
+//! profile with keys to send: an invalid one has its keys set aside, the others go on.
 
 use std::time::{Duration, Instant};
 
@@ -208,20 +209,35 @@ pub async fn canary(
     check
 }
 
-/// The automatic preflight of `forget run`: one canary per profile name; the first failure
-/// is the error that refuses the run.
+/// The automatic preflight of `forget run`: one canary per profile name. A profile the API
+/// calls invalid (102) is returned, for its waiting keys to be set aside, unless it is one of
+/// `refuse` (a default about to be recorded: a typo in `--profile-name` records nothing).
+/// Any other failure (token, URL, no usable answer) proves nothing of any profile: it is
+/// the error that refuses the run.
 pub async fn before_run(
     connector: &dyn Connector,
     config: &EngineConfig,
     scopes: &[String],
+    refuse: &[String],
     quiet: bool,
-) -> Result<()> {
+) -> Result<Vec<ProfileCheck>> {
+    let mut invalid = Vec::new();
     if scopes.is_empty() {
-        return Ok(());
+        return Ok(invalid);
     }
     let transport = config.transport()?;
     for scope in scopes {
         let check = canary(connector, &transport, config, scope).await;
+        if check.finding == Finding::WrongProfile && !refuse.contains(scope) {
+            if !quiet {
+                output::eprint(&format!(
+                    "preflight: {}; its waiting keys are set aside, not sent\n",
+                    check.explain()
+                ));
+            }
+            invalid.push(check);
+            continue;
+        }
         if !check.finding.is_ok() {
             let message = format!(
                 "preflight failed, nothing was sent: {}. (`forget check` repeats this test; \
@@ -237,7 +253,7 @@ pub async fn before_run(
             output::eprint(&format!("preflight: {}\n", check.explain()));
         }
     }
-    Ok(())
+    Ok(invalid)
 }
 
 #[cfg(test)]

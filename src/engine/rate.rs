@@ -8,10 +8,16 @@ impl std::str::FromStr for Rate {
     type Err = String;
 
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        if s.eq_ignore_ascii_case("unlimited") || s == "0" {
+        if s.eq_ignore_ascii_case("unlimited") {
             return Ok(Rate(None));
         }
         match s.parse::<f64>() {
+            // Once read as "no limit": against a real tenant that is a flood.
+            Ok(0.0) => Err(
+                "a rate of 0 would send nothing: give requests per second (e.g. 10), or \
+                 `unlimited` (allowed against a local simulator, or with --allow-unlimited)"
+                    .into(),
+            ),
             Ok(r) if r.is_finite() && r > 0.0 => Ok(Rate(Some(r))),
             _ => Err(format!(
                 "`{s}` is not a rate: give requests per second (e.g. 10, 0.5) or `unlimited`"
@@ -39,7 +45,8 @@ mod tests {
         case("10", Some(Rate(Some(10.0))));
         case("0.5", Some(Rate(Some(0.5))));
         case("unlimited", Some(Rate(None)));
-        case("0", Some(Rate(None)));
+        case("0", None);
+        case("0.0", None);
         case("-1", None);
         case("fast", None);
         case("NaN", None);

@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+mod refs;
 mod row;
 
+pub use refs::REF_COLUMN;
 pub use row::{ParsedRow, RowReader, without_key};
 
 use crate::connector::Kind;
@@ -60,8 +62,10 @@ pub struct InputOptions {
     /// Read `profile-name` and `exparamN` columns (Webex). When false (Outreach) they are
     /// ordinary columns, ignored like any other, and every row takes `profile_default`.
     pub profile_and_exparam_columns: bool,
-    /// The column holding the date each request was received (`yyyy-MM-dd`), if any.
+    /// The column holding the date each request was received, if any.
     pub received_column: Option<String>,
+    /// How that column writes its dates (`--date-format`).
+    pub date_format: deadline::DateFormat,
     /// Extra columns kept per row for the report (e.g. a ticket id). Nothing else is stored.
     pub keep_columns: Vec<String>,
     /// Received dates after this day (+1) are typos.
@@ -78,6 +82,7 @@ impl Default for InputOptions {
             validate_key: |_| Ok(()),
             profile_and_exparam_columns: true,
             received_column: None,
+            date_format: deadline::DateFormat::default(),
             keep_columns: Vec::new(),
             today: deadline::today(),
         }

@@ -24,6 +24,9 @@ pub enum ParsedRow {
         row_exparams: Vec<(String, String)>,
         /// When the request was received (`--received-column`): sets its legal due date.
         received: Option<time::Date>,
+        /// Why the received date could not be read (it is then `None`): the request is
+        /// still recorded and sent, and the row flagged for attention.
+        date_unreadable: Option<String>,
         /// Values of the `--keep-column` columns (e.g. a ticket id).
         extra: Vec<(String, String)>,
     },
@@ -228,17 +231,19 @@ fn parse_record(
         }
     }
     exparams.sort_by_key(|(n, _)| n.trim_start_matches("exparam").parse::<u8>().unwrap_or(0));
-    let received = match layout.received.map(field).transpose() {
+    // Erasing the person matters more than the deadline bookkeeping: a date that cannot be
+    // read (or lies in the future, a typo) leaves the request undated and flagged.
+    let (received, date_unreadable) = match layout.received.map(field).transpose() {
         Ok(Some(text)) if !text.trim().is_empty() => {
-            match deadline::parse_date(text)
+            match deadline::parse_date_as(text, opts.date_format)
                 .and_then(|d| deadline::check_not_future(d, opts.today).map(|()| d))
             {
-                Ok(date) => Some(date),
-                Err(reason) => return invalid(line, reason, raw_key),
+                Ok(date) => (Some(date), None),
+                Err(reason) => (None, Some(reason)),
             }
         }
-        Ok(_) => None,
-        Err(reason) => return invalid(line, reason, raw_key),
+        Ok(_) => (None, None),
+        Err(reason) => (None, Some(format!("received date: {reason}"))),
     };
     ParsedRow::Request {
         line,
@@ -248,5 +253,6 @@ fn parse_record(
         exparams,
         row_exparams,
         received,
+        date_unreadable,
     }
 }

@@ -137,6 +137,7 @@ fn profile_and_exparams_with_defaults() -> Result<()> {
                 .map(|(a, b)| (a.to_string(), b.to_string()))
                 .collect(),
             received: None,
+            date_unreadable: None,
             extra: vec![],
         }
     };
@@ -154,6 +155,7 @@ fn profile_and_exparams_with_defaults() -> Result<()> {
             exparams,
             row_exparams,
             received: None,
+            date_unreadable: None,
             extra: vec![],
         },
         other => other,
@@ -201,8 +203,14 @@ fn received_dates_and_kept_columns() -> Result<()> {
         .iter()
         .map(|r| match r {
             ParsedRow::Request {
-                received, extra, ..
-            } => format!("{:?} {extra:?}", received.map(deadline::format_date)),
+                received,
+                date_unreadable,
+                extra,
+                ..
+            } => match date_unreadable {
+                Some(reason) => format!("undated: {reason} {extra:?}"),
+                None => format!("{:?} {extra:?}", received.map(deadline::format_date)),
+            },
             ParsedRow::Invalid { reason, extra, .. } => format!("invalid: {reason} {extra:?}"),
         })
         .collect();
@@ -211,8 +219,9 @@ fn received_dates_and_kept_columns() -> Result<()> {
         [
             r#"Some("2026-01-31") [("ticket", "T-1")]"#,
             "None []",
-            r#"invalid: received date `2026-02-30` is not a date as yyyy-MM-dd (e.g. 2026-11-02) [("ticket", "T-3")]"#,
-            r#"invalid: received date 2026-11-22 is in the future [("ticket", "T-4")]"#,
+            // A date that cannot be read leaves the request undated, flagged, and sent.
+            r#"undated: received date `2026-02-30` is not a date as yyyy-MM-dd (e.g. 2026-11-02; --date-format names the layout) [("ticket", "T-3")]"#,
+            r#"undated: received date 2026-11-22 is in the future [("ticket", "T-4")]"#,
             // A kept column never keeps the key itself.
             r#"Some("2026-11-21") [("ticket", "about e***@x***.io")]"#,
             r#"invalid: blank key [("ticket", "T-6")]"#,

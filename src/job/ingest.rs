@@ -2,13 +2,15 @@
 //! then each read on a second thread (parsed, hashed and masked) while this one records the
 //! previous chunk, in bulk into a fresh ledger (see [`crate::ledger::bulk`]).
 
+use crate::actor::Actor;
 use crate::engine::Stop;
 use crate::error::{Error, Result};
 use crate::input::{self, InputFile, InputOptions};
 use crate::keys::KeyHasher;
 use crate::ledger::Ledger;
 use crate::ledger::bulk::{ChunkPlan, RepeatSample};
-use crate::ledger::ingest::{IngestCounts, PreparedRow, Preparer};
+use crate::ledger::file_options::{FileOptions, FilePlan, refusal};
+use crate::ledger::ingest::{FileEntry, IngestCounts, PreparedRow, Preparer};
 
 /// Rows recorded per transaction, at most. Larger chunks visit each page of the key-hash
 /// index fewer times; two chunks are held in memory at once.
@@ -23,7 +25,9 @@ pub fn inspect_all(files: &[std::path::PathBuf], opts: &InputOptions) -> Result<
     files.iter().map(|f| input::inspect(f, opts)).collect()
 }
 
-/// Record every row of `files` (resuming a file whose ingest was interrupted).
+/// Record every row of `files` (resuming a file whose ingest was interrupted), each with the
+/// options it is read with (see [`plan_files`]); `dry_run` marks what is recorded as a dry
+/// run's.
 pub fn ingest(
     ledger: &mut Ledger,
     files: &[InputFile],
@@ -31,14 +35,78 @@ pub fn ingest(
     connector: &str,
     hasher: &KeyHasher,
     stop: &Stop,
+    dry_run: bool,
 ) -> Result<IngestCounts> {
     ledger.bulk_load(true)?;
-    let result = ingest_files(ledger, files, opts, connector, hasher, stop);
+    let result = ingest_files(ledger, files, opts, connector, hasher, stop, dry_run);
     // Also after a bulk load stopped half-way: its journal settings are for it alone.
     let restored = ledger
         .bulk_load(false)
         .and_then(|()| ledger.bulk_journal(false));
     result.and_then(|total| restored.map(|()| total))
+}
+
+/// What this run does with each file, checked before anything is recorded or sent: a file
+/// the ledger recorded (for real) with other options refuses the whole run, naming each
+/// difference and the ways forward.
+pub fn plan_files(
+    ledger: &Ledger,
+    files: &[InputFile],
+    opts: &InputOptions,
+    connector: &str,
+) -> Result<Vec<(FileOptions, FilePlan)>> {
+    let mut plans = Vec::with_capacity(files.len());
+    for file in files {
+        let options = FileOptions::of(connector, file, opts);
+        let plan = ledger.file_plan(&file.sha256, &options)?;
+        if let FilePlan::Refuse { old } = &plan {
+            return Err(Error::usage(refusal(
+                &file.path.to_string_lossy(),
+                old,
+                &options,
+            )));
+        }
+        plans.push((options, plan));
+    }
+    Ok(plans)
+}
+
+/// Find or start the recording of `file` as planned.
+fn begin(
+    ledger: &mut Ledger,
+    file: &InputFile,
+    options: &FileOptions,
+    plan: &FilePlan,
+    dry_run: bool,
+) -> Result<FileEntry> {
+    let path = file.path.to_string_lossy();
+    let actor = Actor::here();
+    match plan {
+        FilePlan::New => {
+            ledger.record_new_file(&path, &file.sha256, options, dry_run, &actor)?;
+        }
+        FilePlan::Recorded { id, dry_run: true } if !dry_run => {
+            ledger.adopt_dry_file(*id, options, &actor)?;
+        }
+        FilePlan::Recorded { .. } => {}
+        FilePlan::ReplaceDry { id, old } => {
+            tracing::info!(file = %path, "recorded by a dry run with other options: replacing it");
+            // A bulk load the dry run left unfinished: its indexes first, which the
+            // replacement's lookups need.
+            if ledger.bulk_file()?.is_some() {
+                ledger.finish_bulk(i64::MAX)?;
+            }
+            ledger.replace_dry_file(*id, old, options, dry_run, &actor)?;
+        }
+        FilePlan::Refuse { old } => return Err(Error::usage(refusal(&path, old, options))),
+    }
+    ledger.begin_file(
+        &path,
+        &file.sha256,
+        &options.connector,
+        &options.profile_default,
+        &options.key_column,
+    )
 }
 
 fn ingest_files(
@@ -48,17 +116,17 @@ fn ingest_files(
     connector: &str,
     hasher: &KeyHasher,
     stop: &Stop,
+    dry_run: bool,
 ) -> Result<IngestCounts> {
     let mut total = IngestCounts::default();
+    // Every file is checked before any is recorded; each is planned again just before it
+    // is, as the files before it (the same one given twice) may have recorded it.
+    plan_files(ledger, files, opts, connector)?;
     for file in files {
         let path = file.path.to_string_lossy();
-        let entry = ledger.begin_file(
-            &path,
-            &file.sha256,
-            connector,
-            &opts.profile_default,
-            &opts.key_column,
-        )?;
+        let options = FileOptions::of(connector, file, opts);
+        let plan = ledger.file_plan(&file.sha256, &options)?;
+        let entry = begin(ledger, file, &options, &plan, dry_run)?;
         if entry.complete {
             tracing::info!(file = %path, "already recorded: skipping ingest");
             continue;
@@ -66,11 +134,6 @@ fn ingest_files(
         if entry.recorded_through > 0 {
             tracing::info!(file = %path, after_line = entry.recorded_through, "resuming an interrupted ingest");
         }
-        ledger.set_file_mapping(
-            entry.id,
-            &opts.keep_columns,
-            opts.received_column.as_deref(),
-        )?;
         // Into a ledger with no units yet, record in bulk (see `ledger::bulk`).
         let mut bulk = match ledger.bulk_file()? {
             Some(id) if id == entry.id => true,
@@ -128,6 +191,10 @@ fn ingest_files(
         if bulk {
             end_bulk(ledger, counted_from, &mut total)?;
         }
+        // Before the file is marked complete: a run stopped in between settles them again.
+        let settled = ledger.settle_corrections(entry.id, &file.references()?, &Actor::here())?;
+        total.corrected += settled.corrected;
+        total.unmatched_refs += settled.unmatched_refs;
         let rows = ledger.finish_file(entry.id)?;
         tracing::info!(file = %path, rows, sha256 = %file.sha256, "recorded");
     }

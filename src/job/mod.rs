@@ -24,14 +24,18 @@ use crate::engine::retry::RetryPolicy;
 use crate::engine::throttle::Throttle;
 use crate::engine::{self, Counters, EngineConfig, Rate, Stop, StopReason, preflight};
 use crate::error::{Error, Result};
-use crate::input::{InputFile, InputOptions};
+use crate::input::InputOptions;
 use crate::keys::KeyHasher;
+use crate::ledger::file_options::{FileOptions, FilePlan};
 use crate::ledger::writer::{Recorded, Writer, WriterConfig};
 use crate::ledger::{Ledger, RunRecord, verify};
 use crate::outcome::Outcome;
 use crate::target::Target;
 use progress::Progress;
 use summary::Collector;
+
+/// Requests a dry run shows, in sending order.
+const PREVIEW_FIRST: usize = 5;
 
 /// Everything a run needs, validated (see `cli::run` and `cli::access`).
 #[derive(Clone, Debug)]
@@ -100,37 +104,99 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
     }
     let include = config.outcomes_to_send();
     let engine_config = config.engine();
+    // Before anything is recorded or sent: a file recorded with other options refuses the run.
+    let plans = ingest::plan_files(&ledger, &files, &opts, connector_name)?;
+    let mut set_aside = Vec::new();
+    let mut checked = Vec::new();
+    let mut invalid = Vec::new();
     // Before anything is recorded, so a wrong --profile-name leaves no units behind.
     if let Some(target) = &target
         && config.preflight
         && !config.dry_run
     {
-        let scopes = scopes_to_check(&ledger, &files, &opts, connector_name, &include)?;
-        preflight::before_run(&*target.connector, &engine_config, &scopes, config.quiet).await?;
+        let (scopes, defaults) = scopes_to_check(&ledger, &plans, connector_name, &include)?;
+        invalid = preflight::before_run(
+            &*target.connector,
+            &engine_config,
+            &scopes,
+            &defaults,
+            config.quiet,
+        )
+        .await?;
+        set_aside = set_aside_invalid(&mut ledger, connector_name, &include, &invalid)?;
+        checked = scopes;
     }
 
     let stop = Stop::new();
     let interrupt = interrupt::watch(stop.clone());
 
-    let (ingested, ledger) = {
+    let (ingested, mut ledger) = {
         let stop = stop.clone();
         let hasher = hasher.clone();
+        let dry_run = config.dry_run;
         tokio::task::spawn_blocking(move || {
-            let counts = ingest(&mut ledger, &files, &opts, connector_name, &hasher, &stop);
+            let counts = ingest(
+                &mut ledger,
+                &files,
+                &opts,
+                connector_name,
+                &hasher,
+                &stop,
+                dry_run,
+            );
             counts.map(|c| (c, ledger))
         })
         .await
         .map_err(|e| Error::internal(format!("the ingest task failed: {e}")))??
     };
+    // Profiles first seen in the rows just recorded (a `profile-name` column) are proved
+    // too; rows just recorded under a profile found invalid are set aside with the others.
+    if let Some(target) = &target
+        && config.preflight
+        && !config.dry_run
+        && !stop.is_stopped()
+    {
+        for (scope, n) in set_aside_invalid(&mut ledger, connector_name, &include, &invalid)? {
+            if let Some(entry) = set_aside.iter_mut().find(|(s, _)| *s == scope) {
+                entry.1 += n;
+            }
+        }
+        let scopes: Vec<String> = ledger
+            .scopes_to_send(connector_name, &include, preflight::MAX_SCOPES)?
+            .into_iter()
+            .filter(|s| !checked.contains(s))
+            .collect();
+        let found = preflight::before_run(
+            &*target.connector,
+            &engine_config,
+            &scopes,
+            &[],
+            config.quiet,
+        )
+        .await?;
+        set_aside.extend(set_aside_invalid(
+            &mut ledger,
+            connector_name,
+            &include,
+            &found,
+        )?);
+    }
 
     let collector = Collector {
         connector: connector_name,
         started,
         ingested,
-        to_send: ledger.count_units(connector_name, &include)?,
+        to_send: ledger.count_units(connector_name, &include, config.dry_run)?,
         counters: Arc::new(Counters::default()),
         recorded: Arc::new(Recorded::default()),
         explainer: target.as_ref().map(|t| t.connector.clone()),
+        set_aside,
+        dry_run_files: dry_run_files(&plans, config.dry_run),
+        state_flag: summary::state_flag(&config.state),
+        preview: match config.dry_run {
+            true => Some(ledger.preview(connector_name, &include, PREVIEW_FIRST)?),
+            false => None,
+        },
     };
 
     let target = match target {
@@ -164,7 +230,8 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
         )
         .map_err(|e| Error::ledger(&config.state, format!("cannot start its writer: {e}")))?
     };
-    let source = source::spawn(&config.state, connector.name(), include)?;
+    let skip = collector.set_aside.iter().map(|(s, _)| s.clone()).collect();
+    let source = source::spawn(&config.state, connector.name(), include, skip)?;
     let throttle = Arc::new(Throttle::new(config.rate.0));
     let progress = Progress::start(
         collector.to_send,
@@ -208,28 +275,64 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
     collector.summary(&ledger, stop.reason(), false)
 }
 
-/// The profile names a run is about to use, for the preflight: the default of input files
-/// not yet recorded, and those of units already waiting in the ledger. Empty when there is
-/// nothing to send.
+/// The profile names a run is about to use, for the preflight, and which of them are
+/// defaults of input about to be recorded (a wrong one refuses the run): the default of
+/// input files not yet recorded for real, and those of units already waiting in the ledger
+/// (not a dry run's). Empty when there is nothing to send.
 pub fn scopes_to_check(
     ledger: &Ledger,
-    files: &[InputFile],
-    opts: &InputOptions,
+    plans: &[(FileOptions, FilePlan)],
     connector: &str,
     include: &[Outcome],
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, Vec<String>)> {
     let mut scopes = Vec::new();
-    for file in files {
-        if !ledger.file_recorded(&file.sha256, &opts.profile_default)? {
-            scopes.push(opts.profile_default.clone());
-            break;
+    for (options, plan) in plans {
+        if plan.is_new_work() && !scopes.contains(&options.profile_default) {
+            scopes.push(options.profile_default.clone());
         }
     }
+    let defaults = scopes.clone();
     for scope in ledger.scopes_to_send(connector, include, preflight::MAX_SCOPES)? {
         if !scopes.contains(&scope) {
             scopes.push(scope);
         }
     }
     scopes.truncate(preflight::MAX_SCOPES);
-    Ok(scopes)
+    Ok((scopes, defaults))
+}
+
+/// Set aside the waiting keys of each profile the preflight found invalid.
+fn set_aside_invalid(
+    ledger: &mut Ledger,
+    connector: &str,
+    include: &[Outcome],
+    invalid: &[preflight::ProfileCheck],
+) -> Result<Vec<(String, u64)>> {
+    let actor = Actor::here();
+    invalid
+        .iter()
+        .map(|check| {
+            let n = ledger.set_aside(connector, &check.scope, include, &check.explain(), &actor)?;
+            Ok((check.scope.clone(), n))
+        })
+        .collect()
+}
+
+/// The files a dry run recorded (or found recorded by another dry run), for its summary.
+fn dry_run_files(plans: &[(FileOptions, FilePlan)], dry_run: bool) -> Vec<FileOptions> {
+    if !dry_run {
+        return Vec::new();
+    }
+    plans
+        .iter()
+        .filter(|(_, plan)| {
+            matches!(
+                plan,
+                FilePlan::New
+                    | FilePlan::ReplaceDry { .. }
+                    | FilePlan::Recorded { dry_run: true, .. }
+            )
+        })
+        .map(|(options, _)| options.clone())
+        .collect()
 }

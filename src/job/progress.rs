@@ -58,13 +58,20 @@ impl Progress {
         } else {
             let started = Instant::now();
             let task = tokio::spawn(async move {
+                let mut last = (started, 0);
                 loop {
                     tokio::time::sleep(every).await;
                     let done = counters.finished_total();
-                    let secs = started.elapsed().as_secs_f64().max(0.001);
+                    let now = Instant::now();
+                    let secs = now.duration_since(started).as_secs_f64().max(0.001);
+                    // The ETA follows the recent rate: a throttled run's rate moves.
+                    let recent = (done.saturating_sub(last.1)) as f64
+                        / now.duration_since(last.0).as_secs_f64().max(0.001);
+                    last = (now, done);
                     output::eprint(&format!(
-                        "progress: {done}/{total} keys ({:.0}/s) {}\n",
+                        "progress: {done}/{total} keys ({:.0}/s, {}) {}\n",
                         done as f64 / secs,
+                        eta(total.saturating_sub(done), recent),
                         line_counts(&counters, done_word)
                     ));
                 }
@@ -87,8 +94,14 @@ impl Progress {
 }
 
 fn line_counts(c: &Counters, done_word: &str) -> String {
+    // An access export's `not_found` is a subject with no data (see `outcome::shown`).
+    let absent = if done_word == "exported" {
+        "no data"
+    } else {
+        "not_found"
+    };
     format!(
-        "{done_word} {} · not_found {} · rejected {} · failed {} · retries {} · 429s {}",
+        "{done_word} {} · {absent} {} · rejected {} · failed {} · retries {} · 429s {}",
         c.finished(Outcome::Deleted),
         c.finished(Outcome::NotFound),
         c.finished(Outcome::Rejected),
@@ -96,4 +109,38 @@ fn line_counts(c: &Counters, done_word: &str) -> String {
         c.retries.load(std::sync::atomic::Ordering::Relaxed),
         c.throttled.load(std::sync::atomic::Ordering::Relaxed),
     )
+}
+
+/// "eta 4m05s" for `remaining` keys at `rate` per second; "eta unknown" while nothing moves.
+fn eta(remaining: u64, rate: f64) -> String {
+    if remaining == 0 {
+        return "eta 0s".to_owned();
+    }
+    if rate.is_nan() || rate <= 0.0 {
+        return "eta unknown".to_owned();
+    }
+    let secs = (remaining as f64 / rate).ceil().min(u64::MAX as f64) as u64;
+    match secs {
+        s if s < 60 => format!("eta {s}s"),
+        s if s < 3600 => format!("eta {}m{:02}s", s / 60, s % 60),
+        s => format!("eta {}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::eta;
+
+    #[test]
+    fn etas() {
+        let case = |remaining: u64, rate: f64, want: &str| {
+            assert_eq!(eta(remaining, rate), want, "{remaining} at {rate}/s")
+        };
+        case(0, 0.0, "eta 0s");
+        case(10, 0.0, "eta unknown");
+        case(10, f64::NAN, "eta unknown");
+        case(10, 3.0, "eta 4s");
+        case(245, 1.0, "eta 4m05s");
+        case(1_000_000, 100.0, "eta 2h46m");
+    }
 }

@@ -15,11 +15,12 @@ use crate::output;
 const PAGE: usize = 1024;
 
 /// Feed pending units from the ledger into the engine, oldest due first, page by page, on a
-/// blocking thread.
+/// blocking thread; never those of `skip` (profiles the preflight found invalid).
 pub fn spawn(
     path: &Path,
     connector: &'static str,
     include: Vec<Outcome>,
+    skip: Vec<String>,
 ) -> Result<mpsc::Receiver<Unit>> {
     let reader = Ledger::open_existing(path)?;
     // Room for two pages: one being sent while the next is read.
@@ -28,7 +29,7 @@ pub fn spawn(
     tokio::task::spawn_blocking(move || {
         let mut cursor = SendCursor::default();
         loop {
-            let page = match reader.next_units(connector, &include, &mut cursor, PAGE) {
+            let mut page = match reader.next_units(connector, &include, &mut cursor, PAGE) {
                 Ok(page) => page,
                 Err(e) => {
                     output::eprint(&format!("error: reading the ledger: {e}\n"));
@@ -38,6 +39,7 @@ pub fn spawn(
             if page.is_empty() {
                 return;
             }
+            page.retain(|unit| !skip.contains(&unit.scope));
             // Room for the whole page at once: waiting per unit would wake this thread
             // for every unit the engine takes.
             let Ok(permits) = runtime.block_on(tx.reserve_many(page.len())) else {

@@ -1,6 +1,7 @@
 //! What a run did: the summary a [`Collector`] gathers as the run goes, the exit code it
 //! means, and the table printed at the end.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -8,10 +9,14 @@ use std::time::{Duration, Instant};
 use crate::connector::Connector;
 use crate::engine::{Counters, StopReason};
 use crate::error::{Result, exit};
+use crate::ledger::SendPreview;
+use crate::ledger::file_options::FileOptions;
 use crate::ledger::ingest::IngestCounts;
+use crate::ledger::requests::{self, RequestCounts};
 use crate::ledger::writer::Recorded;
 use crate::ledger::{Counts, Ledger, ScopeCounts, render_by_scope, shows_connectors};
 use crate::outcome::Outcome;
+use crate::text::{count, printable};
 
 /// What a run did, for the summary and the exit code.
 #[derive(Debug)]
@@ -32,28 +37,75 @@ pub struct RunSummary {
     pub ledger: Counts,
     /// Every connector and scope in the ledger, for the side-by-side table.
     pub by_scope: Vec<ScopeCounts>,
+    /// This connector's requests by state: the exit code is 0 only when all have ended.
+    pub requests: RequestCounts,
+    /// The ledger, as the hints printed must name it.
+    pub state: PathBuf,
     pub stop: Option<StopReason>,
     /// Why the API stopped the run, in the connector's words.
     pub stop_message: Option<String>,
     pub elapsed: Duration,
     pub dry_run: bool,
+    /// Keys set aside without being sent, per profile the preflight found invalid.
+    pub set_aside: Vec<(String, u64)>,
+    /// A dry run: the files it recorded, with their options.
+    pub dry_run_files: Vec<FileOptions>,
+    /// Keys a dry run alone recorded, which a real run does not send.
+    pub dry_run_units: u64,
+    /// Requests in the ledger whose received date could not be read: they need attention
+    /// (the deadline is unknown) even once erased.
+    pub dates_unreadable: u64,
+    /// ` --state PATH` when the ledger is not the default one, for the commands hints name.
+    pub state_flag: String,
+    /// A dry run: what a real run would send (per profile, and the first requests).
+    pub preview: Option<SendPreview>,
 }
 
 impl RunSummary {
+    /// The summary for scripts (`forget run --format json`): what was read, sent and
+    /// recorded, the ledger's counts, its requests by state, and why the run stopped.
+    pub fn to_json(&self) -> serde_json::Value {
+        let i = &self.ingested;
+        let this_run: serde_json::Map<String, serde_json::Value> = self
+            .this_run
+            .iter()
+            .map(|(o, n)| (o.as_str().to_owned(), (*n).into()))
+            .collect();
+        serde_json::json!({
+            "connector": self.connector,
+            "dry_run": self.dry_run,
+            "exit_code": self.exit_code(),
+            "stopped": self.stop.as_ref().map(|_| self.stop_message.clone()
+                .unwrap_or_else(|| "interrupted, or the ledger could not be written".into())),
+            "input": {
+                "rows": i.rows, "new_units": i.new_units, "duplicates": i.duplicates,
+                "invalid": i.invalid, "dates_unreadable": i.dates_unreadable,
+                "corrected": i.corrected, "unmatched_refs": i.unmatched_refs,
+            },
+            "to_send": self.to_send,
+            "sent": self.sent_units,
+            "this_run": this_run,
+            "attempts": self.attempts,
+            "retries": self.retries,
+            "throttled": self.throttled,
+            "after_ambiguous": self.after_ambiguous,
+            "kept_final": self.kept_final,
+            "elapsed_s": self.elapsed.as_secs_f64(),
+            "set_aside": self.set_aside,
+            "ledger": self.ledger,
+            "requests": self.requests,
+            "would_send": self.preview,
+        })
+    }
+
     pub fn exit_code(&self) -> i32 {
         match &self.stop {
             Some(StopReason::Api(_)) => exit::STOPPED,
             Some(StopReason::Interrupted(signal)) => signal.exit_code(),
             Some(StopReason::Ledger(_)) | Some(StopReason::Output(_)) => exit::FAILURE,
             None if self.dry_run => exit::OK,
-            None => {
-                let c = &self.ledger;
-                if c.rejected + c.failed + c.invalid + c.pending > 0 {
-                    exit::INCOMPLETE
-                } else {
-                    exit::OK
-                }
-            }
+            None if self.requests.all_ended() => exit::OK,
+            None => exit::INCOMPLETE,
         }
     }
 }
@@ -69,6 +121,11 @@ pub(super) struct Collector {
     pub recorded: Arc<Recorded>,
     /// The connector that can explain an API's stop in its own words (none for a dry run).
     pub explainer: Option<Arc<dyn Connector>>,
+    pub set_aside: Vec<(String, u64)>,
+    pub dry_run_files: Vec<FileOptions>,
+    pub state_flag: String,
+    /// A dry run: what a real run would send.
+    pub preview: Option<SendPreview>,
 }
 
 impl Collector {
@@ -107,12 +164,45 @@ impl Collector {
             kept_final: recorded.kept_final(),
             ledger: Counts::of_connector(&by_scope, self.connector),
             by_scope,
+            requests: ledger.request_counts(Some(self.connector))?,
+            state: ledger.path().to_owned(),
             stop,
             stop_message,
             elapsed: self.started.elapsed(),
             dry_run,
+            set_aside: self.set_aside.clone(),
+            dry_run_files: self.dry_run_files.clone(),
+            dry_run_units: ledger.dry_run_units(self.connector)?,
+            dates_unreadable: ledger.count_unreadable_dates(self.connector)?,
+            state_flag: self.state_flag.clone(),
+            preview: self.preview.clone(),
         })
     }
+}
+
+/// ` --state PATH` for hints (see [`crate::text::state_flag`]).
+pub use crate::text::state_flag;
+
+/// A file's recorded options, in the flags that give them.
+fn render_options(f: &FileOptions) -> String {
+    let mut parts = vec![
+        format!("--key-column {}", f.key_column),
+        format!("--profile-name {:?}", f.profile_default),
+    ];
+    for (name, value) in &f.exparams {
+        parts.push(format!("--exparam {name}={value}"));
+    }
+    if let Some(column) = &f.received_column {
+        parts.push(format!("--received-column {column}"));
+        if let Some(format) = &f.date_format {
+            parts.push(format!("--date-format {format}"));
+        }
+    }
+    for column in &f.keep_columns {
+        parts.push(format!("--keep-column {column}"));
+    }
+    parts.push(format!("--delimiter '{}'", f.delimiter));
+    parts.join(" ")
 }
 
 /// The summary table printed at the end of a run.
@@ -123,9 +213,26 @@ pub fn render_summary(s: &RunSummary) -> String {
     let i = &s.ingested;
     let _ = writeln!(
         out,
-        "input: {} rows recorded ({} new keys, {} duplicate rows, {} invalid rows)",
-        i.rows, i.new_units, i.duplicates, i.invalid
+        "input: {} recorded ({}, {}, {})",
+        count(i.rows, "row", "rows"),
+        count(i.new_units, "new key", "new keys"),
+        count(i.duplicates, "duplicate row", "duplicate rows"),
+        count(i.invalid, "invalid row", "invalid rows")
     );
+    if i.dates_unreadable > 0 {
+        let _ = writeln!(
+            out,
+            "{} requests have a received date that cannot be read (see --date-format): recorded \
+             without a due date{}; `forget invalid{}` lists them",
+            i.dates_unreadable,
+            if s.dry_run {
+                ""
+            } else {
+                " and sent all the same"
+            },
+            s.state_flag
+        );
+    }
     let by_connector = if shows_connectors(&s.by_scope) {
         format!(
             "the ledger by connector (this run counts {} only):\n{}",
@@ -146,7 +253,24 @@ pub fn render_summary(s: &RunSummary) -> String {
         );
         let _ = writeln!(out, "  duplicate rows      {:>9}", l.duplicates);
         let _ = writeln!(out, "  invalid rows        {:>9}", l.invalid);
+        if let Some(p) = &s.preview {
+            out.push_str(&render_preview(p, s.to_send));
+        }
         out.push_str(&by_connector);
+        for f in &s.dry_run_files {
+            let _ = writeln!(
+                out,
+                "recorded as a dry run's (never sent): {}",
+                render_options(f)
+            );
+        }
+        if !s.dry_run_files.is_empty() {
+            let _ = writeln!(
+                out,
+                "A dry run's keys are never sent. A real run of the same file with these \
+                 options sends them; with other options it replaces what the dry run recorded."
+            );
+        }
         return out;
     }
     let _ = writeln!(
@@ -185,6 +309,7 @@ pub fn render_summary(s: &RunSummary) -> String {
         "  {:<16}{:>10}{:>10}",
         "duplicate rows", "", s.ledger.duplicates
     );
+    out.push_str(&s.requests.render_line());
     out.push_str(&by_connector);
     if s.after_ambiguous > 0 {
         let _ = writeln!(
@@ -201,6 +326,21 @@ pub fn render_summary(s: &RunSummary) -> String {
             "{} answers came for keys the ledger had already finished: their recorded outcome \
              was kept, and each answer recorded as an attempt",
             s.kept_final
+        );
+    }
+    for (scope, n) in s.set_aside.iter().filter(|(_, n)| *n > 0) {
+        let _ = writeln!(
+            out,
+            "{n} keys set aside, not sent: the preflight found profile {scope:?} invalid (102). \
+             Fix their profile-name in a new file and run it; `forget status{}` counts them",
+            s.state_flag
+        );
+    }
+    if s.dry_run_units > 0 {
+        let _ = writeln!(
+            out,
+            "{} keys were recorded by a dry run only and are not sent: run their file for real",
+            s.dry_run_units
         );
     }
     match &s.stop {
@@ -221,28 +361,67 @@ pub fn render_summary(s: &RunSummary) -> String {
             );
         }
         None => {
-            let l = &s.ledger;
-            if l.failed + l.pending > 0 {
+            if s.ingested.corrected > 0 {
                 let _ = writeln!(
                     out,
-                    "{} keys not finished: run the same command again to retry them",
-                    l.failed + l.pending
+                    "{} earlier requests corrected by rows of this run (they end as \"corrected\", \
+                     the new rows count in their place)",
+                    s.ingested.corrected
                 );
             }
-            if l.rejected > 0 {
-                let _ = writeln!(
-                    out,
-                    "{} keys rejected: see `forget status`; --retry-rejected sends them again",
-                    l.rejected
-                );
-            }
-            if l.invalid > 0 {
-                let _ = writeln!(
-                    out,
-                    "{} rows invalid: `forget invalid` lists them with reasons",
-                    l.invalid
-                );
-            }
+            out.push_str(&requests::render_open(
+                &s.requests,
+                &s.state,
+                "run the same command again",
+            ));
+        }
+    }
+    if s.ingested.unmatched_refs > 0 {
+        let _ = writeln!(
+            out,
+            "note: {} rows name in their `ref` column no earlier request that needs attention \
+             (already ended, or not in this ledger): nothing was corrected for them",
+            s.ingested.unmatched_refs
+        );
+    }
+    out
+}
+
+/// What a dry run would send, per profile, and its first requests (masked keys).
+fn render_preview(p: &SendPreview, total: u64) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    if !p.per_scope.is_empty() {
+        let _ = writeln!(out, "would send, per profile:");
+    }
+    for (scope, n) in &p.per_scope {
+        let scope = if scope.is_empty() {
+            "(the tenant's default)"
+        } else {
+            scope
+        };
+        let _ = writeln!(out, "  {:<30}{:>9}", printable(scope), n);
+    }
+    if !p.first.is_empty() {
+        let _ = writeln!(
+            out,
+            "the first {} of {total}, in sending order (keys masked):",
+            p.first.len()
+        );
+        for u in &p.first {
+            let fields: Vec<String> = u.exparams.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let scope = if u.scope.is_empty() {
+                "(default)"
+            } else {
+                &u.scope
+            };
+            let _ = writeln!(
+                out,
+                "  {}  profile {}  {}",
+                printable(&u.key_masked),
+                printable(scope),
+                printable(&fields.join(" "))
+            );
         }
     }
     out

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use super::requests::{self, STATE};
 use super::{Ledger, Pairs};
 use crate::error::Result;
 use crate::keys::{KeyHash, KeyHasher};
@@ -34,6 +35,9 @@ pub struct UnitRecord {
     pub due_on: Option<String>,
     /// When `forget purge` dropped the plaintext of this unfinished key.
     pub purged_at: Option<String>,
+    /// An access export's document, relative to the `forget access --out-dir` folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export_file: Option<String>,
     pub requests: Vec<RequestRow>,
     pub history: Vec<AttemptEvent>,
 }
@@ -52,6 +56,10 @@ pub struct RequestRow {
     pub exparams: Pairs,
     /// The `--keep-column` values of the row.
     pub extra: Pairs,
+    /// The request's state (see `ledger::requests`): `erased`, `rejected`, `corrected`, ….
+    pub state: String,
+    /// What ended it, when an event did: `resolved: REASON`, `corrected by FILE:LINE`.
+    pub ended_by: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -110,23 +118,27 @@ impl Ledger {
                         last_attempt_at: r.get(14)?,
                         due_on: r.get(15)?,
                         purged_at: r.get(16)?,
+                        export_file: None,
                         requests: Vec::new(),
                         history: Vec::new(),
                     },
                 ))
             })?
             .collect::<rusqlite::Result<_>>()?;
-        let mut rows = self.conn.prepare_cached(
-            "SELECT f.path, f.sha256, r.line, r.kind, r.received_on, r.due_on, r.exparams, r.extra
-             FROM rows r JOIN files f ON f.id = r.file_id
+        let mut rows = self.conn.prepare_cached(&format!(
+            "SELECT f.path, f.sha256, r.line, r.kind, r.received_on, r.due_on, r.exparams, r.extra,
+                    {STATE}, ee.kind, ee.reason, ee.detail
+             FROM {}
              WHERE r.unit_id = ?1 ORDER BY r.file_id, r.line",
-        )?;
+            requests::from_clause(&self.conn)?
+        ))?;
         let mut attempts = self.conn.prepare_cached(
             "SELECT at, run_id, http_status, code, verdict, latency_ms, error
              FROM attempts WHERE unit_id = ?1 ORDER BY id",
         )?;
         let mut out = Vec::with_capacity(found.len());
         for (id, mut unit) in found {
+            unit.export_file = self.export_file(id)?;
             unit.requests = rows
                 .query_map([id], |r| {
                     Ok(RequestRow {
@@ -138,6 +150,13 @@ impl Ledger {
                         due_on: r.get(5)?,
                         exparams: pairs(r.get(6)?),
                         extra: pairs(r.get(7)?),
+                        state: r.get(8)?,
+                        ended_by: r
+                            .get::<_, Option<String>>(9)?
+                            .map(|kind| -> rusqlite::Result<String> {
+                                Ok(requests::describe_end(&kind, r.get(10)?, r.get(11)?))
+                            })
+                            .transpose()?,
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()?;

@@ -1,11 +1,13 @@
-//! Deadlines as `forget status` shows them: unfinished keys past or near their legal due date.
+//! Deadlines as `forget status` shows them: unfinished keys past or near their legal due date,
+//! and the requests overdue (still open) or erased late, one by one.
 
 use rusqlite::params;
 use time::{Date, Duration};
 
-use super::Ledger;
-use crate::deadline::{DUE_SOON_DAYS, format_date};
+use super::{Ledger, Pairs};
+use crate::deadline::{DUE_SOON_DAYS, format_date, parse_date};
 use crate::error::Result;
+use crate::keys::mask;
 
 /// Keys not yet erased: everything but `deleted` and `not_found`.
 const UNFINISHED: &str = "outcome NOT IN ('deleted', 'not_found')";
@@ -79,5 +81,116 @@ impl Ledger {
             erased_late: late as u64,
             earliest,
         })
+    }
+}
+
+/// A request (one input row) past its due date: still open (overdue), or erased after it
+/// (late). Shown by its masked key, file and line, and its request id.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct LateRequest {
+    pub file: String,
+    pub line: u64,
+    /// The row's request id: its `--id-column` value, else its file's first kept column.
+    pub request_id: Option<String>,
+    /// The kept column the request id came from.
+    pub id_column: Option<String>,
+    pub key_masked: String,
+    pub connector: Option<String>,
+    pub profile_name: Option<String>,
+    /// The unit's outcome, or `invalid`.
+    pub outcome: String,
+    pub received_on: Option<String>,
+    pub due_on: String,
+    /// When its unit ended (late requests only).
+    pub finished_at: Option<String>,
+    /// Overdue: days from the due date to today; late: to the day it was erased.
+    pub days_overdue: i64,
+}
+
+/// Which requests [`Ledger::late_requests`] lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lateness {
+    /// Open (not erased, not found) past its due date.
+    Overdue,
+    /// Erased (or not found) after its due date.
+    Late,
+}
+
+impl Ledger {
+    /// Every request `which` as of `today`, earliest due first. `id_column` names the kept
+    /// column holding the request id (default: the first one its file kept).
+    pub fn late_requests(
+        &self,
+        which: Lateness,
+        today: Date,
+        id_column: Option<&str>,
+    ) -> Result<Vec<LateRequest>> {
+        let condition = match which {
+            Lateness::Overdue => {
+                "r.due_on < ?1 AND (u.id IS NULL OR u.outcome NOT IN ('deleted', 'not_found'))"
+            }
+            // Today does not matter here, but the query takes it (?1) all the same.
+            Lateness::Late => {
+                "?1 IS NOT NULL AND u.outcome IN ('deleted', 'not_found')
+                 AND substr(u.finished_at, 1, 10) > r.due_on"
+            }
+        };
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT f.path, r.line, r.extra, f.extra_columns, u.key_masked, r.raw_key,
+                    u.connector, u.scope, coalesce(u.outcome, 'invalid'), r.received_on,
+                    r.due_on, u.finished_at
+             FROM rows r JOIN files f ON f.id = r.file_id LEFT JOIN units u ON u.id = r.unit_id
+             WHERE r.due_on IS NOT NULL AND {condition}
+             ORDER BY r.due_on, r.file_id, r.line"
+        ))?;
+        let today_s = format_date(today);
+        let mut rows = stmt.query(params![today_s])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let extra = Pairs::parse(r.get::<_, Option<String>>(2)?.as_deref());
+            let kept: Vec<String> = r
+                .get::<_, Option<String>>(3)?
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default();
+            let id_column = id_column
+                .map(str::to_owned)
+                .or_else(|| kept.first().cloned());
+            let request_id = id_column
+                .as_deref()
+                .and_then(|c| extra.get(c))
+                .map(str::to_owned);
+            let raw_key: Option<String> = r.get(5)?;
+            let due_on: String = r.get(10)?;
+            let finished_at: Option<String> = r.get(11)?;
+            let until = match which {
+                Lateness::Overdue => Some(today),
+                Lateness::Late => finished_at
+                    .as_deref()
+                    .and_then(|t| t.get(..10))
+                    .and_then(|d| parse_date(d).ok()),
+            };
+            let days_overdue = match (parse_date(&due_on), until) {
+                (Ok(due), Some(until)) => (until - due).whole_days(),
+                _ => 0,
+            };
+            out.push(LateRequest {
+                file: r.get(0)?,
+                line: r.get::<_, i64>(1)? as u64,
+                request_id,
+                id_column,
+                key_masked: r
+                    .get::<_, Option<String>>(4)?
+                    .or_else(|| raw_key.as_deref().map(|k| mask(k.trim())))
+                    .unwrap_or_default(),
+                connector: r.get(6)?,
+                profile_name: r.get(7)?,
+                outcome: r.get(8)?,
+                received_on: r.get(9)?,
+                due_on,
+                finished_at,
+                days_overdue,
+            });
+        }
+        Ok(out)
     }
 }

@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use rusqlite::{OptionalExtension, params};
 
+use super::events::{self, Event};
 use super::{Ledger, parse_exparams, timestamp};
+use crate::actor::Actor;
 use crate::deadline;
 use crate::error::Result;
 use crate::input::{ParsedRow, without_key};
@@ -24,6 +26,12 @@ pub struct IngestCounts {
     pub new_units: u64,
     pub duplicates: u64,
     pub invalid: u64,
+    /// Requests whose received date could not be read (recorded undated, and sent).
+    pub dates_unreadable: u64,
+    /// Earlier requests these rows corrected (see `ledger::corrections`).
+    pub corrected: u64,
+    /// `ref` values naming no earlier request that needed attention.
+    pub unmatched_refs: u64,
 }
 
 impl IngestCounts {
@@ -32,6 +40,9 @@ impl IngestCounts {
         self.new_units += other.new_units;
         self.duplicates += other.duplicates;
         self.invalid += other.invalid;
+        self.dates_unreadable += other.dates_unreadable;
+        self.corrected += other.corrected;
+        self.unmatched_refs += other.unmatched_refs;
     }
 }
 
@@ -79,6 +90,8 @@ pub(super) struct RowFields {
     pub(super) received_on: Option<String>,
     pub(super) due_on: Option<String>,
     pub(super) extra: Option<String>,
+    /// Why the received date could not be read: recorded as a `date_unreadable` event.
+    pub(super) date_unreadable: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -117,6 +130,7 @@ impl PreparedRow {
                                     (Some(own), Some(all)) if Arc::ptr_eq(own, all) => 0,
                                     (own, _) => shared(own),
                                 }
+                                + text(&m.date_unreadable)
                                 + text(&m.received_on)
                                 + text(&m.due_on)
                                 + text(&m.extra)
@@ -194,6 +208,7 @@ impl<'a> Preparer<'a> {
                 exparams,
                 row_exparams,
                 received,
+                date_unreadable,
                 extra,
             } => {
                 // With no run-wide default added (and the columns in their numbers' order),
@@ -206,6 +221,7 @@ impl<'a> Preparer<'a> {
                     json_pairs(&row_exparams).map(Arc::from)
                 };
                 let more = RowFields {
+                    date_unreadable,
                     row_exparams_json,
                     received_on: received.map(deadline::format_date),
                     due_on: received.map(|r| deadline::format_date(deadline::due_date(r))),
@@ -213,6 +229,7 @@ impl<'a> Preparer<'a> {
                 };
                 let has_more = more.row_exparams_json.is_some()
                     || more.received_on.is_some()
+                    || more.date_unreadable.is_some()
                     || more.extra.is_some();
                 let mut text = key.clone();
                 text.push_str(&mask(&key));
@@ -269,6 +286,65 @@ pub(super) fn recorded_in_file(
         params![file_id, last as i64, recorded as i64],
     )?;
     Ok(())
+}
+
+/// What a chunk's transaction records beside its rows: the units a dry run brought are
+/// marked as such (ids from `first_new_unit` on are this chunk's), and each request whose
+/// received date could not be read gets a `date_unreadable` event.
+pub(super) fn chunk_marks(
+    tx: &rusqlite::Transaction<'_>,
+    file_id: i64,
+    rows: &[PreparedRow],
+    first_new_unit: i64,
+) -> rusqlite::Result<u64> {
+    let dry: bool = tx.query_row("SELECT dry_run FROM files WHERE id = ?1", [file_id], |r| {
+        r.get(0)
+    })?;
+    if dry {
+        tx.execute(
+            "UPDATE units SET dry_run = 1 WHERE id >= ?1 AND dry_run = 0",
+            [first_new_unit],
+        )?;
+    }
+    let mut actor = None;
+    let mut flagged = 0;
+    for row in rows {
+        let Prepared::Request {
+            more: Some(more), ..
+        } = &row.kind
+        else {
+            continue;
+        };
+        let Some(reason) = &more.date_unreadable else {
+            continue;
+        };
+        let actor = actor.get_or_insert_with(Actor::here);
+        events::record(
+            tx,
+            actor,
+            &Event {
+                kind: "date_unreadable",
+                file_id: Some(file_id),
+                line: Some(row.line),
+                unit_id: None,
+                reason: Some(reason),
+                detail: None,
+            },
+        )?;
+        flagged += 1;
+    }
+    Ok(flagged)
+}
+
+/// Whether rows recorded in `file_id` make the dry-run units they repeat real: a real
+/// file's, while some file is recorded by a dry run only.
+fn undries(tx: &rusqlite::Transaction<'_>, file_id: i64) -> rusqlite::Result<bool> {
+    tx.query_row(
+        "SELECT NOT (SELECT dry_run FROM files WHERE id = ?1)
+                AND EXISTS (SELECT 1 FROM files WHERE dry_run = 1)",
+        [file_id],
+        |r| r.get(0),
+    )
 }
 
 fn json_pairs(pairs: &[(String, String)]) -> Option<String> {
@@ -355,6 +431,8 @@ impl Ledger {
         rows: &[PreparedRow],
     ) -> Result<IngestCounts> {
         let tx = self.conn.transaction()?;
+        let first_new_unit = super::bulk::next_unit_id(&tx)?;
+        let undry = undries(&tx, file_id)?;
         let mut counts = IngestCounts {
             rows: rows.len() as u64,
             ..IngestCounts::default()
@@ -374,6 +452,9 @@ impl Ledger {
             )?;
             let mut restore_key =
                 tx.prepare_cached("UPDATE units SET key = ?1, purged_at = NULL WHERE id = ?2")?;
+            // A key a dry run alone recorded, asked for by a real file: it is sent now.
+            let mut make_real =
+                tx.prepare_cached("UPDATE units SET dry_run = 0 WHERE id = ?1 AND dry_run = 1")?;
             // A unit is due when the earliest of its requests is.
             let mut earlier_due = tx.prepare_cached(
                 "UPDATE units SET due_on = ?1 WHERE id = ?2 AND (due_on IS NULL OR due_on > ?1)",
@@ -429,6 +510,9 @@ impl Ledger {
                     }
                     if let Some(due) = due_on {
                         earlier_due.execute(params![due, id])?;
+                    }
+                    if undry {
+                        make_real.execute([id])?;
                     }
                     counts.duplicates += 1;
                     Matched {
@@ -494,25 +578,9 @@ impl Ledger {
             }
             recorded_in_file(&tx, file_id, rows, recorded)?;
         }
+        counts.dates_unreadable = chunk_marks(&tx, file_id, rows, first_new_unit)?;
         tx.commit()?;
         Ok(counts)
-    }
-
-    /// Record which extra columns and received-date column a file's rows were read with, so
-    /// reports and the manifest can name them.
-    pub fn set_file_mapping(
-        &self,
-        file_id: i64,
-        keep_columns: &[String],
-        received_column: Option<&str>,
-    ) -> Result<()> {
-        let keep = (!keep_columns.is_empty())
-            .then(|| serde_json::to_string(keep_columns).unwrap_or_else(|_| "[]".into()));
-        self.conn.execute(
-            "UPDATE files SET extra_columns = ?1, received_column = ?2 WHERE id = ?3",
-            params![keep, received_column, file_id],
-        )?;
-        Ok(())
     }
 
     /// Mark every row of a file recorded; returns how many there are.
@@ -527,123 +595,4 @@ impl Ledger {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn request(line: u64, key: &str) -> ParsedRow {
-        ParsedRow::Request {
-            line,
-            key: key.into(),
-            scope: "customers".into(),
-            exparams: vec![("exparam1".into(), "ticket-1".into())],
-            row_exparams: vec![],
-            received: None,
-            extra: vec![],
-        }
-    }
-
-    #[test]
-    fn duplicates_link_to_one_unit_across_files() -> Result<()> {
-        let mut ledger = Ledger::open_in_memory()?;
-        let hasher = KeyHasher::new(b"test secret 1234");
-        let a = ledger.begin_file("a.csv", "aaa", "webex", "customers", "key")?;
-        let counts = ledger.record_rows(
-            a.id,
-            "webex",
-            &hasher,
-            &[
-                request(2, "+447700900001"),
-                request(3, "+447700900001"),
-                ParsedRow::Invalid {
-                    line: 4,
-                    reason: "blank key".into(),
-                    raw_key: None,
-                    extra: vec![],
-                },
-            ],
-        )?;
-        assert_eq!(
-            counts,
-            IngestCounts {
-                rows: 3,
-                new_units: 1,
-                duplicates: 1,
-                invalid: 1
-            }
-        );
-        ledger.finish_file(a.id)?;
-        let b = ledger.begin_file("b.csv", "bbb", "webex", "customers", "key")?;
-        let counts = ledger.record_rows(b.id, "webex", &hasher, &[request(2, "+447700900001")])?;
-        assert_eq!(counts.duplicates, 1);
-        let c = ledger.counts()?;
-        assert_eq!((c.total, c.pending, c.duplicates, c.invalid), (1, 1, 2, 1));
-        Ok(())
-    }
-
-    #[test]
-    fn units_inserted_in_hash_order_still_match_their_rows() -> Result<()> {
-        let mut ledger = Ledger::open_in_memory()?;
-        let hasher = KeyHasher::new(b"test secret 1234");
-        let f = ledger.begin_file("a.csv", "aaa", "webex", "customers", "key")?;
-        // Lines 2..=51 hold keys k0..k49, then line 52 repeats k7.
-        let mut rows: Vec<ParsedRow> = (0..50).map(|i| request(i + 2, &format!("k{i}"))).collect();
-        rows.push(request(52, "k7"));
-        ledger.record_rows(f.id, "webex", &hasher, &rows)?;
-        let mut stmt = ledger.conn().prepare(
-            "SELECT rows.line, rows.kind, units.key FROM rows JOIN units ON units.id = rows.unit_id
-             ORDER BY rows.line",
-        )?;
-        let got: Vec<(i64, String, String)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        let mut want: Vec<(i64, String, String)> = (0..50)
-            .map(|i| (i + 2, "request".to_owned(), format!("k{i}")))
-            .collect();
-        want.push((52, "duplicate".into(), "k7".into()));
-        assert_eq!(got, want);
-        Ok(())
-    }
-
-    #[test]
-    fn a_file_is_known_by_content_and_resumes_after_its_last_line() -> Result<()> {
-        let mut ledger = Ledger::open_in_memory()?;
-        let hasher = KeyHasher::new(b"test secret 1234");
-        let f = ledger.begin_file("a.csv", "aaa", "webex", "customers", "key")?;
-        ledger.record_rows(
-            f.id,
-            "webex",
-            &hasher,
-            &[request(2, "x1"), request(3, "x2")],
-        )?;
-        let again = ledger.begin_file("renamed.csv", "aaa", "webex", "customers", "key")?;
-        assert_eq!(
-            again,
-            FileEntry {
-                id: f.id,
-                recorded_through: 3,
-                complete: false
-            }
-        );
-        ledger.finish_file(f.id)?;
-        assert!(
-            ledger
-                .begin_file("a.csv", "aaa", "webex", "customers", "key")?
-                .complete
-        );
-        // The same content for another profile is new work.
-        assert_ne!(
-            ledger
-                .begin_file("a.csv", "aaa", "webex", "other", "key")?
-                .id,
-            f.id
-        );
-        // ... and so is the same content read for another connector.
-        assert_ne!(
-            ledger
-                .begin_file("a.csv", "aaa", "outreach", "customers", "id")?
-                .id,
-            f.id
-        );
-        Ok(())
-    }
-}
+mod tests;

@@ -8,18 +8,26 @@
 //! - [`report`]: request rows streamed for `forget report`, and the manifest's facts.
 //! - [`purge`]: dropping the plaintext of keys the team gives up on.
 //! - [`deadlines`]: overdue and soon-due keys for `forget status`.
+//! - [`file_options`]: the input options a file was recorded with.
+//! - [`events`]: the append-only event log; [`requests`]: each request's state, derived
+//!   from rows, units and events; [`corrections`]: later rows that supersede earlier ones.
 //! - [`verify`]: the ledger's checks (`forget verify`, and before anything is read or sent).
 //! - this module: opening (0600, WAL, lock, key check; read-only for the audit commands) and
 //!   the queries other commands need.
 
 pub mod audit;
 pub mod bulk;
+pub mod corrections;
 mod counts;
 pub mod deadlines;
+pub mod events;
+mod exports;
+pub mod file_options;
 pub mod ingest;
 pub mod purge;
 mod read_only;
 pub mod report;
+pub mod requests;
 pub mod schema;
 mod send;
 pub mod unkey;
@@ -28,7 +36,7 @@ pub mod writer;
 
 pub use counts::{Counts, ScopeCounts, render_by_scope, shows_connectors};
 pub use read_only::sidecar;
-pub use send::SendCursor;
+pub use send::{PreviewUnit, SendCursor, SendPreview};
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
@@ -271,20 +279,6 @@ impl Ledger {
         )
     }
 
-    /// Whether every row of the file with this content, read with this profile default, is
-    /// already recorded (so ingesting it again adds nothing).
-    pub fn file_recorded(&self, sha256: &str, profile_default: &str) -> Result<bool> {
-        let rows: Option<Option<i64>> = self
-            .conn
-            .query_row(
-                "SELECT rows FROM files WHERE sha256 = ?1 AND profile_default = ?2",
-                params![sha256, profile_default],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(matches!(rows, Some(Some(_))))
-    }
-
     pub fn begin_run(&self, run: &RunRecord) -> Result<i64> {
         self.conn.execute(
             "INSERT INTO runs (started_at, connector, api_host, rate, operator, host, tool_version)
@@ -388,6 +382,55 @@ impl Ledger {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+/// The `date_unreadable` events that still stand: those of a dry run's recording that a
+/// later run replaced went with its rows.
+const STANDING_DATE_EVENTS: &str = "FROM events e JOIN files f ON f.id = e.file_id
+     WHERE e.kind = 'date_unreadable'
+       AND NOT EXISTS (SELECT 1 FROM events x WHERE x.kind = 'dry_run_replaced'
+                       AND x.file_id = e.file_id AND x.id > e.id)";
+
+impl Ledger {
+    fn has_events(&self) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events')",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Request rows whose received date could not be read (each has a `date_unreadable`
+    /// event), for `forget invalid`. None in a ledger older than the event log.
+    pub fn unreadable_dates(&self) -> Result<Vec<InvalidRow>> {
+        if !self.has_events()? {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT f.path, e.line, e.reason {STANDING_DATE_EVENTS} ORDER BY e.file_id, e.line"
+        ))?;
+        let rows = stmt.query_map([], |r| {
+            Ok(InvalidRow {
+                path: r.get(0)?,
+                line: r.get::<_, i64>(1)? as u64,
+                reason: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// How many requests of `connector`'s files have a received date that could not be read.
+    pub fn count_unreadable_dates(&self, connector: &str) -> Result<u64> {
+        if !self.has_events()? {
+            return Ok(0);
+        }
+        let n: i64 = self.conn.query_row(
+            &format!("SELECT count(*) {STANDING_DATE_EVENTS} AND f.connector = ?1"),
+            [connector],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
     }
 }
 

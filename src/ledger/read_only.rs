@@ -18,10 +18,7 @@ impl Ledger {
     /// is read as it is (not upgraded); an older one is refused.
     pub fn open_read_only(path: &Path) -> Result<Ledger> {
         if !path.is_file() {
-            return Err(Error::ledger(
-                path,
-                "no ledger here: `forget run` creates it (or pass --state PATH)",
-            ));
+            return Err(Error::ledger(path, no_ledger_here(path)));
         }
         let (conn, tables) = match read_only_connection(path, "mode=ro") {
             Ok(opened) => opened,
@@ -97,6 +94,34 @@ pub fn sidecar(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
+}
+
+/// The ledgers `run --simulate`, `access` and `access --simulate` make by default: when one
+/// of them is beside a missing ledger, the message names it.
+const OTHER_LEDGERS: [&str; 3] = [
+    "forget-simulate.db",
+    "forget-access.db",
+    "forget-access-simulate.db",
+];
+
+/// Why there is nothing to read, and the ledgers beside it that could be meant.
+fn no_ledger_here(path: &Path) -> String {
+    let folder = path.parent().unwrap_or(Path::new(""));
+    let found: Vec<String> = OTHER_LEDGERS
+        .iter()
+        .map(|name| folder.join(name))
+        .filter(|p| p.is_file() && p != path)
+        .map(|p| format!("--state {}", crate::text::shell_word(&p.to_string_lossy())))
+        .collect();
+    if found.is_empty() {
+        "no ledger here: `forget run` creates it (or pass --state PATH)".to_owned()
+    } else {
+        format!(
+            "no ledger here: `forget run` creates it; to read another ledger pass --state PATH, \
+             e.g. the one beside it: {}",
+            found.join(", ")
+        )
+    }
 }
 
 /// A read-only connection to `path` with these URI parameters, and how many schema

@@ -3,6 +3,7 @@
 
 use rusqlite::params;
 
+use super::requests::{self, STATE, State};
 use super::{Ledger, Pairs};
 use crate::error::Result;
 use crate::keys::mask;
@@ -41,12 +42,45 @@ pub struct ReportRow {
     pub row_exparams: Pairs,
     /// The `--keep-column` values of this row.
     pub extra: Pairs,
+    /// An access export's document, relative to the `forget access --out-dir` folder.
+    pub export_file: Option<String>,
+    /// The request's state (see `ledger::requests`): `erased`, `rejected`, `corrected`, ….
+    pub state: String,
+    /// What ended it, when an event did: `resolved: REASON`, `corrected by FILE:LINE`.
+    pub state_detail: Option<String>,
 }
 
 impl ReportRow {
     /// Finished for good: the person's data is gone.
     pub fn succeeded(&self) -> bool {
-        matches!(self.outcome.as_str(), "deleted" | "not_found")
+        matches!(self.state.as_str(), "erased" | "not_held")
+    }
+
+    fn state(&self) -> State {
+        State::parse(&self.state).unwrap_or(State::Pending)
+    }
+
+    /// When the request ended, only if it has: a `failed` unit's time of giving up is not an
+    /// end (the next run tries it again).
+    pub fn finished_at_if_ended(&self) -> Option<&str> {
+        (self.succeeded() || self.ended_by_event())
+            .then_some(self.finished_at.as_deref())
+            .flatten()
+    }
+
+    /// Ended by an operator's resolution or a later row's correction.
+    pub fn ended_by_event(&self) -> bool {
+        matches!(self.state(), State::Resolved | State::Corrected)
+    }
+
+    /// Open and someone has to act: a row fed back names it in its `ref` column.
+    pub fn needs_attention(&self) -> bool {
+        self.state().needs_attention()
+    }
+
+    /// The outcome in its connector's words (an access export's `exported`, `no_data`).
+    pub fn outcome_shown(&self) -> &str {
+        crate::outcome::shown(self.connector.as_deref(), &self.outcome)
     }
 }
 
@@ -105,16 +139,25 @@ impl Ledger {
         mut each: impl FnMut(ReportRow) -> Result<()>,
     ) -> Result<u64> {
         let filter = outcomes.map(|o| serde_json::to_string(o).unwrap_or_else(|_| "[]".into()));
-        let mut stmt = self.conn.prepare(
+        let export_file = self.export_file_sql()?;
+        let mut stmt = self.conn.prepare(&format!(
             "SELECT f.path, r.line, r.kind, u.key, r.raw_key, u.key_masked, u.key_hash,
                     u.connector, u.scope, coalesce(u.outcome, 'invalid'), u.http_status, u.code,
-                    coalesce(u.description, r.reason), u.transaction_id, coalesce(u.attempts, 0),
+                    coalesce(u.description, r.reason,
+                        -- No answer to show (a timeout, a dropped connection): say so.
+                        CASE WHEN u.outcome NOT IN ('deleted', 'not_found') THEN
+                            (SELECT 'no answer: ' || a.error FROM attempts a
+                             WHERE a.unit_id = u.id AND a.error IS NOT NULL
+                             ORDER BY a.id DESC LIMIT 1) END),
+                     u.transaction_id, coalesce(u.attempts, 0),
                     u.first_attempt_at, u.last_attempt_at, u.finished_at, r.received_on,
-                    r.due_on, u.exparams, r.exparams, r.extra
-             FROM rows r JOIN files f ON f.id = r.file_id LEFT JOIN units u ON u.id = r.unit_id
+                    r.due_on, u.exparams, r.exparams, r.extra, {export_file}, {STATE}, ee.kind,
+                    ee.reason, ee.detail
+             FROM {}
              WHERE ?1 IS NULL OR coalesce(u.outcome, 'invalid') IN (SELECT value FROM json_each(?1))
              ORDER BY r.file_id, r.line",
-        )?;
+            requests::from_clause(&self.conn)?
+        ))?;
         let mut rows = stmt.query(params![filter])?;
         let mut n = 0;
         while let Some(r) = rows.next()? {
@@ -150,10 +193,27 @@ impl Ledger {
                 exparams: pairs(r.get(20)?),
                 row_exparams: pairs(r.get(21)?),
                 extra: pairs(r.get(22)?),
+                export_file: r.get(23)?,
+                state: r.get(24)?,
+                state_detail: r
+                    .get::<_, Option<String>>(25)?
+                    .map(|kind| -> rusqlite::Result<String> {
+                        Ok(requests::describe_end(&kind, r.get(26)?, r.get(27)?))
+                    })
+                    .transpose()?,
             })?;
             n += 1;
         }
         Ok(n)
+    }
+
+    /// Whether the ledger holds access exports (its report then maps them to documents).
+    pub fn holds_access_units(&self) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM units WHERE connector = ?1)",
+            [crate::outcome::ACCESS_CONNECTOR],
+            |r| r.get(0),
+        )?)
     }
 
     /// The exparam names used anywhere, in numeric order: the report's exparam columns.

@@ -330,6 +330,51 @@ pub const MIGRATIONS: &[&str] = &[
     DROP TABLE purges;
     ALTER TABLE purges_v5 RENAME TO purges;
     "#,
+    // 6: the life of a request — the append-only event log. One row per change of a
+    // request's state (an operator's resolution, a correction by a later row, …); never
+    // updated or deleted, so it can later be hash-chained. A request (file_id, line) or a
+    // unit (unit_id) is named; `detail` is JSON.
+    r#"
+    CREATE TABLE events (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        at       TEXT NOT NULL,
+        kind     TEXT NOT NULL CHECK (kind IN ('resolved', 'corrected', 'set_aside',
+                     'date_unreadable', 'options_recorded', 'dry_run_replaced', 'exported')),
+        file_id  INTEGER REFERENCES files (id),
+        line     INTEGER,
+        unit_id  INTEGER REFERENCES units (id),
+        operator TEXT NOT NULL,
+        host     TEXT NOT NULL,
+        reason   TEXT,
+        detail   TEXT
+    );
+    CREATE INDEX events_by_row ON events (file_id, line);
+    CREATE INDEX events_by_unit ON events (unit_id) WHERE unit_id IS NOT NULL;
+    CREATE TRIGGER events_append_only_u BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    CREATE TRIGGER events_append_only_d BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    "#,
+    // 7: a file's input options recorded with it, and what a dry run alone recorded.
+    // `options` is the JSON of how the file was read (`ledger::file_options`); a later run
+    // of the same content with other options is refused, not recorded twice or silently
+    // read the old way. `dry_run` marks a file, and the units it brought, recorded by a
+    // `--dry-run` only: never sent, and replaced by a real run that reads the file otherwise.
+    r#"
+    ALTER TABLE files ADD COLUMN options TEXT;
+    ALTER TABLE files ADD COLUMN dry_run INTEGER NOT NULL DEFAULT 0 CHECK (dry_run IN (0, 1));
+    ALTER TABLE units ADD COLUMN dry_run INTEGER NOT NULL DEFAULT 0 CHECK (dry_run IN (0, 1));
+    "#,
+    // 8: where each access export's document was saved, relative to `forget access
+    // --out-dir`, so a report maps each request to its document (its name is a keyed hash
+    // of the key, which the ledger drops).
+    r#"
+    CREATE TABLE exports (
+        unit_id  INTEGER PRIMARY KEY REFERENCES units (id),
+        file     TEXT NOT NULL CHECK (file <> '' AND instr(file, '/') = 0),
+        saved_at TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The oldest schema the reading commands understand as it is (a read-only ledger is
@@ -535,6 +580,65 @@ mod tests {
             |r| r.get(0),
         )?;
         assert_eq!(others as usize, DEFERRED_INDEXES.len());
+        Ok(())
+    }
+
+    #[test]
+    fn export_files_are_names_in_their_folder() -> Result<(), MigrateError> {
+        let mut conn = Connection::open_in_memory()?;
+        migrate(&mut conn)?;
+        conn.execute_batch(
+            "INSERT INTO units (id, connector, scope, key_hash, key_masked, outcome)
+               VALUES (1, 'webex-access', 'key?count=50', randomblob(32), 'a***', 'pending')",
+        )?;
+        let insert = |file: &str| {
+            conn.execute(
+                "INSERT OR REPLACE INTO exports (unit_id, file, saved_at) VALUES (1, ?1, 'x')",
+                [file],
+            )
+        };
+        assert!(insert("0123abcd.json").is_ok());
+        assert!(insert("../elsewhere.json").is_err());
+        assert!(insert("").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn files_recorded_before_options_are_real_and_events_are_append_only()
+    -> Result<(), MigrateError> {
+        let mut conn = Connection::open_in_memory()?;
+        let tx = conn.transaction()?;
+        apply(&tx, 0)?;
+        tx.commit()?;
+        // Back to schema 5, with a file recorded then: migrations 6 and 7 find it.
+        conn.execute_batch(
+            "DROP TRIGGER IF EXISTS events_append_only_u; DROP TRIGGER IF EXISTS events_append_only_d;
+             DROP TABLE IF EXISTS events; DROP TABLE IF EXISTS exports;
+             ALTER TABLE files DROP COLUMN options; ALTER TABLE files DROP COLUMN dry_run;
+             ALTER TABLE units DROP COLUMN dry_run;
+             INSERT INTO files (connector, path, sha256, profile_default, key_column, added_at)
+               VALUES ('webex', 'a.csv', 'aaa', 'customers', 'key', 'now');",
+        )?;
+        conn.pragma_update(None, "user_version", 5)?;
+        assert_eq!(migrate(&mut conn)?, 5);
+        let (options, dry): (Option<String>, i64) =
+            conn.query_row("SELECT options, dry_run FROM files", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        assert_eq!((options, dry), (None, 0));
+        conn.execute(
+            "INSERT INTO events (at, kind, file_id, operator, host) VALUES ('now', 'options_recorded', 1, 'op', 'host')",
+            [],
+        )?;
+        assert!(conn.execute("UPDATE events SET reason = 'x'", []).is_err());
+        assert!(conn.execute("DELETE FROM events", []).is_err());
+        assert!(
+            conn.execute(
+                "INSERT INTO events (at, kind, operator, host) VALUES ('now', 'made_up', 'op', 'host')",
+                [],
+            )
+            .is_err()
+        );
         Ok(())
     }
 

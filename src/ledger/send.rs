@@ -3,7 +3,9 @@
 
 use rusqlite::params;
 
+use super::events::{self, Event};
 use super::{Ledger, parse_exparams};
+use crate::actor::Actor;
 use crate::connector::Unit;
 use crate::error::Result;
 use crate::outcome::Outcome;
@@ -84,17 +86,57 @@ impl Ledger {
         }
     }
 
-    /// How many units a run would send.
-    pub fn count_units(&self, connector: &str, include: &[Outcome]) -> Result<u64> {
+    /// How many units a run would send; with `dry_run`, also those a dry run alone
+    /// recorded (which a dry run shows, and a real run does not send).
+    pub fn count_units(&self, connector: &str, include: &[Outcome], dry_run: bool) -> Result<u64> {
         let outcomes: Vec<&str> = include.iter().map(|o| o.as_str()).collect();
         let include_json = serde_json::to_string(&outcomes).unwrap_or_else(|_| "[]".into());
         let n: i64 = self.conn.query_row(
             "SELECT count(*) FROM units WHERE connector = ?1
-               AND outcome IN (SELECT value FROM json_each(?2)) AND key IS NOT NULL",
-            params![connector, include_json],
+               AND outcome IN (SELECT value FROM json_each(?2)) AND key IS NOT NULL
+               AND dry_run <= ?3",
+            params![connector, include_json, dry_run],
             |r| r.get(0),
         )?;
         Ok(n as u64)
+    }
+
+    /// What a dry run would send: the units per scope, and the first `first` of them in
+    /// sending order (masked keys and audit fields; never a plaintext key).
+    pub fn preview(
+        &self,
+        connector: &str,
+        include: &[Outcome],
+        first: usize,
+    ) -> Result<SendPreview> {
+        let outcomes: Vec<&str> = include.iter().map(|o| o.as_str()).collect();
+        let include_json = serde_json::to_string(&outcomes).unwrap_or_else(|_| "[]".into());
+        let mut stmt = self.conn.prepare(
+            "SELECT scope, count(*) FROM units WHERE connector = ?1
+               AND outcome IN (SELECT value FROM json_each(?2)) AND key IS NOT NULL
+             GROUP BY scope ORDER BY scope",
+        )?;
+        let per_scope = stmt
+            .query_map(params![connector, include_json], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut stmt = self.conn.prepare(
+            "SELECT scope, key_masked, exparams FROM units WHERE connector = ?1
+               AND outcome IN (SELECT value FROM json_each(?2)) AND key IS NOT NULL
+             ORDER BY due_on IS NULL, due_on, id LIMIT ?3",
+        )?;
+        let first = stmt
+            .query_map(params![connector, include_json, first as i64], |r| {
+                let exparams: Option<String> = r.get(2)?;
+                Ok(PreviewUnit {
+                    scope: r.get(0)?,
+                    key_masked: r.get(1)?,
+                    exparams: exparams.as_deref().map(parse_exparams).unwrap_or_default(),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(SendPreview { per_scope, first })
     }
 
     /// Distinct scopes (profile names) of the units a run would send, at most `limit`.
@@ -109,6 +151,7 @@ impl Ledger {
         let mut stmt = self.conn.prepare(
             "SELECT DISTINCT scope FROM units WHERE connector = ?1
                AND outcome IN (SELECT value FROM json_each(?2)) AND key IS NOT NULL
+               AND dry_run = 0
              ORDER BY scope LIMIT ?3",
         )?;
         let rows = stmt.query_map(params![connector, include_json, limit as i64], |r| r.get(0))?;
@@ -116,23 +159,79 @@ impl Ledger {
     }
 }
 
+impl Ledger {
+    /// Set aside the keys waiting under `scope` (of `include`'s outcomes) without sending
+    /// them: the preflight found the profile invalid, so each would be rejected (102). They
+    /// are recorded rejected, with the reason, and one `set_aside` event says how many and
+    /// why. Returns how many. Keys the API rejected before keep that answer (the run does not
+    /// send them either, see `job::source`).
+    pub fn set_aside(
+        &mut self,
+        connector: &str,
+        scope: &str,
+        include: &[Outcome],
+        answer: &str,
+        actor: &Actor,
+    ) -> Result<u64> {
+        let outcomes: Vec<&str> = include.iter().map(|o| o.as_str()).collect();
+        let include_json = serde_json::to_string(&outcomes).unwrap_or_else(|_| "[]".into());
+        let reason = format!("set aside: the preflight found profile {scope:?} invalid");
+        let tx = self.conn.transaction()?;
+        let n = tx.execute(
+            // No code or status: no answer came for these keys; the description says why.
+            "UPDATE units SET outcome = 'rejected', description = ?4, finished_at = ?5
+             WHERE connector = ?1 AND scope = ?2 AND key IS NOT NULL AND dry_run = 0
+               AND outcome IN (SELECT value FROM json_each(?3)) AND outcome <> 'rejected'",
+            params![
+                connector,
+                scope,
+                include_json,
+                reason,
+                super::timestamp(std::time::SystemTime::now())
+            ],
+        )? as u64;
+        if n > 0 {
+            events::record(
+                &tx,
+                actor,
+                &Event {
+                    kind: "set_aside",
+                    file_id: None,
+                    line: None,
+                    unit_id: None,
+                    reason: Some(&reason),
+                    detail: Some(serde_json::json!({
+                        "connector": connector,
+                        "scope": scope,
+                        "units": n,
+                        "outcomes_before": outcomes,
+                        "preflight_answer": answer,
+                    })),
+                },
+            )?;
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+}
+
 /// A page of units due on a date, after an id; walks the `units_to_send` index from there.
 const NEXT_SAME_DUE: &str = "SELECT id, scope, key, exparams, due_on FROM units
      WHERE connector = ?1 AND key IS NOT NULL AND due_on = ?2 AND id > ?3
-       AND outcome IN (SELECT value FROM json_each(?4))
+       AND outcome IN (SELECT value FROM json_each(?4)) AND dry_run = 0
      ORDER BY id LIMIT ?5";
 
 /// A page of units due after a date; walks the `units_to_send` index from there.
 const NEXT_LATER_DUE: &str = "SELECT id, scope, key, exparams, due_on FROM units
      WHERE connector = ?1 AND key IS NOT NULL AND due_on > ?2
-       AND outcome IN (SELECT value FROM json_each(?3))
+       AND outcome IN (SELECT value FROM json_each(?3)) AND dry_run = 0
      ORDER BY due_on, id LIMIT ?4";
 
 /// A page of undated units to send, after id: a walk of the table itself, in id order
 /// (an index would only repeat that order; `units_by_outcome` would need a sort).
 const NEXT_UNDATED: &str = "SELECT id, scope, key, exparams, due_on FROM units NOT INDEXED
      WHERE connector = ?1 AND key IS NOT NULL AND due_on IS NULL AND id > ?2
-       AND outcome IN (SELECT value FROM json_each(?3))
+       AND outcome IN (SELECT value FROM json_each(?3)) AND dry_run = 0
      ORDER BY id LIMIT ?4";
 
 /// Where [`Ledger::next_units`] continues: first the dated units by (due date, id), then
@@ -255,4 +354,21 @@ mod tests {
         }
         Ok(())
     }
+}
+
+/// What a dry run would send (see [`Ledger::preview`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SendPreview {
+    /// Units to send per scope (profile name; '' = the tenant's default).
+    pub per_scope: Vec<(String, u64)>,
+    /// The first units in sending order.
+    pub first: Vec<PreviewUnit>,
+}
+
+/// One request a run would send, as it may be shown: the key masked.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PreviewUnit {
+    pub scope: String,
+    pub key_masked: String,
+    pub exparams: Vec<(String, String)>,
 }

@@ -136,6 +136,13 @@ pub const CHECKS: &[Check] = &[
         run: file_rows,
     },
     Check {
+        name: "events",
+        about: "every resolution and correction names a recorded request (a correction also the \
+                row that supersedes it), every resolution has a reason, every detail is JSON",
+        depth: Depth::Report,
+        run: event_shapes,
+    },
+    Check {
         name: "attempt_counts",
         about: "the units' attempt counts add up to the attempts recorded",
         depth: Depth::Report,
@@ -516,6 +523,37 @@ fn attempt_counts(conn: &Connection) -> rusqlite::Result<Problems> {
     )?;
     Ok(found(counted.abs_diff(recorded), |_| {
         format!("the units count {counted} attempts, the attempts recorded are {recorded}")
+    }))
+}
+
+fn event_shapes(conn: &Connection) -> rusqlite::Result<Problems> {
+    if !super::events::available(conn)? {
+        return Ok(None);
+    }
+    // Few events, each read once; a row is found by its primary key (or its unit's row).
+    let recorded = |file: &str, line: &str| {
+        format!("EXISTS (SELECT 1 FROM rows r WHERE r.file_id = {file} AND r.line = {line})")
+    };
+    let n = scalar(
+        conn,
+        &format!(
+            "SELECT count(*) FROM events e WHERE
+               (e.detail IS NOT NULL AND NOT json_valid(e.detail))
+               OR (e.kind IN ('resolved', 'corrected') AND NOT {})
+               OR (e.kind = 'resolved' AND trim(coalesce(e.reason, '')) = '')
+               OR (e.kind = 'corrected' AND (NOT json_valid(e.detail) OR NOT {}))",
+            recorded("e.file_id", "e.line"),
+            recorded(
+                "json_extract(e.detail, '$.file_id')",
+                "json_extract(e.detail, '$.line')"
+            ),
+        ),
+    )?;
+    Ok(found(n, |n| {
+        format!(
+            "{} a request that is not recorded, no reason, or a detail that is not JSON",
+            count(n, "event names", "events name")
+        )
     }))
 }
 

@@ -54,6 +54,9 @@ pub struct AttemptRecord {
     pub finish: Option<Outcome>,
     /// An earlier attempt of this unit may have reached the server (timeout, dropped connection).
     pub after_ambiguous: bool,
+    /// Where the connector kept this answer (an access export's document, relative to its
+    /// folder), recorded in `exports` when the attempt finishes the unit.
+    pub kept: Option<String>,
 }
 
 /// Why the writer stopped: the engine must then stop sending (answers it cannot record
@@ -363,6 +366,13 @@ fn write_batch(
                     }
                 }
                 (_, Some(outcome)) => {
+                    if let Some(file) = &r.kept {
+                        tx.prepare_cached(
+                            "INSERT OR REPLACE INTO exports (unit_id, file, saved_at)
+                             VALUES (?1, ?2, ?3)",
+                        )?
+                        .execute(params![r.unit_id, file, at])?;
+                    }
                     counts.finished[Recorded::index(outcome)] += 1;
                     if r.after_ambiguous && outcome == Outcome::NotFound {
                         counts.after_ambiguous += 1;

@@ -1,5 +1,5 @@
 //! Everything forget writes — files and standard output — goes through here, so one rule
-//! holds for every command (README, "Files forget writes and what it prints"):
+//! holds for every command (docs/safety.md, "Files forget writes and what it prints"):
 //!
 //! - **A file** ([`Output::create`]) is checked by [`rule::check`] (never the ledger or its
 //!   companions, a link, a device, a pipe; its folder must exist; an existing regular file

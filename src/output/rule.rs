@@ -88,7 +88,8 @@ impl Protected {
 
     /// Protect any file whose contents hash to `sha256` (hex), described as `what`.
     pub fn add_contents(&mut self, sha256: &str, what: impl Into<String>) {
-        self.contents.push((sha256.to_ascii_lowercase(), what.into()));
+        self.contents
+            .push((sha256.to_ascii_lowercase(), what.into()));
     }
 
     /// What the regular file at `place` is, if its contents are protected. A file that

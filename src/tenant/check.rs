@@ -67,6 +67,45 @@ impl CheckReport {
         }
     }
 
+    /// The findings as a JSON object, for `forget check --format json`: `ok`, `exit_code`,
+    /// `delete` (url and one object per profile name) and `hub` (url, tenant names or the
+    /// failure), each `null` when not checked.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let delete = self.delete.as_ref().map(|(url, checks)| {
+            let profiles: Vec<serde_json::Value> = checks
+                .iter()
+                .map(|c| {
+                    json!({
+                        "profile_name": c.scope,
+                        "ok": c.finding.is_ok(),
+                        "exit_code": c.finding.exit_code(),
+                        "explanation": c.explain(),
+                        "http_status": c.http_status,
+                        "code": c.code,
+                        "attempts": c.attempts,
+                        "latency_ms": c.latency.as_millis() as u64,
+                    })
+                })
+                .collect();
+            json!({ "url": url, "profiles": profiles })
+        });
+        let hub = self.hub.as_ref().map(|(url, finding)| match finding {
+            HubFinding::Tenant { names, purposes } => json!({
+                "url": url, "ok": true, "tenant_names": names, "purposes": purposes,
+            }),
+            HubFinding::Failed { message, exit_code } => json!({
+                "url": url, "ok": false, "message": message, "exit_code": exit_code,
+            }),
+        });
+        json!({
+            "ok": self.exit_code() == exit::OK,
+            "exit_code": self.exit_code(),
+            "delete": delete,
+            "hub": hub,
+        })
+    }
+
     pub fn render(&self) -> String {
         use std::fmt::Write;
         let mut out = String::new();

@@ -101,7 +101,11 @@ async fn one_decoded_document_per_subject_named_without_the_key() {
     .await
     .unwrap();
     assert_eq!(s.exit_code(), exit::OK, "{s:?}");
-    assert_eq!((s.ledger.deleted, s.ledger.duplicates), (5, 1));
+    // Exported, and one subject the API holds nothing for: no data (its document is empty).
+    assert_eq!(
+        (s.ledger.deleted, s.ledger.not_found, s.ledger.duplicates),
+        (4, 1, 1)
+    );
 
     let docs = documents(&out);
     assert_eq!(docs.len(), 5);
@@ -266,7 +270,8 @@ async fn retryable_answers_are_retried_until_every_subject_is_exported() {
     let mut c = config(&fx, vec![file], &Query::default());
     c.retry.max_attempts = 30;
     let s = job::run(c, Some(target(&fx, &out, TOKEN))).await.unwrap();
-    assert_eq!(s.ledger.deleted, 30, "{s:?}");
+    // Subjects with no transactions: no data, each with its (empty) document.
+    assert_eq!(s.ledger.deleted + s.ledger.not_found, 30, "{s:?}");
     assert!(s.retries > 0 && s.throttled > 0, "{s:?}");
     assert_eq!(documents(&out).len(), 30);
     for k in &subjects {
@@ -303,7 +308,11 @@ async fn a_stopped_export_resumes_without_fetching_finished_subjects() {
         .await
         .unwrap();
     assert_eq!(s.stop, Some(StopReason::Api(StopCause::ExpiredToken)));
-    assert_eq!((s.ledger.deleted, s.ledger.pending), (3, 5), "{s:?}");
+    assert_eq!(
+        (s.ledger.deleted + s.ledger.not_found, s.ledger.pending),
+        (3, 5),
+        "{s:?}"
+    );
     assert_eq!(documents(&out).len(), 3);
 
     fx.sim.set_token("fresh-token");
@@ -404,7 +413,7 @@ async fn access_on_the_command_line() {
     let sample = repo_path("samples/access-requests.csv");
     let out = wd.run(
         wd.command().arg("access").arg(&sample).args([
-            "--out",
+            "--out-dir",
             "exports",
             "--simulate",
             "--rate",
@@ -414,7 +423,8 @@ async fn access_on_the_command_line() {
     );
     let stdout = text(&out.stdout);
     assert!(
-        stdout.contains("exported                 5         5"),
+        stdout.contains("exported                 4         4")
+            && stdout.contains("no data                  1         1"),
         "{stdout}"
     );
     assert!(
@@ -426,7 +436,7 @@ async fn access_on_the_command_line() {
         wd.command()
             .arg("access")
             .arg(&sample)
-            .args(["--out", "exports", "--simulate"]),
+            .args(["--out-dir", "exports", "--simulate"]),
         exit::INCOMPLETE,
     );
     assert!(text(&out.stdout).contains("fetched 0 subjects"));
@@ -446,7 +456,7 @@ async fn access_on_the_command_line() {
             wd.command()
                 .arg("access")
                 .arg(&sample)
-                .args(["--out", "x", "--simulate"])
+                .args(["--out-dir", "x", "--simulate"])
                 .args(args),
             exit::USAGE,
         );
@@ -480,7 +490,7 @@ async fn a_killed_export_resumes_without_refetching_recorded_subjects() {
         c.args([
             "access",
             "in.csv",
-            "--out",
+            "--out-dir",
             "out",
             "--base-url",
             &url,

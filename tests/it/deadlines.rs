@@ -10,7 +10,8 @@ fn days_ago(n: i64) -> String {
 }
 
 /// A file with one request overdue, one due within 7 days, one due later, one undated, and
-/// two bad dates. Recorded with --dry-run: everything stays pending.
+/// two bad dates (requests all the same, undated and flagged). Recorded with --dry-run:
+/// everything stays pending.
 fn recorded(wd: &Workdir) {
     let csv = format!(
         "key,received\n\
@@ -42,7 +43,7 @@ fn recorded(wd: &Workdir) {
 fn status_shows_overdue_and_soon_due_keys_masked_and_the_key_file() {
     let wd = Workdir::new();
     recorded(&wd);
-    let out = wd.run(wd.command().arg("status"), exit::OK);
+    let out = wd.run(wd.command().arg("status"), exit::INCOMPLETE);
     let s = text(&out.stdout);
     assert!(
         s.contains("ledger key: forget.db.key (matches this ledger)"),
@@ -59,8 +60,8 @@ fn status_shows_overdue_and_soon_due_keys_masked_and_the_key_file() {
     };
     assert_eq!(line("overdue"), "1");
     assert_eq!(line("due within 7d"), "1");
-    assert_eq!(line("undated, open"), "1");
-    assert_eq!(line("invalid rows"), "2");
+    assert_eq!(line("undated, open"), "3");
+    assert_eq!(line("invalid rows"), "0");
     let overdue_due = format_date(due_date(today() - Duration::days(60)));
     assert!(
         s.contains(&format!("{overdue_due}  o***@e***.com")) && s.contains("OVERDUE"),
@@ -70,14 +71,16 @@ fn status_shows_overdue_and_soon_due_keys_masked_and_the_key_file() {
     assert!(!s.contains("l***@e***.com"), "not due soon: {s}");
     assert!(!s.contains("@example.com"), "no plaintext: {s}");
 
-    // The JSON for scripts is unchanged; deadlines come behind their own flag.
-    let out = wd.run(wd.command().args(["status", "--json"]), exit::OK);
+    // The JSON for scripts: the counts, the requests, and the deadlines beside them.
+    let out = wd.run(wd.command().args(["status", "--json"]), exit::INCOMPLETE);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut fields: Vec<&String> = v.as_object().unwrap().keys().collect();
     fields.sort();
     assert_eq!(
         fields,
         [
+            "command",
+            "deadlines",
             "deleted",
             "duplicates",
             "failed",
@@ -85,6 +88,8 @@ fn status_shows_overdue_and_soon_due_keys_masked_and_the_key_file() {
             "not_found",
             "pending",
             "rejected",
+            "requests",
+            "schema_version",
             "total"
         ]
     );
@@ -104,9 +109,14 @@ fn status_shows_overdue_and_soon_due_keys_masked_and_the_key_file() {
     let out = wd.run(wd.command().args(["status", "--deadlines"]), exit::OK);
     assert!(text(&out.stdout).contains("OVERDUE"));
 
-    // Bad dates are invalid rows, with file, line and reason.
+    // Bad dates leave their requests undated, listed with file, line and reason.
     let out = wd.run(wd.command().arg("invalid"), exit::OK);
     let s = text(&out.stdout);
+    assert!(s.contains("no invalid rows"), "{s}");
+    assert!(
+        s.contains("2 requests have a received date that could not be read"),
+        "{s}"
+    );
     assert!(
         s.contains("in.csv:6: received date `2026-1-5` is not a date as yyyy-MM-dd"),
         "{s}"
@@ -125,7 +135,7 @@ fn status_says_when_the_ledger_key_is_missing_or_another_one() {
         wd.command()
             .args(["status"])
             .env("FORGET_LEDGER_KEY", "another key, long enough to use"),
-        exit::OK,
+        exit::USAGE,
     );
     assert!(
         text(&out.stdout)
@@ -133,10 +143,12 @@ fn status_says_when_the_ledger_key_is_missing_or_another_one() {
         "{}",
         text(&out.stdout)
     );
+    // A script reads the exit code: the wrong key is an error (exit 2), said on stderr too.
+    assert!(text(&out.stderr).contains("does not match"), "{out:?}");
     let out = wd.run(
         wd.command()
             .args(["status", "--ledger-key-file", "elsewhere.key"]),
-        exit::OK,
+        exit::INCOMPLETE,
     );
     assert!(
         text(&out.stdout).contains("ledger key: elsewhere.key (UNAVAILABLE"),

@@ -111,7 +111,7 @@ fn formulas_are_escaped_and_needs_attention_comes_back_to_run_exactly() {
 
     wd.run(
         wd.command()
-            .args(["report", "--state", "a.db", "--out", "report.csv"])
+            .args(["report", "--state", "a.db", "--output", "report.csv"])
             .args(["--split", "out"]),
         0,
     );

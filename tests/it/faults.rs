@@ -186,7 +186,7 @@ async fn first_requests_throttled(retry_after: RetryAfter) -> Vec<Attempt> {
 /// After each 429, its key was not sent again before `resume(attempt)`: the refused request
 /// waits its whole Retry-After. (Other keys wait for it only when most answers are 429s, a
 /// heavy episode: a lone 429 among accepted answers is noise, and pausing every sender for
-/// it would starve a run under random 429s; see the throttle's tests and README, Throttle.)
+/// it would starve a run under random 429s; see the throttle's tests and docs/running.md, Throttle.)
 fn assert_paused_until(attempts: &[Attempt], resume: impl Fn(&Attempt) -> f64) {
     // The clock of `at` and the one the client waits on may differ by a hair.
     const SLACK: f64 = 0.002;

@@ -85,8 +85,8 @@ fn reports_never_write_over_the_ledger_its_companions_links_devices_or_pipes() {
     ];
     for (target, why) in cases {
         for flags in [
-            vec!["--out", target],
-            vec!["--out", "report.csv", "--manifest", target],
+            vec!["--output", target],
+            vec!["--output", "report.csv", "--manifest", target],
         ] {
             let out = wd.run(
                 wd.command()
@@ -104,7 +104,7 @@ fn reports_never_write_over_the_ledger_its_companions_links_devices_or_pipes() {
     // The same place named twice in one report: the manifest would replace the report.
     let out = wd.run(
         wd.command()
-            .args(["report", "--state", "l.db", "--out", "report.csv"])
+            .args(["report", "--state", "l.db", "--output", "report.csv"])
             .args(["--manifest", "sub/../report.csv"]),
         2,
     );
@@ -129,7 +129,7 @@ fn reports_never_write_over_the_ledger_its_companions_links_devices_or_pipes() {
 
     // Everything is as it was, and no report file or leftover appeared.
     assert_eq!(std::fs::read(wd.path("l.db.key")).unwrap(), key);
-    let status = wd.run(wd.command().args(["status", "--state", "l.db"]), 0);
+    let status = wd.run(wd.command().args(["status", "--state", "l.db"]), 4);
     assert!(text(&status.stdout).contains("matches this ledger"));
     // A read-only reader may leave an empty write-ahead log and its index behind (SQLite
     // makes them to read a WAL ledger); nothing may be written into either.
@@ -158,7 +158,7 @@ fn dash_is_standard_output_and_a_missing_folder_is_named() {
     let wd = with_ledger();
     let out = wd.run(
         wd.command()
-            .args(["report", "--state", "l.db", "--out", "-"]),
+            .args(["report", "--state", "l.db", "--output", "-"]),
         0,
     );
     assert!(text(&out.stdout).starts_with("file,line,kind,"));
@@ -166,7 +166,7 @@ fn dash_is_standard_output_and_a_missing_folder_is_named() {
 
     let out = wd.run(
         wd.command()
-            .args(["report", "--state", "l.db", "--out", "report.csv"])
+            .args(["report", "--state", "l.db", "--output", "report.csv"])
             .args(["--manifest", "-"]),
         0,
     );
@@ -176,20 +176,27 @@ fn dash_is_standard_output_and_a_missing_folder_is_named() {
     // A regular file of its own is replaced by a new report, whole.
     wd.run(
         wd.command()
-            .args(["report", "--state", "l.db", "--out", "report.csv"]),
+            .args(["report", "--state", "l.db", "--output", "report.csv"]),
         0,
     );
 
     let out = wd.run(
-        wd.command()
-            .args(["report", "--state", "l.db", "--out", "-", "--manifest", "-"]),
+        wd.command().args([
+            "report",
+            "--state",
+            "l.db",
+            "--output",
+            "-",
+            "--manifest",
+            "-",
+        ]),
         2,
     );
     assert!(text(&out.stderr).contains("standard output already carries"));
 
     let out = wd.run(
         wd.command()
-            .args(["report", "--state", "l.db", "--out", "nowhere/r.csv"]),
+            .args(["report", "--state", "l.db", "--output", "nowhere/r.csv"]),
         2,
     );
     let stderr = text(&out.stderr);
@@ -211,7 +218,9 @@ fn list_follows_the_same_rule_and_never_replaces_a_file() {
         "callPurposes",
     ];
     let out = wd.run(
-        wd.command().args(list).args(["--simulate", "--out", "-"]),
+        wd.command()
+            .args(list)
+            .args(["--simulate", "--output", "-"]),
         0,
     );
     assert!(text(&out.stdout).starts_with("id,"), "{out:?}");
@@ -227,7 +236,7 @@ fn list_follows_the_same_rule_and_never_replaces_a_file() {
         let out = wd.run(
             wd.command()
                 .args(list)
-                .args(["--simulate", "--out", target]),
+                .args(["--simulate", "--output", target]),
             2,
         );
         let stderr = text(&out.stderr);
@@ -260,8 +269,8 @@ fn reports_never_write_over_an_input_file_the_ledger_recorded() {
     }
     std::fs::copy(wd.path("r.csv"), wd.path("copy.csv")).unwrap();
     for flags in [
-        &["--out", "r.csv"][..],
-        &["--out", "copy.csv"],
+        &["--output", "r.csv"][..],
+        &["--output", "copy.csv"],
         &["--manifest", "r.csv"],
         &["--split", "out"],
     ] {
@@ -285,7 +294,7 @@ fn reports_never_write_over_an_input_file_the_ledger_recorded() {
     wd.write("old-report.csv", "stale\n");
     wd.run(
         wd.command()
-            .args(["report", "--state", "l.db", "--out", "old-report.csv"]),
+            .args(["report", "--state", "l.db", "--output", "old-report.csv"]),
         0,
     );
     assert!(

@@ -372,6 +372,8 @@ async fn webex_and_outreach_share_one_ledger() {
     assert_eq!(
         fields,
         [
+            "command",
+            "deadlines",
             "deleted",
             "duplicates",
             "failed",
@@ -379,6 +381,8 @@ async fn webex_and_outreach_share_one_ledger() {
             "not_found",
             "pending",
             "rejected",
+            "requests",
+            "schema_version",
             "total"
         ]
     );
@@ -389,7 +393,7 @@ async fn webex_and_outreach_share_one_ledger() {
             .arg(&state),
         0,
     );
-    let groups: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let groups: Value = serde_json::from_slice::<Value>(&out.stdout).unwrap()["scopes"].clone();
     assert_eq!(
         groups[0],
         json!({"connector":"outreach","scope":"callPurposes","total":7,"deleted":5,
@@ -613,7 +617,7 @@ fn cli_refuses_what_means_nothing_to_outreach() {
         "not a connector",
     );
     case(
-        &["list", "--resource", "callPurposes"],
+        &["list", "--connector", "webex", "--resource", "callPurposes"],
         "forget list reads Outreach collections",
     );
     case(
@@ -623,7 +627,7 @@ fn cli_refuses_what_means_nothing_to_outreach() {
             "outreach",
             "--resource",
             "callPurposes",
-            "--out",
+            "--output",
             "ids.csv",
         ],
         "the file exists",
@@ -701,7 +705,7 @@ fn list_then_run_with_the_binary() {
             ]);
         c
     };
-    let out = wd.run(&mut cmd(&["list", "--out", "ids.csv"]), 0);
+    let out = wd.run(&mut cmd(&["list", "--output", "ids.csv"]), 0);
     assert!(
         text(&out.stderr).contains("120 records in 3 pages"),
         "{}",
@@ -709,7 +713,10 @@ fn list_then_run_with_the_binary() {
     );
     let out = wd.run(&mut cmd(&["run", "ids.csv", "-q"]), 4);
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("1 keys rejected"), "{stdout}");
+    assert!(
+        stdout.contains("1 rejected: `forget report --split DIR`"),
+        "{stdout}"
+    );
     let out = wd.run(&mut cmd(&["list"]), 0);
     assert_eq!(text(&out.stdout).lines().count(), 2, "header and id 9");
     let _ = sim.kill();

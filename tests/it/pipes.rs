@@ -82,7 +82,13 @@ fn printing_commands(wd: &Workdir) -> Vec<(&'static str, Command)> {
     );
     add(
         "access",
-        &["access", "subjects.csv", "--out", "exports", "--dry-run"],
+        &[
+            "access",
+            "subjects.csv",
+            "--out-dir",
+            "exports",
+            "--dry-run",
+        ],
         None,
     );
     cmds

@@ -266,10 +266,24 @@ async fn check_and_run_on_the_command_line() {
         4,
     )
     .await;
-    assert!(text(&out.stdout).contains("keys rejected"));
+    assert!(text(&out.stdout).contains("2 rejected: `forget report"));
     assert_eq!(fx.sim.stats().requests, before + 2);
-    // The two rejected under "nope" stay in the ledger (exit 4); the right profile erases.
-    let out = run_bin(cmd(&["run", "in.csv", "--base-url", &url]), 4).await;
+    // The same file under another profile is refused, naming the difference.
+    let out = run_bin(cmd(&["run", "in.csv", "--base-url", &url]), 2).await;
+    assert!(
+        text(&out.stderr).contains("--profile-name: \"nope\" → (the tenant's default)"),
+        "{}",
+        text(&out.stderr)
+    );
+    // The two rejected under "nope" stay in the ledger as they were answered; the rows,
+    // fixed in a new file, erase, and correct the rejected requests: every request ended.
+    wd.write("fixed.csv", "key,profile-name\nk00000,\nk00001,\n");
+    let out = run_bin(cmd(&["run", "fixed.csv", "--base-url", &url]), 0).await;
+    assert!(
+        text(&out.stdout).contains("2 earlier requests corrected"),
+        "{}",
+        text(&out.stdout)
+    );
     assert!(
         text(&out.stderr).contains("preflight: the tenant's default profile: ok"),
         "{}",

@@ -61,7 +61,7 @@ async fn loopback_requests_never_go_through_a_proxy() {
             "--resource",
             "callPurposes",
             "--simulate",
-            "--out",
+            "--output",
             "ids.csv",
         ]),
         0,

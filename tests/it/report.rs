@@ -36,7 +36,12 @@ async fn setup() -> Setup {
         csv.push_str(&format!("T-m{i},{k},nosuchprofile,DSR-m{i},2020-02-29,x\n"));
     }
     csv.push_str("T-bad,bad\u{7}key,,,,x\n");
-    csv.push_str("T-date,date-key,,,2020-02-30,x\n");
+    // (A received date that cannot be read no longer makes a row invalid: an audit field
+    // over 256 characters does.)
+    csv.push_str(&format!(
+        "T-long,long-field-key,,{},2020-02-28,x\n",
+        "x".repeat(300)
+    ));
     let input = fx.write("requests.csv", &csv);
     let mut config = fx.config(vec![input.clone()]);
     config.input.received_column = Some("received".into());
@@ -67,6 +72,7 @@ fn config(out: Option<PathBuf>, format: Format) -> ReportConfig {
         main: true,
         out,
         outcomes: None,
+        overdue_on: None,
         split: None,
         manifest: None,
         ledger_key_file: None,
@@ -122,6 +128,8 @@ async fn one_csv_row_per_request_row_with_masked_keys_hashes_and_times() {
             "finished_at",
             "received_on",
             "due_on",
+            "state",
+            "state_detail",
             "exparam1",
             "ticket",
         ]
@@ -136,10 +144,12 @@ async fn one_csv_row_per_request_row_with_masked_keys_hashes_and_times() {
     assert_eq!(first["profile-name"], "customers");
     assert!(!first["transaction_id"].is_empty());
     assert_eq!(first["attempts"], "1");
+    // UTC to the second, as spreadsheets read a date-time (the JSON forms keep RFC 3339).
+    let spreadsheet =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
     for t in ["first_attempt_at", "last_attempt_at", "finished_at"] {
-        time::OffsetDateTime::parse(&first[t], &time::format_description::well_known::Rfc3339)
-            .unwrap();
-        assert!(first[t].ends_with('Z'), "UTC: {}", first[t]);
+        time::PrimitiveDateTime::parse(&first[t], &spreadsheet)
+            .unwrap_or_else(|e| panic!("{t} {}: {e}", first[t]));
     }
     assert_eq!(
         (
@@ -174,15 +184,15 @@ async fn one_csv_row_per_request_row_with_masked_keys_hashes_and_times() {
         (invalid["kind"].as_str(), invalid["outcome"].as_str()),
         ("invalid", "invalid")
     );
-    assert!(invalid["description"].contains("yyyy-MM-dd"));
-    assert_eq!(invalid["key_masked"], forget::keys::mask("date-key"));
+    assert!(invalid["description"].contains("longer than 256"));
+    assert_eq!(invalid["key_masked"], forget::keys::mask("long-field-key"));
     assert_eq!(invalid["key_hash"], "");
     // The evidence holds no plaintext key, even of unfinished keys, and no unmapped column.
     let bytes = std::fs::read_to_string(&out).unwrap();
     for k in s.held.iter().chain(&s.misfiled) {
         assert!(!bytes.contains(k.as_str()), "{k}");
     }
-    assert!(!bytes.contains("date-key") && !bytes.contains("private note"));
+    assert!(!bytes.contains("long-field-key") && !bytes.contains("private note"));
     let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 }
@@ -242,7 +252,7 @@ async fn split_files_feed_straight_back_into_a_run_and_the_manifest_seals_them()
         },
     )
     .unwrap();
-    assert_eq!(summary.files.len(), 3);
+    assert_eq!(summary.files.len(), 4);
     assert_eq!(summary.attention_without_key, 0);
 
     let (_, ok) = read_csv(&dir.join("succeeded.csv"));
@@ -263,7 +273,7 @@ async fn split_files_feed_straight_back_into_a_run_and_the_manifest_seals_them()
             s.misfiled[0].as_str(),
             s.misfiled[1].as_str(),
             "bad\u{7}key",
-            "date-key"
+            "long-field-key"
         ]
     );
     assert_eq!(attention[0]["profile-name"], "nosuchprofile");
@@ -297,7 +307,7 @@ async fn split_files_feed_straight_back_into_a_run_and_the_manifest_seals_them()
     assert_eq!(m["counts"]["deleted"], 6);
     assert_eq!(m["counts"]["invalid"], 2);
     let files = m["report_files"].as_array().unwrap();
-    assert_eq!(files.len(), 3);
+    assert_eq!(files.len(), 4, "the report and the three split files");
     for f in files {
         let path = PathBuf::from(f["path"].as_str().unwrap());
         assert_eq!(f["sha256"], sha256(&path), "{}", path.display());
@@ -317,8 +327,16 @@ async fn split_files_feed_straight_back_into_a_run_and_the_manifest_seals_them()
     let r = s.fx.run(again).await;
     assert_eq!(r.sent_units, 3, "{r:?}");
     assert_eq!(r.ledger.deleted, 8);
-    assert_eq!(r.ledger.not_found, 3, "date-key, now with a good row");
+    assert_eq!(r.ledger.not_found, 3, "long-field-key, now with a good row");
     assert_eq!(r.ingested.invalid, 1);
+    // Each row fed back names the request it fixes (`ref`): all four are corrected, and
+    // what is left open is the new invalid row alone.
+    assert_eq!(r.ingested.corrected, 4, "{r:?}");
+    assert_eq!(
+        (r.requests.needs_attention, r.requests.corrected),
+        (1, 4),
+        "{r:?}"
+    );
     for k in &s.misfiled {
         assert_deleted_by_one_request(&s.fx.sim, k);
     }
@@ -354,7 +372,40 @@ async fn report_on_the_command_line() {
     assert!(text(&out.stderr).contains("not an outcome"));
     report(&["--format", "xml"], exit::USAGE);
     report(
-        &["--out", "same.json", "--manifest", "same.json"],
+        &["--output", "same.json", "--manifest", "same.json"],
         exit::USAGE,
     );
+}
+
+/// A key the run gave up on (every attempt a dropped connection) says why in the report,
+/// and has no `finished_at`: failing is not an end, the next run tries it again.
+#[tokio::test]
+async fn a_failed_row_says_why_and_has_not_finished() {
+    let held = keys("k", 2);
+    let fx = Fixture::new(&held, |c| {
+        c.faults = vec![(forget::sim::Fault::Drop, 1.0)];
+    })
+    .await;
+    let mut config = fx.config(vec![fx.csv("in.csv", &held)]);
+    config.retry.max_attempts = 2;
+    config.retry.base = std::time::Duration::from_millis(1);
+    let s = fx.run(config).await;
+    assert_eq!(s.ledger.failed, 2, "{s:?}");
+    let wd = Workdir::new();
+    let out = wd.run(
+        wd.command()
+            .arg("report")
+            .arg("--state")
+            .arg(fx.path("ledger.db")),
+        0,
+    );
+    let mut csv = csv::Reader::from_reader(&out.stdout[..]);
+    let rows: Vec<HashMap<String, String>> = csv.deserialize().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        assert_eq!(row["outcome"], "failed");
+        assert!(row["description"].starts_with("no answer: "), "{row:?}");
+        assert_eq!(row["finished_at"], "", "{row:?}");
+        assert!(!row["last_attempt_at"].is_empty(), "{row:?}");
+    }
 }

@@ -12,28 +12,40 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 mod columns;
+mod select;
 mod sink;
+
+pub use select::Selection;
 
 use columns::Columns;
 use sink::{Shape, Sink};
 
+use crate::audit::exports::AccessCounts;
 use crate::error::{Error, Result};
 use crate::ledger::report::{FileFact, PurgeFact, RunFact};
+use crate::ledger::requests::RequestCounts;
 use crate::ledger::{Counts, Ledger, timestamp};
 use crate::output::{Destination, Output, Overwrite, Protected};
 use crate::secret;
 
 pub const SUCCEEDED_CSV: &str = "succeeded.csv";
 pub const NEEDS_ATTENTION_CSV: &str = "needs-attention.csv";
+/// Requests ended by an operator's resolution or a later row's correction: neither
+/// succeeded nor open.
+pub const RESOLVED_CSV: &str = "resolved.csv";
 
-/// Outcomes `--outcome` accepts.
-pub const OUTCOMES: [&str; 6] = [
+/// Outcomes `--outcome` accepts: the stored ones, an access export's words for its own
+/// (`exported`, `no_data`), and `late`: erased (or not found) after the due date.
+pub const OUTCOMES: [&str; 9] = [
     "deleted",
     "not_found",
     "rejected",
     "failed",
     "pending",
     "invalid",
+    "exported",
+    "no_data",
+    "late",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -52,6 +64,8 @@ pub struct ReportConfig {
     /// Write the main report at all (`--split` alone writes only the split files).
     pub main: bool,
     pub outcomes: Option<Vec<String>>,
+    /// `--overdue`: only requests still open after their due date, as of this day.
+    pub overdue_on: Option<String>,
     pub split: Option<PathBuf>,
     /// The manifest file (`-`: stdout, when the report is not there).
     pub manifest: Option<PathBuf>,
@@ -87,7 +101,7 @@ pub fn parse_outcomes(list: &str) -> Result<Vec<String>> {
 pub struct WrittenFile {
     /// The path, or `-` for stdout.
     pub path: String,
-    /// `report`, `succeeded` or `needs-attention`.
+    /// `report`, `succeeded`, `needs-attention` or `resolved`.
     pub role: &'static str,
     pub format: &'static str,
     pub rows: u64,
@@ -102,6 +116,8 @@ pub struct ReportSummary {
     /// Rows in needs-attention.csv without a plaintext key (purged, or a blank key).
     pub attention_without_key: u64,
     pub manifest: Option<PathBuf>,
+    /// The ledger's requests by state, as `forget status` counts them.
+    pub requests: RequestCounts,
 }
 
 /// Write the report (and split files, and manifest) from one consistent snapshot of the ledger.
@@ -127,7 +143,7 @@ pub fn write(ledger: &Ledger, config: &ReportConfig) -> Result<ReportSummary> {
     };
     // Every destination is checked before anything is written, even a header on stdout.
     let main_out = match config.main {
-        true => Some(outputs.open("--out", &Destination::from_arg(config.out.as_deref()))?),
+        true => Some(outputs.open("--output", &Destination::from_arg(config.out.as_deref()))?),
         false => None,
     };
     let manifest_out = match &config.manifest {
@@ -142,17 +158,26 @@ pub fn write(ledger: &Ledger, config: &ReportConfig) -> Result<ReportSummary> {
                 .create(dir)
                 .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
             let mut file = |name: &str| outputs.open("--split", &Destination::File(dir.join(name)));
-            Some((file(SUCCEEDED_CSV)?, file(NEEDS_ATTENTION_CSV)?))
+            Some((
+                file(SUCCEEDED_CSV)?,
+                file(NEEDS_ATTENTION_CSV)?,
+                file(RESOLVED_CSV)?,
+            ))
         }
         None => None,
     };
     let snapshot = ledger.conn().unchecked_transaction()?;
-    let columns = Columns::new(ledger.exparam_names()?, ledger.kept_column_names()?);
+    let columns = Columns::new(ledger.exparam_names()?, ledger.kept_column_names()?)
+        .with_export_file(ledger.holds_access_units()?);
+    let selection = Selection {
+        names: config.outcomes.clone(),
+        overdue_on: config.overdue_on.clone(),
+    };
     let mut main = main_out
         .map(|out| Sink::open("report", Shape::Report, config.format, out, &columns))
         .transpose()?;
     let mut split = match split_out {
-        Some((succeeded, attention)) => Some((
+        Some((succeeded, attention, resolved)) => Some((
             Sink::open("succeeded", Shape::Report, Format::Csv, succeeded, &columns)?,
             Sink::open(
                 "needs-attention",
@@ -161,17 +186,24 @@ pub fn write(ledger: &Ledger, config: &ReportConfig) -> Result<ReportSummary> {
                 attention,
                 &columns,
             )?,
+            Sink::open("resolved", Shape::Report, Format::Csv, resolved, &columns)?,
         )),
         None => None,
     };
     let mut summary = ReportSummary::default();
-    summary.rows = ledger.for_each_report_row(config.outcomes.as_deref(), |row| {
+    ledger.for_each_report_row(selection.stored_outcomes().as_deref(), |row| {
+        if !selection.keeps(&row) {
+            return Ok(());
+        }
+        summary.rows += 1;
         if let Some(sink) = &mut main {
             sink.write(&columns, &row)?;
         }
-        if let Some((succeeded, attention)) = &mut split {
+        if let Some((succeeded, attention, resolved)) = &mut split {
             if row.succeeded() {
                 succeeded.write(&columns, &row)?;
+            } else if row.ended_by_event() {
+                resolved.write(&columns, &row)?;
             } else {
                 if row.key.is_none() {
                     summary.attention_without_key += 1;
@@ -184,9 +216,10 @@ pub fn write(ledger: &Ledger, config: &ReportConfig) -> Result<ReportSummary> {
     if let Some(sink) = main {
         summary.files.push(sink.finish()?);
     }
-    if let Some((succeeded, attention)) = split {
+    if let Some((succeeded, attention, resolved)) = split {
         summary.files.push(succeeded.finish()?);
         summary.files.push(attention.finish()?);
+        summary.files.push(resolved.finish()?);
     }
     if let (Some(mut out), Some(path)) = (manifest_out, &config.manifest) {
         let manifest = manifest(ledger, config, &summary.files)?;
@@ -198,6 +231,7 @@ pub fn write(ledger: &Ledger, config: &ReportConfig) -> Result<ReportSummary> {
             summary.manifest = Some(path.clone());
         }
     }
+    summary.requests = ledger.request_counts(None)?;
     drop(snapshot);
     Ok(summary)
 }
@@ -238,7 +272,16 @@ pub struct Manifest {
     pub generated_at: String,
     pub ledger: String,
     pub outcome_filter: Option<Vec<String>>,
+    /// `--overdue`: the day the report listed the requests open after their due date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overdue_on: Option<String>,
+    /// Units per outcome, and invalid and duplicate rows.
     pub counts: Counts,
+    /// People, requests and units, and requests per state (as `forget status` counts them).
+    pub requests: RequestCounts,
+    /// A ledger of access exports: its subjects in their own words (exported, no data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_exports: Option<AccessCounts>,
     pub input_files: Vec<FileFact>,
     pub runs: Vec<RunFact>,
     pub purges: Vec<PurgeFact>,
@@ -252,7 +295,10 @@ pub fn manifest(ledger: &Ledger, config: &ReportConfig, files: &[WrittenFile]) -
         generated_at: timestamp(SystemTime::now()),
         ledger: ledger.path().display().to_string(),
         outcome_filter: config.outcomes.clone(),
+        overdue_on: config.overdue_on.clone(),
         counts: ledger.counts()?,
+        access_exports: AccessCounts::of(ledger)?,
+        requests: ledger.request_counts(None)?,
         input_files: ledger.file_facts()?,
         runs: ledger.run_facts()?,
         purges: ledger.purge_facts()?,
@@ -282,6 +328,7 @@ pub fn render_summary(summary: &ReportSummary) -> String {
     if let Some(m) = &summary.manifest {
         let _ = writeln!(out, "wrote manifest {}", m.display());
     }
+    out.push_str(&summary.requests.render_line());
     out
 }
 

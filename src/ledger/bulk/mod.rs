@@ -353,6 +353,7 @@ impl Ledger {
             },
         )?;
         super::ingest::recorded_in_file(&tx, file_id, rows, rows.len())?;
+        counts.dates_unreadable = super::ingest::chunk_marks(&tx, file_id, rows, first_id)?;
         tx.commit()?;
         Ok(counts)
     }
@@ -428,7 +429,7 @@ fn row_record<'a>(
     }
 }
 
-fn next_unit_id(conn: &rusqlite::Connection) -> rusqlite::Result<i64> {
+pub(super) fn next_unit_id(conn: &rusqlite::Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT coalesce(max(id), 0) + 1 FROM units", [], |r| {
         r.get(0)
     })

@@ -36,6 +36,7 @@ fn input() -> Vec<ParsedRow> {
                     vec![]
                 },
                 received,
+                date_unreadable: None,
                 extra: vec![],
             }
         })
@@ -182,6 +183,7 @@ fn a_load_without_repeats_builds_its_indexes_at_once() -> Result<()> {
                 exparams,
                 row_exparams,
                 received,
+                date_unreadable: None,
                 extra,
             },
             invalid => invalid,
@@ -231,6 +233,7 @@ fn request_row(line: u64, key: &str) -> ParsedRow {
         exparams: vec![],
         row_exparams: vec![],
         received: None,
+        date_unreadable: None,
         extra: vec![],
     }
 }

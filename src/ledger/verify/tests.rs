@@ -19,6 +19,7 @@ fn ledger(dir: &tempfile::TempDir) -> (std::path::PathBuf, Connection) {
         exparams: vec![],
         row_exparams: vec![],
         received: None,
+        date_unreadable: None,
         extra: vec![],
     };
     let rows = [
@@ -65,6 +66,7 @@ fn ledger(dir: &tempfile::TempDir) -> (std::path::PathBuf, Connection) {
             error: None,
             finish: Some(outcome),
             after_ambiguous: false,
+            kept: None,
         });
     }
     writer.finish().expect("test setup");
@@ -148,6 +150,21 @@ fn each_rule_finds_what_it_is_about() {
             &["attempt_counts"],
         ),
         ("UPDATE attempts SET latency_ms = -1", &["attempt_values"]),
+        (
+            "INSERT INTO events (at, kind, file_id, line, operator, host, reason)
+             VALUES ('t', 'resolved', 1, 99, 'o', 'h', 'why')",
+            &["events"],
+        ),
+        (
+            "INSERT INTO events (at, kind, file_id, line, operator, host, reason)
+             VALUES ('t', 'resolved', 1, 6, 'o', 'h', ' ')",
+            &["events"],
+        ),
+        (
+            "INSERT INTO events (at, kind, file_id, line, operator, host, detail)
+             VALUES ('t', 'corrected', 1, 6, 'o', 'h', '{\"file_id\": 1, \"line\": 42}')",
+            &["events"],
+        ),
     ];
     for (sql, want) in cases {
         let dir = tempfile::tempdir().expect("test setup");

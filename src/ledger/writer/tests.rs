@@ -21,6 +21,7 @@ fn ledger(dir: &tempfile::TempDir, keys: &[&str]) -> Result<(PathBuf, i64)> {
             exparams: vec![],
             row_exparams: vec![],
             received: None,
+            date_unreadable: None,
             extra: vec![],
         })
         .collect();
@@ -50,6 +51,7 @@ fn answer(unit_id: i64, finish: Option<Outcome>, transaction_id: Option<&str>) -
         error: None,
         finish,
         after_ambiguous: false,
+        kept: None,
     }
 }
 

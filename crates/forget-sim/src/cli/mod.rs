@@ -425,8 +425,8 @@ fn print_line(line: &str) -> Result<(), SimError> {
         })
 }
 
-/// Runs `forget sim`: binds, prints `forget sim listening on http://ADDR`,
-/// serves until Ctrl-C, then prints the stats as one JSON line.
+/// Runs `forget sim`: binds, prints `forget sim listening on http://ADDR` and the
+/// token it accepts, serves until Ctrl-C, then prints the stats as one JSON line.
 pub async fn run_cli(args: &SimArgs) -> Result<(), SimError> {
     let addr = args.listen_addr().map_err(SimError::Usage)?;
     let sim = Sim::new(args.to_config().map_err(SimError::Usage)?);
@@ -437,6 +437,13 @@ pub async fn run_cli(args: &SimArgs) -> Result<(), SimError> {
         .local_addr()
         .map_err(|source| SimError::Listen { addr, source })?;
     print_line(&format!("forget sim listening on http://{local}"))?;
+    // The token is the simulator's own (a rehearsal's, never a tenant's): shown so the
+    // next command can be typed as printed.
+    print_line(&format!(
+        "token: {token}  (e.g. WEBEX_CAMPAIGN_TOKEN={token} forget run requests.csv \
+         --base-url http://{local})",
+        token = args.token
+    ))?;
     serve(listener, std::sync::Arc::clone(&sim), stop_signal())
         .await
         .map_err(|source| SimError::Io {

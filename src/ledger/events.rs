@@ -1,0 +1,138 @@
+//! The append-only event log (table `events`, migration 6): one row per change of a request's state.
+//!
+//! An event is never updated or deleted (triggers refuse it): a later event supersedes an
+//! earlier state and says so. Each row holds everything that describes the change — when,
+//! which request (file id and line) or unit, who, where, why, and a JSON `detail` — so a
+//! later issue can hash-chain the log.
+
+use std::time::SystemTime;
+
+use rusqlite::{Connection, params};
+
+use crate::actor::Actor;
+
+/// A resolution by an operator: ends a request that needed attention, with a reason.
+pub const RESOLVED: &str = "resolved";
+/// A later request row supersedes this one (`detail`: the new row's file id and line).
+pub const CORRECTED: &str = "corrected";
+/// A unit set aside (its profile failed the preflight): needs attention as a rejection.
+pub const SET_ASIDE: &str = "set_aside";
+/// A request row whose received date could not be read: needs attention until resolved.
+pub const DATE_UNREADABLE: &str = "date_unreadable";
+
+/// Every kind the table accepts (its CHECK constraint holds the same list).
+pub const KINDS: [&str; 7] = [
+    RESOLVED,
+    CORRECTED,
+    SET_ASIDE,
+    DATE_UNREADABLE,
+    "options_recorded",
+    "dry_run_replaced",
+    "exported",
+];
+
+/// One change, as recorded.
+pub struct Event<'a> {
+    pub kind: &'a str,
+    pub file_id: Option<i64>,
+    pub line: Option<u64>,
+    pub unit_id: Option<i64>,
+    pub reason: Option<&'a str>,
+    pub detail: Option<serde_json::Value>,
+}
+
+/// Who an event names when the environment does not say.
+const UNKNOWN: &str = "unknown";
+
+/// Append `e`, by `actor`, now; returns its id. Call it inside the transaction that makes
+/// the change it records, so the two are committed together.
+pub fn record(conn: &Connection, actor: &Actor, e: &Event<'_>) -> rusqlite::Result<i64> {
+    conn.execute(
+        "INSERT INTO events (at, kind, file_id, line, unit_id, operator, host, reason, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            super::timestamp(SystemTime::now()),
+            e.kind,
+            e.file_id,
+            e.line.map(|l| l as i64),
+            e.unit_id,
+            actor.operator.as_deref().unwrap_or(UNKNOWN),
+            actor.host.as_deref().unwrap_or(UNKNOWN),
+            e.reason,
+            e.detail.as_ref().map(|d| d.to_string()),
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Whether this ledger has the event log (a ledger of an older schema read as it is has
+/// none: no request of it was ever resolved or corrected).
+pub fn available(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events')",
+        [],
+        |r| r.get(0),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::Ledger;
+
+    fn actor() -> Actor {
+        Actor {
+            operator: Some("ops".into()),
+            host: None,
+        }
+    }
+
+    #[test]
+    fn events_are_appended_and_never_changed() -> crate::Result<()> {
+        let ledger = Ledger::open_in_memory()?;
+        let conn = ledger.conn();
+        let id = record(
+            conn,
+            &actor(),
+            &Event {
+                kind: RESOLVED,
+                file_id: None,
+                line: None,
+                unit_id: None,
+                reason: Some("ticket returned"),
+                detail: Some(serde_json::json!({"selected_by": "row"})),
+            },
+        )?;
+        let next = record(
+            conn,
+            &actor(),
+            &Event {
+                kind: CORRECTED,
+                file_id: None,
+                line: None,
+                unit_id: None,
+                reason: None,
+                detail: None,
+            },
+        )?;
+        assert!(next > id);
+        let (operator, host): (String, String) = conn.query_row(
+            "SELECT operator, host FROM events WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        assert_eq!((operator.as_str(), host.as_str()), ("ops", UNKNOWN));
+        let update = conn.execute("UPDATE events SET reason = 'x'", []);
+        assert!(
+            update.is_err_and(|e| e.to_string().contains("append-only")),
+            "an update must be refused"
+        );
+        assert!(conn.execute("DELETE FROM events", []).is_err());
+        let unknown = conn.execute(
+            "INSERT INTO events (at, kind, operator, host) VALUES ('x', 'erased', 'a', 'b')",
+            [],
+        );
+        assert!(unknown.is_err(), "a kind outside the list is refused");
+        Ok(())
+    }
+}
