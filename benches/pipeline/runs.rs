@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::process::{self, Usage};
 use crate::{Ctx, R, data};
 
-/// `forget status --json` of a ledger.
+/// `forget status --format json` of a ledger.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct Status {
     pub total: u64,
@@ -151,7 +151,7 @@ impl Ctx {
     pub fn status(&self, db: &Path) -> R<Status> {
         let out = self
             .forget()
-            .args(["status", "--json", "--state"])
+            .args(["status", "--format", "json", "--state"])
             .arg(db)
             .output()?;
         Ok(serde_json::from_slice(&out.stdout)?)
