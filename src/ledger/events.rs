@@ -41,6 +41,12 @@ pub struct Event<'a> {
     pub detail: Option<serde_json::Value>,
 }
 
+/// SQL: the event `e` is a `date_unreadable` flag that still stands — not one of a dry
+/// run's reading that a later run of the file replaced (its rows went with it).
+pub(crate) const DATE_FLAG_STANDS: &str = "e.kind = 'date_unreadable'
+     AND NOT EXISTS (SELECT 1 FROM events x WHERE x.kind = 'dry_run_replaced'
+                     AND x.file_id = e.file_id AND x.id > e.id)";
+
 /// Who an event names when the environment does not say.
 const UNKNOWN: &str = "unknown";
 

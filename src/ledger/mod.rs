@@ -387,28 +387,23 @@ impl Ledger {
 
 /// The `date_unreadable` events that still stand: those of a dry run's recording that a
 /// later run replaced went with its rows.
-const STANDING_DATE_EVENTS: &str = "FROM events e JOIN files f ON f.id = e.file_id
-     WHERE e.kind = 'date_unreadable'
-       AND NOT EXISTS (SELECT 1 FROM events x WHERE x.kind = 'dry_run_replaced'
-                       AND x.file_id = e.file_id AND x.id > e.id)";
+fn standing_date_events() -> String {
+    format!(
+        "FROM events e JOIN files f ON f.id = e.file_id WHERE {}",
+        events::DATE_FLAG_STANDS
+    )
+}
 
 impl Ledger {
-    fn has_events(&self) -> Result<bool> {
-        Ok(self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events')",
-            [],
-            |r| r.get(0),
-        )?)
-    }
-
     /// Request rows whose received date could not be read (each has a `date_unreadable`
     /// event), for `forget invalid`. None in a ledger older than the event log.
     pub fn unreadable_dates(&self) -> Result<Vec<InvalidRow>> {
-        if !self.has_events()? {
+        if !events::available(&self.conn)? {
             return Ok(Vec::new());
         }
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT f.path, e.line, e.reason {STANDING_DATE_EVENTS} ORDER BY e.file_id, e.line"
+            "SELECT f.path, e.line, e.reason {} ORDER BY e.file_id, e.line",
+            standing_date_events()
         ))?;
         let rows = stmt.query_map([], |r| {
             Ok(InvalidRow {
@@ -422,11 +417,14 @@ impl Ledger {
 
     /// How many requests of `connector`'s files have a received date that could not be read.
     pub fn count_unreadable_dates(&self, connector: &str) -> Result<u64> {
-        if !self.has_events()? {
+        if !events::available(&self.conn)? {
             return Ok(0);
         }
         let n: i64 = self.conn.query_row(
-            &format!("SELECT count(*) {STANDING_DATE_EVENTS} AND f.connector = ?1"),
+            &format!(
+                "SELECT count(*) {} AND f.connector = ?1",
+                standing_date_events()
+            ),
             [connector],
             |r| r.get(0),
         )?;

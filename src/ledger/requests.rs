@@ -120,18 +120,21 @@ impl State {
 pub(crate) fn from_clause(conn: &Connection) -> rusqlite::Result<String> {
     let (ev, ee, sa) = if events::available(conn)? {
         (
-            "SELECT file_id, line,
-                    min(CASE WHEN kind IN ('resolved', 'corrected') THEN id END) AS end_id,
-                    max(kind = 'date_unreadable' AND NOT EXISTS (
-                        SELECT 1 FROM events x WHERE x.kind = 'dry_run_replaced'
-                          AND x.file_id = events.file_id AND x.id > events.id)) AS date_bad
-             FROM events WHERE file_id IS NOT NULL AND line IS NOT NULL GROUP BY file_id, line",
+            format!(
+                "SELECT e.file_id, e.line,
+                        min(CASE WHEN e.kind IN ('resolved', 'corrected') THEN e.id END) AS end_id,
+                        max({}) AS date_bad
+                 FROM events e WHERE e.file_id IS NOT NULL AND e.line IS NOT NULL
+                 GROUP BY e.file_id, e.line",
+                events::DATE_FLAG_STANDS
+            ),
             "events",
             "SELECT DISTINCT unit_id FROM events WHERE kind = 'set_aside' AND unit_id IS NOT NULL",
         )
     } else {
         (
-            "SELECT NULL AS file_id, NULL AS line, NULL AS end_id, 0 AS date_bad WHERE 0",
+            "SELECT NULL AS file_id, NULL AS line, NULL AS end_id, 0 AS date_bad WHERE 0"
+                .to_owned(),
             "(SELECT NULL AS id, NULL AS at, NULL AS kind, NULL AS operator, NULL AS host,
                      NULL AS reason, NULL AS detail WHERE 0)",
             "SELECT NULL AS unit_id WHERE 0",
@@ -413,17 +416,14 @@ impl Ledger {
                 ))
             })?
             .collect::<rusqlite::Result<_>>()?;
-        let mut row_events = self.conn.prepare_cached(
+        let mut row_events = self.conn.prepare_cached(&format!(
             "SELECT (SELECT kind FROM events WHERE file_id = ?1 AND line = ?2
                        AND kind IN ('resolved', 'corrected') ORDER BY id LIMIT 1),
                     EXISTS (SELECT 1 FROM events e WHERE e.file_id = ?1 AND e.line = ?2
-                              AND e.kind = 'date_unreadable'
-                              -- A dry run's reading that a real run replaced is not the file's.
-                              AND NOT EXISTS (SELECT 1 FROM events x
-                                              WHERE x.kind = 'dry_run_replaced'
-                                                AND x.file_id = e.file_id AND x.id > e.id)),
+                              AND {}),
                     EXISTS (SELECT 1 FROM events WHERE unit_id = ?3 AND kind = 'set_aside')",
-        )?;
+            events::DATE_FLAG_STANDS
+        ))?;
         let mut changed = Vec::new();
         for (file_id, line, kind, outcome, unit_id, row_connector) in found {
             if connector.is_some_and(|c| c != row_connector) {
