@@ -11,12 +11,14 @@
 //! - [`file_options`]: the input options a file was recorded with.
 //! - [`events`]: the append-only event log; [`requests`]: each request's state, derived
 //!   from rows, units and events; [`corrections`]: later rows that supersede earlier ones.
+//! - [`chain`]: the hash chain over files, attempts, events and purges, and its head.
 //! - [`verify`]: the ledger's checks (`forget verify`, and before anything is read or sent).
 //! - this module: opening (0600, WAL, lock, key check; read-only for the audit commands) and
 //!   the queries other commands need.
 
 pub mod audit;
 pub mod bulk;
+pub mod chain;
 pub mod corrections;
 mod counts;
 pub mod deadlines;
