@@ -48,3 +48,35 @@ impl super::Ledger {
         Ok(head(&self.conn)?)
     }
 }
+
+/// The tables whose rows are chained, each with columns `seq` and `chain`.
+pub const TABLES: [&str; 4] = ["files", "attempts", "events", "purges"];
+
+/// The hash of the record at `seq`, hex, if the chain has one there (a manifest's head is
+/// checked against the ledger by it: the ledger may have grown since).
+pub fn hash_at(conn: &Connection, seq: i64) -> rusqlite::Result<Option<String>> {
+    if head(conn)?.is_none() {
+        return Ok(None);
+    }
+    for table in TABLES {
+        let found: Option<Vec<u8>> = conn
+            .query_row(
+                &format!("SELECT chain FROM {table} WHERE seq = ?1"),
+                [seq],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(hash) = found {
+            return Ok(Some(hex(&hash)));
+        }
+    }
+    Ok(None)
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
