@@ -227,3 +227,127 @@ fn control_characters_from_input_never_reach_the_terminal() {
     assert!(stderr.contains("the columns found are"), "{stderr}");
     assert_inert(&out.stderr, "the header error");
 }
+
+/// A key of digits only and one starting with `+`, both rejected (a profile the tenant
+/// lacks), with a long numeric audit field and a kept column with a leading zero, and a key
+/// not held (code 1020): the report and `needs-attention.csv` write every such cell as text
+/// a spreadsheet keeps (`'` in front; counts, lines and HTTP statuses stay numbers), and the
+/// file fed back to `forget run`, fixed as a person would, is read as the keys the ledger
+/// holds: the same units, their requests settled by the fixed rows.
+#[test]
+fn digit_keys_and_ids_are_text_for_spreadsheets_and_come_back_as_the_same_request() {
+    const STATE: &str = "forget-simulate.db";
+    let wd = Workdir::new();
+    wd.write(
+        "requests.csv",
+        "key,profile-name,exparam1,ticket\n\
+         15550100075,custmers,20261130000000001234,0042\n\
+         +15550100059,custmers,REQ-1,T-7\n\
+         15550199999,customers,REQ-2,T-8\n",
+    );
+    let run = |file: &str, code: i32| {
+        wd.run(
+            wd.command()
+                .args(["run", file, "--simulate", "--keep-column", "ticket"])
+                .args(["--rate", "unlimited", "-q"]),
+            code,
+        )
+    };
+    run("requests.csv", 4);
+    wd.run(
+        wd.command()
+            .args(["report", "--state", STATE, "--output", "report.csv"])
+            .args(["--split", "out"]),
+        0,
+    );
+
+    let report = cells(&wd.path("report.csv"));
+    assert_eq!(report.len(), 3);
+    let cell = |row: usize, column: &str, want: &str| {
+        assert_eq!(
+            report[row][column], want,
+            "report {column}: {:?}",
+            report[row]
+        );
+    };
+    cell(0, "line", "2");
+    cell(0, "attempts", "0");
+    cell(0, "exparam1", "'20261130000000001234");
+    cell(0, "ticket", "'0042");
+    cell(0, "key_masked", "15*******75");
+    cell(0, "outcome", "rejected");
+    cell(1, "key_masked", "'+15*******59");
+    cell(1, "exparam1", "REQ-1");
+    cell(2, "outcome", "not_found");
+    cell(2, "attempts", "1");
+    cell(2, "http_status", "200");
+    cell(2, "code", "'1020");
+
+    let mut attention = cells(&wd.path("out/needs-attention.csv"));
+    assert_eq!(attention.len(), 2);
+    for (row, key) in attention.iter().zip(["'15550100075", "'+15550100059"]) {
+        assert_eq!(row["key"], key, "{row:?}");
+    }
+    assert_eq!(attention[0]["exparam1"], "'20261130000000001234");
+    assert_eq!(attention[0]["ticket"], "'0042");
+    assert_eq!(attention[0]["line"], "2");
+    assert_eq!(attention[0]["ref"], "requests.csv:2");
+
+    // The person fixes the profile and saves: every other cell as the spreadsheet read it,
+    // `'` and all (LibreOffice writes it back so).
+    for row in &mut attention {
+        row.insert("profile-name".into(), "customers".into());
+    }
+    {
+        let mut w = csv::Writer::from_path(wd.path("fixed.csv")).unwrap();
+        let header: Vec<&String> = attention[0].keys().collect();
+        w.write_record(&header).unwrap();
+        for row in &attention {
+            w.write_record(row.values()).unwrap();
+        }
+        w.flush().unwrap();
+    }
+    let out = run("fixed.csv", 0);
+    assert!(
+        text(&out.stdout).contains("2 earlier requests corrected by rows of this run"),
+        "{}",
+        text(&out.stdout)
+    );
+    let status = wd.run(
+        wd.command()
+            .args(["status", "--format", "json", "--state", STATE]),
+        0,
+    );
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let r = &status["requests"];
+    assert_eq!(
+        (
+            r["people"].as_u64(),
+            r["units"].as_u64(),
+            r["corrected"].as_u64(),
+            r["open"].as_u64()
+        ),
+        (Some(3), Some(5), Some(2), Some(0)),
+        "the fixed rows are the same two keys (new units: another profile): {status}"
+    );
+    // The same keys, and the audit field and kept column the first file said.
+    let out = wd.run(
+        wd.command()
+            .args(["report", "--state", STATE, "--format", "jsonl"]),
+        0,
+    );
+    let rows: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 5);
+    assert_eq!(rows[3]["file"], "fixed.csv");
+    for (fixed, first, state) in [(3, 0, "not_held"), (4, 1, "erased")] {
+        assert_eq!(rows[fixed]["key_hash"], rows[first]["key_hash"], "{rows:?}");
+        assert_eq!(rows[fixed]["state"], state, "{rows:?}");
+        let by = format!("corrected by fixed.csv:{}", rows[fixed]["line"]);
+        assert_eq!(rows[first]["state_detail"], by.as_str(), "{rows:?}");
+    }
+    assert_eq!(rows[3]["exparams"]["exparam1"], "20261130000000001234");
+    assert_eq!(rows[3]["extra"]["ticket"], "0042");
+}

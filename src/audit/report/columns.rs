@@ -37,6 +37,11 @@ pub(super) const REPORT_FIXED: [&str; 20] = [
     "state_detail",
 ];
 
+/// The columns that are numbers in the JSON forms, and stay numbers in a spreadsheet. Every
+/// other cell of digits (a key, a transaction id, a code, an audit field, a request id) is
+/// written as text, so a spreadsheet keeps every digit (see [`crate::csvfile`]).
+pub(super) const NUMBERS: [&str; 3] = ["line", "http_status", "attempts"];
+
 /// The column of an access export's document (a ledger of `forget access`).
 pub(super) const EXPORT_FILE: &str = "export_file";
 

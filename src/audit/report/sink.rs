@@ -5,7 +5,7 @@ use std::io::Write;
 
 use sha2::{Digest, Sha256};
 
-use super::columns::{Columns, JsonRow};
+use super::columns::{Columns, JsonRow, NUMBERS};
 use super::{Format, WrittenFile};
 use crate::csvfile;
 use crate::error::Result;
@@ -72,7 +72,7 @@ impl Sink {
         };
         let encoder = match format {
             Format::Csv => {
-                let mut csv = csvfile::Writer::from_writer(w);
+                let mut csv = csvfile::Writer::for_people(w, &NUMBERS);
                 csv.write_record(columns.header(shape))
                     .map_err(|e| name.csv_error(e))?;
                 Encoder::Csv(Box::new(csv))
