@@ -36,7 +36,8 @@ impl KeyHasher {
 }
 
 /// A form of the key a human can recognise but that does not identify the person:
-/// `jane.doe@example.com` → `j***@e***.com`, `+447700900123` → `+44*******23`.
+/// `jane.doe@example.com` → `j***@e***.com`, `+447700900123` → `+44*******23`,
+/// `f3a9c2d4-1b2c` → `f3*********2c`, `12345` → `****5`, `42` → `**`.
 pub fn mask(key: &str) -> String {
     let chars: Vec<char> = key.chars().collect();
     if let Some(at) = key.find('@') {
@@ -61,17 +62,23 @@ pub fn mask(key: &str) -> String {
             })
             .collect();
     }
-    // Anything else (device ids, customer ids): first two and last two characters.
+    // Anything else (device ids, customer ids): first two and last two characters; a short
+    // one (an Outreach id) only its last characters, at most a third of it and never fewer
+    // than three hidden, so `12345` is told from `12346` without being given away.
     if chars.len() <= 6 {
-        return "*".repeat(chars.len().max(1));
+        let shown = (chars.len() / 3).min(chars.len().saturating_sub(3));
+        let hidden = chars.len().max(1) - shown;
+        let tail: String = chars[chars.len() - shown..].iter().collect();
+        return format!("{}{tail}", "*".repeat(hidden));
     }
     let head: String = chars[..2].iter().collect();
     let tail: String = chars[chars.len() - 2..].iter().collect();
     format!("{head}{}{tail}", "*".repeat(chars.len() - 4))
 }
 
-/// Keys shorter than this are left alone by [`redact`]: they identify no one, and masking
-/// them would garble unrelated text ("callPurpose 3 is in use").
+/// Keys shorter than this (an Outreach id) are masked by [`redact`] only where they stand as
+/// a word of their own (`ID '7'`, `callPurpose 3 is in use`): found inside longer words or
+/// numbers, they would garble unrelated text (`v2`, `404`).
 pub const MIN_REDACT_LEN: usize = 6;
 
 /// `text` with every form of `key` it holds replaced by the key's mask: an API answer that
@@ -84,7 +91,9 @@ pub const MIN_REDACT_LEN: usize = 6;
 /// - for a key that is a phone number (digits, an optional leading `+`, spaces, dashes,
 ///   dots or brackets): its digits with `+`, with `00` instead of `+`, or with no prefix,
 ///   with any of those separators between the digits (`0044 7700-900.123`), but not inside
-///   a longer run of digits (another number).
+///   a longer run of digits (another number);
+/// - for a key shorter than [`MIN_REDACT_LEN`]: as written, in any ASCII case, as a word of
+///   its own (no ASCII letter or digit on either side).
 ///
 /// Not found: other encodings (base64, JSON `\u` escapes in raw text — callers hand over
 /// parsed values), letters outside ASCII in another case, a number in national form.
@@ -119,27 +128,37 @@ struct KeyForms {
     lower: Vec<u8>,
     /// A phone number's digits, without a leading `00`.
     digits: Option<Vec<u8>>,
+    /// A short key, found only as a word of its own.
+    word: bool,
 }
 
 impl KeyForms {
     fn new(key: &str) -> Option<KeyForms> {
         let key = key.trim();
-        if key.chars().count() < MIN_REDACT_LEN {
+        if key.is_empty() {
             return None;
         }
         Some(KeyForms {
             lower: key.to_ascii_lowercase().into_bytes(),
             digits: phone_digits(key),
+            word: key.chars().count() < MIN_REDACT_LEN,
         })
     }
 
     /// Where in `text` the key is, as byte ranges (overlapping ones merged).
     fn find(&self, text: &str) -> Vec<Range<usize>> {
         let decoded = Decoded::new(text);
+        let hay = &decoded.bytes;
         let mut spans = Vec::new();
         match &self.digits {
-            Some(digits) => find_number(&decoded.bytes, digits, &mut spans),
-            None => find_ignoring_case(&decoded.bytes, &self.lower, &mut spans),
+            Some(digits) => find_number(hay, digits, &mut spans),
+            None => find_ignoring_case(hay, &self.lower, &mut spans),
+        }
+        if self.word {
+            let joined = |at: Option<&u8>| at.is_some_and(u8::is_ascii_alphanumeric);
+            spans.retain(|r| {
+                !joined(r.start.checked_sub(1).and_then(|i| hay.get(i))) && !joined(hay.get(r.end))
+            });
         }
         spans.into_iter().map(|r| decoded.span(r)).collect()
     }
@@ -360,6 +379,13 @@ mod tests {
             "f3********************************bc",
         );
         case("abc", "***");
+        // Short ids: the last characters, never more than a third, at least three hidden.
+        case("7", "*");
+        case("42", "**");
+        case("1234", "***4");
+        case("12345", "****5");
+        case("ab12cd", "****cd");
+        case("", "*");
     }
 
     #[test]
@@ -383,8 +409,20 @@ mod tests {
             "a***@b***.com and a***@b***.com",
         );
         case("anything", "", "anything");
-        // Too short to identify anyone: replacing it would garble the text.
-        case("callPurpose 3 is in use", "3", "callPurpose 3 is in use");
+        // A short key (an Outreach id) where it stands alone, and only there.
+        case("callPurpose 3 is in use", "3", "callPurpose * is in use");
+        case(
+            "Could not find 'callPurpose' with ID '12345'.",
+            "12345",
+            "Could not find 'callPurpose' with ID '****5'.",
+        );
+        case("ID=%31%32%33%34%35", "12345", "ID=****5");
+        case(
+            "v2 answered 404 for 40 and 4x",
+            "4",
+            "v2 answered 404 for 40 and 4x",
+        );
+        case("AB and ab, not abc", "ab", "** and **, not abc");
     }
 
     /// Every form of a key that must not survive, and texts that only look like one.

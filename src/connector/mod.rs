@@ -144,25 +144,16 @@ pub trait Connector: Send + Sync + 'static {
     /// no URL can carry) is recorded as a failed attempt that never left.
     fn request(&self, unit: &Unit) -> Result<Request, Unsendable>;
 
-    /// Whether keys are personal data (an e-mail, a phone number) that must not survive in
-    /// stored answer texts, or record ids that identify no one (Outreach).
-    fn keys_are_personal(&self) -> bool {
-        true
-    }
-
     /// The token this connector sends. An answer may quote it back ("invalid token …"):
     /// [`Connector::scrub`] takes it out of every text that is stored or shown.
     fn token(&self) -> &str;
 
     /// `text` (an answer's code or description, a transport error) as it may be stored or
-    /// shown: without the token, and, when keys are personal, without any form of `key`.
+    /// shown: without the token, and without any form of `key` — also an Outreach id, which
+    /// the report, `lookup` and `status` show masked, so its description must not name it.
     fn scrub(&self, text: &str, key: &str) -> String {
         let text = crate::keys::redact_secret(text, self.token());
-        if self.keys_are_personal() {
-            crate::keys::redact(&text, key).into_owned()
-        } else {
-            text.into_owned()
-        }
+        crate::keys::redact(&text, key).into_owned()
     }
 
     /// Read an answer. Transport failures (timeouts, dropped connections) never get here:

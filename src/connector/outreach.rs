@@ -101,10 +101,6 @@ impl Connector for Outreach {
         "outreach"
     }
 
-    fn keys_are_personal(&self) -> bool {
-        false
-    }
-
     fn token(&self) -> &str {
         self.token.expose()
     }

@@ -2,7 +2,8 @@
 //! in another case, percent-encoded, or (a phone number) with `00`, without `+` or with
 //! separators — in the audit fields sent, the rows' own audit fields, or kept columns.
 
-use crate::common::{Fixture, TOKEN, forget_in, run_bin};
+use crate::common::{Fixture, TOKEN, forget_in, run_bin, text};
+use forget::sim::outreach::OutreachCollection;
 
 const PHONE: &str = "+447922200000";
 const MAIL: &str = "bob.0@example.org";
@@ -172,4 +173,111 @@ async fn no_form_of_a_purged_key_survives_in_audit_fields() {
         .filter(|n| !n.contains("79"))
         .collect();
     assert_eq!(found_in_ledger(&fx, &mail_needles), Vec::<String>::new());
+}
+
+/// An Outreach id is a short key: masked so the team can tell ids apart without it being
+/// given away (`12345` → `****5`, `9` → `*`), and the answers naming it — a 422 "callPurpose
+/// 9 is in use", a 404 "Could not find … with ID '77777'" — are stored with it masked the
+/// same way, so the report, `lookup` and `status` show no id in clear beside its mask.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outreach_ids_are_masked_alike_in_keys_and_the_answers_naming_them() {
+    let records = vec![(9, serde_json::json!({})), (12345, serde_json::json!({}))];
+    let mut collection = OutreachCollection::new("callPurposes", records);
+    collection.undeletable = vec![9, 12345];
+    let fx = Fixture::new(&[], |c| c.outreach = vec![collection]).await;
+    let file = fx.write(
+        "ids.csv",
+        "id,received\n9,2020-01-02\n12345,2020-01-02\n77777,2020-01-02\n",
+    );
+    let base = format!("{}/api/v2", fx.handle.url());
+    let forget = |args: &[&str]| {
+        let mut cmd = forget_in(fx.dir.path());
+        cmd.args(args).args(["--state", "ledger.db"]);
+        cmd
+    };
+    let mut run = forget(&[
+        "run",
+        "--connector",
+        "outreach",
+        "--resource",
+        "callPurposes",
+    ]);
+    run.arg(&file)
+        .args(["--base-url", &base, "--received-column", "received"])
+        .args(["--rate", "unlimited", "--quiet"])
+        .env("OUTREACH_TOKEN", TOKEN);
+    run_bin(run, 4).await;
+
+    let out = run_bin(forget(&["report", "--format", "jsonl"]), 0).await;
+    let rows: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let shown: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap_or_default();
+            (s("key_masked"), s("outcome"), s("description"))
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (
+                "*",
+                "rejected",
+                "callPurpose * is in use and cannot be deleted."
+            ),
+            (
+                "****5",
+                "rejected",
+                "callPurpose ****5 is in use and cannot be deleted."
+            ),
+            (
+                "****7",
+                "not_found",
+                "Could not find 'callPurpose' with ID '****7'."
+            ),
+        ]
+    );
+    // The CSV for people: the mask as it is (not a number, nothing to escape).
+    let out = run_bin(forget(&["report"]), 0).await;
+    let csv = text(&out.stdout);
+    assert!(
+        csv.contains(",****5,") && csv.contains("callPurpose ****5 is in use"),
+        "{csv}"
+    );
+
+    // lookup: each key by its mask, its answers with the id masked.
+    let out = run_bin(forget(&["lookup", "9", "12345", "77777"]), 4).await;
+    let lookup = text(&out.stdout);
+    for line in lookup.lines() {
+        let answer = line.contains("last answer") || line.contains("attempt");
+        assert!(
+            !(answer && (line.contains("12345") || line.contains("77777") || line.contains(" 9 "))),
+            "{line}\n{lookup}"
+        );
+    }
+    for want in [
+        "callPurpose * is in use",
+        "****5  NOT ERASED",
+        "callPurpose ****5 is in use",
+        "****7  ",
+        "with ID '****7'",
+    ] {
+        assert!(lookup.contains(want), "{want}: {lookup}");
+    }
+
+    // status: the requests past their deadline, by the same masks.
+    let out = run_bin(forget(&["status", "--deadlines"]), 0).await;
+    let status = text(&out.stdout);
+    let listed: Vec<&str> = status.lines().filter(|l| l.contains("ids.csv:")).collect();
+    assert_eq!(listed.len(), 3, "{status}");
+    for line in &listed {
+        assert!(!line.contains("12345"), "{line}\n{status}");
+    }
+    assert!(
+        listed.iter().any(|l| l.contains("****5")) && listed.iter().any(|l| l.contains("  *  ")),
+        "{status}"
+    );
 }

@@ -116,7 +116,7 @@ async fn each_answer_is_classified_end_to_end() {
         (code.as_str(), description.as_str(), status),
         (
             "Validation Error",
-            "callPurpose 3 is in use and cannot be deleted.",
+            "callPurpose * is in use and cannot be deleted.",
             422
         )
     );
