@@ -26,7 +26,9 @@ due_on): each request's document, relative to the `forget access --out-dir` fold
 with plaintext keys while the ledger has them, in the shape `forget run` reads:
 key,profile-name,exparam1..,received,...). Files are created 0600, written whole and renamed
 into place; the ledger, its -wal/-shm/-journal, lock and key files, links, devices and pipes are
-never written over. CSV cells a spreadsheet would run (=, +, -, @, tab, CR) start with '.")]
+never written over. CSV cells a spreadsheet would run (=, +, -, @, tab, CR), or turn into a
+number (digits only: keys, ids, codes; not line, attempts, http_status), start with ', which
+`forget run` takes off when it reads needs-attention.csv back.")]
 pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "csv")]
