@@ -25,7 +25,8 @@
 //!   ledger key), [`deadline`], [`retry_after`], [`csvfile`] (the one CSV dialect, and the
 //!   escaping of cells a spreadsheet would run), [`output`] (the one rule for every file
 //!   written, and standard output), [`text`] (what may reach a terminal), [`actor`],
-//!   [`signal`] (the signals that stop a long command).
+//!   [`signal`] (the signals that stop a long command), [`signing`] (the Ed25519 key pair,
+//!   and the signature over a manifest).
 //! - [`sim`]: the simulator of the APIs, its own crate (`crates/forget-sim`), used for
 //!   rehearsals and tests; it shares no code with the client it checks.
 
@@ -47,6 +48,7 @@ pub mod output;
 pub mod retry_after;
 pub mod secret;
 pub mod signal;
+pub mod signing;
 pub use forget_sim as sim;
 pub mod target;
 pub mod tenant;

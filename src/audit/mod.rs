@@ -1,10 +1,12 @@
 //! The audit commands, each over the ledger's queries: [`status`], [`lookup`] ("did you
 //! erase me?"), [`report`] (evidence files and manifest), [`purge`] (giving up on keys), [`resolve`] (ending requests
-//! that need attention, with a reason).
+//! that need attention, with a reason), [`manifest_check`] (a signed manifest checked against
+//! its files and the ledger, for `forget verify --manifest`).
 
 pub mod deadlines;
 pub mod exports;
 pub mod lookup;
+pub mod manifest_check;
 pub mod purge;
 pub mod report;
 pub mod resolve;

@@ -10,6 +10,7 @@ pub mod completions;
 pub mod format;
 pub mod invalid;
 pub mod inventory;
+pub mod keygen;
 pub mod list;
 pub mod lookup;
 pub mod man;
@@ -36,6 +37,7 @@ Typical use:
   forget report --split out/        (then fix out/needs-attention.csv and run it again)
   forget resolve --outcome invalid --reason \"blank key: ticket returned to the requester\"
   forget report --output report.csv --manifest manifest.json
+  forget keygen signing.key   (then --sign-key signing.key seals the manifest for an auditor)
   forget lookup -            (then type or pipe keys, one a line)
   forget check --profile-name customers         (proves URL, token and profile first)
   forget inventory --hub-url https://acme.apihub.example
@@ -116,6 +118,12 @@ pub enum Command {
     /// Check the ledger: SQLite's integrity check and forget's consistency rules, one
     /// verdict a line. Exit 0 only when every check passes.
     Verify(verify::VerifyArgs),
+    /// Make an Ed25519 key pair for signing manifests (`forget report --sign-key`).
+    ///
+    /// The secret key stays with the team, like the ledger's key; the public key (FILE.pub)
+    /// or its fingerprint goes to the auditor, who checks a signed manifest with
+    /// `forget verify --manifest M --public-key FILE.pub`.
+    Keygen(keygen::KeygenArgs),
     /// Run a local simulator of the Webex Campaign and Outreach APIs (for rehearsals and tests).
     Sim(sim::SimArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -201,6 +209,7 @@ async fn dispatch(command: Command) -> crate::Result<i32> {
         Command::Purge(args) => purge::exec(&args),
         Command::Resolve(args) => resolve::exec(&args),
         Command::Verify(args) => verify::exec(&args),
+        Command::Keygen(args) => keygen::exec(&args),
         Command::Sim(args) => sim::exec(&args).await,
         Command::Completions(args) => completions::exec(&args),
         Command::Man(args) => man::exec(&args),

@@ -8,10 +8,11 @@ use super::args::LedgerArgs;
 use super::format;
 use crate::audit::report::{self, ReportConfig};
 use crate::deadline;
-use crate::error::{Result, exit};
+use crate::error::{Error, Result, exit};
 use crate::ledger::Ledger;
 use crate::ledger::verify::Depth;
 use crate::output;
+use crate::signing::SigningKey;
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
@@ -28,7 +29,11 @@ key,profile-name,exparam1..,received,...). Files are created 0600, written whole
 into place; the ledger, its -wal/-shm/-journal, lock and key files, links, devices and pipes are
 never written over. CSV cells a spreadsheet would run (=, +, -, @, tab, CR), or turn into a
 number (digits only: keys, ids, codes; not line, attempts, http_status), start with ', which
-`forget run` takes off when it reads needs-attention.csv back.")]
+`forget run` takes off when it reads needs-attention.csv back.
+Signed evidence for an auditor (docs/reports.md, \"Signed manifests and verifying evidence\"):
+  forget keygen signing.key          (once; signing.key.pub goes to the auditor)
+  forget report --output report.csv --manifest manifest.json --sign-key signing.key
+  forget verify --manifest manifest.json --public-key signing.key.pub   (the auditor)")]
 pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "csv")]
@@ -57,6 +62,12 @@ pub struct ReportArgs {
     /// the report goes to a file).
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
+    /// Sign the manifest with this secret key (made by `forget keygen`): the signature, over
+    /// the manifest's exact bytes, is written beside it as FILE.sig, and the manifest names
+    /// the key's fingerprint. Give the auditor the public key (KEY.pub) apart from the
+    /// evidence; `forget verify --manifest FILE --public-key KEY.pub` checks it all.
+    #[arg(long, value_name = "KEY", requires = "manifest")]
+    pub sign_key: Option<PathBuf>,
     #[command(flatten)]
     pub ledger: LedgerArgs,
     /// The ledger's key file, if not the ledger path + .key: no report is ever written
@@ -86,6 +97,21 @@ impl ReportArgs {
             split: self.split.clone(),
             manifest: self.manifest.clone(),
             ledger_key_file: self.ledger_key_file.clone(),
+            sign: match &self.sign_key {
+                Some(_)
+                    if self
+                        .manifest
+                        .as_deref()
+                        .is_some_and(|m| m.as_os_str() == "-") =>
+                {
+                    return Err(Error::usage(
+                        "--sign-key writes the signature beside the manifest: give --manifest \
+                         a file, not -",
+                    ));
+                }
+                Some(path) => Some(SigningKey::load(path)?),
+                None => None,
+            },
         })
     }
 }

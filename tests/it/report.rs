@@ -76,6 +76,7 @@ fn config(out: Option<PathBuf>, format: Format) -> ReportConfig {
         split: None,
         manifest: None,
         ledger_key_file: None,
+        sign: None,
     }
 }
 

@@ -6,12 +6,12 @@
 //! `needs-attention.csv` carries the plaintext the ledger still has, in the shape `forget run`
 //! reads, so it can be fixed and fed straight back.
 
-use std::io::Write;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 mod columns;
+mod seal;
 mod select;
 mod sink;
 
@@ -22,11 +22,13 @@ use sink::{Shape, Sink};
 
 use crate::audit::exports::AccessCounts;
 use crate::error::{Error, Result};
+use crate::ledger::chain::Head;
 use crate::ledger::report::{FileFact, PurgeFact, RunFact};
 use crate::ledger::requests::RequestCounts;
 use crate::ledger::{Counts, Ledger, timestamp};
 use crate::output::{Destination, Output, Overwrite, Protected};
 use crate::secret;
+use crate::signing::{self, KeyFile, Signer};
 
 pub const SUCCEEDED_CSV: &str = "succeeded.csv";
 pub const NEEDS_ATTENTION_CSV: &str = "needs-attention.csv";
@@ -71,6 +73,8 @@ pub struct ReportConfig {
     pub manifest: Option<PathBuf>,
     /// The ledger's key file, never to be written over [default: the ledger path + .key].
     pub ledger_key_file: Option<PathBuf>,
+    /// Sign the manifest with this key: its signature goes beside it (`MANIFEST.sig`).
+    pub sign: Option<KeyFile>,
 }
 
 /// Parse `--outcome deleted,not_found` (names as in `forget status`).
@@ -107,6 +111,14 @@ pub struct WrittenFile {
     pub rows: u64,
     pub bytes: u64,
     pub sha256: String,
+    /// The path from the manifest's folder, `/`-separated: where `forget verify` finds the
+    /// file beside the manifest, wherever the pack is copied (absent: no manifest file, or
+    /// the report went to standard output).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relative_path: Option<String>,
+    /// Where it was written, resolved.
+    #[serde(skip)]
+    pub place: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -116,6 +128,8 @@ pub struct ReportSummary {
     /// Rows in needs-attention.csv without a plaintext key (purged, or a blank key).
     pub attention_without_key: u64,
     pub manifest: Option<PathBuf>,
+    /// The manifest's signature file and the fingerprint of the key that made it.
+    pub signature: Option<(PathBuf, String)>,
     /// The ledger's requests by state, as `forget status` counts them.
     pub requests: RequestCounts,
 }
@@ -129,6 +143,11 @@ pub fn write(ledger: &Ledger, config: &ReportConfig) -> Result<ReportSummary> {
         .clone()
         .unwrap_or_else(|| secret::default_key_file(ledger.path()));
     let mut protected = Protected::ledger(ledger.path(), &key_file);
+    if let Some(sign) = &config.sign {
+        protected.add(&sign.path, "the signing key file");
+        let public = signing::public_key_path(&sign.path);
+        protected.add(&public, "the signing key's public key file");
+    }
     // The request files are the evidence of what was asked: never replaced by a report,
     // whatever path names them now.
     for file in ledger.file_facts()? {
@@ -150,6 +169,7 @@ pub fn write(ledger: &Ledger, config: &ReportConfig) -> Result<ReportSummary> {
         Some(path) => Some(outputs.open("--manifest", &Destination::from_arg(Some(path)))?),
         None => None,
     };
+    let signature_out = seal::open_signature(&mut outputs, config, manifest_out.as_ref())?;
     let split_out = match &config.split {
         Some(dir) => {
             std::fs::DirBuilder::new()
@@ -221,13 +241,12 @@ pub fn write(ledger: &Ledger, config: &ReportConfig) -> Result<ReportSummary> {
         summary.files.push(attention.finish()?);
         summary.files.push(resolved.finish()?);
     }
-    if let (Some(mut out), Some(path)) = (manifest_out, &config.manifest) {
+    if let (Some(out), Some(path)) = (manifest_out, &config.manifest) {
+        seal::relate(&mut summary.files, out.place());
         let manifest = manifest(ledger, config, &summary.files)?;
-        let name = out.name().clone();
-        serde_json::to_writer_pretty(&mut out, &manifest).map_err(|e| name.json_error(e))?;
-        out.write_all(b"\n").map_err(|e| name.error(e))?;
-        out.finish()?;
-        if !name.is_stdout() {
+        let stdout = out.name().is_stdout();
+        summary.signature = seal::write(&manifest, out, signature_out, config.sign.as_ref())?;
+        if !stdout {
             summary.manifest = Some(path.clone());
         }
     }
@@ -286,6 +305,12 @@ pub struct Manifest {
     pub runs: Vec<RunFact>,
     pub purges: Vec<PurgeFact>,
     pub report_files: Vec<WrittenFile>,
+    /// The ledger's chain head when the report was made (null: a ledger without a chain):
+    /// `forget verify --manifest` checks that the ledger still holds this history.
+    pub chain_head: Option<Head>,
+    /// The key that signed the manifest (null: not signed); the signature is in the file
+    /// beside it, `MANIFEST.sig`.
+    pub signer: Option<Signer>,
 }
 
 pub fn manifest(ledger: &Ledger, config: &ReportConfig, files: &[WrittenFile]) -> Result<Manifest> {
@@ -303,6 +328,8 @@ pub fn manifest(ledger: &Ledger, config: &ReportConfig, files: &[WrittenFile]) -
         runs: ledger.run_facts()?,
         purges: ledger.purge_facts()?,
         report_files: files.to_vec(),
+        chain_head: ledger.chain_head()?,
+        signer: config.sign.as_ref().map(|k| k.key.public().signer()),
     })
 }
 
@@ -327,6 +354,15 @@ pub fn render_summary(summary: &ReportSummary) -> String {
     }
     if let Some(m) = &summary.manifest {
         let _ = writeln!(out, "wrote manifest {}", m.display());
+    }
+    if let Some((sig, fingerprint)) = &summary.signature {
+        let _ = writeln!(
+            out,
+            "wrote signature {} (key {fingerprint}): the auditor checks it with forget verify \
+             --manifest MANIFEST --public-key KEY.pub, the public key given to them apart from \
+             the evidence",
+            sig.display()
+        );
     }
     out.push_str(&summary.requests.render_line());
     out

@@ -2,6 +2,7 @@
 //! stdout), hashed on the way out for the manifest, encoded as CSV, JSON or JSONL.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
@@ -52,6 +53,8 @@ pub(super) struct Sink {
     shape: Shape,
     format: Format,
     name: OutName,
+    /// Where the file goes, resolved (`None`: standard output).
+    place: Option<PathBuf>,
     encoder: Encoder,
     rows: u64,
 }
@@ -65,6 +68,7 @@ impl Sink {
         columns: &Columns,
     ) -> Result<Sink> {
         let name = out.name().clone();
+        let place = out.place().map(Path::to_path_buf);
         let w = Hashing {
             inner: out,
             sha: Sha256::new(),
@@ -89,6 +93,7 @@ impl Sink {
             shape,
             format,
             name,
+            place,
             encoder,
             rows: 0,
         })
@@ -143,6 +148,8 @@ impl Sink {
             rows: self.rows,
             bytes,
             sha256: hex::encode(sha.finalize()),
+            relative_path: None,
+            place: self.place,
         })
     }
 }
