@@ -41,4 +41,5 @@ mod robustness;
 mod scripted;
 mod send_order;
 mod signals;
+mod signing;
 mod transport;
