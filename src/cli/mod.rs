@@ -116,7 +116,8 @@ pub enum Command {
     /// End requests that need attention (rejected, failed, invalid, …), with a reason.
     Resolve(resolve::ResolveArgs),
     /// Check the ledger: SQLite's integrity check and forget's consistency rules, one
-    /// verdict a line. Exit 0 only when every check passes.
+    /// verdict a line; with --manifest, the signed evidence too. Exit 0 only when every check
+    /// passes.
     Verify(verify::VerifyArgs),
     /// Make an Ed25519 key pair for signing manifests (`forget report --sign-key`).
     ///
