@@ -125,6 +125,19 @@ fn keygen_writes_a_private_key_pair_and_never_over_a_key_or_the_ledger() {
     assert!(!wd.path("t.key").exists());
     assert_eq!(std::fs::read(wd.path("s.key")).unwrap(), secret);
     assert_eq!(std::fs::read(wd.path("s.key.pub")).unwrap(), public);
+    // A secret key others can read is used, with a warning, as the ledger's key file is.
+    std::fs::set_permissions(wd.path("s.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = wd.run(
+        wd.command()
+            .args(["report", "--state", LEDGER, "--output", "out.csv"])
+            .args(["--manifest", "m.json", "--sign-key", "s.key"]),
+        0,
+    );
+    assert!(
+        text(&out.stderr).contains("the signing key file s.key can be read by other users"),
+        "{out:?}"
+    );
+    assert!(wd.path("m.json.sig").is_file());
     let replaced = keygen_forced(&wd, "s.key");
     assert_ne!(replaced, fingerprint);
     assert_ne!(std::fs::read(wd.path("s.key")).unwrap(), secret);
@@ -444,5 +457,132 @@ fn set_modes(dir: &Path, dirs: u32, files: u32) {
     }
     if dirs & 0o200 == 0 {
         set(dir, dirs);
+    }
+}
+
+/// The ledger's chain head as `chain::head` reads it (`<seq>:<hex>` in `meta`), made up on a
+/// ledger that has no chain yet: the chained tables get their `seq` and `chain` columns and
+/// the first file record is link 1. A ledger that has a chain is left as it is.
+fn ensure_chain_head(db: &Path) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let has_head: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM meta WHERE name = 'chain_head')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    if has_head {
+        return;
+    }
+    for table in ["files", "attempts", "events", "purges"] {
+        let exists: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
+                [table],
+                |r| r.get(0),
+            )
+            .unwrap();
+        if exists {
+            conn.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN seq INTEGER;
+                 ALTER TABLE {table} ADD COLUMN chain BLOB;"
+            ))
+            .unwrap();
+        }
+    }
+    let hash = vec![7u8; 32];
+    conn.execute(
+        "UPDATE files SET seq = 1, chain = ?1 WHERE rowid = (SELECT min(rowid) FROM files)",
+        [&hash],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO meta (name, value) VALUES ('chain_head', ?1)",
+        [format!("1:{}", hex::encode(&hash))],
+    )
+    .unwrap();
+}
+
+/// Run `edit` on the ledger (a chain record altered, its head removed).
+fn edit_chain(db: &Path, edit: &str) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute_batch(edit).unwrap();
+}
+
+#[test]
+fn the_manifest_pins_the_chain_head_and_verify_holds_the_ledger_to_it() {
+    let wd = with_ledger();
+    ensure_chain_head(&wd.path(LEDGER));
+    signed_pack(&wd);
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(wd.path("pack/manifest.json")).unwrap()).unwrap();
+    let seq = manifest["chain_head"]["seq"]
+        .as_i64()
+        .expect("a pinned head");
+    assert_eq!(
+        manifest["chain_head"]["hash"].as_str().map(str::len),
+        Some(64),
+        "{manifest}"
+    );
+    let out = verify(&wd, &["--public-key", "s.key.pub"], 0);
+    let said = text(&out.stdout);
+    assert!(
+        lines(&said, "manifest_chain_head")[0]
+            .contains(&format!("ok: record {seq} is the one pinned")),
+        "{said}"
+    );
+
+    // The record the manifest pinned hashes otherwise: history was changed.
+    let mut set = String::new();
+    for table in ["files", "attempts", "events", "purges"] {
+        set.push_str(&format!(
+            "UPDATE {table} SET chain = zeroblob(32) WHERE seq = {seq};"
+        ));
+    }
+    edit_chain(&wd.path(LEDGER), &set);
+    let out = verify(&wd, &["--public-key", "s.key.pub"], 5);
+    let said = text(&out.stdout);
+    assert!(
+        lines(&said, "manifest_chain_head")[0].contains("history was changed"),
+        "{said}"
+    );
+
+    // No chain at all: a ledger that cannot be checked against the pinned head fails.
+    edit_chain(
+        &wd.path(LEDGER),
+        "DELETE FROM meta WHERE name = 'chain_head';",
+    );
+    let out = verify(&wd, &["--public-key", "s.key.pub"], 5);
+    let said = text(&out.stdout);
+    assert!(
+        lines(&said, "manifest_chain_head")[0].contains("FAILED: the manifest pins record"),
+        "{said}"
+    );
+}
+
+#[test]
+fn counts_that_no_longer_match_the_ledger_are_named() {
+    let wd = with_ledger();
+    signed_pack(&wd);
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(wd.path("pack/manifest.json")).unwrap()).unwrap();
+    wd.write("more.csv", "key\n+447700900099\n");
+    wd.run(
+        wd.command()
+            .args(["run", "more.csv", "--simulate", "--rate", "unlimited"]),
+        4,
+    );
+    if manifest["chain_head"].is_null() {
+        // Nothing shows the ledger only grew: its counts are not the manifest's.
+        let out = verify(&wd, &["--public-key", "s.key.pub"], 5);
+        let said = text(&out.stdout);
+        let counts = lines(&said, "manifest_counts")[0];
+        assert!(counts.contains("FAILED"), "{said}");
+        assert!(counts.contains("total 3 then, 4 now"), "{counts}");
+    } else {
+        // The chain shows the ledger grew past the pinned head: the new counts are named.
+        let out = verify(&wd, &["--public-key", "s.key.pub"], 0);
+        assert!(text(&out.stdout).contains("the ledger grew by"), "{out:?}");
     }
 }
