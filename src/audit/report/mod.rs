@@ -355,13 +355,14 @@ pub fn render_summary(summary: &ReportSummary) -> String {
     if let Some(m) = &summary.manifest {
         let _ = writeln!(out, "wrote manifest {}", m.display());
     }
-    if let Some((sig, fingerprint)) = &summary.signature {
+    if let (Some((sig, fingerprint)), Some(m)) = (&summary.signature, &summary.manifest) {
         let _ = writeln!(
             out,
             "wrote signature {} (key {fingerprint}): the auditor checks it with forget verify \
-             --manifest MANIFEST --public-key KEY.pub, the public key given to them apart from \
-             the evidence",
-            sig.display()
+             --manifest {} --public-key KEY.pub, the public key given to them apart from the \
+             evidence",
+            sig.display(),
+            m.display()
         );
     }
     out.push_str(&summary.requests.render_line());
