@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use rusqlite::{Connection, ErrorCode};
 
 use super::Ledger;
+use super::chain::check as chain;
 use crate::error::{Error, Result};
 use crate::outcome::Outcome;
 
@@ -147,6 +148,28 @@ pub const CHECKS: &[Check] = &[
         about: "the units' attempt counts add up to the attempts recorded",
         depth: Depth::Report,
         run: attempt_counts,
+    },
+    Check {
+        name: "chain",
+        about: "every chained record (file, attempt, event, purge) hashes to its link from \
+                the one before it, in sequence from the genesis to the head: nothing recorded \
+                since the chain began was edited, removed or reordered",
+        depth: Depth::All,
+        run: chain::links,
+    },
+    Check {
+        name: "chain_coverage",
+        about: "every file, attempt, event and purge recorded since the chain began is in it",
+        depth: Depth::All,
+        run: chain::coverage,
+    },
+    Check {
+        name: "chain_outcomes",
+        about: "every unit's outcome is the one its last chained answer (or a chained \
+                set-aside) gave it, and the units erased or not held before the chain began \
+                are those its genesis pinned",
+        depth: Depth::All,
+        run: chain::outcomes,
     },
 ];
 
