@@ -396,7 +396,7 @@ pub const MIGRATIONS: &[&str] = &[
 ];
 
 /// The migration after which the chain begins (`chain::begin`).
-const CHAIN_BEGINS: usize = 9;
+pub const CHAIN_BEGINS: usize = 9;
 
 /// The oldest schema the reading commands understand as it is (a read-only ledger is
 /// never migrated): migration 5 only added checks.

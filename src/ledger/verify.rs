@@ -178,8 +178,11 @@ impl Ledger {
     /// met by a check is that check's verdict; other failures (I/O) are errors.
     pub fn verify(&self, depth: Depth) -> Result<Vec<Verdict>> {
         let mut verdicts = Vec::new();
+        // A ledger of a schema before the chain, read as it is, has none to check (the
+        // next run upgrades it and begins one); `forget verify` says so.
+        let chained = super::schema::version(&self.conn)? >= super::schema::CHAIN_BEGINS;
         for check in CHECKS {
-            if check.depth > depth {
+            if check.depth > depth || (check.name.starts_with("chain") && !chained) {
                 continue;
             }
             let found = match (check.run)(&self.conn) {
