@@ -20,7 +20,11 @@ Checks: SQLite's quick_check (every page and record), then forget's rules: every
 of the type and range forget writes, every unit in one known state, counts per outcome adding
 up, row kinds, every row and attempt pointing at what it names, one request row per unit, a
 transaction id for every Webex deletion, no plaintext key on an erased unit, files' row
-counts, attempt counts. `--json` names them (field `check`).
+counts, attempt counts; and the hash chain: every chained record (file, attempt, event,
+purge) hashes to its link from the one before it, from the genesis to the head (`chain`),
+nothing recorded since the chain began is outside it (`chain_coverage`), every unit's
+outcome and transaction id are those its last chained answer gave (`chain_outcomes`).
+`--format json` names them (field `check`).
 With --manifest (a manifest of `forget report`, signed with --sign-key), also:
 manifest_format (it reads as a forget manifest), manifest_signature (the signature in
 MANIFEST.sig is valid for the manifest's exact bytes), manifest_signer (it was made with the
@@ -101,6 +105,12 @@ fn print(
     ledger_verdicts: Vec<Verdict>,
     manifest: Option<(manifest_check::About, Vec<Verdict>)>,
 ) -> Result<i32> {
+    if !ledger_verdicts.iter().any(|v| v.check == "chain") && ledger_verdicts.len() > 1 {
+        output::eprint(
+            "note: this ledger has no hash chain (its schema is older than the chain): the \
+             chain checks were not run; the next `forget run` on it upgrades it and begins one\n",
+        );
+    }
     let ledger_failed = ledger_verdicts.iter().filter(|v| !v.ok).count();
     let (about, manifest_verdicts) = match manifest {
         Some((about, verdicts)) => (Some(about), verdicts),

@@ -3,11 +3,14 @@
 //! An event is never updated or deleted (triggers refuse it): a later event supersedes an
 //! earlier state and says so. Each row holds everything that describes the change — when,
 //! which request (file id and line) or unit, who, where, why, and a JSON `detail` — so a
-//! later issue can hash-chain the log.
+//! each is linked into the ledger's hash chain (`ledger::chain`).
 
 use std::time::SystemTime;
 
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
+use rusqlite::types::Value;
+
+use super::chain::Appender;
 
 use crate::actor::Actor;
 
@@ -50,24 +53,36 @@ pub(crate) const DATE_FLAG_STANDS: &str = "e.kind = 'date_unreadable'
 /// Who an event names when the environment does not say.
 const UNKNOWN: &str = "unknown";
 
-/// Append `e`, by `actor`, now; returns its id. Call it inside the transaction that makes
-/// the change it records, so the two are committed together.
+/// Append `e`, by `actor`, now, linked into the hash chain; returns its id. Call it inside
+/// the transaction that makes the change it records (after its first write), so the two
+/// are committed together.
 pub fn record(conn: &Connection, actor: &Actor, e: &Event<'_>) -> rusqlite::Result<i64> {
+    let content = [
+        Value::Text(super::timestamp(SystemTime::now())),
+        Value::Text(e.kind.to_owned()),
+        e.file_id.map_or(Value::Null, Value::Integer),
+        e.line.map_or(Value::Null, |l| Value::Integer(l as i64)),
+        e.unit_id.map_or(Value::Null, Value::Integer),
+        Value::Text(actor.operator.as_deref().unwrap_or(UNKNOWN).to_owned()),
+        Value::Text(actor.host.as_deref().unwrap_or(UNKNOWN).to_owned()),
+        e.reason.map_or(Value::Null, |r| Value::Text(r.to_owned())),
+        e.detail
+            .as_ref()
+            .map_or(Value::Null, |d| Value::Text(d.to_string())),
+    ];
+    let mut chain = Appender::load(conn)?;
+    let (seq, hash) = chain.link("events", &content);
     conn.execute(
-        "INSERT INTO events (at, kind, file_id, line, unit_id, operator, host, reason, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
-            super::timestamp(SystemTime::now()),
-            e.kind,
-            e.file_id,
-            e.line.map(|l| l as i64),
-            e.unit_id,
-            actor.operator.as_deref().unwrap_or(UNKNOWN),
-            actor.host.as_deref().unwrap_or(UNKNOWN),
-            e.reason,
-            e.detail.as_ref().map(|d| d.to_string()),
-        ],
+        "INSERT INTO events (at, kind, file_id, line, unit_id, operator, host, reason, detail,
+                             seq, chain)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        rusqlite::params_from_iter(
+            content
+                .into_iter()
+                .chain([Value::Integer(seq), Value::Blob(hash)]),
+        ),
     )?;
+    chain.save(conn)?;
     Ok(conn.last_insert_rowid())
 }
 

@@ -299,6 +299,7 @@ impl Ledger {
             ],
         )?;
         let id = tx.last_insert_rowid();
+        super::chain::append_file(&tx, id)?;
         options_event(&tx, actor, id, options, dry_run, None)?;
         tx.commit()?;
         Ok(id)

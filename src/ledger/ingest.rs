@@ -381,7 +381,9 @@ impl Ledger {
         let id = match found {
             Some((id, _)) => id,
             None => {
-                self.conn.execute(
+                // The file and its link in the chain are one change.
+                let tx = self.conn.unchecked_transaction()?;
+                tx.execute(
                     "INSERT INTO files (connector, path, sha256, profile_default, key_column, added_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                     params![
@@ -393,7 +395,10 @@ impl Ledger {
                         timestamp(std::time::SystemTime::now())
                     ],
                 )?;
-                self.conn.last_insert_rowid()
+                let id = tx.last_insert_rowid();
+                super::chain::append_file(&tx, id)?;
+                tx.commit()?;
+                id
             }
         };
         let recorded_through: i64 = self.conn.query_row(

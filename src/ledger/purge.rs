@@ -8,7 +8,9 @@
 use std::time::SystemTime;
 
 use rusqlite::params;
+use rusqlite::types::Value;
 
+use super::chain::Appender;
 use super::{Ledger, timestamp};
 use crate::actor::Actor;
 use crate::error::Result;
@@ -128,18 +130,26 @@ impl Ledger {
         }
         let units: u64 = done.units.iter().map(|(_, n)| n).sum();
         let names = serde_json::to_string(&scope.names()).unwrap_or_else(|_| "[]".into());
+        let content = [
+            Value::Text(at),
+            by.operator.clone().map_or(Value::Null, Value::Text),
+            by.host.clone().map_or(Value::Null, Value::Text),
+            Value::Text(names),
+            Value::Integer(units as i64),
+            Value::Integer(done.invalid_rows as i64),
+        ];
+        let mut chain = Appender::load(&tx)?;
+        let (seq, hash) = chain.link("purges", &content);
         tx.execute(
-            "INSERT INTO purges (at, operator, host, outcomes, units, rows)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                at,
-                by.operator,
-                by.host,
-                names,
-                units as i64,
-                done.invalid_rows as i64
-            ],
+            "INSERT INTO purges (at, operator, host, outcomes, units, rows, seq, chain)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            rusqlite::params_from_iter(
+                content
+                    .into_iter()
+                    .chain([Value::Integer(seq), Value::Blob(hash)]),
+            ),
         )?;
+        chain.save(&tx)?;
         tx.commit()?;
         Ok(done)
     }

@@ -375,7 +375,28 @@ pub const MIGRATIONS: &[&str] = &[
         saved_at TEXT NOT NULL
     );
     "#,
+    // 9: the hash chain (`ledger::chain`). Files, attempts, events and purges gain their
+    // place in it (`seq`) and their hash (`chain`); an attempt also keeps the outcome it set
+    // on its unit (NULL when it changed none) and the transaction id of its answer, so the
+    // chain pins each unit's outcome. The genesis (meta `chain_genesis`, `chain_head`) is
+    // written by `chain::begin` right after this step: it needs SHA-256.
+    r#"
+    ALTER TABLE files ADD COLUMN seq INTEGER;
+    ALTER TABLE files ADD COLUMN chain BLOB;
+    ALTER TABLE attempts ADD COLUMN outcome TEXT
+        CHECK (outcome IS NULL OR outcome IN ('deleted', 'not_found', 'rejected', 'failed'));
+    ALTER TABLE attempts ADD COLUMN transaction_id TEXT;
+    ALTER TABLE attempts ADD COLUMN seq INTEGER;
+    ALTER TABLE attempts ADD COLUMN chain BLOB;
+    ALTER TABLE events ADD COLUMN seq INTEGER;
+    ALTER TABLE events ADD COLUMN chain BLOB;
+    ALTER TABLE purges ADD COLUMN seq INTEGER;
+    ALTER TABLE purges ADD COLUMN chain BLOB;
+    "#,
 ];
+
+/// The migration after which the chain begins (`chain::begin`).
+pub const CHAIN_BEGINS: usize = 9;
 
 /// The oldest schema the reading commands understand as it is (a read-only ledger is
 /// never migrated): migration 5 only added checks.
@@ -447,6 +468,9 @@ fn apply(tx: &Transaction<'_>, from: usize) -> rusqlite::Result<()> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(from) {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        if i + 1 == CHAIN_BEGINS {
+            super::chain::begin(tx, from)?;
+        }
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use rusqlite::{Connection, ErrorCode};
 
 use super::Ledger;
+use super::chain::check as chain;
 use crate::error::{Error, Result};
 use crate::outcome::Outcome;
 
@@ -148,6 +149,28 @@ pub const CHECKS: &[Check] = &[
         depth: Depth::Report,
         run: attempt_counts,
     },
+    Check {
+        name: "chain",
+        about: "every chained record (file, attempt, event, purge) hashes to its link from \
+                the one before it, in sequence from the genesis to the head: nothing recorded \
+                since the chain began was edited, removed or reordered",
+        depth: Depth::All,
+        run: chain::links,
+    },
+    Check {
+        name: "chain_coverage",
+        about: "every file, attempt, event and purge recorded since the chain began is in it",
+        depth: Depth::All,
+        run: chain::coverage,
+    },
+    Check {
+        name: "chain_outcomes",
+        about: "every unit's outcome is the one its last chained answer (or a chained \
+                set-aside) gave it, and the units erased or not held before the chain began \
+                are those its genesis pinned",
+        depth: Depth::All,
+        run: chain::outcomes,
+    },
 ];
 
 impl Ledger {
@@ -155,8 +178,11 @@ impl Ledger {
     /// met by a check is that check's verdict; other failures (I/O) are errors.
     pub fn verify(&self, depth: Depth) -> Result<Vec<Verdict>> {
         let mut verdicts = Vec::new();
+        // A ledger of a schema before the chain, read as it is, has none to check (the
+        // next run upgrades it and begins one); `forget verify` says so.
+        let chained = super::schema::version(&self.conn)? >= super::schema::CHAIN_BEGINS;
         for check in CHECKS {
-            if check.depth > depth {
+            if check.depth > depth || (check.name.starts_with("chain") && !chained) {
                 continue;
             }
             let found = match (check.run)(&self.conn) {

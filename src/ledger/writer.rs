@@ -19,8 +19,10 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
+use rusqlite::types::Value;
 use rusqlite::{Connection, params};
 
+use super::chain::Appender;
 use super::{configure, timestamp};
 use crate::outcome::Outcome;
 
@@ -277,11 +279,15 @@ fn write_batch(
     rows_with_fields: bool,
 ) -> rusqlite::Result<BatchCounts> {
     let mut counts = BatchCounts::default();
-    let tx = conn.transaction()?;
+    // IMMEDIATE: the chain's head is read first, and no other writer may append between
+    // that read and this commit.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     {
+        let mut chain = Appender::load(&tx)?;
         let mut attempt = tx.prepare_cached(
-            "INSERT INTO attempts (unit_id, run_id, at, http_status, code, verdict, latency_ms, error)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO attempts (unit_id, run_id, at, http_status, code, verdict, latency_ms,
+                                   error, outcome, transaction_id, seq, chain)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )?;
         let mut progress = tx.prepare_cached(&format!(
             "UPDATE units SET attempts = attempts + 1,
@@ -321,16 +327,6 @@ fn write_batch(
         let rejected = config.resend_rejected;
         for r in batch {
             let at = timestamp(r.at);
-            attempt.execute(params![
-                r.unit_id,
-                config.run_id,
-                at,
-                r.http_status,
-                r.code,
-                r.verdict,
-                r.latency_ms,
-                r.error
-            ])?;
             // A gone key keeps no plaintext: only its keyed hash and masked form remain,
             // also where an audit field repeated it.
             if rows_with_fields && r.finish.is_some_and(|o| o.is_gone()) {
@@ -358,6 +354,27 @@ fn write_batch(
                     r.description
                 ])?,
             };
+            // The attempt keeps the outcome it set, so the chain pins every unit's outcome.
+            let set = r.finish.filter(|_| changed > 0);
+            let content = [
+                Value::Integer(r.unit_id),
+                Value::Integer(config.run_id),
+                Value::Text(at.clone()),
+                r.http_status
+                    .map_or(Value::Null, |s| Value::Integer(i64::from(s))),
+                r.code.clone().map_or(Value::Null, Value::Text),
+                Value::Text(r.verdict.to_owned()),
+                Value::Integer(i64::from(r.latency_ms)),
+                r.error.clone().map_or(Value::Null, Value::Text),
+                set.map_or(Value::Null, |o| Value::Text(o.as_str().to_owned())),
+                r.transaction_id.clone().map_or(Value::Null, Value::Text),
+            ];
+            let (seq, hash) = chain.link("attempts", &content);
+            attempt.execute(rusqlite::params_from_iter(
+                content
+                    .into_iter()
+                    .chain([Value::Integer(seq), Value::Blob(hash)]),
+            ))?;
             match (changed, r.finish) {
                 (0, finish) => {
                     late.execute(params![r.unit_id, at])?;
@@ -381,6 +398,7 @@ fn write_batch(
                 (_, None) => {}
             }
         }
+        chain.save(&tx)?;
     }
     tx.commit()?;
     Ok(counts)

@@ -10,6 +10,7 @@ mod access_outcomes;
 mod audit;
 mod bad_input;
 mod bulk_load;
+mod chain;
 mod cli;
 mod contradictions;
 mod crash;

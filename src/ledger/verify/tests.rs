@@ -114,7 +114,7 @@ fn each_rule_finds_what_it_is_about() {
     let cases: &[(&str, &[&str])] = &[
         (
             "UPDATE units SET outcome = 'daleted' WHERE id = 1",
-            &["unit_states"],
+            &["unit_states", "chain_outcomes"],
         ),
         (
             "UPDATE units SET attempts = -1 WHERE id = 1",
@@ -130,7 +130,7 @@ fn each_rule_finds_what_it_is_about() {
         ),
         (
             "UPDATE units SET transaction_id = NULL WHERE id = 1",
-            &["deleted_have_transaction_id"],
+            &["deleted_have_transaction_id", "chain_outcomes"],
         ),
         (
             "UPDATE row_records SET kind = 'requets' WHERE line = 5",
@@ -147,23 +147,26 @@ fn each_rule_finds_what_it_is_about() {
         ("UPDATE files SET rows = 9", &["file_rows"]),
         (
             "DELETE FROM attempts WHERE unit_id = 2",
-            &["attempt_counts"],
+            &["attempt_counts", "chain", "chain_outcomes"],
         ),
-        ("UPDATE attempts SET latency_ms = -1", &["attempt_values"]),
+        (
+            "UPDATE attempts SET latency_ms = -1",
+            &["attempt_values", "chain"],
+        ),
         (
             "INSERT INTO events (at, kind, file_id, line, operator, host, reason)
              VALUES ('t', 'resolved', 1, 99, 'o', 'h', 'why')",
-            &["events"],
+            &["events", "chain_coverage"],
         ),
         (
             "INSERT INTO events (at, kind, file_id, line, operator, host, reason)
              VALUES ('t', 'resolved', 1, 6, 'o', 'h', ' ')",
-            &["events"],
+            &["events", "chain_coverage"],
         ),
         (
             "INSERT INTO events (at, kind, file_id, line, operator, host, detail)
              VALUES ('t', 'corrected', 1, 6, 'o', 'h', '{\"file_id\": 1, \"line\": 42}')",
-            &["events"],
+            &["events", "chain_coverage"],
         ),
     ];
     for (sql, want) in cases {
