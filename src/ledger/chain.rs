@@ -29,7 +29,9 @@ pub fn head(conn: &Connection) -> rusqlite::Result<Option<Head>> {
         return Ok(None);
     }
     let value: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE name = ?1", [HEAD], |r| r.get(0))
+        .query_row("SELECT value FROM meta WHERE name = ?1", [HEAD], |r| {
+            r.get(0)
+        })
         .optional()?;
     Ok(value.and_then(|v| parse_head(&v)))
 }
