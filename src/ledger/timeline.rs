@@ -109,6 +109,10 @@ fn millis_sql(column: &str) -> String {
     format!("CAST(round((julianday({column}) - {UNIX_EPOCH_JD}) * 86400000.0) AS INTEGER)")
 }
 
+// The first and last times are found by comparing text, as stored (RFC 3339, UTC): cheaper
+// than reading every time, and exact but within one second (`…:57Z` sorts after
+// `…:57.5Z`), which the bins, a second or wider, absorb.
+
 /// Milliseconds since the Unix epoch, as seconds.
 fn seconds(millis: Option<i64>) -> Option<f64> {
     millis.map(|ms| ms as f64 / 1000.0)
@@ -121,14 +125,18 @@ const THROTTLED: &str = "(a.http_status = 429 OR a.verdict = 'throttled')";
 const ANSWERED_AT: &str = "coalesce(finished_at, last_attempt_at)";
 
 impl Ledger {
-    /// Requests over time (`None`: nothing was ever sent or answered).
+    /// Requests over time (`None`: nothing was ever sent or answered). Two passes over the
+    /// units: the first and last time (compared as text, read as times twice), then one
+    /// grouping by both bins and the outcome.
     pub fn activity(&self) -> Result<Option<Activity>> {
         let (first, last): (Option<i64>, Option<i64>) = self.conn.query_row(
             &format!(
-                "SELECT min({}), max({})
-                 FROM units WHERE first_attempt_at IS NOT NULL OR {ANSWERED_AT} IS NOT NULL",
-                millis_sql(&format!("coalesce(first_attempt_at, {ANSWERED_AT})")),
-                millis_sql(&format!("coalesce({ANSWERED_AT}, first_attempt_at)")),
+                "SELECT {}, {} FROM (
+                   SELECT min(coalesce(first_attempt_at, {ANSWERED_AT})) AS lo,
+                          max(coalesce({ANSWERED_AT}, first_attempt_at)) AS hi
+                   FROM units WHERE first_attempt_at IS NOT NULL OR {ANSWERED_AT} IS NOT NULL)",
+                millis_sql("lo"),
+                millis_sql("hi"),
             ),
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
@@ -141,11 +149,8 @@ impl Ledger {
         let sent_bin = Bins::index_sql("first_attempt_at", "?1", "?2");
         let answer_bin = Bins::index_sql(ANSWERED_AT, "?1", "?2");
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT 'sent', {sent_bin}, count(*) FROM units
-               WHERE first_attempt_at IS NOT NULL GROUP BY 2
-             UNION ALL
-             SELECT outcome, {answer_bin}, count(*) FROM units
-               WHERE outcome <> 'pending' AND {ANSWERED_AT} IS NOT NULL GROUP BY 1, 2"
+            "SELECT {sent_bin}, {answer_bin}, outcome, count(*) FROM units
+             WHERE first_attempt_at IS NOT NULL OR {ANSWERED_AT} IS NOT NULL GROUP BY 1, 2, 3"
         ))?;
         let mut rows = stmt.query(rusqlite::params![bins.width, first_bin])?;
         let zeros = vec![0; bins.count];
@@ -157,27 +162,32 @@ impl Ledger {
             attention: zeros,
         };
         while let Some(row) = rows.next()? {
-            let what: String = row.get(0)?;
-            let index: Option<i64> = row.get(1)?;
-            let n = row.get::<_, i64>(2)? as u64;
-            let series = match what.as_str() {
-                "sent" => &mut activity.sent,
+            let (sent, answered): (Option<i64>, Option<i64>) = (row.get(0)?, row.get(1)?);
+            let outcome: String = row.get(2)?;
+            let n = row.get::<_, i64>(3)? as u64;
+            bins.add(&mut activity.sent, sent, n);
+            let series = match outcome.as_str() {
+                "pending" => continue,
                 "deleted" => &mut activity.erased,
                 "not_found" => &mut activity.not_found,
                 _ => &mut activity.attention,
             };
-            bins.add(series, index, n);
+            bins.add(series, answered, n);
         }
         Ok(Some(activity))
     }
 
     /// Each run's calls and 429s over time, in runs' order (runs that made no call are left
-    /// out). Two passes over the attempts: each run's first and last call, then the bins.
+    /// out). Two passes over the attempts: each run's first and last call (compared as text,
+    /// read as times once), then the bins.
     pub fn run_calls(&self) -> Result<Vec<RunCalls>> {
-        let at = millis_sql("a.at");
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT a.run_id, min({at}), max({at}), count(*), coalesce(sum({THROTTLED}), 0)
-             FROM attempts a GROUP BY a.run_id ORDER BY a.run_id"
+            "SELECT run_id, {}, {}, n, throttled FROM (
+               SELECT a.run_id, min(a.at) AS lo, max(a.at) AS hi, count(*) AS n,
+                      coalesce(sum({THROTTLED}), 0) AS throttled
+               FROM attempts a GROUP BY a.run_id) ORDER BY run_id",
+            millis_sql("lo"),
+            millis_sql("hi"),
         ))?;
         let mut runs: Vec<RunCalls> = stmt
             .query_map([], |r| {

@@ -79,8 +79,11 @@ fn parse(page: &str) -> RcDom {
     dom
 }
 
-/// Every element under `node`, depth first: (name, attributes, node).
-fn elements(node: &Handle, out: &mut Vec<(String, Vec<(String, String)>, Handle)>) {
+/// An element: its name, its attributes (name, value), and the node.
+type Element = (String, Vec<(String, String)>, Handle);
+
+/// Every element under `node`, depth first.
+fn elements(node: &Handle, out: &mut Vec<Element>) {
     if let NodeData::Element { name, attrs, .. } = &node.data {
         let attrs = attrs
             .borrow()

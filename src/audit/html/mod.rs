@@ -211,7 +211,7 @@ a{color:#0b5cad}\
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums;font-size:.92rem}\
 caption{text-align:left;font-weight:600;padding:.3rem 0}\
 th,td{padding:.25rem .5rem;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}\
-th{font-weight:600}.n{text-align:right;white-space:nowrap}\
+th{font-weight:600}.n{text-align:right;white-space:nowrap}.d{white-space:nowrap}\
 code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.88em;background:#f2f2f2;\
 padding:0 .2em;border-radius:.2em;overflow-wrap:anywhere}td code,th code{white-space:nowrap}\
 figure{margin:1rem 0}figcaption{font-size:.9rem;color:var(--muted)}\

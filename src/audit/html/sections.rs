@@ -241,7 +241,7 @@ fn by_file(s: &Summary) -> String {
             .map_or_else(|| "partly recorded".to_owned(), thousands);
         let _ = write!(
             out,
-            "<tr><th scope=\"row\"><code>{}</code></th><td>{}</td><td class=\"n\">{}</td>",
+            "<tr><th scope=\"row\"><code>{}</code></th><td class=\"d\">{}</td><td class=\"n\">{}</td>",
             esc(&f.path),
             esc(&shown_time(&f.added_at)),
             esc(&rows)
@@ -608,8 +608,8 @@ fn late_table(title: &str, list: &Listed, days: &str) -> String {
         let id = r.request_id.as_deref().unwrap_or("—");
         let _ = write!(
             out,
-            "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td><code>{}:{}</code></td>\
-             <td><code>{}</code></td><td>{}</td></tr>",
+            "<tr><td class=\"d\">{}</td><td class=\"n\">{}</td><td class=\"d\">{}</td>\
+             <td><code>{}:{}</code></td><td><code>{}</code></td><td>{}</td></tr>",
             esc(&r.due_on),
             r.days_overdue.abs(),
             esc(id),
@@ -654,7 +654,7 @@ pub fn throttle(s: &Summary) -> String {
         let opt = |v: &Option<String>| esc(v.as_deref().unwrap_or("—"));
         let _ = write!(
             out,
-            "<tr><th scope=\"row\" class=\"n\">{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+            "<tr><th scope=\"row\" class=\"n\">{}</th><td class=\"d\">{}</td><td class=\"d\">{}</td><td>{}</td><td>{}</td>\
              <td>{}</td><td>{}</td><td>{}</td>",
             run.id,
             esc(&shown_time(&run.started_at)),

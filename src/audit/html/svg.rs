@@ -160,18 +160,8 @@ pub fn columns(
         }
     }
     // A few bins named under the axis: the first, the middle and the last.
-    let marks = n.min(3);
-    let mut named = Vec::new();
-    for k in 0..marks {
-        let i = if marks == 1 {
-            0
-        } else {
-            k * (n - 1) / (marks - 1)
-        };
-        if named.last() != Some(&i) {
-            named.push(i);
-        }
-    }
+    let mut named = vec![0, n / 2, n - 1];
+    named.dedup();
     for i in named {
         let x = LEFT + (i as f64 + 0.5) * step;
         let anchor = match i {
