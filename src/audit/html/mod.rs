@@ -23,6 +23,7 @@ use crate::ledger::timeline::{Activity, RunCalls};
 use crate::ledger::{Counts, Ledger, ScopeCounts};
 
 pub mod escape;
+mod over_time;
 mod sections;
 pub mod svg;
 
@@ -143,9 +144,9 @@ pub fn render(s: &Summary) -> String {
         sections::contents(),
     );
     out.push_str(&sections::asked_and_done(s));
-    out.push_str(&sections::over_time(s));
+    out.push_str(&over_time::over_time(s));
     out.push_str(&sections::deadlines(s));
-    out.push_str(&sections::throttle(s));
+    out.push_str(&over_time::throttle(s));
     out.push_str(&sections::attention(s));
     out.push_str(&about(s));
     out.push_str("</main>\n</body>\n</html>\n");
