@@ -26,6 +26,16 @@ pub struct DeadlineLists {
 /// The counts and lists as of `today`. `id_column` names the kept column holding request
 /// ids; it must be one the ledger kept.
 pub fn lists(ledger: &Ledger, today: Date, id_column: Option<&str>) -> Result<DeadlineLists> {
+    check_id_column(ledger, id_column)?;
+    Ok(DeadlineLists {
+        summary: ledger.deadlines(today, usize::MAX >> 1)?,
+        overdue_requests: ledger.late_requests(Lateness::Overdue, today, id_column)?,
+        late_requests: ledger.late_requests(Lateness::Late, today, id_column)?,
+    })
+}
+
+/// `--id-column NAME` must name a column the ledger kept.
+pub fn check_id_column(ledger: &Ledger, id_column: Option<&str>) -> Result<()> {
     if let Some(name) = id_column {
         let kept = ledger.kept_column_names()?;
         if !kept.iter().any(|k| k == name) {
@@ -40,11 +50,7 @@ pub fn lists(ledger: &Ledger, today: Date, id_column: Option<&str>) -> Result<De
             )));
         }
     }
-    Ok(DeadlineLists {
-        summary: ledger.deadlines(today, usize::MAX >> 1)?,
-        overdue_requests: ledger.late_requests(Lateness::Overdue, today, id_column)?,
-        late_requests: ledger.late_requests(Lateness::Late, today, id_column)?,
-    })
+    Ok(())
 }
 
 /// Both lists for a human, one request a line.

@@ -1,10 +1,11 @@
-//! The audit commands, each over the ledger's queries: [`status`], [`lookup`] ("did you
+//! The audit commands, each over the ledger's queries: [`status`] (and its [`html`] page), [`lookup`] ("did you
 //! erase me?"), [`report`] (evidence files and manifest), [`purge`] (giving up on keys), [`resolve`] (ending requests
 //! that need attention, with a reason), [`manifest_check`] (a signed manifest checked against
 //! its files and the ledger, for `forget verify --manifest`).
 
 pub mod deadlines;
 pub mod exports;
+pub mod html;
 pub mod lookup;
 pub mod manifest_check;
 pub mod purge;

@@ -75,7 +75,8 @@ pub fn render(ledger: &str, files: &[FileFact], runs: &[RunFact], r: &RequestCou
     out
 }
 
-fn status_word(r: &RequestCounts) -> &'static str {
+/// The state of the whole ledger in a few words: the summary's title.
+pub(crate) fn status_word(r: &RequestCounts) -> &'static str {
     if r.requests == 0 {
         "nothing recorded yet"
     } else if r.open == 0 {

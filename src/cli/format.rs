@@ -21,6 +21,8 @@ pub enum Format {
     Jsonl,
     /// Markdown, to paste into a ticket.
     Md,
+    /// One self-contained HTML page.
+    Html,
 }
 
 impl Format {
@@ -31,6 +33,7 @@ impl Format {
             "csv" => Ok(Format::Csv),
             "jsonl" => Ok(Format::Jsonl),
             "md" => Ok(Format::Md),
+            "html" => Ok(Format::Html),
             other => Err(format!("unknown format {other}")),
         }
     }
@@ -64,6 +67,7 @@ fn name(format: Format) -> &'static str {
         Format::Csv => "csv",
         Format::Jsonl => "jsonl",
         Format::Md => "md",
+        Format::Html => "html",
     }
 }
 

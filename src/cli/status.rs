@@ -7,13 +7,13 @@ use clap::Args;
 use super::args::{self, LedgerArgs};
 use super::format::{self, Format};
 use crate::audit::exports::{self, AccessCounts};
-use crate::audit::{deadlines, status};
+use crate::audit::{deadlines, html, status};
 use crate::deadline;
-use crate::error::{Result, exit};
+use crate::error::{Error, Result, exit};
 use crate::ledger::requests;
 use crate::ledger::verify::Depth;
 use crate::ledger::{self, Ledger};
-use crate::output;
+use crate::output::{self, Destination, Overwrite, Protected};
 
 #[derive(Args, Debug)]
 pub struct StatusArgs {
@@ -25,8 +25,17 @@ pub struct StatusArgs {
     /// deadline counts and the overdue and late requests (with --deadlines: the deadline
     /// fields alone; with --by-connector: `scopes`, one object per connector and scope).
     /// md: a paragraph and a table of requests by state, to paste into a ticket.
-    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = format::parser(&["text", "json", "md"]))]
+    /// html: one self-contained page (no script, nothing fetched; keys masked) with charts —
+    /// outcomes per file and connector, requests over time, deadlines with request ids, each
+    /// run's calls and 429s, what needs attention and the command that ends it; best with
+    /// --output summary.html.
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = format::parser(&["text", "json", "md", "html"]))]
     pub format: Format,
+    /// Write the summary (--format html or md) to FILE instead of stdout (`-`: stdout). A file
+    /// of that name is replaced, whole, once the new one is complete; never the ledger, its
+    /// companions or a recorded input file.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
     /// Deprecated: `--format json`.
     #[arg(long, hide = true)]
     pub json: bool,
@@ -52,9 +61,20 @@ pub struct StatusArgs {
 pub fn exec(args: &StatusArgs) -> Result<i32> {
     let json = format::chosen(args.format, &[(args.json, "--json", Format::Json)]) == Format::Json;
     let path = &args.ledger.state;
+    let summary = matches!(args.format, Format::Html | Format::Md) && !json;
+    if args.output.is_some() && !summary {
+        return Err(Error::usage(
+            "--output writes the summary of --format html or md; the other formats print to stdout",
+        ));
+    }
     let ledger = Ledger::open_read_only(path)?;
     ledger.ensure_sound(Depth::Report)?;
     let today = deadline::today();
+    if args.format == Format::Html && !json {
+        let page = html::Summary::read(&ledger, path, today, args.id_column.as_deref())?;
+        let code = exit_code(&page.requests);
+        return write_summary(args, &ledger, &html::render(&page), code);
+    }
     if args.deadlines {
         let d = deadlines::lists(&ledger, today, args.id_column.as_deref())?;
         if json {
@@ -69,20 +89,15 @@ pub fn exec(args: &StatusArgs) -> Result<i32> {
     let counts = ledger.counts()?;
     let by_scope = ledger.counts_by_scope()?;
     let requests = ledger.request_counts(None)?;
-    // 0 only when every request has ended, as for `run` and `resolve`.
-    let code = if requests.all_ended() {
-        exit::OK
-    } else {
-        exit::INCOMPLETE
-    };
-    if args.format == Format::Md {
+    let code = exit_code(&requests);
+    if args.format == Format::Md && !json {
         let md = crate::audit::status_md::render(
             &path.display().to_string(),
             &ledger.file_facts()?,
             &ledger.run_facts()?,
             &requests,
         );
-        return output::decided(code, output::print(&md));
+        return write_summary(args, &ledger, &md, code);
     }
     if json {
         if args.by_connector {
@@ -157,4 +172,47 @@ struct StatusJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     access_exports: Option<AccessCounts>,
     deadlines: deadlines::DeadlineLists,
+}
+
+/// 0 only when every request has ended, as for `run` and `resolve`.
+fn exit_code(requests: &requests::RequestCounts) -> i32 {
+    if requests.all_ended() {
+        exit::OK
+    } else {
+        exit::INCOMPLETE
+    }
+}
+
+/// A summary (HTML or Markdown) to --output under the output rule (never the ledger, its
+/// companions or an input file it recorded; replaced whole), or to stdout. Its exit code was
+/// decided before: a reader gone away does not change it.
+fn write_summary(args: &StatusArgs, ledger: &Ledger, text: &str, code: i32) -> Result<i32> {
+    match Destination::from_arg(args.output.as_deref()) {
+        Destination::Stdout => output::decided(
+            code,
+            if args.format == Format::Html {
+                // Escaped for HTML already; a terminal's escapes are not an HTML page's.
+                output::print_data(text.as_bytes())
+            } else {
+                output::print(text)
+            },
+        ),
+        Destination::File(file) => {
+            let path = &args.ledger.state;
+            let key_file = args::key_file(args.ledger_key_file.as_deref(), path);
+            let mut protected = Protected::ledger(path, &key_file);
+            for input in ledger.file_facts()? {
+                protected.add_contents(
+                    &input.sha256,
+                    format!("the input file {} recorded in this ledger", input.path),
+                );
+            }
+            let text = match args.format {
+                Format::Html => text.into(),
+                _ => crate::text::printable_lines(text),
+            };
+            output::write_file(&file, text.as_bytes(), &protected, Overwrite::Replace)?;
+            Ok(code)
+        }
+    }
 }

@@ -63,6 +63,14 @@ impl Counts {
         counts
     }
 
+    /// Count `n` more of `outcome` (a stored outcome's name) in the total and its field.
+    pub(crate) fn add_outcome(&mut self, outcome: &str, n: u64) {
+        if let Some(o) = Outcome::parse(outcome) {
+            *self.slot(o) += n;
+        }
+        self.total += n;
+    }
+
     fn add(&mut self, other: &Counts) {
         self.total += other.total;
         self.deleted += other.deleted;

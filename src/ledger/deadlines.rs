@@ -103,7 +103,8 @@ pub struct LateRequest {
     pub due_on: String,
     /// When its unit ended (late requests only).
     pub finished_at: Option<String>,
-    /// Overdue: days from the due date to today; late: to the day it was erased.
+    /// Overdue: days from the due date to today; late: to the day it was erased; due soon:
+    /// the days left, negative (0 on the day it is due).
     pub days_overdue: i64,
 }
 
@@ -114,7 +115,31 @@ pub enum Lateness {
     Overdue,
     /// Erased (or not found) after its due date.
     Late,
+    /// Open, due today or within [`DUE_SOON_DAYS`] days.
+    DueSoon,
 }
+
+impl Lateness {
+    /// The SQL that picks these requests, over `r` (the row), `u` (its unit) and `t` (today
+    /// and the last day due soon).
+    fn condition(self) -> &'static str {
+        match self {
+            Lateness::Overdue => {
+                "r.due_on < t.today AND (u.id IS NULL OR u.outcome NOT IN ('deleted', 'not_found'))"
+            }
+            Lateness::Late => {
+                "u.outcome IN ('deleted', 'not_found') AND substr(u.finished_at, 1, 10) > r.due_on"
+            }
+            Lateness::DueSoon => {
+                "r.due_on >= t.today AND r.due_on <= t.soon
+                 AND (u.id IS NULL OR u.outcome NOT IN ('deleted', 'not_found'))"
+            }
+        }
+    }
+}
+
+/// Today and the last day due soon, as the `t` of [`Lateness::condition`].
+const TODAY: &str = "(SELECT ?1 AS today, ?2 AS soon) t";
 
 impl Ledger {
     /// Every request `which` as of `today`, earliest due first. `id_column` names the kept
@@ -125,26 +150,44 @@ impl Ledger {
         today: Date,
         id_column: Option<&str>,
     ) -> Result<Vec<LateRequest>> {
-        let condition = match which {
-            Lateness::Overdue => {
-                "r.due_on < ?1 AND (u.id IS NULL OR u.outcome NOT IN ('deleted', 'not_found'))"
-            }
-            // Today does not matter here, but the query takes it (?1) all the same.
-            Lateness::Late => {
-                "?1 IS NOT NULL AND u.outcome IN ('deleted', 'not_found')
-                 AND substr(u.finished_at, 1, 10) > r.due_on"
-            }
-        };
+        self.late_requests_first(which, today, id_column, None)
+    }
+
+    /// How many requests are `which` as of `today`.
+    pub fn late_request_count(&self, which: Lateness, today: Date) -> Result<u64> {
+        let n: i64 = self.conn.query_row(
+            &format!(
+                "SELECT count(*) FROM rows r LEFT JOIN units u ON u.id = r.unit_id, {TODAY}
+                 WHERE r.due_on IS NOT NULL AND {}",
+                which.condition()
+            ),
+            params![format_date(today), soon(today)],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
+    /// [`Ledger::late_requests`], the first `limit` of them (all when `None`).
+    pub fn late_requests_first(
+        &self,
+        which: Lateness,
+        today: Date,
+        id_column: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<LateRequest>> {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT f.path, r.line, r.extra, f.extra_columns, u.key_masked, r.raw_key,
                     u.connector, u.scope, coalesce(u.outcome, 'invalid'), r.received_on,
                     r.due_on, u.finished_at
-             FROM rows r JOIN files f ON f.id = r.file_id LEFT JOIN units u ON u.id = r.unit_id
-             WHERE r.due_on IS NOT NULL AND {condition}
-             ORDER BY r.due_on, r.file_id, r.line"
+             FROM rows r JOIN files f ON f.id = r.file_id LEFT JOIN units u ON u.id = r.unit_id,
+                  {TODAY}
+             WHERE r.due_on IS NOT NULL AND {}
+             ORDER BY r.due_on, r.file_id, r.line LIMIT ?3",
+            which.condition()
         ))?;
         let today_s = format_date(today);
-        let mut rows = stmt.query(params![today_s])?;
+        let limit = limit.map_or(-1, |n| n.min(i64::MAX as usize) as i64);
+        let mut rows = stmt.query(params![today_s, soon(today), limit])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
             let extra = Pairs::parse(r.get::<_, Option<String>>(2)?.as_deref());
@@ -163,7 +206,7 @@ impl Ledger {
             let due_on: String = r.get(10)?;
             let finished_at: Option<String> = r.get(11)?;
             let until = match which {
-                Lateness::Overdue => Some(today),
+                Lateness::Overdue | Lateness::DueSoon => Some(today),
                 Lateness::Late => finished_at
                     .as_deref()
                     .and_then(|t| t.get(..10))
@@ -193,4 +236,9 @@ impl Ledger {
         }
         Ok(out)
     }
+}
+
+/// The last day [`Lateness::DueSoon`] counts, as the summary's `due_soon` does.
+fn soon(today: Date) -> String {
+    format_date(today.saturating_add(Duration::days(DUE_SOON_DAYS)))
 }

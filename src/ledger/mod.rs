@@ -12,6 +12,7 @@
 //! - [`events`]: the append-only event log; [`requests`]: each request's state, derived
 //!   from rows, units and events; [`corrections`]: later rows that supersede earlier ones.
 //! - [`chain`]: the hash chain over files, attempts, events and purges, and its head.
+//! - [`timeline`]: requests and calls over time, binned in SQL.
 //! - [`verify`]: the ledger's checks (`forget verify`, and before anything is read or sent).
 //! - this module: opening (0600, WAL, lock, key check; read-only for the audit commands) and
 //!   the queries other commands need.
@@ -32,6 +33,7 @@ pub mod report;
 pub mod requests;
 pub mod schema;
 mod send;
+pub mod timeline;
 pub mod unkey;
 pub mod verify;
 pub mod writer;

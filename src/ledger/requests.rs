@@ -16,7 +16,7 @@ use super::{Ledger, events};
 mod find;
 mod hints;
 use crate::error::Result;
-pub use hints::{DEFAULT_LEDGER, render_open, shell_word, state_flag};
+pub use hints::{DEFAULT_LEDGER, OpenHint, open_hints, render_open, shell_word, state_flag};
 
 /// A request's state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -22,6 +22,7 @@ mod environment;
 mod escaping;
 mod faults;
 mod hints;
+mod html_summary;
 mod intake;
 mod inventory;
 mod json_output;
