@@ -7,6 +7,7 @@ pub mod access;
 pub mod args;
 pub mod check;
 pub mod completions;
+pub mod evidence;
 pub mod format;
 pub mod invalid;
 pub mod inventory;
@@ -125,6 +126,12 @@ pub enum Command {
     /// or its fingerprint goes to the auditor, who checks a signed manifest with
     /// `forget verify --manifest M --public-key FILE.pub`.
     Keygen(keygen::KeygenArgs),
+    /// Write an evidence pack into a folder: report, split files, run history, HTML summary,
+    /// README.txt and a manifest of them all (signed with --sign-key).
+    ///
+    /// The folder is what an auditor takes away; its README.txt says what each file is and
+    /// how to verify it with `forget verify --manifest DIR/manifest.json --public-key KEY.pub`.
+    Evidence(evidence::EvidenceArgs),
     /// Run a local simulator of the Webex Campaign and Outreach APIs (for rehearsals and tests).
     Sim(sim::SimArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -211,6 +218,7 @@ async fn dispatch(command: Command) -> crate::Result<i32> {
         Command::Resolve(args) => resolve::exec(&args),
         Command::Verify(args) => verify::exec(&args),
         Command::Keygen(args) => keygen::exec(&args),
+        Command::Evidence(args) => evidence::exec(&args),
         Command::Sim(args) => sim::exec(&args).await,
         Command::Completions(args) => completions::exec(&args),
         Command::Man(args) => man::exec(&args),

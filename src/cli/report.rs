@@ -97,6 +97,7 @@ impl ReportArgs {
             split: self.split.clone(),
             manifest: self.manifest.clone(),
             ledger_key_file: self.ledger_key_file.clone(),
+            also: Vec::new(),
             sign: match &self.sign_key {
                 Some(_)
                     if self

@@ -20,6 +20,7 @@ mod docs;
 mod echo;
 mod environment;
 mod escaping;
+mod evidence;
 mod faults;
 mod hints;
 mod html_summary;

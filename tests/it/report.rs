@@ -77,6 +77,7 @@ fn config(out: Option<PathBuf>, format: Format) -> ReportConfig {
         manifest: None,
         ledger_key_file: None,
         sign: None,
+        also: Vec::new(),
     }
 }
 

@@ -71,6 +71,9 @@ pub struct ReportConfig {
     pub split: Option<PathBuf>,
     /// The manifest file (`-`: stdout, when the report is not there).
     pub manifest: Option<PathBuf>,
+    /// Files already written beside the report that the manifest lists too (an evidence
+    /// pack's run history, summary, README): path, role, format.
+    pub also: Vec<(PathBuf, &'static str, &'static str)>,
     /// The ledger's key file, never to be written over [default: the ledger path + .key].
     pub ledger_key_file: Option<PathBuf>,
     /// Sign the manifest with this key: its signature goes beside it (`MANIFEST.sig`).
@@ -240,6 +243,9 @@ pub fn write(ledger: &Ledger, config: &ReportConfig) -> Result<ReportSummary> {
         summary.files.push(succeeded.finish()?);
         summary.files.push(attention.finish()?);
         summary.files.push(resolved.finish()?);
+    }
+    for (path, role, format) in &config.also {
+        summary.files.push(seal::listed(path, role, format)?);
     }
     if let (Some(out), Some(path)) = (manifest_out, &config.manifest) {
         seal::relate(&mut summary.files, out.place());

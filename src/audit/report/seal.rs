@@ -36,6 +36,26 @@ pub(super) fn open_signature(
         .map(Some)
 }
 
+/// A file written before the report (`ReportConfig::also`), as the manifest lists it: its
+/// SHA-256 and size read back from disk.
+pub(super) fn listed(path: &Path, role: &'static str, format: &'static str) -> Result<WrittenFile> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::io(format!("cannot read back {}", path.display()), e))?;
+    Ok(WrittenFile {
+        path: path.display().to_string(),
+        role,
+        format,
+        // A CSV's rows are its records after the header; another file's, its lines.
+        rows: (bytes.iter().filter(|b| **b == b'\n').count() as u64)
+            .saturating_sub(u64::from(format == "csv")),
+        bytes: bytes.len() as u64,
+        sha256: crate::ledger::chain::hex(&Sha256::digest(&bytes)),
+        relative_path: None,
+        place: std::fs::canonicalize(path).ok(),
+    })
+}
+
 /// Name each written file from the manifest's folder, so a copied pack still finds them.
 pub(super) fn relate(files: &mut [WrittenFile], manifest: Option<&Path>) {
     let Some(dir) = manifest.and_then(Path::parent) else {
