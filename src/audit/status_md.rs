@@ -3,11 +3,34 @@
 
 use std::fmt::Write;
 
+use crate::ledger::chain::Head;
 use crate::ledger::report::{FileFact, RunFact};
 use crate::ledger::requests::RequestCounts;
 
+/// What the summary says of the evidence: the ledger's chain head, and a manifest's seal.
+#[derive(Default)]
+pub struct Seal {
+    pub chain: Option<Head>,
+    /// `--manifest`: its path, the fingerprint of the key that signed it (`None`: unsigned),
+    /// the chain record it pins, and whether the ledger still holds that record as pinned.
+    pub manifest: Option<ManifestSeal>,
+}
+
+pub struct ManifestSeal {
+    pub path: String,
+    pub fingerprint: Option<String>,
+    pub pinned: Option<i64>,
+    pub holds_pin: bool,
+}
+
 /// The summary as Markdown. `ledger` names the ledger it was read from.
-pub fn render(ledger: &str, files: &[FileFact], runs: &[RunFact], r: &RequestCounts) -> String {
+pub fn render(
+    ledger: &str,
+    files: &[FileFact],
+    runs: &[RunFact],
+    r: &RequestCounts,
+    seal: &Seal,
+) -> String {
     let mut out = String::new();
     let first = runs.iter().map(|r| r.started_at.as_str()).min();
     let last = runs
@@ -66,12 +89,44 @@ pub fn render(ledger: &str, files: &[FileFact], runs: &[RunFact], r: &RequestCou
     }
     let _ = writeln!(out, "| **total** | **{}** |", r.requests);
     let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "Evidence: the ledger `{}`; `forget report --manifest` writes the per-request report \
-         and its SHA-256 manifest.",
-        ledger.replace('`', "'")
-    );
+    let tick = |s: &str| s.replace('`', "'");
+    let chain = match &seal.chain {
+        Some(head) => format!(
+            ", its hash chain at record {} (`{}…`)",
+            head.seq,
+            head.hash.get(..16).unwrap_or(&head.hash)
+        ),
+        None => String::new(),
+    };
+    let _ = write!(out, "Evidence: the ledger `{}`{chain}", tick(ledger));
+    match &seal.manifest {
+        Some(m) => {
+            let signed = match &m.fingerprint {
+                Some(f) => format!("signed by key `{}`", tick(f)),
+                None => "**not signed**".into(),
+            };
+            let pin = match (m.pinned, m.holds_pin) {
+                (Some(seq), true) => format!(", pinning chain record {seq} (the ledger holds it)"),
+                (Some(seq), false) => {
+                    format!(", pinning chain record {seq} (**the ledger does not hold it as pinned**)")
+                }
+                (None, _) => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "; manifest `{}` {signed}{pin}. Check: `forget verify --manifest {} --public-key KEY.pub`.",
+                tick(&m.path),
+                tick(&m.path)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "; `forget evidence DIR --sign-key KEY` writes the report, the summary and a \
+                 signed manifest."
+            );
+        }
+    }
     out
 }
 
@@ -106,7 +161,7 @@ mod tests {
             invalid: 1,
             ..RequestCounts::default()
         };
-        let md = render("forget.db", &[], &[], &counts);
+        let md = render("forget.db", &[], &[], &counts, &Seal::default());
         assert!(
             md.starts_with("### Erasure requests: some need attention\n"),
             "{md}"
@@ -121,5 +176,41 @@ mod tests {
         );
         assert!(!md.contains("| pending |"), "{md}");
         assert!(md.contains("| **total** | **3** |"), "{md}");
+    }
+
+    #[test]
+    fn the_evidence_line_names_the_chain_head_and_the_manifests_key() {
+        let seal = Seal {
+            chain: Some(Head {
+                seq: 42,
+                hash: "ab".repeat(32),
+            }),
+            manifest: Some(ManifestSeal {
+                path: "pack/manifest.json".into(),
+                fingerprint: Some("SHA256:xyz".into()),
+                pinned: Some(41),
+                holds_pin: true,
+            }),
+        };
+        let md = render("forget.db", &[], &[], &RequestCounts::default(), &seal);
+        assert!(md.contains("hash chain at record 42 (`abababababababab…`)"), "{md}");
+        assert!(md.contains("manifest `pack/manifest.json` signed by key `SHA256:xyz`"), "{md}");
+        assert!(md.contains("pinning chain record 41 (the ledger holds it)"), "{md}");
+        let unsigned = Seal {
+            manifest: Some(ManifestSeal {
+                fingerprint: None,
+                holds_pin: false,
+                ..ManifestSeal {
+                    path: "m.json".into(),
+                    fingerprint: None,
+                    pinned: Some(7),
+                    holds_pin: false,
+                }
+            }),
+            ..Seal::default()
+        };
+        let md = render("forget.db", &[], &[], &RequestCounts::default(), &unsigned);
+        assert!(md.contains("**not signed**"), "{md}");
+        assert!(md.contains("**the ledger does not hold it as pinned**"), "{md}");
     }
 }

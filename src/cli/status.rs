@@ -7,7 +7,7 @@ use clap::Args;
 use super::args::{self, LedgerArgs};
 use super::format::{self, Format};
 use crate::audit::exports::{self, AccessCounts};
-use crate::audit::{deadlines, html, status};
+use crate::audit::{deadlines, html, status, status_md};
 use crate::deadline;
 use crate::error::{Error, Result, exit};
 use crate::ledger::requests;
@@ -36,6 +36,12 @@ pub struct StatusArgs {
     /// companions or a recorded input file.
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// With --format md: name this manifest (of `forget report --manifest` or `forget
+    /// evidence`) in the summary — the key that signed it (its fingerprint) and the chain
+    /// record it pins, checked against this ledger. `forget verify --manifest` checks the
+    /// signature itself.
+    #[arg(long, value_name = "FILE", requires = "format")]
+    pub manifest: Option<PathBuf>,
     /// Deprecated: `--format json`.
     #[arg(long, hide = true)]
     pub json: bool,
@@ -67,6 +73,11 @@ pub fn exec(args: &StatusArgs) -> Result<i32> {
             "--output writes the summary of --format html or md; the other formats print to stdout",
         ));
     }
+    if args.manifest.is_some() && (args.format != Format::Md || json) {
+        return Err(Error::usage(
+            "--manifest names a manifest in the summary of --format md",
+        ));
+    }
     let ledger = Ledger::open_read_only(path)?;
     ledger.ensure_sound(Depth::Report)?;
     let today = deadline::today();
@@ -91,11 +102,20 @@ pub fn exec(args: &StatusArgs) -> Result<i32> {
     let requests = ledger.request_counts(None)?;
     let code = exit_code(&requests);
     if args.format == Format::Md && !json {
-        let md = crate::audit::status_md::render(
+        let seal = status_md::Seal {
+            chain: ledger.chain_head()?,
+            manifest: args
+                .manifest
+                .as_deref()
+                .map(|m| manifest_seal(&ledger, m))
+                .transpose()?,
+        };
+        let md = status_md::render(
             &path.display().to_string(),
             &ledger.file_facts()?,
             &ledger.run_facts()?,
             &requests,
+            &seal,
         );
         return write_summary(args, &ledger, &md, code);
     }
@@ -215,4 +235,29 @@ fn write_summary(args: &StatusArgs, ledger: &Ledger, text: &str, code: i32) -> R
             Ok(code)
         }
     }
+}
+
+/// What a manifest says of its seal, for `--format md --manifest`: the key that signed it
+/// and the chain record it pins, checked against this ledger's chain. (`forget verify
+/// --manifest` checks the signature itself.)
+fn manifest_seal(ledger: &Ledger, path: &std::path::Path) -> Result<status_md::ManifestSeal> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::usage(format!("--manifest {}: cannot read it: {e}", path.display())))?;
+    let doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::usage(format!("--manifest {}: not a forget manifest: {e}", path.display()))
+    })?;
+    let pinned = doc["chain_head"]["seq"].as_i64();
+    let pinned_hash = doc["chain_head"]["hash"].as_str();
+    let holds_pin = match (pinned, pinned_hash) {
+        (Some(seq), Some(hash)) => {
+            ledger::chain::hash_at(ledger.conn(), seq)?.as_deref() == Some(hash)
+        }
+        _ => false,
+    };
+    Ok(status_md::ManifestSeal {
+        path: path.display().to_string(),
+        fingerprint: doc["signer"]["fingerprint"].as_str().map(str::to_owned),
+        pinned,
+        holds_pin,
+    })
 }

@@ -132,6 +132,24 @@ fn a_signed_pack_lists_every_file_verifies_and_holds_no_erased_key() {
         }
     }
 
+    // The paste-able summary names the key that signed the pack and the chain record it pins.
+    let fingerprint = manifest["signer"]["fingerprint"].as_str().unwrap();
+    let md = wd.run(
+        wd.command().args([
+            "status",
+            "--state",
+            LEDGER,
+            "--format",
+            "md",
+            "--manifest",
+            "pack/manifest.json",
+        ]),
+        4,
+    );
+    let md = text(&md.stdout);
+    assert!(md.contains(&format!("signed by key `{fingerprint}`")), "{md}");
+    assert!(md.contains("(the ledger holds it)"), "{md}");
+
     // One byte of the summary changed is caught.
     let html = wd.path("pack/summary.html");
     let mut bytes = std::fs::read(&html).unwrap();

@@ -280,7 +280,7 @@ fn the_html_summary_is_one_well_formed_self_contained_page() {
         "Run 1, started ",
         "What still needs attention",
         "<code>forget resolve --state forget-simulate.db --outcome invalid --reason &quot;WHY&quot;</code> ends them",
-        "not chained",
+        "chained records (<code>forget verify</code> checks the chain)",
         concat!("<dd>", env!("CARGO_PKG_VERSION"), "</dd>"),
         "<code>forget-simulate.db</code>",
     ] {
