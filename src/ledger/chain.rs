@@ -255,15 +255,20 @@ impl Appender {
     /// Link the next record of `table` (its [`content_columns`], in order): returns its
     /// sequence number and hash, to be written with it.
     pub fn link(&mut self, table: &str, content: &[Value]) -> (i64, Vec<u8>) {
+        let (seq, hash) = self.link_refs(table, content.iter().map(ValueRef::from));
+        (seq, hash.to_vec())
+    }
+
+    /// [`Appender::link`] over borrowed values: the writer's path, one per attempt, which
+    /// copies nothing.
+    pub fn link_refs<'a>(
+        &mut self,
+        table: &str,
+        content: impl IntoIterator<Item = ValueRef<'a>>,
+    ) -> (i64, [u8; 32]) {
         self.seq += 1;
-        self.hash = link_hash(
-            &self.hash,
-            self.seq,
-            table,
-            content.iter().map(ValueRef::from),
-            &mut self.buf,
-        );
-        (self.seq, self.hash.to_vec())
+        self.hash = link_hash(&self.hash, self.seq, table, content, &mut self.buf);
+        (self.seq, self.hash)
     }
 
     pub fn save(&self, conn: &Connection) -> rusqlite::Result<()> {

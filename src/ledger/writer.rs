@@ -19,7 +19,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use rusqlite::types::Value;
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, params};
 
 use super::chain::Appender;
@@ -356,25 +356,37 @@ fn write_batch(
             };
             // The attempt keeps the outcome it set, so the chain pins every unit's outcome.
             let set = r.finish.filter(|_| changed > 0);
-            let content = [
-                Value::Integer(r.unit_id),
-                Value::Integer(config.run_id),
-                Value::Text(at.clone()),
-                r.http_status
-                    .map_or(Value::Null, |s| Value::Integer(i64::from(s))),
-                r.code.clone().map_or(Value::Null, Value::Text),
-                Value::Text(r.verdict.to_owned()),
-                Value::Integer(i64::from(r.latency_ms)),
-                r.error.clone().map_or(Value::Null, Value::Text),
-                set.map_or(Value::Null, |o| Value::Text(o.as_str().to_owned())),
-                r.transaction_id.clone().map_or(Value::Null, Value::Text),
-            ];
-            let (seq, hash) = chain.link("attempts", &content);
-            attempt.execute(rusqlite::params_from_iter(
-                content
-                    .into_iter()
-                    .chain([Value::Integer(seq), Value::Blob(hash)]),
-            ))?;
+            let outcome_set = set.map(|o| o.as_str());
+            let (seq, hash) = chain.link_refs(
+                "attempts",
+                [
+                    ValueRef::Integer(r.unit_id),
+                    ValueRef::Integer(config.run_id),
+                    ValueRef::Text(at.as_bytes()),
+                    r.http_status
+                        .map_or(ValueRef::Null, |s| ValueRef::Integer(i64::from(s))),
+                    text(r.code.as_deref()),
+                    ValueRef::Text(r.verdict.as_bytes()),
+                    ValueRef::Integer(i64::from(r.latency_ms)),
+                    text(r.error.as_deref()),
+                    text(outcome_set),
+                    text(r.transaction_id.as_deref()),
+                ],
+            );
+            attempt.execute(params![
+                r.unit_id,
+                config.run_id,
+                at,
+                r.http_status,
+                r.code,
+                r.verdict,
+                r.latency_ms,
+                r.error,
+                outcome_set,
+                r.transaction_id,
+                seq,
+                &hash[..]
+            ])?;
             match (changed, r.finish) {
                 (0, finish) => {
                     late.execute(params![r.unit_id, at])?;
@@ -402,6 +414,11 @@ fn write_batch(
     }
     tx.commit()?;
     Ok(counts)
+}
+
+/// A text column's value as the chain hashes it: NULL when absent.
+fn text(t: Option<&str>) -> ValueRef<'_> {
+    t.map_or(ValueRef::Null, |t| ValueRef::Text(t.as_bytes()))
 }
 
 #[cfg(test)]
