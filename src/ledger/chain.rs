@@ -30,7 +30,9 @@ const DOMAIN: &[u8] = b"forget-chain-v1\0";
 /// The tables whose rows are chained, each with columns `seq` and `chain`.
 pub const TABLES: [&str; 4] = ["files", "attempts", "events", "purges"];
 
-/// The columns of each chained table that its hash covers, in order. Only what never
+/// The columns of each chained table that its hash covers, in order. An attempt that
+/// erased its unit keeps no transaction id: its hash covers the unit's, which a deletion
+/// fixes for good. Only what never
 /// changes after the row is written: a file's later bookkeeping (rows counted, options
 /// replaced by a `dry_run_replaced` event, which is chained itself) is not covered.
 pub fn content_columns(table: &str) -> &'static str {
@@ -255,15 +257,20 @@ impl Appender {
     /// Link the next record of `table` (its [`content_columns`], in order): returns its
     /// sequence number and hash, to be written with it.
     pub fn link(&mut self, table: &str, content: &[Value]) -> (i64, Vec<u8>) {
+        let (seq, hash) = self.link_refs(table, content.iter().map(ValueRef::from));
+        (seq, hash.to_vec())
+    }
+
+    /// [`Appender::link`] over borrowed values: the writer's path, one per attempt, which
+    /// copies nothing.
+    pub fn link_refs<'a>(
+        &mut self,
+        table: &str,
+        content: impl IntoIterator<Item = ValueRef<'a>>,
+    ) -> (i64, [u8; 32]) {
         self.seq += 1;
-        self.hash = link_hash(
-            &self.hash,
-            self.seq,
-            table,
-            content.iter().map(ValueRef::from),
-            &mut self.buf,
-        );
-        (self.seq, self.hash.to_vec())
+        self.hash = link_hash(&self.hash, self.seq, table, content, &mut self.buf);
+        (self.seq, self.hash)
     }
 
     pub fn save(&self, conn: &Connection) -> rusqlite::Result<()> {

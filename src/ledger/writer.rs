@@ -19,8 +19,8 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use rusqlite::types::Value;
-use rusqlite::{Connection, params};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::chain::Appender;
 use super::{configure, timestamp};
@@ -322,7 +322,8 @@ fn write_batch(
                                  THEN coalesce(forget_unkey(exparams, key), exparams)
                                  ELSE exparams END,
                  key = CASE WHEN ?10 THEN NULL ELSE key END
-             WHERE id = ?1 AND {MAY_CHANGE}"
+             WHERE id = ?1 AND {MAY_CHANGE}
+             RETURNING transaction_id"
         ))?;
         let rejected = config.resend_rejected;
         for r in batch {
@@ -332,19 +333,29 @@ fn write_batch(
             if rows_with_fields && r.finish.is_some_and(|o| o.is_gone()) {
                 forget_rows.execute(params![r.unit_id, rejected])?;
             }
+            // A finished unit's transaction id as it now stands (`None`: not changed).
+            let mut finished_with: Option<Option<String>> = None;
             let changed = match r.finish {
-                Some(outcome) => finish.execute(params![
-                    r.unit_id,
-                    rejected,
-                    at,
-                    r.http_status,
-                    r.code,
-                    r.description,
-                    outcome.as_str(),
-                    r.transaction_id,
-                    r.after_ambiguous,
-                    outcome.is_gone()
-                ])?,
+                Some(outcome) => {
+                    finished_with = finish
+                        .query_row(
+                            params![
+                                r.unit_id,
+                                rejected,
+                                at,
+                                r.http_status,
+                                r.code,
+                                r.description,
+                                outcome.as_str(),
+                                r.transaction_id,
+                                r.after_ambiguous,
+                                outcome.is_gone()
+                            ],
+                            |row| row.get(0),
+                        )
+                        .optional()?;
+                    usize::from(finished_with.is_some())
+                }
                 None => progress.execute(params![
                     r.unit_id,
                     rejected,
@@ -356,25 +367,46 @@ fn write_batch(
             };
             // The attempt keeps the outcome it set, so the chain pins every unit's outcome.
             let set = r.finish.filter(|_| changed > 0);
-            let content = [
-                Value::Integer(r.unit_id),
-                Value::Integer(config.run_id),
-                Value::Text(at.clone()),
-                r.http_status
-                    .map_or(Value::Null, |s| Value::Integer(i64::from(s))),
-                r.code.clone().map_or(Value::Null, Value::Text),
-                Value::Text(r.verdict.to_owned()),
-                Value::Integer(i64::from(r.latency_ms)),
-                r.error.clone().map_or(Value::Null, Value::Text),
-                set.map_or(Value::Null, |o| Value::Text(o.as_str().to_owned())),
-                r.transaction_id.clone().map_or(Value::Null, Value::Text),
-            ];
-            let (seq, hash) = chain.link("attempts", &content);
-            attempt.execute(rusqlite::params_from_iter(
-                content
-                    .into_iter()
-                    .chain([Value::Integer(seq), Value::Blob(hash)]),
-            ))?;
+            // A deletion is final: the unit's transaction id is the one this attempt left it,
+            // so the chain hashes that one and the attempt does not keep a copy (a third of
+            // an attempt's row). Other attempts keep their answer's.
+            let deleted = set == Some(Outcome::Deleted);
+            let (hashed_txid, kept_txid) = if deleted {
+                (finished_with.flatten(), None)
+            } else {
+                (r.transaction_id.clone(), r.transaction_id.as_deref())
+            };
+            let outcome_set = set.map(|o| o.as_str());
+            let (seq, hash) = chain.link_refs(
+                "attempts",
+                [
+                    ValueRef::Integer(r.unit_id),
+                    ValueRef::Integer(config.run_id),
+                    ValueRef::Text(at.as_bytes()),
+                    r.http_status
+                        .map_or(ValueRef::Null, |s| ValueRef::Integer(i64::from(s))),
+                    text(r.code.as_deref()),
+                    ValueRef::Text(r.verdict.as_bytes()),
+                    ValueRef::Integer(i64::from(r.latency_ms)),
+                    text(r.error.as_deref()),
+                    text(outcome_set),
+                    text(hashed_txid.as_deref()),
+                ],
+            );
+            attempt.execute(params![
+                r.unit_id,
+                config.run_id,
+                at,
+                r.http_status,
+                r.code,
+                r.verdict,
+                r.latency_ms,
+                r.error,
+                outcome_set,
+                kept_txid,
+                seq,
+                &hash[..]
+            ])?;
             match (changed, r.finish) {
                 (0, finish) => {
                     late.execute(params![r.unit_id, at])?;
@@ -402,6 +434,11 @@ fn write_batch(
     }
     tx.commit()?;
     Ok(counts)
+}
+
+/// A text column's value as the chain hashes it: NULL when absent.
+fn text(t: Option<&str>) -> ValueRef<'_> {
+    t.map_or(ValueRef::Null, |t| ValueRef::Text(t.as_bytes()))
 }
 
 #[cfg(test)]
