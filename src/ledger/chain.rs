@@ -30,9 +30,7 @@ const DOMAIN: &[u8] = b"forget-chain-v1\0";
 /// The tables whose rows are chained, each with columns `seq` and `chain`.
 pub const TABLES: [&str; 4] = ["files", "attempts", "events", "purges"];
 
-/// The columns of each chained table that its hash covers, in order. An attempt that
-/// erased its unit keeps no transaction id: its hash covers the unit's, which a deletion
-/// fixes for good. Only what never
+/// The columns of each chained table that its hash covers, in order. Only what never
 /// changes after the row is written: a file's later bookkeeping (rows counted, options
 /// replaced by a `dry_run_replaced` event, which is chained itself) is not covered.
 pub fn content_columns(table: &str) -> &'static str {

@@ -377,8 +377,8 @@ pub const MIGRATIONS: &[&str] = &[
     "#,
     // 9: the hash chain (`ledger::chain`). Files, attempts, events and purges gain their
     // place in it (`seq`) and their hash (`chain`); an attempt also keeps the outcome it set
-    // on its unit (NULL when it changed none) and the transaction id of its answer (but for a
-    // deletion, whose unit keeps it), so the chain pins each unit's outcome. The genesis (meta `chain_genesis`, `chain_head`) is
+    // on its unit (NULL when it changed none) and the transaction id of its answer, so the
+    // chain pins each unit's outcome. The genesis (meta `chain_genesis`, `chain_head`) is
     // written by `chain::begin` right after this step: it needs SHA-256.
     r#"
     ALTER TABLE files ADD COLUMN seq INTEGER;

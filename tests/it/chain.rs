@@ -66,7 +66,7 @@ fn an_edited_attempt_outcome_or_event_is_caught_by_verify() {
             "outcome.db",
             "UPDATE units SET transaction_id = 'made-up'
              WHERE id = (SELECT min(id) FROM units WHERE outcome = 'deleted')",
-            "chain: FAILED: attempt",
+            "'s transaction id is not the one its answer gave",
         ),
         (
             "flipped.db",

@@ -89,16 +89,6 @@ fn read_stored(table: &'static str, row: &rusqlite::Row<'_>) -> rusqlite::Result
 }
 
 fn select(table: &str) -> String {
-    if table == "attempts" {
-        // A deletion's transaction id is hashed from its unit's (the attempt keeps none).
-        return "SELECT a.seq, a.id, a.chain, a.unit_id, a.run_id, a.at, a.http_status, a.code,
-                       a.verdict, a.latency_ms, a.error, a.outcome,
-                       CASE WHEN a.outcome = 'deleted' THEN u.transaction_id
-                            ELSE a.transaction_id END
-                FROM attempts a LEFT JOIN units u ON u.id = a.unit_id
-                WHERE a.seq IS NOT NULL ORDER BY a.id"
-            .into();
-    }
     format!(
         "SELECT seq, id, chain, {} FROM {table} WHERE seq IS NOT NULL ORDER BY id",
         content_columns(table)
