@@ -286,8 +286,8 @@ fn write_batch(
         let mut chain = Appender::load(&tx)?;
         let mut attempt = tx.prepare_cached(
             "INSERT INTO attempts (unit_id, run_id, at, http_status, code, verdict, latency_ms,
-                                   error, outcome, transaction_id, seq, chain)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                   error, outcome, transaction_id, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
         let mut progress = tx.prepare_cached(&format!(
             "UPDATE units SET attempts = attempts + 1,
@@ -357,7 +357,7 @@ fn write_batch(
             // The attempt keeps the outcome it set, so the chain pins every unit's outcome.
             let set = r.finish.filter(|_| changed > 0);
             let outcome_set = set.map(|o| o.as_str());
-            let (seq, hash) = chain.link_refs(
+            let seq = chain.link_refs(
                 "attempts",
                 [
                     ValueRef::Integer(r.unit_id),
@@ -384,8 +384,7 @@ fn write_batch(
                 r.error,
                 outcome_set,
                 r.transaction_id,
-                seq,
-                &hash[..]
+                seq
             ])?;
             match (changed, r.finish) {
                 (0, finish) => {
