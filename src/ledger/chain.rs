@@ -1,10 +1,12 @@
 //! The ledger's hash chain: every record that changes what the evidence says — a file
 //! recorded, an attempt with its answer and the outcome it set, an event (a resolution, a
-//! correction, a set-aside, …), a purge — carries a sequence number and a SHA-256 over its
-//! content and the hash before it (columns `seq` and `chain`), so editing, deleting or
-//! reordering a past record is detectable. The head (the last sequence number and hash) is
-//! kept in `meta`; a signed manifest pins it, which is what stops someone who can write the
-//! file from re-computing the whole chain.
+//! correction, a set-aside, …), a purge — has a sequence number (column `seq`), and the
+//! chain's hash after record *n* is the SHA-256 of the hash after *n − 1*, *n* and the
+//! record's content, so editing, deleting or reordering a past record is detectable. The
+//! hash is kept after each transaction that appends (`chain_marks`: one per batch of the
+//! writer, one per event or purge), and the last one, the head, in `meta`; a signed manifest
+//! pins the head, which is what stops someone who can write the file from re-computing the
+//! whole chain.
 //!
 //! The chain begins at a *genesis* (`meta` row `chain_genesis`): made with a new ledger, or
 //! by the migration that brought the chain to an existing one. It says which records came
@@ -27,12 +29,10 @@ pub const GENESIS: &str = "chain_genesis";
 /// Written into every hash, so a hash from another scheme or version never matches.
 const DOMAIN: &[u8] = b"forget-chain-v1\0";
 
-/// The tables whose rows are chained, each with columns `seq` and `chain`.
+/// The tables whose rows are chained, each with a column `seq`.
 pub const TABLES: [&str; 4] = ["files", "attempts", "events", "purges"];
 
-/// The columns of each chained table that its hash covers, in order. An attempt that
-/// erased its unit keeps no transaction id: its hash covers the unit's, which a deletion
-/// fixes for good. Only what never
+/// The columns of each chained table that its hash covers, in order. Only what never
 /// changes after the row is written: a file's later bookkeeping (rows counted, options
 /// replaced by a `dry_run_replaced` event, which is chained itself) is not covered.
 pub fn content_columns(table: &str) -> &'static str {
@@ -135,9 +135,9 @@ impl super::Ledger {
     }
 }
 
-/// The hash of the record at `seq`, hex, if the chain has one there (a manifest's head is
-/// checked against the ledger by it: the ledger may have grown since). Sequence 0 is the
-/// genesis.
+/// The chain's hash after record `seq`, hex, if a transaction ended there (every head a
+/// manifest pinned is one): a manifest's head is checked against the ledger by it, since
+/// the ledger may have grown. Sequence 0 is the genesis.
 pub fn hash_at(conn: &Connection, seq: i64) -> rusqlite::Result<Option<String>> {
     if head(conn)?.is_none() {
         return Ok(None);
@@ -145,19 +145,12 @@ pub fn hash_at(conn: &Connection, seq: i64) -> rusqlite::Result<Option<String>> 
     if seq == 0 {
         return Ok(genesis(conn)?.map(|(json, _)| hex(&genesis_hash(&json))));
     }
-    for table in TABLES {
-        let found: Option<Vec<u8>> = conn
-            .query_row(
-                &format!("SELECT chain FROM {table} WHERE seq = ?1"),
-                [seq],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if let Some(hash) = found {
-            return Ok(Some(hex(&hash)));
-        }
-    }
-    Ok(None)
+    let found: Option<Vec<u8>> = conn
+        .query_row("SELECT hash FROM chain_marks WHERE seq = ?1", [seq], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(found.map(|hash| hex(&hash)))
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -255,10 +248,9 @@ impl Appender {
     }
 
     /// Link the next record of `table` (its [`content_columns`], in order): returns its
-    /// sequence number and hash, to be written with it.
-    pub fn link(&mut self, table: &str, content: &[Value]) -> (i64, Vec<u8>) {
-        let (seq, hash) = self.link_refs(table, content.iter().map(ValueRef::from));
-        (seq, hash.to_vec())
+    /// sequence number, to be written with it.
+    pub fn link(&mut self, table: &str, content: &[Value]) -> i64 {
+        self.link_refs(table, content.iter().map(ValueRef::from))
     }
 
     /// [`Appender::link`] over borrowed values: the writer's path, one per attempt, which
@@ -267,16 +259,21 @@ impl Appender {
         &mut self,
         table: &str,
         content: impl IntoIterator<Item = ValueRef<'a>>,
-    ) -> (i64, [u8; 32]) {
+    ) -> i64 {
         self.seq += 1;
         self.hash = link_hash(&self.hash, self.seq, table, content, &mut self.buf);
-        (self.seq, self.hash)
+        self.seq
     }
 
+    /// Store the head, and mark the chain's hash here.
     pub fn save(&self, conn: &Connection) -> rusqlite::Result<()> {
         conn.execute(
             "UPDATE meta SET value = ?2 WHERE name = ?1",
             params![HEAD, format!("{}:{}", self.seq, hex(&self.hash))],
+        )?;
+        conn.execute(
+            "INSERT OR REPLACE INTO chain_marks (seq, hash) VALUES (?1, ?2)",
+            params![self.seq, &self.hash[..]],
         )?;
         Ok(())
     }
@@ -301,11 +298,8 @@ pub fn append_file(conn: &Connection, id: i64) -> rusqlite::Result<()> {
         [id],
         |r| (0..5).map(|i| r.get::<_, Value>(i)).collect(),
     )?;
-    let (seq, hash) = chain.link("files", &content);
-    conn.execute(
-        "UPDATE files SET seq = ?2, chain = ?3 WHERE id = ?1",
-        params![id, seq, hash],
-    )?;
+    let seq = chain.link("files", &content);
+    conn.execute("UPDATE files SET seq = ?2 WHERE id = ?1", params![id, seq])?;
     chain.save(conn)
 }
 

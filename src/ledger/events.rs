@@ -71,16 +71,12 @@ pub fn record(conn: &Connection, actor: &Actor, e: &Event<'_>) -> rusqlite::Resu
             .map_or(Value::Null, |d| Value::Text(d.to_string())),
     ];
     let mut chain = Appender::load(conn)?;
-    let (seq, hash) = chain.link("events", &content);
+    let seq = chain.link("events", &content);
     conn.execute(
         "INSERT INTO events (at, kind, file_id, line, unit_id, operator, host, reason, detail,
-                             seq, chain)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        rusqlite::params_from_iter(
-            content
-                .into_iter()
-                .chain([Value::Integer(seq), Value::Blob(hash)]),
-        ),
+                             seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        rusqlite::params_from_iter(content.into_iter().chain([Value::Integer(seq)])),
     )?;
     chain.save(conn)?;
     Ok(conn.last_insert_rowid())

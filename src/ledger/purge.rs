@@ -139,15 +139,11 @@ impl Ledger {
             Value::Integer(done.invalid_rows as i64),
         ];
         let mut chain = Appender::load(&tx)?;
-        let (seq, hash) = chain.link("purges", &content);
+        let seq = chain.link("purges", &content);
         tx.execute(
-            "INSERT INTO purges (at, operator, host, outcomes, units, rows, seq, chain)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            rusqlite::params_from_iter(
-                content
-                    .into_iter()
-                    .chain([Value::Integer(seq), Value::Blob(hash)]),
-            ),
+            "INSERT INTO purges (at, operator, host, outcomes, units, rows, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            rusqlite::params_from_iter(content.into_iter().chain([Value::Integer(seq)])),
         )?;
         chain.save(&tx)?;
         tx.commit()?;

@@ -376,22 +376,24 @@ pub const MIGRATIONS: &[&str] = &[
     );
     "#,
     // 9: the hash chain (`ledger::chain`). Files, attempts, events and purges gain their
-    // place in it (`seq`) and their hash (`chain`); an attempt also keeps the outcome it set
-    // on its unit (NULL when it changed none) and the transaction id of its answer (but for a
-    // deletion, whose unit keeps it), so the chain pins each unit's outcome. The genesis (meta `chain_genesis`, `chain_head`) is
-    // written by `chain::begin` right after this step: it needs SHA-256.
+    // place in it (`seq`); an attempt also keeps the outcome it set on its unit (NULL when it
+    // changed none) and the transaction id of its answer, so the chain pins each unit's
+    // outcome. `chain_marks` keeps the chain's hash after each transaction that appended to
+    // it (a hash per row would add a third to an attempt's row). The genesis (meta
+    // `chain_genesis`, `chain_head`) is written by `chain::begin` right after this step: it
+    // needs SHA-256.
     r#"
     ALTER TABLE files ADD COLUMN seq INTEGER;
-    ALTER TABLE files ADD COLUMN chain BLOB;
     ALTER TABLE attempts ADD COLUMN outcome TEXT
         CHECK (outcome IS NULL OR outcome IN ('deleted', 'not_found', 'rejected', 'failed'));
     ALTER TABLE attempts ADD COLUMN transaction_id TEXT;
     ALTER TABLE attempts ADD COLUMN seq INTEGER;
-    ALTER TABLE attempts ADD COLUMN chain BLOB;
     ALTER TABLE events ADD COLUMN seq INTEGER;
-    ALTER TABLE events ADD COLUMN chain BLOB;
     ALTER TABLE purges ADD COLUMN seq INTEGER;
-    ALTER TABLE purges ADD COLUMN chain BLOB;
+    CREATE TABLE chain_marks (
+        seq  INTEGER PRIMARY KEY,
+        hash BLOB NOT NULL
+    );
     "#,
 ];
 

@@ -20,7 +20,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use super::chain::Appender;
 use super::{configure, timestamp};
@@ -286,8 +286,8 @@ fn write_batch(
         let mut chain = Appender::load(&tx)?;
         let mut attempt = tx.prepare_cached(
             "INSERT INTO attempts (unit_id, run_id, at, http_status, code, verdict, latency_ms,
-                                   error, outcome, transaction_id, seq, chain)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                   error, outcome, transaction_id, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
         let mut progress = tx.prepare_cached(&format!(
             "UPDATE units SET attempts = attempts + 1,
@@ -322,8 +322,7 @@ fn write_batch(
                                  THEN coalesce(forget_unkey(exparams, key), exparams)
                                  ELSE exparams END,
                  key = CASE WHEN ?10 THEN NULL ELSE key END
-             WHERE id = ?1 AND {MAY_CHANGE}
-             RETURNING transaction_id"
+             WHERE id = ?1 AND {MAY_CHANGE}"
         ))?;
         let rejected = config.resend_rejected;
         for r in batch {
@@ -333,29 +332,19 @@ fn write_batch(
             if rows_with_fields && r.finish.is_some_and(|o| o.is_gone()) {
                 forget_rows.execute(params![r.unit_id, rejected])?;
             }
-            // A finished unit's transaction id as it now stands (`None`: not changed).
-            let mut finished_with: Option<Option<String>> = None;
             let changed = match r.finish {
-                Some(outcome) => {
-                    finished_with = finish
-                        .query_row(
-                            params![
-                                r.unit_id,
-                                rejected,
-                                at,
-                                r.http_status,
-                                r.code,
-                                r.description,
-                                outcome.as_str(),
-                                r.transaction_id,
-                                r.after_ambiguous,
-                                outcome.is_gone()
-                            ],
-                            |row| row.get(0),
-                        )
-                        .optional()?;
-                    usize::from(finished_with.is_some())
-                }
+                Some(outcome) => finish.execute(params![
+                    r.unit_id,
+                    rejected,
+                    at,
+                    r.http_status,
+                    r.code,
+                    r.description,
+                    outcome.as_str(),
+                    r.transaction_id,
+                    r.after_ambiguous,
+                    outcome.is_gone()
+                ])?,
                 None => progress.execute(params![
                     r.unit_id,
                     rejected,
@@ -367,17 +356,8 @@ fn write_batch(
             };
             // The attempt keeps the outcome it set, so the chain pins every unit's outcome.
             let set = r.finish.filter(|_| changed > 0);
-            // A deletion is final: the unit's transaction id is the one this attempt left it,
-            // so the chain hashes that one and the attempt does not keep a copy (a third of
-            // an attempt's row). Other attempts keep their answer's.
-            let deleted = set == Some(Outcome::Deleted);
-            let (hashed_txid, kept_txid) = if deleted {
-                (finished_with.flatten(), None)
-            } else {
-                (r.transaction_id.clone(), r.transaction_id.as_deref())
-            };
             let outcome_set = set.map(|o| o.as_str());
-            let (seq, hash) = chain.link_refs(
+            let seq = chain.link_refs(
                 "attempts",
                 [
                     ValueRef::Integer(r.unit_id),
@@ -390,7 +370,7 @@ fn write_batch(
                     ValueRef::Integer(i64::from(r.latency_ms)),
                     text(r.error.as_deref()),
                     text(outcome_set),
-                    text(hashed_txid.as_deref()),
+                    text(r.transaction_id.as_deref()),
                 ],
             );
             attempt.execute(params![
@@ -403,9 +383,8 @@ fn write_batch(
                 r.latency_ms,
                 r.error,
                 outcome_set,
-                kept_txid,
-                seq,
-                &hash[..]
+                r.transaction_id,
+                seq
             ])?;
             match (changed, r.finish) {
                 (0, finish) => {

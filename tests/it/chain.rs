@@ -59,14 +59,14 @@ fn an_edited_attempt_outcome_or_event_is_caught_by_verify() {
         (
             "attempt.db",
             "UPDATE attempts SET http_status = 500 WHERE id = 7",
-            "chain: FAILED: attempt 7",
+            "chain: FAILED: attempt",
         ),
         (
             // An erasure credited to a transaction the API never answered with.
             "outcome.db",
             "UPDATE units SET transaction_id = 'made-up'
              WHERE id = (SELECT min(id) FROM units WHERE outcome = 'deleted')",
-            "chain: FAILED: attempt",
+            "'s transaction id is not the one its answer gave",
         ),
         (
             "flipped.db",
@@ -77,7 +77,7 @@ fn an_edited_attempt_outcome_or_event_is_caught_by_verify() {
         (
             "event.db",
             "UPDATE events SET operator = 'someone else' WHERE id = 1",
-            "chain: FAILED: event 1",
+            "chain: FAILED: event 1 (to sequence 2) no longer hash",
         ),
         (
             "removed.db",
@@ -119,13 +119,14 @@ fn a_read_only_copy_verifies_and_an_upgraded_ledger_says_where_its_chain_began()
     let conn = rusqlite::Connection::open(&old).unwrap();
     conn.execute_batch(
         "DELETE FROM meta WHERE name IN ('chain_head', 'chain_genesis');
-         ALTER TABLE files DROP COLUMN seq; ALTER TABLE files DROP COLUMN chain;
+         DROP TABLE chain_marks;
+         ALTER TABLE files DROP COLUMN seq;
          ALTER TABLE attempts DROP COLUMN outcome;
          ALTER TABLE attempts DROP COLUMN transaction_id;
-         ALTER TABLE attempts DROP COLUMN seq; ALTER TABLE attempts DROP COLUMN chain;
+         ALTER TABLE attempts DROP COLUMN seq;
          DROP TRIGGER events_append_only_u; DROP TRIGGER events_append_only_d;
-         ALTER TABLE events DROP COLUMN seq; ALTER TABLE events DROP COLUMN chain;
-         ALTER TABLE purges DROP COLUMN seq; ALTER TABLE purges DROP COLUMN chain;
+         ALTER TABLE events DROP COLUMN seq;
+         ALTER TABLE purges DROP COLUMN seq;
          PRAGMA user_version = 8;",
     )
     .unwrap();

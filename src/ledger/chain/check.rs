@@ -1,5 +1,5 @@
-//! Verifying the chain (`forget verify`): each record's hash recomputed from its content and
-//! the hash before it, in sequence; every record since the genesis chained; every unit's
+//! Verifying the chain (`forget verify`): the chain's hash recomputed record by record from
+//! the genesis, in sequence, and compared with every mark and the head; every record since the genesis chained; every unit's
 //! outcome the one its chained answers (or a chained set-aside) gave it, and the units
 //! settled before the chain as the genesis pinned them.
 
@@ -19,7 +19,6 @@ struct Stored {
     seq: i64,
     table: &'static str,
     id: i64,
-    hash: Vec<u8>,
     content: Vec<Value>,
 }
 
@@ -77,35 +76,25 @@ fn read_stored(table: &'static str, row: &rusqlite::Row<'_>) -> rusqlite::Result
     let columns = content_columns(table).split(',').count();
     let mut content = Vec::with_capacity(columns);
     for i in 0..columns {
-        content.push(row.get::<_, Value>(3 + i)?);
+        content.push(row.get::<_, Value>(2 + i)?);
     }
     Ok(Stored {
         seq: row.get(0)?,
         table,
         id: row.get(1)?,
-        hash: row.get::<_, Option<Vec<u8>>>(2)?.unwrap_or_default(),
         content,
     })
 }
 
 fn select(table: &str) -> String {
-    if table == "attempts" {
-        // A deletion's transaction id is hashed from its unit's (the attempt keeps none).
-        return "SELECT a.seq, a.id, a.chain, a.unit_id, a.run_id, a.at, a.http_status, a.code,
-                       a.verdict, a.latency_ms, a.error, a.outcome,
-                       CASE WHEN a.outcome = 'deleted' THEN u.transaction_id
-                            ELSE a.transaction_id END
-                FROM attempts a LEFT JOIN units u ON u.id = a.unit_id
-                WHERE a.seq IS NOT NULL ORDER BY a.id"
-            .into();
-    }
     format!(
-        "SELECT seq, id, chain, {} FROM {table} WHERE seq IS NOT NULL ORDER BY id",
+        "SELECT seq, id, {} FROM {table} WHERE seq IS NOT NULL ORDER BY id",
         content_columns(table)
     )
 }
 
-/// Every chained record's hash, recomputed in sequence from the genesis to the head.
+/// The chain recomputed in sequence from the genesis, record by record, and compared with
+/// each mark (the hash stored after each transaction) and with the head.
 pub fn links(conn: &Connection) -> rusqlite::Result<Problems> {
     let Some((json, _)) = unchained(conn)? else {
         return Ok(Some((1, NO_CHAIN.into())));
@@ -125,19 +114,24 @@ pub fn links(conn: &Connection) -> rusqlite::Result<Problems> {
     }
     others.sort_by_key(|s| s.seq);
     let mut others = others.into_iter().peekable();
+    let mut marks = conn.prepare("SELECT seq, hash FROM chain_marks ORDER BY seq")?;
+    let mut marks = marks.query([])?;
     let mut walk = Walk {
-        prev: genesis_hash(&json).to_vec(),
+        hash: genesis_hash(&json),
         next_seq: 1,
         buf: Vec::with_capacity(256),
         found: Found::new(),
         last_attempt_seq: 0,
+        since_mark: None,
+        mark: None,
     };
+    walk.next_mark(&mut marks)?;
     let mut stmt = conn.prepare(&select("attempts"))?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let attempt = read_stored("attempts", row)?;
         while let Some(other) = others.next_if(|o| o.seq < attempt.seq) {
-            walk.step(&other);
+            walk.step(&other, &mut marks)?;
         }
         if attempt.seq <= walk.last_attempt_seq {
             walk.found.add(|| {
@@ -148,12 +142,17 @@ pub fn links(conn: &Connection) -> rusqlite::Result<Problems> {
             });
         }
         walk.last_attempt_seq = attempt.seq;
-        walk.step(&attempt);
+        walk.step(&attempt, &mut marks)?;
     }
     for other in others {
-        walk.step(&other);
+        walk.step(&other, &mut marks)?;
     }
     let last = walk.next_seq - 1;
+    if let Some((seq, _)) = walk.mark {
+        walk.found.add(|| {
+            format!("a mark of the chain at sequence {seq} is past its last record ({last})")
+        });
+    }
     if last != head.seq {
         walk.found.add(|| {
             format!(
@@ -162,60 +161,96 @@ pub fn links(conn: &Connection) -> rusqlite::Result<Problems> {
                 head.seq
             )
         });
-    } else if hex(&walk.prev) != head.hash {
-        walk.found
-            .add(|| "the chain's head does not match its last record: the head was changed".into());
+    } else if hex(&walk.hash) != head.hash {
+        walk.found.add(|| {
+            "the chain's head does not match its records: a record since the last mark was \
+             changed, or the head was"
+                .into()
+        });
     }
     Ok(walk.found.problems())
 }
 
 struct Walk {
-    prev: Vec<u8>,
+    /// The chain's hash after the last record walked.
+    hash: [u8; 32],
     next_seq: i64,
     buf: Vec<u8>,
     found: Found,
     last_attempt_seq: i64,
+    /// The first and last records walked since the last mark, to name them.
+    since_mark: Option<(String, String)>,
+    /// The next mark not reached yet.
+    mark: Option<(i64, Vec<u8>)>,
 }
 
 impl Walk {
-    fn step(&mut self, record: &Stored) {
-        let what = || {
-            format!(
-                "{} {} (sequence {})",
-                singular(record.table),
-                record.id,
-                record.seq
-            )
+    fn next_mark(&mut self, marks: &mut rusqlite::Rows<'_>) -> rusqlite::Result<()> {
+        self.mark = match marks.next()? {
+            Some(row) => Some((row.get(0)?, row.get(1)?)),
+            None => None,
         };
+        Ok(())
+    }
+
+    fn step(&mut self, record: &Stored, marks: &mut rusqlite::Rows<'_>) -> rusqlite::Result<()> {
+        let what = format!("{} {}", singular(record.table), record.id);
         if record.seq != self.next_seq {
             if record.seq > self.next_seq {
                 let missing = record.seq - self.next_seq;
                 self.found.add(|| {
                     format!(
-                        "{missing} record(s) before {} are missing from the chain: deleted",
-                        what()
+                        "{missing} record(s) before {what} (sequence {}) are missing from the \
+                         chain: deleted",
+                        record.seq
                     )
                 });
             } else {
                 self.found
-                    .add(|| format!("{} repeats a sequence number: inserted", what()));
+                    .add(|| format!("{what} repeats sequence number {}: inserted", record.seq));
             }
         }
-        let prev: [u8; 32] = self.prev.as_slice().try_into().unwrap_or([0; 32]);
-        let expected = link_hash(
-            &prev,
+        self.hash = link_hash(
+            &self.hash,
             record.seq,
             record.table,
             record.content.iter().map(ValueRef::from),
             &mut self.buf,
         );
-        if expected.as_slice() != record.hash.as_slice() && record.seq == self.next_seq {
-            self.found
-                .add(|| format!("{} was changed after it was recorded", what()));
+        match &mut self.since_mark {
+            Some((_, last)) => *last = what,
+            None => self.since_mark = Some((what.clone(), what)),
         }
-        // Go on from the stored hash: one edited record is one problem, not all after it.
-        self.prev = record.hash.clone();
+        // Marks left behind (their records removed) are passed; the one here is compared.
+        while self.mark.as_ref().is_some_and(|(seq, _)| *seq < record.seq) {
+            self.next_mark(marks)?;
+        }
+        if let Some((seq, hash)) = &self.mark
+            && *seq == record.seq
+        {
+            if hash.as_slice() != self.hash.as_slice() {
+                let (first, last) = self.since_mark.clone().unwrap_or_default();
+                let span = if first == last {
+                    first
+                } else {
+                    format!("{first} to {last}")
+                };
+                self.found.add(|| {
+                    format!(
+                        "{span} (to sequence {seq}) no longer hash to the mark made when they \
+                         were recorded: one of them was changed after it was recorded"
+                    )
+                });
+                // Go on from the stored hash: one edited record is one problem.
+                if let Ok(stored) = hash.as_slice().try_into() {
+                    self.hash = stored;
+                }
+            }
+            self.since_mark = None;
+            self.next_mark(marks)?;
+        }
         self.next_seq = record.seq.max(self.next_seq - 1) + 1;
+        Ok(())
     }
 }
 

@@ -130,7 +130,7 @@ fn each_rule_finds_what_it_is_about() {
         ),
         (
             "UPDATE units SET transaction_id = NULL WHERE id = 1",
-            &["deleted_have_transaction_id", "chain"],
+            &["deleted_have_transaction_id", "chain_outcomes"],
         ),
         (
             "UPDATE row_records SET kind = 'requets' WHERE line = 5",
