@@ -460,50 +460,6 @@ fn set_modes(dir: &Path, dirs: u32, files: u32) {
     }
 }
 
-/// The ledger's chain head as `chain::head` reads it (`<seq>:<hex>` in `meta`), made up on a
-/// ledger that has no chain yet: the chained tables get their `seq` and `chain` columns and
-/// the first file record is link 1. A ledger that has a chain is left as it is.
-fn ensure_chain_head(db: &Path) {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let has_head: bool = conn
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM meta WHERE name = 'chain_head')",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    if has_head {
-        return;
-    }
-    for table in ["files", "attempts", "events", "purges"] {
-        let exists: bool = conn
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
-                [table],
-                |r| r.get(0),
-            )
-            .unwrap();
-        if exists {
-            conn.execute_batch(&format!(
-                "ALTER TABLE {table} ADD COLUMN seq INTEGER;
-                 ALTER TABLE {table} ADD COLUMN chain BLOB;"
-            ))
-            .unwrap();
-        }
-    }
-    let hash = vec![7u8; 32];
-    conn.execute(
-        "UPDATE files SET seq = 1, chain = ?1 WHERE rowid = (SELECT min(rowid) FROM files)",
-        [&hash],
-    )
-    .unwrap();
-    conn.execute(
-        "INSERT INTO meta (name, value) VALUES ('chain_head', ?1)",
-        [format!("1:{}", hex::encode(&hash))],
-    )
-    .unwrap();
-}
-
 /// Run `edit` on the ledger (a chain record altered, its head removed).
 fn edit_chain(db: &Path, edit: &str) {
     let conn = rusqlite::Connection::open(db).unwrap();
@@ -513,7 +469,6 @@ fn edit_chain(db: &Path, edit: &str) {
 #[test]
 fn the_manifest_pins_the_chain_head_and_verify_holds_the_ledger_to_it() {
     let wd = with_ledger();
-    ensure_chain_head(&wd.path(LEDGER));
     signed_pack(&wd);
     let manifest: Value =
         serde_json::from_slice(&std::fs::read(wd.path("pack/manifest.json")).unwrap()).unwrap();
@@ -534,12 +489,7 @@ fn the_manifest_pins_the_chain_head_and_verify_holds_the_ledger_to_it() {
     );
 
     // The record the manifest pinned hashes otherwise: history was changed.
-    let mut set = String::new();
-    for table in ["files", "attempts", "events", "purges"] {
-        set.push_str(&format!(
-            "UPDATE {table} SET chain = zeroblob(32) WHERE seq = {seq};"
-        ));
-    }
+    let set = format!("UPDATE chain_marks SET hash = zeroblob(32) WHERE seq = {seq};");
     edit_chain(&wd.path(LEDGER), &set);
     let out = verify(&wd, &["--public-key", "s.key.pub"], 5);
     let said = text(&out.stdout);
