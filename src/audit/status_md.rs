@@ -108,7 +108,9 @@ pub fn render(
             let pin = match (m.pinned, m.holds_pin) {
                 (Some(seq), true) => format!(", pinning chain record {seq} (the ledger holds it)"),
                 (Some(seq), false) => {
-                    format!(", pinning chain record {seq} (**the ledger does not hold it as pinned**)")
+                    format!(
+                        ", pinning chain record {seq} (**the ledger does not hold it as pinned**)"
+                    )
                 }
                 (None, _) => String::new(),
             };
@@ -193,9 +195,18 @@ mod tests {
             }),
         };
         let md = render("forget.db", &[], &[], &RequestCounts::default(), &seal);
-        assert!(md.contains("hash chain at record 42 (`abababababababab…`)"), "{md}");
-        assert!(md.contains("manifest `pack/manifest.json` signed by key `SHA256:xyz`"), "{md}");
-        assert!(md.contains("pinning chain record 41 (the ledger holds it)"), "{md}");
+        assert!(
+            md.contains("hash chain at record 42 (`abababababababab…`)"),
+            "{md}"
+        );
+        assert!(
+            md.contains("manifest `pack/manifest.json` signed by key `SHA256:xyz`"),
+            "{md}"
+        );
+        assert!(
+            md.contains("pinning chain record 41 (the ledger holds it)"),
+            "{md}"
+        );
         let unsigned = Seal {
             manifest: Some(ManifestSeal {
                 fingerprint: None,
@@ -211,6 +222,9 @@ mod tests {
         };
         let md = render("forget.db", &[], &[], &RequestCounts::default(), &unsigned);
         assert!(md.contains("**not signed**"), "{md}");
-        assert!(md.contains("**the ledger does not hold it as pinned**"), "{md}");
+        assert!(
+            md.contains("**the ledger does not hold it as pinned**"),
+            "{md}"
+        );
     }
 }

@@ -241,10 +241,17 @@ fn write_summary(args: &StatusArgs, ledger: &Ledger, text: &str, code: i32) -> R
 /// and the chain record it pins, checked against this ledger's chain. (`forget verify
 /// --manifest` checks the signature itself.)
 fn manifest_seal(ledger: &Ledger, path: &std::path::Path) -> Result<status_md::ManifestSeal> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| Error::usage(format!("--manifest {}: cannot read it: {e}", path.display())))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        Error::usage(format!(
+            "--manifest {}: cannot read it: {e}",
+            path.display()
+        ))
+    })?;
     let doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-        Error::usage(format!("--manifest {}: not a forget manifest: {e}", path.display()))
+        Error::usage(format!(
+            "--manifest {}: not a forget manifest: {e}",
+            path.display()
+        ))
     })?;
     let pinned = doc["chain_head"]["seq"].as_i64();
     let pinned_hash = doc["chain_head"]["hash"].as_str();

@@ -147,7 +147,10 @@ fn a_signed_pack_lists_every_file_verifies_and_holds_no_erased_key() {
         4,
     );
     let md = text(&md.stdout);
-    assert!(md.contains(&format!("signed by key `{fingerprint}`")), "{md}");
+    assert!(
+        md.contains(&format!("signed by key `{fingerprint}`")),
+        "{md}"
+    );
     assert!(md.contains("(the ledger holds it)"), "{md}");
 
     // One byte of the summary changed is caught.
