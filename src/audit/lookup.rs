@@ -130,7 +130,11 @@ impl<'a> Finder<'a> {
     pub fn find(&self, key: &str, line: Option<u64>) -> Result<Lookup> {
         let key = key.trim();
         let mut found = None;
-        for variant in variants(key) {
+        // A cell copied from a CSV forget wrote for people (`'447700900123`, `'+44…`) is
+        // looked up as forget wrote it after the key as typed.
+        let cell = crate::csvfile::unescape_cell(key);
+        let spellings = std::iter::once(key).chain((cell != key).then_some(cell));
+        for variant in spellings.flat_map(variants) {
             let hash = self.hasher.hash(&variant.key);
             let units = self.ledger.units_by_hash(&hash)?;
             let invalid_rows = self.invalid.get(&hash).cloned().unwrap_or_default();

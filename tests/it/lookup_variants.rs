@@ -81,3 +81,22 @@ fn lookup_finds_the_obvious_spellings_and_says_which_matched() {
     );
     assert!(out.contains("NOT IN THE LEDGER"), "{out}");
 }
+
+#[test]
+fn a_key_pasted_from_a_report_cell_is_found_as_forget_wrote_it() {
+    let wd = Workdir::new();
+    wd.write("in.csv", "key\n447700900451\n+447700900452\n");
+    wd.run(
+        wd.command()
+            .args(["run", "in.csv", "--simulate", "--rate", "unlimited"]),
+        exit::OK,
+    );
+    // The report writes these cells `'447700900451` and `'+447700900452` for spreadsheets.
+    let out = lookup_stdin(
+        &wd,
+        "forget-simulate.db",
+        "'447700900451\n'+447700900452\n",
+        exit::OK,
+    );
+    assert!(!out.contains("NOT IN THE LEDGER"), "{out}");
+}
