@@ -221,3 +221,25 @@ async fn no_key_fails_for_429s_alone_under_a_tight_limit() {
     client.max_attempts = 2;
     play(server, client).await;
 }
+
+/// A client on a loaded machine: answers in about a millisecond, give or take a few.
+fn jittery(rate: f64, seconds: u64) -> Client {
+    let mut client = Client::new(Some(rate), seconds);
+    client.latency = Duration::from_millis(1);
+    client.jitter = Duration::from_millis(3);
+    client
+}
+
+#[tokio::test(start_paused = true)]
+async fn at_exactly_the_limit_of_a_window_that_counts_refusals() {
+    // Paced at exactly the limit, timing jitter puts one request too many in some second;
+    // the window keeps the refused one too, so the next ones are refused as well. Going
+    // straight back to `--rate` after each cut met the limit again: 0.945 of it.
+    for seed in 1..=3 {
+        let mut server = Server::limited(Shape::SlidingWindow, 200.0, Hint::Seconds);
+        server.counts_refused = true;
+        server.seed = seed;
+        let run = play(server, jittery(200.0, 40)).await;
+        check(&run, 10, 40, 200.0, 0.97, 0.01);
+    }
+}

@@ -97,6 +97,8 @@ enum Mode {
 #[derive(Clone, Copy, Debug)]
 struct Before {
     free: bool,
+    /// Cut at `--rate`, with nearly every answer accepted.
+    at_ceiling: bool,
     est: Option<f64>,
     /// The 429 share at the rate just above (updated by each further cut)...
     share: f64,
@@ -130,6 +132,8 @@ pub(super) struct Control {
     rate: Option<f64>,
     /// The estimated limit, once one has been seen.
     est: Option<f64>,
+    /// `--rate` itself met the limit: cruise under it rather than at it.
+    ceiling_is_limit: bool,
     /// The share of 429s expected at any rate.
     noise: f64,
     mode: Mode,
@@ -185,6 +189,7 @@ impl Control {
             ceiling,
             rate: ceiling,
             est: None,
+            ceiling_is_limit: false,
             noise: 0.0,
             mode: Mode::Free,
             periods: VecDeque::from([Period {
@@ -392,8 +397,16 @@ impl Control {
                 self.set(th, t, Some(est * (1.0 - MARGIN)), true);
             }
             Mode::Free | Mode::Cruise => {
+                let free = matches!(self.mode, Mode::Free);
+                // A few 429s at `--rate`, nearly all accepted: the limit is `--rate` itself
+                // (timing jitter puts one request too many in some second), not the accepted
+                // rate, which the cut and its pause pull down.
+                let at_ceiling = self
+                    .ceiling
+                    .filter(|c| free && accepted >= c * (1.0 - VERIFY_DEPTH.0));
                 let before = Before {
-                    free: matches!(self.mode, Mode::Free),
+                    free,
+                    at_ceiling: at_ceiling.is_some(),
                     est: self.est,
                     share: recent.share(),
                     answered: recent.answered(),
@@ -401,6 +414,7 @@ impl Control {
                     rate0: send_rate,
                     share0: recent.share(),
                 };
+                let accepted = at_ceiling.unwrap_or(accepted);
                 self.est = Some(accepted);
                 let depth = (2.0 * before.share).clamp(VERIFY_DEPTH.0, VERIFY_DEPTH.1);
                 self.set(th, t, Some(accepted * (1.0 - depth)), true);

@@ -18,16 +18,34 @@ impl Control {
         }
     }
 
+    /// Back to `--rate`: unpaced or at it, unless `--rate` itself met the limit; then cruise
+    /// under it, with nothing above to probe for.
+    pub(super) fn to_ceiling(&mut self, th: &Throttle, t: f64) {
+        match self.ceiling.filter(|_| self.ceiling_is_limit) {
+            Some(c) => {
+                self.est = Some(c);
+                self.mode = Mode::Cruise;
+                self.next_probe = f64::INFINITY;
+                self.set(th, t, Some(c * (1.0 - MARGIN)), false);
+            }
+            None => {
+                self.mode = Mode::Free;
+                self.set(th, t, self.ceiling, false);
+            }
+        }
+    }
+
     pub(super) fn start_probe(&mut self, th: &Throttle, t: f64, gain: f64) {
         self.next_gain = PROBE_GAIN;
         let Some(est) = self.est else {
-            self.mode = Mode::Free;
-            self.set(th, t, self.ceiling, false);
+            self.to_ceiling(th, t);
             return;
         };
-        if self.ceiling.is_some_and(|c| est * (1.0 - MARGIN) >= c) {
-            self.mode = Mode::Free;
-            self.set(th, t, self.ceiling, false);
+        if self
+            .ceiling
+            .is_some_and(|c| est * (1.0 - MARGIN) >= c || (self.ceiling_is_limit && est >= c))
+        {
+            self.to_ceiling(th, t);
             return;
         }
         let (gain, len) = match self.ramp {
@@ -74,8 +92,7 @@ impl Control {
             sums.share()
         );
         if capped {
-            self.mode = Mode::Free;
-            self.set(th, t, self.ceiling, false);
+            self.to_ceiling(th, t);
             return;
         }
         if !(gained || app_limited) {
@@ -98,8 +115,7 @@ impl Control {
         if at_ceiling || self.unpaced_probes >= UNPACED_AFTER {
             tracing::debug!("probes met no limit: back to the configured rate");
             self.unpaced_probes = 0;
-            self.mode = Mode::Free;
-            self.set(th, t, self.ceiling, false);
+            self.to_ceiling(th, t);
             return;
         }
         self.start_probe(th, t, (1.0 + 2.0 * (gain - 1.0)).min(PROBE_MAX_GAIN));

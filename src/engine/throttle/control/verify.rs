@@ -76,6 +76,7 @@ impl Control {
                 (sums.refused + 1) as f64 / (answered + 1) as f64
             };
             self.noise = self.noise.min(left);
+            self.ceiling_is_limit |= before.at_ceiling;
             self.mode = Mode::Cruise;
             self.next_probe = t + self.probe_every;
             let rate = self.est.map(|e| e * (1.0 - MARGIN)).or(self.ceiling);
