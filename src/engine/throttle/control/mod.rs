@@ -81,6 +81,7 @@ enum Mode {
     Probe {
         base: f64,
         gain: f64,
+        since: f64,
         until: f64,
         generation: u64,
     },
@@ -147,8 +148,11 @@ pub(super) struct Control {
     next_probe: f64,
     /// The gain of the next probe.
     next_gain: f64,
-    /// Probe in doublings up to this (see `ramp_toward`).
-    ramp: Option<f64>,
+    /// Probe in doublings up to this rate, each probe this long (s) (see `ramp_toward`).
+    ramp: Option<(f64, f64)>,
+    /// When the first answer came (s). Within a window of it, what got through is a burst
+    /// (a bucket's, a window's quota), not a rate.
+    started: Option<f64>,
     unpaced_probes: u32,
     /// Seconds from a send to its answer (smoothed).
     latency: f64,
@@ -205,6 +209,7 @@ impl Control {
             next_probe: 0.0,
             next_gain: PROBE_GAIN,
             ramp: None,
+            started: None,
             unpaced_probes: 0,
             latency: 0.0,
         }
@@ -214,11 +219,18 @@ impl Control {
         self.rate
     }
 
+    /// The share of 429s taken for noise.
+    #[cfg(test)]
+    pub fn noise(&self) -> f64 {
+        self.noise
+    }
+
     /// A 429 to a ticket of period `generation`.
     pub fn on_429(&mut self, th: &Throttle, ticket: Ticket, ra: Option<Duration>, now: u64) {
         self.latency(ticket, now);
         let generation = ticket.generation;
         let t = secs(now);
+        self.started.get_or_insert(t);
         self.watch_episode(th, t, ra, now);
         if generation < self.cut_generation {
             if t < self.heavy_until
@@ -264,6 +276,7 @@ impl Control {
                     .compare_exchange(paused, 0, Ordering::AcqRel, Ordering::Relaxed);
         }
         let t = secs(now);
+        self.started.get_or_insert(t);
         if let Some(ep) = self.episode {
             if ep.heavy && t < self.heavy_until {
                 self.watch_episode(th, t, None, now);
@@ -282,6 +295,7 @@ impl Control {
                 gain,
                 until,
                 generation,
+                ..
             } if t >= until => self.end_probe(th, t, base, gain, generation),
             Mode::Cruise if t >= self.next_probe => self.start_probe(th, t, self.next_gain),
             _ => {}
@@ -334,19 +348,22 @@ impl Control {
             Mode::Verify { generation, .. } => self.since(th, t, generation),
             _ => self.recent(th, t, 1.0),
         };
-        let send_rate = recent
-            .send_rate()
-            .or(self.rate)
-            .unwrap_or(recent.sent as f64);
+        // Over a short span, the pacing's tolerance (and a start with every worker free)
+        // reads as more than the rate paced.
+        let send_rate = match (recent.send_rate(), self.rate) {
+            (Some(sent), Some(rate)) => sent.min(rate),
+            (sent, rate) => sent.or(rate).unwrap_or(recent.sent as f64),
+        };
         // Most answers refused is for the heavy cut to judge, with more answers.
         let share = recent.share().min(HEAVY_SHARE);
         let accepted = send_rate * (1.0 - share) / (1.0 - self.noise);
         // Long enough for a bucket to refill a little; after a probe, for a window limiter
-        // to get over the probe's excess (a fixed window refuses until its end).
+        // to get over the probe's excess: sent for (gain − 1) × the time it lasted, at the
+        // estimate (a fixed window that it filled refuses for no longer than that).
         // Also two latencies: what was in flight was refused too, and a limiter that counts
         // refusals has to make up for them.
         let pause = match self.mode {
-            Mode::Probe { gain, .. } => LIGHT_PAUSE.max((gain - 1.0) * PROBE_LEN),
+            Mode::Probe { gain, since, .. } => LIGHT_PAUSE.max((gain - 1.0) * (t - since)),
             _ => LIGHT_PAUSE,
         }
         .max(2.0 * self.latency);
@@ -477,7 +494,9 @@ impl Control {
                 // Down only: answers to requests sent while a bucket refilled (fewer workers
                 // than the rate needs) would read as a higher limit.
                 let est = self.heavy_estimate(&ep, share);
-                self.ramp_toward(ep.sent_rate * (1.0 - share));
+                if !self.slow_start(&ep) {
+                    self.ramp_toward(ep.sent_rate * (1.0 - share));
+                }
                 if self.est.is_none_or(|e| est < 0.98 * e) {
                     trace_ctl!(
                         "{t:.3} heavy refined {answered} answers share {share:.3} est {est:.1}"
@@ -489,7 +508,9 @@ impl Control {
             return;
         }
         if share < HEAVY_SHARE {
-            if answered >= EPISODE_ANSWERS {
+            // In the first window, answers to the burst that got through are still coming in
+            // (out of order): they would hide the refusals after it.
+            if answered >= EPISODE_ANSWERS && !self.slow_start(&ep) {
                 self.episode = None;
             }
             return;
@@ -530,13 +551,32 @@ impl Control {
         self.next_gain = PROBE_GAIN;
         self.set(th, t, Some(est * (1.0 - MARGIN)), true);
         self.ramp = None;
-        self.ramp_toward(ep.sent_rate * (1.0 - share));
+        if self.slow_start(&ep) {
+            // What got through is all the limiter let through so far, a floor of its rate
+            // (a window's quota is its rate; a bucket's burst is a fraction of it): double
+            // from there from the end of the pause, each probe a full window (a window
+            // limiter, emptied by the pause, would let a shorter one through).
+            self.ramp = Some((ep.sent_rate, PROBE_LEN));
+            self.next_probe = self.heavy_until;
+        } else {
+            self.ramp_toward(ep.sent_rate * (1.0 - share));
+        }
+    }
+
+    /// Whether an episode began within a window of the first answer, with nothing known.
+    fn slow_start(&self, ep: &Episode) -> bool {
+        ep.cap.is_none() && self.started.is_some_and(|s| ep.start - s < PERIOD)
     }
 
     /// What the refusing rate got through, or what the last second got through (a window
-    /// limiter takes its whole quota in a burst, then refuses everything).
+    /// limiter takes its whole quota in a burst, then refuses everything). In slow start only
+    /// the latter: the share refused over a few answers, some still to the burst, says little.
     fn heavy_estimate(&self, ep: &Episode, share: f64) -> f64 {
-        let through = ep.sent_rate * (1.0 - share);
+        let through = if self.slow_start(ep) {
+            0.0
+        } else {
+            ep.sent_rate * (1.0 - share)
+        };
         let est = through.max(ep.last_second) / (1.0 - self.noise);
         ep.cap.map_or(est, |cap| est.min(cap)).max(MIN_RATE)
     }

@@ -13,14 +13,14 @@ impl Control {
     pub(super) fn ramp_toward(&mut self, through: f64) {
         let Some(est) = self.est else { return };
         if through > RAMP_OVER * est {
-            self.ramp = Some(through);
+            self.ramp = Some((through, RAMP_LEN));
             self.next_probe = self.heavy_until;
         }
     }
 
     /// Back to `--rate`: unpaced or at it, unless `--rate` itself met the limit; then cruise
     /// under it, with nothing above to probe for.
-    pub(super) fn to_ceiling(&mut self, th: &Throttle, t: f64) {
+    pub(super) fn back_to_ceiling(&mut self, th: &Throttle, t: f64) {
         match self.ceiling.filter(|_| self.ceiling_is_limit) {
             Some(c) => {
                 self.est = Some(c);
@@ -38,19 +38,19 @@ impl Control {
     pub(super) fn start_probe(&mut self, th: &Throttle, t: f64, gain: f64) {
         self.next_gain = PROBE_GAIN;
         let Some(est) = self.est else {
-            self.to_ceiling(th, t);
+            self.back_to_ceiling(th, t);
             return;
         };
         if self
             .ceiling
             .is_some_and(|c| est * (1.0 - MARGIN) >= c || (self.ceiling_is_limit && est >= c))
         {
-            self.to_ceiling(th, t);
+            self.back_to_ceiling(th, t);
             return;
         }
         let (gain, len) = match self.ramp {
-            Some(to) if to > est * PROBE_GAIN => {
-                (gain.max((to / est).min(PROBE_MAX_GAIN)), RAMP_LEN)
+            Some((to, len)) if to > est * PROBE_GAIN => {
+                (gain.max((to / est).min(PROBE_MAX_GAIN)), len)
             }
             _ => {
                 self.ramp = None;
@@ -63,6 +63,7 @@ impl Control {
         self.mode = Mode::Probe {
             base: est,
             gain,
+            since: t,
             until: t + len,
             generation: self.current().generation,
         };
@@ -92,7 +93,7 @@ impl Control {
             sums.share()
         );
         if capped {
-            self.to_ceiling(th, t);
+            self.back_to_ceiling(th, t);
             return;
         }
         if !(gained || app_limited) {
@@ -115,7 +116,7 @@ impl Control {
         if at_ceiling || self.unpaced_probes >= UNPACED_AFTER {
             tracing::debug!("probes met no limit: back to the configured rate");
             self.unpaced_probes = 0;
-            self.to_ceiling(th, t);
+            self.back_to_ceiling(th, t);
             return;
         }
         self.start_probe(th, t, (1.0 + 2.0 * (gain - 1.0)).min(PROBE_MAX_GAIN));
