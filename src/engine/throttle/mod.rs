@@ -26,8 +26,8 @@
 //!   bucket to refill; the refused request itself waits its whole `Retry-After` (engine).
 //! - *At `--rate`*: a few 429s there with nearly every answer accepted say the limit is `--rate`
 //!   itself (timing jitter puts one request too many in some second). Once the verification
-//!   (below) confirms it, the throttle cruises 2% under `--rate` for the rest of the run rather
-//!   than going back to it, where it would meet the limit again every few seconds.
+//!   (below) confirms it, the throttle cruises 1.5% under `--rate` for the rest of the run
+//!   rather than going back to it, where it would meet the limit again every few seconds.
 //!
 //! **Slow start.** Within a window (a second) of the first answer, what got through is a burst,
 //! not a rate: a bucket's (a tenth of its rate, say) or a window's quota (all of it). Divided by

@@ -1,8 +1,8 @@
 //! Probing above the estimate: how a limit that rose is found.
 
 use super::{
-    BURST_GUESS, Control, MARGIN, Mode, PROBE_EVERY, PROBE_GAIN, PROBE_LEN, PROBE_MAX_GAIN,
-    RAMP_LEN, RAMP_OVER, UNPACED_AFTER,
+    BURST_GUESS, CEILING_MARGIN, Control, MARGIN, Mode, PROBE_EVERY, PROBE_GAIN, PROBE_LEN,
+    PROBE_MAX_GAIN, RAMP_LEN, RAMP_OVER, UNPACED_AFTER,
 };
 use crate::engine::throttle::Throttle;
 
@@ -26,7 +26,7 @@ impl Control {
                 self.est = Some(c);
                 self.mode = Mode::Cruise;
                 self.next_probe = f64::INFINITY;
-                self.set(th, t, Some(c * (1.0 - MARGIN)), false);
+                self.set(th, t, Some(c * (1.0 - CEILING_MARGIN)), false);
             }
             None => {
                 self.mode = Mode::Free;

@@ -83,7 +83,11 @@ impl Control {
                 (sums.refused + 1) as f64 / (answered + 1) as f64
             };
             self.noise = self.noise.min(left);
-            self.ceiling_is_limit |= before.at_ceiling;
+            if before.at_ceiling {
+                self.ceiling_is_limit = true;
+                self.back_to_ceiling(th, t);
+                return;
+            }
             self.mode = Mode::Cruise;
             self.next_probe = t + self.probe_every;
             let rate = self.est.map(|e| e * (1.0 - MARGIN)).or(self.ceiling);
