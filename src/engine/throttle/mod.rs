@@ -18,11 +18,26 @@
 //!   limiter that counts refusals forgets them only after its window), then sends, paced, at
 //!   the larger of what the refusing rate got through (send rate × accepted share) and what
 //!   the last second got through (a window limiter takes its quota in a burst, then refuses
-//!   everything), less 2%. Answers still in flight during the pause refine it downward.
+//!   everything), less 2% (in slow start, below, only the latter). Answers still in flight
+//!   during the pause refine it downward.
 //! - *Light*: a few 429s among accepted answers (a probe above the limit, a neighbour's burst,
 //!   or noise). The rate drops to the accepted rate over the last second, and every sender
 //!   waits a moment — 100 ms or two latencies, never more than the `Retry-After` — for a
 //!   bucket to refill; the refused request itself waits its whole `Retry-After` (engine).
+//! - *At `--rate`*: a few 429s there with nearly every answer accepted say the limit is `--rate`
+//!   itself (timing jitter puts one request too many in some second). Once the verification
+//!   (below) confirms it, the throttle cruises 1.5% under `--rate` for the rest of the run
+//!   rather than going back to it, where it would meet the limit again every few seconds.
+//!
+//! **Slow start.** Within a window (a second) of the first answer, what got through is a burst,
+//! not a rate: a bucket's (a tenth of its rate, say) or a window's quota (all of it). Divided by
+//! the milliseconds it took, it is ten times the limit or more; counted as a second's worth, it
+//! may be a tenth of it. So the first heavy cut takes only the count as its estimate, a floor,
+//! and doubles it from the end of the pause, each probe a full window (a window limiter emptied
+//! by the pause would let a shorter one through), until a probe meets 429s; the search above
+//! the last probe that passed goes on as below. And the episode that tells heavy from light is
+//! not closed early in that window: answers to the burst, still arriving out of order, would
+//! hide the refusals after it.
 //!
 //! This is unlike the AWS SDKs' adaptive mode and TCP CUBIC, which the throttle did before:
 //! they cut to 70% of what was sent, which is still seven times a limit sent at ten times, and
@@ -30,10 +45,13 @@
 //!
 //! **Noise.** A 429 whose share grows with the send rate is a limit; one whose share does not
 //! is noise. A light cut is a test: the next period runs 3–10% under the accepted rate. If the
-//! share of 429s stays (and is under 10%), the cut did nothing: noise. The share is learned,
-//! the rate goes back, and from then on 429s within it (binomially: n·p + 3√(n·p) + 1 per
-//! period; a lone 429 before anything is learned) are only retried, never cut for. If the share
-//! fell, it was the limit, and the share left is the noise. If it rose, the cut was not enough.
+//! share of 429s stays (and is under 10%), the cut did nothing: noise — provided the test went
+//! at least twice that share under the accepted rate; a shallower one goes again, 10% lower
+//! (the accepted rate, measured over less than a window, overstated the limit by a bucket's
+//! burst, and the test was still above it). The share is learned, the rate goes back, and from
+//! then on 429s within it (binomially: n·p + 3√(n·p) + 1 per period; a lone 429 before
+//! anything is learned) are only retried, never cut for. If the share fell, it was the limit,
+//! and the share left is the noise. If it rose, the cut was not enough.
 //!
 //! **Recovery.** Under a known limit it cruises at 98% of the estimate and probes, as BBR does:
 //! every 2 s (up to 4 s, or 60 latencies, after probes that failed) it sends 10% above the
@@ -41,8 +59,10 @@
 //! limit). A probe that met no 429 raises the estimate to what it got through, and the next
 //! follows at once with twice the excess (1.1, 1.2, 1.4, 1.8, 2: BBR's startup), so a limit
 //! that doubled is found in seconds. A probe that met 429s is a light cut back to the estimate,
-//! and a binary search between the two. `--rate` is never exceeded; with `--rate unlimited`,
-//! three probes at twice the estimate that meet nothing unpace the run again.
+//! and a binary search between the two, after a pause of (gain − 1) × the time the probe ran:
+//! what it sent too many takes that long to drain at the estimate (a fixed window it filled
+//! refuses no longer). `--rate` is never exceeded; with `--rate unlimited`, three probes at
+//! twice the estimate that meet nothing unpace the run again.
 //!
 //! **Pacing.** GCRA on one atomic, as governor does, so that a rate change is one store:
 //! governor cannot change a live limiter's rate (governor #273), and swapping limiters fires
@@ -113,7 +133,8 @@ impl Throttle {
             generation: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             periods: Default::default(),
-            next_tick: AtomicU64::new(TICK),
+            // The first answer ticks at once: the controller notes when answers began.
+            next_tick: AtomicU64::new(0),
             control: Mutex::new(Control::new(rate)),
         }
     }

@@ -224,6 +224,9 @@ pub struct Client {
     pub rate: Option<f64>,
     pub workers: usize,
     pub latency: Duration,
+    /// Each way of each request takes up to this much longer, at random: a loaded machine's
+    /// scheduling, which reorders answers and bunches arrivals.
+    pub jitter: Duration,
     pub seconds: u64,
     /// Whether a 429 consumes one of a key's attempts (the engine before issue 16).
     pub throttled_uses_attempts: bool,
@@ -238,6 +241,7 @@ impl Client {
             rate,
             workers: 64,
             latency: Duration::from_millis(20),
+            jitter: Duration::ZERO,
             seconds,
             throttled_uses_attempts: false,
             max_attempts: 6,
@@ -410,7 +414,13 @@ pub async fn run<P: Pacer>(pacer: Arc<P>, server: Server, client: Client) -> Run
                         }
                     }
                 };
-                tokio::time::sleep(client.latency / 2).await;
+                let way = |world: &Mutex<World>| {
+                    if client.jitter.is_zero() {
+                        return client.latency / 2;
+                    }
+                    client.latency / 2 + client.jitter.mul_f64(lock(world).rng.unit())
+                };
+                tokio::time::sleep(way(&world)).await;
                 let answer = {
                     let mut w = lock(&world);
                     let now = Instant::now();
@@ -425,7 +435,7 @@ pub async fn run<P: Pacer>(pacer: Arc<P>, server: Server, client: Client) -> Run
                     }
                     answer
                 };
-                tokio::time::sleep(client.latency / 2).await;
+                tokio::time::sleep(way(&world)).await;
                 let retry_after = match answer {
                     Answer::Ok => {
                         pacer.answered(ticket);

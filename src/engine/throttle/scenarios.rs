@@ -159,6 +159,9 @@ async fn report_with<P: Pacer>(make: impl Fn(Option<f64>) -> P, label: &str, old
             env("LATENCY", case.client.latency.as_secs_f64() * 1000.0) / 1000.0,
         );
         case.client.workers = env("WORKERS", case.client.workers as f64) as usize;
+        case.client.jitter = std::time::Duration::from_secs_f64(
+            env("JITTER", case.client.jitter.as_secs_f64() * 1000.0) / 1000.0,
+        );
         case.server.seed = env("SEED", case.server.seed as f64) as u64;
         let run = play(make(case.client.rate), &case).await;
         let v = judge(&case, &run);

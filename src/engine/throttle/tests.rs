@@ -221,3 +221,120 @@ async fn no_key_fails_for_429s_alone_under_a_tight_limit() {
     client.max_attempts = 2;
     play(server, client).await;
 }
+
+/// A client on a loaded machine: answers in about a millisecond, give or take a few.
+fn jittery(rate: f64, seconds: u64) -> Client {
+    let mut client = Client::new(Some(rate), seconds);
+    client.latency = Duration::from_millis(1);
+    client.jitter = Duration::from_millis(3);
+    client
+}
+
+#[tokio::test(start_paused = true)]
+async fn at_exactly_the_limit_of_a_window_that_counts_refusals() {
+    // Paced at exactly the limit, timing jitter puts one request too many in some second;
+    // the window keeps the refused one too, so the next ones are refused as well. Going
+    // straight back to `--rate` after each cut met the limit again: 0.945 of it.
+    for seed in 1..=3 {
+        let mut server = Server::limited(Shape::SlidingWindow, 200.0, Hint::Seconds);
+        server.counts_refused = true;
+        server.seed = seed;
+        let run = play(server, jittery(200.0, 40)).await;
+        check(&run, 10, 40, 200.0, 0.97, 0.01);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_limit_just_under_the_estimate_is_not_learned_as_noise() {
+    // A cut to an accepted rate that a bucket's burst overstated, and a verification a few
+    // percent under it, still above the limit: the 429s kept a share, and were taken for
+    // noise. From then on the throttle cruised above the limit, 1.5–2.5% of calls refused.
+    for (seed, hint) in [(2, Hint::Absent), (5, Hint::Reset), (5, Hint::Absent)] {
+        let server = Server::limited(Shape::Bucket, 200.0, hint);
+        let mut client = jittery(2000.0, 40);
+        client.jitter = Duration::from_millis(if seed == 2 { 15 } else { 8 });
+        let throttle = Arc::new(Throttle::new(client.rate));
+        let run = model::run(throttle.clone(), Server { seed, ..server }, client).await;
+        let noise = throttle.lock().noise();
+        assert!(noise == 0.0, "learned noise {noise}\n{}", run.trace());
+        check(&run, 10, 40, 2000.0, 0.9, 0.02);
+    }
+}
+
+/// A token bucket (`limit`/s, holding `burst`, empty at the start) answering every request
+/// the moment it is sent, one at a time: per second, (accepted, refused).
+async fn against_bucket(t: &Throttle, limit: f64, burst: f64, seconds: usize) -> Vec<(u64, u64)> {
+    let start = Instant::now();
+    let (mut level, mut last) = (0.0, 0.0);
+    let mut per_second = vec![(0, 0); seconds];
+    loop {
+        let ticket = t.until_ready().await;
+        let now = start.elapsed().as_secs_f64();
+        let Some(second) = per_second.get_mut(now as usize) else {
+            return per_second;
+        };
+        level = (level + (now - last) * limit).min(burst);
+        last = now;
+        if level >= 1.0 {
+            level -= 1.0;
+            second.0 += 1;
+            t.answered(ticket);
+        } else {
+            second.1 += 1;
+            t.throttled(ticket, None);
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_first_cut_that_takes_a_bucket_burst_for_the_limit_climbs_back_in_seconds() {
+    // The opening the bench met (`forget run -v`: "from 4067 to 20.0"): a bucket of 200/s
+    // let its burst of 20 through, then refused everything sent at 2000/s, so the heavy
+    // cut's estimate was the burst. Probes of 1.1, 1.2, 1.4, 1.8 and 2 times it, a second
+    // each, took 7–15 s to find the limit.
+    let t = Throttle::new(Some(2000.0));
+    let mut tickets = Vec::new();
+    for _ in 0..60 {
+        tickets.push(t.until_ready().await);
+    }
+    tokio::time::advance(Duration::from_millis(1)).await;
+    for ticket in &tickets[..20] {
+        t.answered(*ticket);
+    }
+    for ticket in &tickets[20..] {
+        t.throttled(*ticket, None);
+    }
+    let rate = t.rate().unwrap_or(f64::MAX);
+    assert!(
+        rate < 30.0,
+        "the opening did not take the burst for the limit: {rate}"
+    );
+    let seconds = against_bucket(&t, 200.0, 20.0, 16).await;
+    let trace = format!("{seconds:?}");
+    // The bench's convergence: from then on, every 5 s at least 0.9 of the limit. Doubling
+    // from 20/s, each probe a full window, passes 160/s at 4 s; the search above takes two
+    // or three more.
+    let from = 7;
+    for window in seconds[from..].windows(5) {
+        let ok: u64 = window.iter().map(|s| s.0).sum();
+        assert!(ok >= 900, "{ok} in 5 s from second {from}: {trace}");
+    }
+    let refused: u64 = seconds.iter().map(|s| s.1).sum();
+    let all: u64 = seconds.iter().map(|s| s.0 + s.1).sum();
+    assert!(refused * 50 <= all, "{refused} of {all} refused: {trace}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn finding_a_limit_ten_times_under_the_rate_costs_few_429s() {
+    // With answers coming back out of order, those to the burst that got through hid the
+    // refusals after it: the first episode ended as light, and cut after cut to an accepted
+    // rate measured over milliseconds (15,200/s, 8,600/s, 3,300/s, …) took seconds to come
+    // down, refused all along: 3.3–3.5% of all calls over the run.
+    for seed in 1..=3 {
+        let mut server = Server::limited(Shape::Bucket, 500.0, Hint::Absent);
+        server.seed = seed;
+        let run = play(server, jittery(5000.0, 40)).await;
+        check(&run, 0, 40, 5000.0, 0.0, 0.02);
+        check(&run, 10, 40, 5000.0, 0.9, 0.02);
+    }
+}

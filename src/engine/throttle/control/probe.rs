@@ -1,8 +1,8 @@
 //! Probing above the estimate: how a limit that rose is found.
 
 use super::{
-    BURST_GUESS, Control, MARGIN, Mode, PROBE_EVERY, PROBE_GAIN, PROBE_LEN, PROBE_MAX_GAIN,
-    RAMP_LEN, RAMP_OVER, UNPACED_AFTER,
+    BURST_GUESS, CEILING_MARGIN, Control, MARGIN, Mode, PROBE_EVERY, PROBE_GAIN, PROBE_LEN,
+    PROBE_MAX_GAIN, RAMP_LEN, RAMP_OVER, UNPACED_AFTER,
 };
 use crate::engine::throttle::Throttle;
 
@@ -13,26 +13,44 @@ impl Control {
     pub(super) fn ramp_toward(&mut self, through: f64) {
         let Some(est) = self.est else { return };
         if through > RAMP_OVER * est {
-            self.ramp = Some(through);
+            self.ramp = Some((through, RAMP_LEN));
             self.next_probe = self.heavy_until;
+        }
+    }
+
+    /// Back to `--rate`: unpaced or at it, unless `--rate` itself met the limit; then cruise
+    /// under it, with nothing above to probe for.
+    pub(super) fn back_to_ceiling(&mut self, th: &Throttle, t: f64) {
+        match self.ceiling.filter(|_| self.ceiling_is_limit) {
+            Some(c) => {
+                self.est = Some(c);
+                self.mode = Mode::Cruise;
+                self.next_probe = f64::INFINITY;
+                self.set(th, t, Some(c * (1.0 - CEILING_MARGIN)), false);
+            }
+            None => {
+                self.mode = Mode::Free;
+                self.set(th, t, self.ceiling, false);
+            }
         }
     }
 
     pub(super) fn start_probe(&mut self, th: &Throttle, t: f64, gain: f64) {
         self.next_gain = PROBE_GAIN;
         let Some(est) = self.est else {
-            self.mode = Mode::Free;
-            self.set(th, t, self.ceiling, false);
+            self.back_to_ceiling(th, t);
             return;
         };
-        if self.ceiling.is_some_and(|c| est * (1.0 - MARGIN) >= c) {
-            self.mode = Mode::Free;
-            self.set(th, t, self.ceiling, false);
+        if self
+            .ceiling
+            .is_some_and(|c| est * (1.0 - MARGIN) >= c || (self.ceiling_is_limit && est >= c))
+        {
+            self.back_to_ceiling(th, t);
             return;
         }
         let (gain, len) = match self.ramp {
-            Some(to) if to > est * PROBE_GAIN => {
-                (gain.max((to / est).min(PROBE_MAX_GAIN)), RAMP_LEN)
+            Some((to, len)) if to > est * PROBE_GAIN => {
+                (gain.max((to / est).min(PROBE_MAX_GAIN)), len)
             }
             _ => {
                 self.ramp = None;
@@ -45,6 +63,7 @@ impl Control {
         self.mode = Mode::Probe {
             base: est,
             gain,
+            since: t,
             until: t + len,
             generation: self.current().generation,
         };
@@ -74,8 +93,7 @@ impl Control {
             sums.share()
         );
         if capped {
-            self.mode = Mode::Free;
-            self.set(th, t, self.ceiling, false);
+            self.back_to_ceiling(th, t);
             return;
         }
         if !(gained || app_limited) {
@@ -98,8 +116,7 @@ impl Control {
         if at_ceiling || self.unpaced_probes >= UNPACED_AFTER {
             tracing::debug!("probes met no limit: back to the configured rate");
             self.unpaced_probes = 0;
-            self.mode = Mode::Free;
-            self.set(th, t, self.ceiling, false);
+            self.back_to_ceiling(th, t);
             return;
         }
         self.start_probe(th, t, (1.0 + 2.0 * (gain - 1.0)).min(PROBE_MAX_GAIN));
