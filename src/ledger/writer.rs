@@ -158,10 +158,13 @@ impl Writer {
         let handle = std::thread::Builder::new()
             .name("ledger-writer".into())
             .spawn(move || {
-                let result = write_loop(conn, config, &recorded, rx);
+                let result = write_loop(conn, config, &recorded, &rx);
+                // Before the channel closes: a sender that finds it closed must find the
+                // reason already told (not only that the writer stopped).
                 if let Err(failure) = &result {
                     on_error(failure);
                 }
+                drop(rx);
                 result
             })
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
@@ -195,7 +198,7 @@ fn write_loop(
     mut conn: Connection,
     config: WriterConfig,
     recorded: &Recorded,
-    rx: mpsc::Receiver<AttemptRecord>,
+    rx: &mpsc::Receiver<AttemptRecord>,
 ) -> Result<u64, WriterError> {
     let mut written = 0u64;
     let mut batch = Vec::with_capacity(MAX_BATCH);
