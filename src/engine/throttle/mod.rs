@@ -26,8 +26,9 @@
 //!   bucket to refill; the refused request itself waits its whole `Retry-After` (engine).
 //! - *At `--rate`*: a few 429s there with nearly every answer accepted say the limit is `--rate`
 //!   itself (timing jitter puts one request too many in some second). Once the verification
-//!   (below) confirms it, the throttle cruises 1.5% under `--rate` for the rest of the run
-//!   rather than going back to it, where it would meet the limit again every few seconds.
+//!   (below) meets not one 429 under it, the throttle cruises 1.5% under `--rate` rather than
+//!   going back to it, where it would meet the limit again every few seconds (until 429s there
+//!   turn out to be noise).
 //!
 //! **Slow start.** Within a window (a second) of the first answer, what got through is a burst,
 //! not a rate: a bucket's (a tenth of its rate, say) or a window's quota (all of it). Divided by
@@ -46,7 +47,7 @@
 //! **Noise.** A 429 whose share grows with the send rate is a limit; one whose share does not
 //! is noise. A light cut is a test: the next period runs 3–10% under the accepted rate. If the
 //! share of 429s stays (and is under 10%), the cut did nothing: noise — provided the test went
-//! at least twice that share under the accepted rate; a shallower one goes again, 10% lower
+//! at least 1.5 times that share under the accepted rate; a shallower one goes again, 10% lower
 //! (the accepted rate, measured over less than a window, overstated the limit by a bucket's
 //! burst, and the test was still above it). The share is learned, the rate goes back, and from
 //! then on 429s within it (binomially: n·p + 3√(n·p) + 1 per period; a lone 429 before

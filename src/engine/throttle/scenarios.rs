@@ -1,5 +1,8 @@
 //! The model's cases, printed as a table: `cargo test --lib throttle::scenarios::report --
-//! --ignored --nocapture`.
+//! --ignored --nocapture`. Knobs (environment): `CASE` (a part of the cases' names), `LIMIT`,
+//! `LATENCY` and `JITTER` (ms; `LATENCY=1 JITTER=3` is about what the bench meets on loopback,
+//! and shows what a fixed latency hides), `WORKERS`, `SEED`; `TRACE=1` prints each second,
+//! `CTL=1` the controller's decisions.
 
 // A report for people, run by hand (ignored tests): it prints its table.
 #![allow(clippy::print_stdout)]

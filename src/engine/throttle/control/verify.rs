@@ -50,10 +50,10 @@ impl Control {
             // Under a limit that the accepted rate overstated (a bucket's burst hides in a
             // short span), a test only a few percent under it is still above it: the 429s
             // keep a share, smaller but not gone, and pass for noise. Noise keeps its share
-            // however deep the test; a test shallower than twice the share it met goes again,
-            // deeper.
+            // however deep the test; a test shallower than 1.5 times the share it met goes
+            // again, deeper (the share of a limit overstated by as much as the depth).
             let depth = self.rate.zip(self.est).map_or(1.0, |(r, e)| 1.0 - r / e);
-            let shallow = depth < (2.0 * share).min(VERIFY_DEPTH.1) - 0.005;
+            let shallow = depth < (1.5 * share).min(VERIFY_DEPTH.1) - 0.005;
             if (combined > MAX_NOISE && !held) || shallow {
                 self.light(th, t, None, now);
                 return;
@@ -63,6 +63,8 @@ impl Control {
                 share = format!("{:.3}", self.noise),
                 "429s at the same share at a lower rate: noise, not a limit"
             );
+            // The 429s once met at `--rate` may have been this noise too.
+            self.ceiling_is_limit = false;
             self.est = before.est;
             if before.free {
                 self.mode = Mode::Free;
@@ -83,7 +85,9 @@ impl Control {
                 (sums.refused + 1) as f64 / (answered + 1) as f64
             };
             self.noise = self.noise.min(left);
-            if before.at_ceiling {
+            // Not one 429 under `--rate`: `--rate` itself was the limit. (Noise would have
+            // shown a few; a cluster of it at `--rate` must not keep the run under it.)
+            if before.at_ceiling && sums.refused == 0 {
                 self.ceiling_is_limit = true;
                 self.back_to_ceiling(th, t);
                 return;
