@@ -99,7 +99,7 @@ pub fn exec(args: &StatusArgs) -> Result<i32> {
     }
     let counts = ledger.counts()?;
     let by_scope = ledger.counts_by_scope()?;
-    let requests = ledger.request_counts(None)?;
+    let requests = ledger.request_counts_with(None, &by_scope)?;
     let code = exit_code(&requests);
     if args.format == Format::Md && !json {
         let seal = status_md::Seal {

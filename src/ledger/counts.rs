@@ -88,7 +88,8 @@ impl Ledger {
         let mut counts = Counts::default();
         let mut stmt = self
             .conn
-            .prepare("SELECT outcome, count(*) FROM units GROUP BY outcome")?;
+            // Grouped in the order of `units_by_outcome`, which then answers alone, unsorted.
+            .prepare("SELECT outcome, count(*) FROM units GROUP BY connector, outcome")?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             let outcome: String = row.get(0)?;

@@ -431,7 +431,12 @@ impl Ledger {
     /// Keys recorded by a dry run only: not sent until a real run is given their file.
     pub fn dry_run_units(&self, connector: &str) -> Result<u64> {
         let n: i64 = self.conn.query_row(
-            "SELECT count(*) FROM units WHERE connector = ?1 AND dry_run = 1",
+            // Dry-run units exist only while a file is recorded by a dry run alone (a real
+            // run adopts the file, and its units, or a real file's rows make them real):
+            // without one, the table is not read.
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM files WHERE dry_run = 1)
+                    THEN (SELECT count(*) FROM units WHERE connector = ?1 AND dry_run = 1)
+                    ELSE 0 END",
             [connector],
             |r| r.get(0),
         )?;

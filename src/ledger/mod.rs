@@ -63,6 +63,9 @@ const BULK_CHECKPOINT_PAGES: i64 = 32 << 10;
 pub struct Ledger {
     conn: Connection,
     path: PathBuf,
+    /// How a second, read-only connection to the same file opens (its URI parameters), so
+    /// that the checks run on two cores; none for a ledger in memory.
+    reader: Option<&'static str>,
 }
 
 /// Held by every command that writes the ledger (run, access, purge) for as long as it
@@ -147,6 +150,7 @@ impl Ledger {
         Ok(Ledger {
             conn,
             path: path.to_owned(),
+            reader: Some(read_only::READ),
         })
     }
 
@@ -158,6 +162,7 @@ impl Ledger {
         Ok(Ledger {
             conn,
             path: PathBuf::from(":memory:"),
+            reader: None,
         })
     }
 

@@ -20,8 +20,8 @@ impl Ledger {
         if !path.is_file() {
             return Err(Error::ledger(path, no_ledger_here(path)));
         }
-        let (conn, tables) = match read_only_connection(path, "mode=ro") {
-            Ok(opened) => opened,
+        let (conn, tables, reader) = match read_only_connection(path, READ) {
+            Ok((conn, tables)) => (conn, tables, READ),
             Err(e) if on_read_only_storage(&e) => {
                 let wal = sidecar(path, "-wal");
                 if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
@@ -41,8 +41,9 @@ impl Ledger {
                      which is only right while nothing writes to it\n",
                     path.display()
                 ));
-                read_only_connection(path, "immutable=1")
-                    .map_err(|e| explain_open_error(path, e))?
+                let (conn, tables) = read_only_connection(path, IMMUTABLE)
+                    .map_err(|e| explain_open_error(path, e))?;
+                (conn, tables, IMMUTABLE)
             }
             Err(e) => return Err(explain_open_error(path, e)),
         };
@@ -83,9 +84,25 @@ impl Ledger {
                 Ok(Ledger {
                     conn,
                     path: path.to_owned(),
+                    reader: Some(reader),
                 })
             }
         }
+    }
+}
+
+/// The URI parameters of a reader of a ledger: while others may write it, or (on read-only
+/// storage) as a file nothing writes.
+pub(super) const READ: &str = "mode=ro";
+const IMMUTABLE: &str = "immutable=1";
+
+impl Ledger {
+    /// A second reader of this ledger's file, opened as this one was read (or, for a ledger
+    /// opened to write, read-only): `None` in memory, or when it cannot be opened.
+    pub(super) fn second_reader(&self) -> Option<Connection> {
+        read_only_connection(&self.path, self.reader?)
+            .ok()
+            .map(|(conn, _)| conn)
     }
 }
 

@@ -11,7 +11,8 @@
 
 use rusqlite::Connection;
 
-use super::{Ledger, events};
+use super::{Ledger, ScopeCounts, events};
+use crate::outcome::Outcome;
 
 mod find;
 mod hints;
@@ -306,15 +307,38 @@ impl Ledger {
     /// then the few rows events name (or whose unit was set aside) are moved to the state
     /// [`derive`] gives them.
     pub fn request_counts(&self, connector: Option<&str>) -> Result<RequestCounts> {
+        self.request_counts_with(connector, &self.counts_by_scope()?)
+    }
+
+    /// [`Ledger::request_counts`], given the ledger's [`Ledger::counts_by_scope`] (a pass
+    /// over the outcome index, which a run's summary has read already).
+    pub fn request_counts_with(
+        &self,
+        connector: Option<&str>,
+        by_scope: &[ScopeCounts],
+    ) -> Result<RequestCounts> {
         let mut counts = RequestCounts::default();
         // Every unit has exactly one request row (the `one_request_per_unit` check): the
-        // rows of an outcome are its units (read from the outcome index alone) and their
-        // duplicate rows; invalid rows have no unit.
+        // rows of an outcome are its units and their duplicate rows; invalid rows have no
+        // unit.
+        let groups: Vec<&ScopeCounts> = by_scope
+            .iter()
+            .filter(|g| connector.is_none_or(|c| g.connector == c) && g.counts.total > 0)
+            .collect();
+        for group in &groups {
+            for outcome in Outcome::ALL {
+                let n = group.counts.get(outcome);
+                *counts.slot(derive(
+                    None,
+                    "request",
+                    false,
+                    Some(outcome.as_str()),
+                    false,
+                )) += n;
+            }
+        }
         let mut stmt = self.conn.prepare(
-            "SELECT 'request', outcome, count(*) FROM units
-               WHERE ?1 IS NULL OR connector = ?1 GROUP BY connector, outcome
-             UNION ALL
-             SELECT 'duplicate', u.outcome, count(*) FROM row_records r
+            "SELECT 'duplicate', u.outcome, count(*) FROM row_records r
                JOIN units u ON u.id = r.unit_id
                WHERE r.kind = 'duplicate' AND (?1 IS NULL OR u.connector = ?1) GROUP BY 2
              UNION ALL
@@ -349,14 +373,11 @@ impl Ledger {
         }
         // A key is one person however many profiles hold it. With one scope per connector
         // (most ledgers) every unit is a person, and the hashes need not be read.
-        let (units, several_scopes): (i64, bool) = self.conn.query_row(
-            "SELECT (SELECT count(*) FROM units WHERE ?1 IS NULL OR connector = ?1),
-                    (SELECT coalesce(max(n), 0) > 1 FROM (SELECT count(DISTINCT scope) AS n
-                       FROM units WHERE ?1 IS NULL OR connector = ?1 GROUP BY connector))",
-            [connector],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        counts.units = units as u64;
+        let units: u64 = groups.iter().map(|g| g.counts.total).sum();
+        let several_scopes = groups
+            .windows(2)
+            .any(|pair| pair[0].connector == pair[1].connector);
+        counts.units = units;
         counts.people = if several_scopes {
             self.conn.query_row(
                 "SELECT count(*) FROM (SELECT DISTINCT connector, key_hash FROM units

@@ -5,6 +5,7 @@
 //! ([`Ledger::ensure_sound`]). To add a check, add an entry to [`CHECKS`].
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rusqlite::{Connection, ErrorCode};
 
@@ -176,29 +177,59 @@ pub const CHECKS: &[Check] = &[
 impl Ledger {
     /// Run the checks of `depth`, each to its verdict. SQLite's report of a corrupted page
     /// met by a check is that check's verdict; other failures (I/O) are errors.
+    ///
+    /// Each grows with the ledger (a second at a million keys for SQLite's check alone), so
+    /// two readers share them: this connection, which alone runs `quick_check` (a ledger
+    /// opened to write has it read its CHECK constraints too), and a second one on the
+    /// same file. Each reads in one transaction: a check sees one state of a ledger that
+    /// a run is writing.
     pub fn verify(&self, depth: Depth) -> Result<Vec<Verdict>> {
-        let mut verdicts = Vec::new();
         // A ledger of a schema before the chain, read as it is, has none to check (the
         // next run upgrades it and begins one); `forget verify` says so.
         let chained = super::schema::version(&self.conn)? >= super::schema::CHAIN_BEGINS;
-        for check in CHECKS {
-            if check.depth > depth || (check.name.starts_with("chain") && !chained) {
-                continue;
+        let checks: Vec<&Check> = CHECKS
+            .iter()
+            .filter(|c| c.depth <= depth && (chained || !c.name.starts_with("chain")))
+            .collect();
+        let (first, rest) = match checks.split_first() {
+            Some((c, rest)) if c.name == "sqlite_quick_check" => (Some(*c), rest),
+            _ => (None, &checks[..]),
+        };
+        let next = AtomicUsize::new(0);
+        let take = |conn: &Connection| -> Vec<(usize, Result<Verdict>)> {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(check) = rest.get(i) else {
+                    return done;
+                };
+                done.push((i, run_one(conn, check)));
             }
-            let found = match (check.run)(&self.conn) {
-                Ok(found) => found,
-                Err(e) if is_corruption(&e) => Some((1, format!("SQLite reports: {e}"))),
-                Err(e) => return Err(e.into()),
-            };
-            verdicts.push(Verdict {
-                check: check.name,
-                about: check.about,
-                ok: found.is_none(),
-                problems: found.as_ref().map_or(0, |(n, _)| *n),
-                detail: found.map(|(_, what)| what),
+        };
+        let (own, other) = std::thread::scope(|scope| {
+            let other = self.second_reader().map(|conn| {
+                let take = &take;
+                scope.spawn(move || in_one_read(&conn, || Ok(take(&conn))))
             });
+            let own = in_one_read(&self.conn, || {
+                let quick = first.map(|c| run_one(&self.conn, c));
+                Ok((quick, take(&self.conn)))
+            });
+            let other = other.map(|t| {
+                t.join()
+                    .unwrap_or_else(|_| Err(Error::internal("a ledger check's thread panicked")))
+            });
+            (own, other)
+        });
+        let (quick, mut done) = own?;
+        if let Some(other) = other {
+            done.extend(other?);
         }
-        Ok(verdicts)
+        done.sort_by_key(|(i, _)| *i);
+        quick
+            .into_iter()
+            .chain(done.into_iter().map(|(_, v)| v))
+            .collect()
     }
 
     /// Refuse a ledger that fails a check of `depth`, naming the checks and `forget verify`.
@@ -224,6 +255,37 @@ impl Ledger {
     }
 }
 
+/// One check's verdict, read on `conn`.
+fn run_one(conn: &Connection, check: &Check) -> Result<Verdict> {
+    let began = std::time::Instant::now();
+    let found = match (check.run)(conn) {
+        Ok(found) => found,
+        Err(e) if is_corruption(&e) => Some((1, format!("SQLite reports: {e}"))),
+        Err(e) => return Err(e.into()),
+    };
+    tracing::debug!(
+        check = check.name,
+        ms = began.elapsed().as_millis() as u64,
+        "ledger check"
+    );
+    Ok(Verdict {
+        check: check.name,
+        about: check.about,
+        ok: found.is_none(),
+        problems: found.as_ref().map_or(0, |(n, _)| *n),
+        detail: found.map(|(_, what)| what),
+    })
+}
+
+/// `read` inside one read transaction on `conn`, ended whatever it returns.
+fn in_one_read<T>(conn: &Connection, read: impl FnOnce() -> Result<T>) -> Result<T> {
+    conn.execute_batch("BEGIN")?;
+    let result = read();
+    // Nothing was written: ending it cannot lose anything, and a failure to is no verdict.
+    let _ = conn.execute_batch("ROLLBACK");
+    result
+}
+
 fn is_corruption(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
@@ -244,15 +306,6 @@ fn scalar(conn: &Connection, sql: &str) -> rusqlite::Result<u64> {
 /// `Some` when `n` is not zero.
 fn found(n: u64, what: impl FnOnce(u64) -> String) -> Problems {
     (n > 0).then(|| (n, what(n)))
-}
-
-/// The outcomes a unit may be in, as SQL: `'pending', 'deleted', …`.
-fn known_outcomes() -> String {
-    Outcome::ALL
-        .iter()
-        .map(|o| format!("'{}'", o.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn quick_check(conn: &Connection) -> rusqlite::Result<Problems> {
@@ -349,13 +402,18 @@ fn attempt_values(conn: &Connection) -> rusqlite::Result<Problems> {
 }
 
 fn unit_states(conn: &Connection) -> rusqlite::Result<Problems> {
-    // NOT INDEXED: the table's own copy of each outcome, not the index's.
+    // NOT INDEXED: the table's own copy of each outcome, not the index's. A CASE over the
+    // known outcomes costs half of `NOT IN (…)` with `typeof`, and finds the same: NULL, a
+    // BLOB or a number never equals a known outcome's text.
     let n = scalar(
         conn,
         &format!(
-            "SELECT count(*) FROM units NOT INDEXED
-             WHERE outcome IS NULL OR typeof(outcome) != 'text' OR outcome NOT IN ({})",
-            known_outcomes()
+            "SELECT count(*) FROM units NOT INDEXED WHERE CASE outcome {} ELSE 1 END",
+            Outcome::ALL
+                .iter()
+                .map(|o| format!("WHEN '{}' THEN 0", o.as_str()))
+                .collect::<Vec<_>>()
+                .join(" ")
         ),
     )?;
     Ok(found(n, |n| {
@@ -366,37 +424,64 @@ fn unit_states(conn: &Connection) -> rusqlite::Result<Problems> {
     }))
 }
 
-fn outcome_counts(conn: &Connection) -> rusqlite::Result<Problems> {
-    let by_outcome = |sql: &str| -> rusqlite::Result<BTreeMap<String, i64>> {
-        let mut stmt = conn.prepare(sql)?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, Option<String>>(0)?.unwrap_or_default(),
-                r.get(1)?,
-            ))
-        })?;
-        rows.collect()
-    };
-    let table = by_outcome("SELECT outcome, count(*) FROM units NOT INDEXED GROUP BY outcome")?;
-    let total: i64 = conn.query_row("SELECT count(*) FROM units", [], |r| r.get(0))?;
-    let mut wrong = Vec::new();
-    let summed: i64 = table.values().sum();
-    if summed != total {
-        wrong.push(format!(
-            "the outcomes add up to {summed} units, the table holds {total}"
-        ));
+/// Units per outcome, from `sql`'s (outcome, count) rows; an outcome that is not text is
+/// named by its type.
+fn by_outcome(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<BTreeMap<String, i64>> {
+    let mut stmt = conn.prepare(sql)?;
+    let mut rows = stmt.query(params)?;
+    let mut counts = BTreeMap::new();
+    while let Some(row) = rows.next()? {
+        let outcome = match row.get_ref(0)? {
+            rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+            other => format!("({})", other.data_type()),
+        };
+        *counts.entry(outcome).or_default() += row.get::<_, i64>(1)?;
     }
+    Ok(counts)
+}
+
+fn outcome_counts(conn: &Connection) -> rusqlite::Result<Problems> {
     // A bulk load drops the index while it records (and builds it at the end).
     let indexed: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'units_by_outcome')",
         [],
         |r| r.get(0),
     )?;
-    if indexed {
-        let index = by_outcome(
+    // Grouped in the index's order (connector, outcome): read from it alone, unsorted.
+    let index = match indexed {
+        true => by_outcome(
+            conn,
             "SELECT outcome, count(*) FROM units INDEXED BY units_by_outcome
-             WHERE connector IS NOT NULL GROUP BY outcome",
-        )?;
+             WHERE connector IS NOT NULL GROUP BY connector, outcome",
+            [],
+        )?,
+        false => BTreeMap::new(),
+    };
+    // The table's copy, counted without sorting most of it: the units of the outcome the
+    // index says is the commonest (at the end of a run, `deleted`: every unit) are the
+    // table's count less the others', which alone are grouped.
+    let commonest = index
+        .iter()
+        .filter_map(|(o, n)| Outcome::parse(o).map(|o| (o, *n)))
+        .max_by_key(|(_, n)| *n)
+        .map_or(Outcome::Pending, |(o, _)| o)
+        .as_str();
+    let mut table = by_outcome(
+        conn,
+        "SELECT outcome, count(*) FROM units NOT INDEXED WHERE outcome IS NOT ?1 GROUP BY outcome",
+        [commonest],
+    )?;
+    let total: i64 = conn.query_row("SELECT count(*) FROM units NOT INDEXED", [], |r| r.get(0))?;
+    let others: i64 = table.values().sum();
+    if total > others {
+        table.insert(commonest.to_owned(), total - others);
+    }
+    let mut wrong = Vec::new();
+    if indexed {
         let outcomes: std::collections::BTreeSet<&String> =
             table.keys().chain(index.keys()).collect();
         for outcome in outcomes {
@@ -449,14 +534,27 @@ fn references(conn: &Connection) -> rusqlite::Result<Problems> {
 }
 
 fn one_request_per_unit(conn: &Connection) -> rusqlite::Result<Problems> {
-    // A unit's request row is in `row_records`, or recorded with the unit (bulk loads).
-    let n = scalar(
+    // A unit's request row is in `row_records`, or recorded with the unit (bulk loads):
+    // wrong are a unit with its row and one in `row_records` too, one with several there,
+    // and one with none anywhere — the units without their own row less those with one in
+    // `row_records`. Read from the request rows, and one pass over the units (not a join
+    // of every unit: a bulk load's million have no row in `row_records`).
+    let without_own_row = scalar(
         conn,
-        "SELECT count(*) FROM units u
-         LEFT JOIN (SELECT unit_id, count(*) AS n FROM row_records
-                    WHERE kind = 'request' GROUP BY unit_id) r ON r.unit_id = u.id
-         WHERE coalesce(r.n, 0) + (u.row_line IS NOT NULL) != 1",
+        "SELECT count(*) FROM units NOT INDEXED WHERE row_line IS NULL",
     )?;
+    let (several, twice, with_one): (i64, i64, i64) = conn.query_row(
+        "SELECT count(*) FILTER (WHERE u.row_line IS NULL AND r.n > 1),
+                count(*) FILTER (WHERE u.row_line IS NOT NULL),
+                count(*) FILTER (WHERE u.row_line IS NULL)
+         FROM (SELECT unit_id, count(*) AS n FROM row_records WHERE kind = 'request'
+               GROUP BY unit_id) r
+         JOIN units u ON u.id = r.unit_id",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let none = without_own_row.saturating_sub(with_one.max(0) as u64);
+    let n = several.max(0) as u64 + twice.max(0) as u64 + none;
     Ok(found(n, |n| {
         format!(
             "{} no request row, or more than one",
@@ -468,8 +566,10 @@ fn one_request_per_unit(conn: &Connection) -> rusqlite::Result<Problems> {
 fn deleted_have_transaction_id(conn: &Connection) -> rusqlite::Result<Problems> {
     let n = scalar(
         conn,
-        "SELECT count(*) FROM units WHERE connector = 'webex' AND outcome = 'deleted'
-           AND (transaction_id IS NULL OR transaction_id = '')",
+        // The table's rows in order, not the index's with a lookup each: at the end of a
+        // run every unit is `deleted`.
+        "SELECT count(*) FROM units NOT INDEXED
+         WHERE coalesce(transaction_id, '') = '' AND outcome = 'deleted' AND connector = 'webex'",
     )?;
     Ok(found(n, |n| {
         format!(
@@ -493,20 +593,55 @@ fn no_plaintext_when_gone(conn: &Connection) -> rusqlite::Result<Problems> {
     }))
 }
 
+/// Files up to which [`file_rows`] counts each file's units in one pass, unsorted.
+const FILES_COUNTED_APART: usize = 16;
+
 fn file_rows(conn: &Connection) -> rusqlite::Result<Problems> {
+    file_rows_counted(conn, FILES_COUNTED_APART)
+}
+
+/// [`file_rows`], counting each file's units apart up to `apart` files.
+fn file_rows_counted(conn: &Connection, apart: usize) -> rusqlite::Result<Problems> {
     // Counted per file from the table's key order, and from the units holding their
     // request row (a bulk load's), rather than through the `rows` view, which sorts.
     let mut counted: BTreeMap<i64, i64> = BTreeMap::new();
-    for sql in [
-        "SELECT file_id, count(*) FROM row_records GROUP BY file_id",
-        "SELECT row_file_id, count(*) FROM units NOT INDEXED WHERE row_line IS NOT NULL
-         GROUP BY row_file_id",
-    ] {
-        let mut stmt = conn.prepare(sql)?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            *counted.entry(row.get(0)?).or_default() += row.get::<_, i64>(1)?;
+    let mut stmt = conn.prepare("SELECT file_id, count(*) FROM row_records GROUP BY file_id")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        *counted.entry(row.get(0)?).or_default() += row.get::<_, i64>(1)?;
+    }
+    let ids: Vec<i64> = conn
+        .prepare("SELECT id FROM files")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    if ids.len() <= apart {
+        // A count per file in one pass (grouping sorts every unit: twice the time); what
+        // no recorded file holds is the rest of the total.
+        let per_file: String = ids
+            .iter()
+            .map(|id| format!("count(*) FILTER (WHERE row_file_id = {id}), "))
+            .collect();
+        let sql =
+            format!("SELECT {per_file}count(*) FROM units NOT INDEXED WHERE row_line IS NOT NULL");
+        let orphans = conn.query_row(&sql, [], |r| {
+            let mut held = 0;
+            for (i, id) in ids.iter().enumerate() {
+                let n: i64 = r.get(i)?;
+                held += n;
+                *counted.entry(*id).or_default() += n;
+            }
+            Ok(r.get::<_, i64>(ids.len())? > held)
+        })?;
+        if orphans {
+            let known: Vec<String> = ids.iter().map(i64::to_string).collect();
+            count_units_by_file(
+                conn,
+                &format!("AND coalesce(row_file_id NOT IN ({}), 1)", known.join(", ")),
+                &mut counted,
+            )?;
         }
+    } else {
+        count_units_by_file(conn, "", &mut counted)?;
     }
     let mut stmt = conn.prepare("SELECT id, recorded_rows, rows FROM files")?;
     let mut rows = stmt.query([])?;
@@ -536,6 +671,25 @@ fn file_rows(conn: &Connection) -> rusqlite::Result<Problems> {
         ));
     }
     Ok(found(wrong + orphans, |_| what.join("; ")))
+}
+
+/// Add the units holding their request row (a bulk load's) per file, of those `and` keeps,
+/// to `counted`; a unit that names no file under -1, which no file has.
+fn count_units_by_file(
+    conn: &Connection,
+    and: &str,
+    counted: &mut BTreeMap<i64, i64>,
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT row_file_id, count(*) FROM units NOT INDEXED WHERE row_line IS NOT NULL {and}
+         GROUP BY row_file_id"
+    ))?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let file: Option<i64> = row.get(0)?;
+        *counted.entry(file.unwrap_or(-1)).or_default() += row.get::<_, i64>(1)?;
+    }
+    Ok(())
 }
 
 fn attempt_counts(conn: &Connection) -> rusqlite::Result<Problems> {

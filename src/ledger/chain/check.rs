@@ -280,6 +280,14 @@ pub fn coverage(conn: &Connection) -> rusqlite::Result<Problems> {
     Ok(found.problems())
 }
 
+/// A stored outcome, to name in a verdict: a damaged one may not be text.
+fn as_text(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<String> {
+    Ok(match row.get_ref(i)? {
+        rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+        other => format!("({})", other.data_type()),
+    })
+}
+
 /// Every unit's outcome is the one its last chained answer set (or a chained set-aside, for
 /// a rejection); units settled before the chain are those the genesis pinned.
 pub fn outcomes(conn: &Connection) -> rusqlite::Result<Problems> {
@@ -304,7 +312,7 @@ pub fn outcomes(conn: &Connection) -> rusqlite::Result<Problems> {
     )?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
-        let (unit, now, set): (i64, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
+        let (unit, now, set) = (row.get::<_, i64>(0)?, as_text(row, 1)?, as_text(row, 2)?);
         found.add(|| {
             if now == set {
                 format!("unit {unit}'s transaction id is not the one its answer gave")
@@ -326,7 +334,7 @@ pub fn outcomes(conn: &Connection) -> rusqlite::Result<Problems> {
     )?;
     let mut rows = stmt.query([genesis.before.units])?;
     while let Some(row) = rows.next()? {
-        let (unit, now): (i64, String) = (row.get(0)?, row.get(1)?);
+        let (unit, now) = (row.get::<_, i64>(0)?, as_text(row, 1)?);
         found.add(|| format!("unit {unit} says {now}, and no chained answer set it"));
     }
     let (n, digest) = super::settled_digest(conn, genesis.before.units)?;

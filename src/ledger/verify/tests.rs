@@ -228,3 +228,140 @@ fn the_schema_refuses_values_no_forget_writes() {
         );
     }
 }
+
+/// The fixture with its third unit holding its own request row, as a bulk load records
+/// it (sound, like the fixture).
+const AS_BULK: &str = "DELETE FROM row_records WHERE line = 4;
+     UPDATE units SET row_file_id = 1, row_line = 4 WHERE id = 3;";
+
+#[test]
+fn request_rows_are_counted_wherever_they_are_kept() {
+    // (damage after AS_BULK, the checks that fail)
+    let cases: &[(&str, &[&str])] = &[
+        ("", &[]),
+        // Its own row, and one in `row_records` too.
+        (
+            "INSERT INTO row_records (file_id, line, kind, unit_id) VALUES (1, 7, 'request', 3)",
+            &["one_request_per_unit", "file_rows"],
+        ),
+        // Two in `row_records` (and none left for unit 2).
+        (
+            "UPDATE row_records SET unit_id = 1 WHERE line = 3",
+            &["one_request_per_unit"],
+        ),
+        // None anywhere.
+        (
+            "UPDATE units SET row_file_id = NULL, row_line = NULL WHERE id = 3",
+            &["one_request_per_unit", "file_rows"],
+        ),
+        (
+            "DELETE FROM row_records WHERE line = 2",
+            &["one_request_per_unit", "file_rows"],
+        ),
+        // A row of a file not recorded.
+        (
+            "UPDATE units SET row_file_id = 7 WHERE id = 3",
+            &["file_rows"],
+        ),
+        ("UPDATE units SET row_line = 40 WHERE id = 3", &[]),
+    ];
+    for (damage, want) in cases {
+        let dir = tempfile::tempdir().expect("test setup");
+        let (path, conn) = ledger(&dir);
+        conn.execute_batch(AS_BULK).expect("test setup");
+        conn.execute_batch(damage).expect("test setup");
+        let failed: Vec<&str> = failing(&path)
+            .into_iter()
+            .filter(|c| !c.starts_with("chain"))
+            .collect();
+        assert_eq!(&failed, want, "{damage}");
+        // Counted file by file, or grouped (past FILES_COUNTED_APART files): one verdict.
+        assert_eq!(
+            file_rows_counted(&conn, 0).expect("test setup"),
+            file_rows_counted(&conn, FILES_COUNTED_APART).expect("test setup"),
+            "{damage}"
+        );
+    }
+}
+
+#[test]
+fn an_index_that_lost_a_unit_is_found_whichever_outcome_is_commonest() {
+    // An index built without one unit, then declared whole: what a damaged page of it
+    // reads as. Each unit in turn, its outcome then the commonest or not.
+    for (unit, outcome) in [(1, "deleted"), (2, "not_found"), (3, "pending")] {
+        for extra_deleted in [0, 3] {
+            let dir = tempfile::tempdir().expect("test setup");
+            let (path, conn) = ledger(&dir);
+            for i in 0..extra_deleted {
+                conn.execute(
+                    "INSERT INTO units (connector, scope, key_hash, key_masked, outcome,
+                                        transaction_id, row_file_id, row_line)
+                     VALUES ('webex', 'customers', randomblob(32), 'x', 'deleted', 't', 1, ?1)",
+                    [100 + i],
+                )
+                .expect("test setup");
+            }
+            conn.execute_batch(&format!(
+                "DROP INDEX units_by_outcome;
+                 CREATE INDEX units_by_outcome ON units (connector, outcome, scope) WHERE id != {unit};
+                 PRAGMA writable_schema = ON;
+                 UPDATE sqlite_master SET sql = 'CREATE INDEX units_by_outcome ON units (connector, outcome, scope)'
+                   WHERE name = 'units_by_outcome';"
+            ))
+            .expect("test setup");
+            drop(conn);
+            let ledger = Ledger::open_read_only(&path).expect("test setup");
+            let verdicts = ledger.verify(Depth::Report).expect("test setup");
+            let counts = verdicts
+                .iter()
+                .find(|v| v.check == "outcome_counts")
+                .expect("it runs");
+            let detail = counts.detail.as_deref().unwrap_or_default();
+            assert!(
+                detail.contains(&format!("`{outcome}`: ")) && detail.contains(" in the index"),
+                "unit {unit}, {extra_deleted} more deleted: {verdicts:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_blob_or_number_outcome_is_not_a_state() {
+    for value in ["CAST('pending' AS BLOB)", "7"] {
+        let dir = tempfile::tempdir().expect("test setup");
+        let (path, conn) = ledger(&dir);
+        conn.execute_batch(&format!("UPDATE units SET outcome = {value} WHERE id = 3"))
+            .expect("test setup");
+        drop(conn);
+        let failed = failing(&path);
+        assert!(failed.contains(&"unit_states"), "{value}: {failed:?}");
+    }
+}
+
+#[test]
+fn the_checks_read_side_by_side_in_a_fixed_order() {
+    let dir = tempfile::tempdir().expect("test setup");
+    let (path, _conn) = ledger(&dir);
+    let ledger = Ledger::open_read_only(&path).expect("test setup");
+    assert!(ledger.second_reader().is_some());
+    let names: Vec<&str> = CHECKS.iter().map(|c| c.name).collect();
+    for _ in 0..5 {
+        let got: Vec<&str> = ledger
+            .verify(Depth::All)
+            .expect("test setup")
+            .iter()
+            .map(|v| v.check)
+            .collect();
+        assert_eq!(got, names);
+    }
+    // In memory there is no second reader: the same checks, one after the other.
+    let memory = Ledger::open_in_memory().expect("test setup");
+    assert!(memory.second_reader().is_none());
+    assert!(
+        memory
+            .verify(Depth::All)
+            .expect("test setup")
+            .iter()
+            .all(|v| v.ok)
+    );
+}
