@@ -182,21 +182,26 @@ pub async fn run(config: RunConfig, target: Option<Target>) -> Result<RunSummary
         )?);
     }
 
+    let preview = match config.dry_run {
+        true => Some(ledger.preview(connector_name, &include, PREVIEW_FIRST)?),
+        false => None,
+    };
     let collector = Collector {
         connector: connector_name,
         started,
         ingested,
-        to_send: ledger.count_units(connector_name, &include, config.dry_run)?,
+        // A dry run's preview counts them already (the same units: its own included).
+        to_send: match &preview {
+            Some(p) => p.per_scope.iter().map(|(_, n)| n).sum(),
+            None => ledger.count_units(connector_name, &include, false)?,
+        },
         counters: Arc::new(Counters::default()),
         recorded: Arc::new(Recorded::default()),
         explainer: target.as_ref().map(|t| t.connector.clone()),
         set_aside,
         dry_run_files: dry_run_files(&plans, config.dry_run),
         state_flag: summary::state_flag(&config.state),
-        preview: match config.dry_run {
-            true => Some(ledger.preview(connector_name, &include, PREVIEW_FIRST)?),
-            false => None,
-        },
+        preview,
     };
 
     let target = match target {

@@ -172,7 +172,11 @@ impl Collector {
             dry_run,
             set_aside: self.set_aside.clone(),
             dry_run_files: self.dry_run_files.clone(),
-            dry_run_units: ledger.dry_run_units(self.connector)?,
+            // A dry run's summary does not show it (all its keys are a dry run's).
+            dry_run_units: match dry_run {
+                true => 0,
+                false => ledger.dry_run_units(self.connector)?,
+            },
             dates_unreadable: ledger.count_unreadable_dates(self.connector)?,
             state_flag: self.state_flag.clone(),
             preview: self.preview.clone(),

@@ -288,24 +288,21 @@ pub(super) fn recorded_in_file(
     Ok(())
 }
 
-/// What a chunk's transaction records beside its rows: the units a dry run brought are
-/// marked as such (ids from `first_new_unit` on are this chunk's), and each request whose
-/// received date could not be read gets a `date_unreadable` event.
+/// Whether `file_id` is recorded by a dry run alone: the units its rows add are marked so
+/// as they are inserted (never sent until a real run adopts the file).
+pub(super) fn recorded_dry(tx: &rusqlite::Transaction<'_>, file_id: i64) -> rusqlite::Result<bool> {
+    tx.query_row("SELECT dry_run FROM files WHERE id = ?1", [file_id], |r| {
+        r.get(0)
+    })
+}
+
+/// What a chunk's transaction records beside its rows: each request whose received date
+/// could not be read gets a `date_unreadable` event.
 pub(super) fn chunk_marks(
     tx: &rusqlite::Transaction<'_>,
     file_id: i64,
     rows: &[PreparedRow],
-    first_new_unit: i64,
 ) -> rusqlite::Result<u64> {
-    let dry: bool = tx.query_row("SELECT dry_run FROM files WHERE id = ?1", [file_id], |r| {
-        r.get(0)
-    })?;
-    if dry {
-        tx.execute(
-            "UPDATE units SET dry_run = 1 WHERE id >= ?1 AND dry_run = 0",
-            [first_new_unit],
-        )?;
-    }
     let mut actor = None;
     let mut flagged = 0;
     for row in rows {
@@ -436,8 +433,8 @@ impl Ledger {
         rows: &[PreparedRow],
     ) -> Result<IngestCounts> {
         let tx = self.conn.transaction()?;
-        let first_new_unit = super::bulk::next_unit_id(&tx)?;
         let undry = undries(&tx, file_id)?;
+        let dry = recorded_dry(&tx, file_id)?;
         let mut counts = IngestCounts {
             rows: rows.len() as u64,
             ..IngestCounts::default()
@@ -446,8 +443,9 @@ impl Ledger {
         matched.resize_with(rows.len(), || None);
         {
             let mut insert_unit = tx.prepare_cached(
-                "INSERT INTO units (connector, scope, key_hash, key, key_masked, exparams, due_on)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                "INSERT INTO units (connector, scope, key_hash, key, key_masked, exparams, due_on,
+                                    dry_run)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (key_hash, connector, scope) DO NOTHING",
             )?;
             let mut find_unit = tx.prepare_cached(
@@ -496,6 +494,7 @@ impl Ledger {
                     masked,
                     exparams.as_deref(),
                     due_on,
+                    dry,
                 ])?;
                 matched[i] = Some(if inserted == 1 {
                     counts.new_units += 1;
@@ -583,7 +582,7 @@ impl Ledger {
             }
             recorded_in_file(&tx, file_id, rows, recorded)?;
         }
-        counts.dates_unreadable = chunk_marks(&tx, file_id, rows, first_new_unit)?;
+        counts.dates_unreadable = chunk_marks(&tx, file_id, rows)?;
         tx.commit()?;
         Ok(counts)
     }

@@ -1,6 +1,8 @@
 //! The send queue: the units a run sends, oldest due date first and undated ones last, read
 //! page by page with keyset paging so every page is as cheap as the first.
 
+use std::collections::BTreeMap;
+
 use rusqlite::params;
 
 use super::events::{self, Event};
@@ -111,31 +113,67 @@ impl Ledger {
     ) -> Result<SendPreview> {
         let outcomes: Vec<&str> = include.iter().map(|o| o.as_str()).collect();
         let include_json = serde_json::to_string(&outcomes).unwrap_or_else(|_| "[]".into());
-        let mut stmt = self.conn.prepare(
-            "SELECT scope, count(*) FROM units WHERE connector = ?1
-               AND outcome IN (SELECT value FROM json_each(?2)) AND key IS NOT NULL
-             GROUP BY scope ORDER BY scope",
-        )?;
-        let per_scope = stmt
-            .query_map(params![connector, include_json], |r| {
-                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        let mut stmt = self.conn.prepare(
+        // Per scope: the units of those outcomes, read from `units_by_outcome` alone in its
+        // order, less the few whose key was purged (one pass over the table, nothing to
+        // sort). Asking the index for the units with a key read the table once per unit.
+        let mut per_scope: BTreeMap<String, i64> = BTreeMap::new();
+        for (sql, sign) in [
+            (
+                "SELECT scope, count(*) FROM units
+                 WHERE connector = ?1 AND outcome IN (SELECT value FROM json_each(?2))
+                 GROUP BY outcome, scope",
+                1,
+            ),
+            (
+                "SELECT scope, count(*) FROM units NOT INDEXED
+                 WHERE key IS NULL AND connector = ?1
+                   AND outcome IN (SELECT value FROM json_each(?2))
+                 GROUP BY scope",
+                -1,
+            ),
+        ] {
+            let mut stmt = self.conn.prepare(sql)?;
+            let mut rows = stmt.query(params![connector, include_json])?;
+            while let Some(row) = rows.next()? {
+                *per_scope.entry(row.get(0)?).or_default() += sign * row.get::<_, i64>(1)?;
+            }
+        }
+        let per_scope = per_scope
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(scope, n)| (scope, n as u64))
+            .collect();
+        // In sending order: the dated units along `units_to_send`, then the undated ones
+        // in id order (one `ORDER BY` over both sorted every unit to show twenty).
+        let mut first_units = Vec::new();
+        for sql in [
             "SELECT scope, key_masked, exparams FROM units WHERE connector = ?1
-               AND outcome IN (SELECT value FROM json_each(?2)) AND key IS NOT NULL
-             ORDER BY due_on IS NULL, due_on, id LIMIT ?3",
-        )?;
-        let first = stmt
-            .query_map(params![connector, include_json, first as i64], |r| {
+               AND key IS NOT NULL AND due_on IS NOT NULL
+               AND outcome IN (SELECT value FROM json_each(?2))
+             ORDER BY due_on, id LIMIT ?3",
+            "SELECT scope, key_masked, exparams FROM units NOT INDEXED WHERE connector = ?1
+               AND key IS NOT NULL AND due_on IS NULL
+               AND outcome IN (SELECT value FROM json_each(?2))
+             ORDER BY id LIMIT ?3",
+        ] {
+            let left = first.saturating_sub(first_units.len());
+            if left == 0 {
+                break;
+            }
+            let mut stmt = self.conn.prepare(sql)?;
+            let rows = stmt.query_map(params![connector, include_json, left as i64], |r| {
                 let exparams: Option<String> = r.get(2)?;
                 Ok(PreviewUnit {
                     scope: r.get(0)?,
                     key_masked: r.get(1)?,
                     exparams: exparams.as_deref().map(parse_exparams).unwrap_or_default(),
                 })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
+            })?;
+            for unit in rows {
+                first_units.push(unit?);
+            }
+        }
+        let first = first_units;
         Ok(SendPreview { per_scope, first })
     }
 
@@ -351,6 +389,81 @@ mod tests {
             let plan = plan(&ledger, sql)?;
             assert!(plan.contains(walks), "{plan}");
             assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        }
+        Ok(())
+    }
+
+    /// A dry run's preview is what one sorting query over every unit gave: the units per
+    /// scope that have a key, and the first ones dated first by (due, id), then by id.
+    #[test]
+    fn the_preview_counts_and_orders_as_one_sorted_query_did() -> Result<()> {
+        let ledger = Ledger::open_in_memory()?;
+        let conn = ledger.conn();
+        {
+            let mut insert = conn.prepare(
+                "INSERT INTO units (id, connector, scope, key_hash, key, key_masked, outcome, due_on)
+                 VALUES (?1, 'webex', ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for id in 1..=300i64 {
+                let scope = ["", "vip", "customers"][(id % 3) as usize];
+                // Purged (no key, still pending) every 7th, deleted every 5th, rejected
+                // every 11th; dated every other one, in an order that is not the ids'.
+                let (key, outcome) = match id {
+                    _ if id % 5 == 0 => (None, "deleted"),
+                    _ if id % 7 == 0 => (None, "pending"),
+                    _ if id % 11 == 0 => (Some(format!("k{id}")), "rejected"),
+                    _ => (Some(format!("k{id}")), "pending"),
+                };
+                let due = (id % 2 == 0).then(|| format!("2026-10-{:02}", 1 + (id * 13) % 28));
+                let hash = [id.to_le_bytes(), [0; 8], [0; 8], [0; 8]].concat();
+                insert.execute(params![
+                    id,
+                    scope,
+                    hash,
+                    key,
+                    format!("m{id}"),
+                    outcome,
+                    due
+                ])?;
+            }
+        }
+        for (include, first) in [
+            (&[Outcome::Pending, Outcome::Failed][..], 20),
+            (
+                &[Outcome::Pending, Outcome::Failed, Outcome::Rejected][..],
+                200,
+            ),
+            (&[Outcome::Rejected][..], 500),
+        ] {
+            let preview = ledger.preview("webex", include, first)?;
+            let include_json =
+                serde_json::to_string(&include.iter().map(|o| o.as_str()).collect::<Vec<_>>())
+                    .unwrap_or_default();
+            let per_scope: Vec<(String, u64)> = conn
+                .prepare(
+                    "SELECT scope, count(*) FROM units WHERE connector = 'webex'
+                       AND outcome IN (SELECT value FROM json_each(?1)) AND key IS NOT NULL
+                     GROUP BY scope ORDER BY scope",
+                )?
+                .query_map([&include_json], |r| {
+                    Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let masked: Vec<String> = conn
+                .prepare(
+                    "SELECT key_masked FROM units WHERE connector = 'webex'
+                       AND outcome IN (SELECT value FROM json_each(?1)) AND key IS NOT NULL
+                     ORDER BY due_on IS NULL, due_on, id LIMIT ?2",
+                )?
+                .query_map(params![include_json, first as i64], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            assert_eq!(preview.per_scope, per_scope, "{include:?}");
+            let shown: Vec<&str> = preview
+                .first
+                .iter()
+                .map(|u| u.key_masked.as_str())
+                .collect();
+            assert_eq!(shown, masked, "{include:?}");
         }
         Ok(())
     }

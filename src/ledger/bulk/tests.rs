@@ -237,3 +237,25 @@ fn request_row(line: u64, key: &str) -> ParsedRow {
         extra: vec![],
     }
 }
+
+#[test]
+fn after_a_bulk_load_the_schema_checks_values_again() -> Result<()> {
+    let (ledger, _) = in_bulk(&input(), 3)?;
+    let attempts_of_one = |n: i64| {
+        ledger
+            .conn()
+            .execute("UPDATE units SET attempts = ?1 WHERE id = 1", [n])
+    };
+    // While a load goes on, SQLite does not evaluate the CHECK constraints…
+    ledger.bulk_journal(true)?;
+    assert!(attempts_of_one(-1).is_ok());
+    // …and once it ends, it does again.
+    ledger.bulk_journal(false)?;
+    let err = attempts_of_one(-2).expect_err("refused");
+    assert_eq!(
+        err.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::ConstraintViolation),
+        "{err}"
+    );
+    Ok(())
+}

@@ -192,3 +192,57 @@ fn a_failed_migration_leaves_the_version_alone() -> Result<(), MigrateError> {
     assert_eq!(version(&conn)?, 0);
     Ok(())
 }
+
+/// Whether SQLite builds a table for a value list each time `sql` runs.
+fn builds_a_list_table(conn: &Connection, sql: &str) -> rusqlite::Result<bool> {
+    let mut stmt = conn.prepare(&format!("EXPLAIN {sql}"))?;
+    let ops: Vec<String> = stmt
+        .query_map([], |r| r.get(1))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(ops.iter().any(|op| op == "OpenEphemeral"))
+}
+
+#[test]
+fn the_checks_a_writer_meets_build_no_table_per_statement() -> Result<(), MigrateError> {
+    // What the writer runs per answer, and the row-by-row ingest per row.
+    let statements = [
+        "UPDATE units SET outcome = 'deleted', key = NULL WHERE id = 1",
+        "INSERT INTO attempts (unit_id, run_id, at, verdict, latency_ms, outcome)
+         VALUES (1, 1, 't', 'deleted', 1, 'deleted')",
+        "INSERT INTO row_records (file_id, line, kind, unit_id) VALUES (1, 2, 'duplicate', 1)",
+    ];
+    // A new ledger, and one of schema 9 upgraded.
+    let mut fresh = Connection::open_in_memory()?;
+    migrate(&mut fresh)?;
+    let mut upgraded = Connection::open_in_memory()?;
+    {
+        let tx = upgraded.transaction()?;
+        apply_to(&tx, 0, CHECKS_UNROLLED - 1)?;
+        tx.commit()?;
+    }
+    for sql in statements {
+        assert!(builds_a_list_table(&upgraded, sql)?, "schema 9 did: {sql}");
+    }
+    migrate(&mut upgraded)?;
+    for conn in [&fresh, &upgraded] {
+        for sql in statements {
+            assert!(!builds_a_list_table(conn, sql)?, "{sql}");
+        }
+        // The same values pass, and the same are refused.
+        let checks: Vec<String> = conn
+            .prepare(
+                "SELECT sql FROM sqlite_schema WHERE name IN ('units', 'attempts', 'row_records')",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        assert!(
+            checks
+                .iter()
+                .all(|sql| !sql.contains("outcome IN (") && !sql.contains("kind IN (")),
+            "{checks:?}"
+        );
+        let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        assert_eq!(integrity, "ok");
+    }
+    Ok(())
+}
