@@ -282,10 +282,7 @@ pub fn coverage(conn: &Connection) -> rusqlite::Result<Problems> {
 
 /// A stored outcome, to name in a verdict: a damaged one may not be text.
 fn as_text(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<String> {
-    Ok(match row.get_ref(i)? {
-        rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
-        other => format!("({})", other.data_type()),
-    })
+    Ok(crate::ledger::verify::stored_text(row.get_ref(i)?))
 }
 
 /// Every unit's outcome is the one its last chained answer set (or a chained set-aside, for

@@ -3,6 +3,7 @@ use crate::input::ParsedRow;
 use crate::keys::KeyHasher;
 use crate::ledger::RunRecord;
 use crate::ledger::writer::{AttemptRecord, Recorded, Writer, WriterConfig};
+use crate::outcome::Outcome;
 
 /// A ledger file with three webex units (one deleted, one not found, one pending), an
 /// invalid row and a duplicate; and a connection to it that may break the schema's rules.
